@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import click
 
+from bosun.cli.app import app
 from bosun.cli.dev import dev
+from bosun.cli.health_cmd import health
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -15,7 +17,9 @@ def cli() -> None:
     """Bosun: GitOps continuous delivery for Kubernetes, on Temporal."""
 
 
+cli.add_command(app)
 cli.add_command(dev)
+cli.add_command(health)
 
 
 def main() -> None:

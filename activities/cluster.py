@@ -1,0 +1,305 @@
+"""Cluster activities: compare desired with live, apply a wave, wait for health, prune.
+
+Every activity re-reads what it needs (manifests from the store by digest, live
+objects from the API server), so a retry after a crash does the right thing: applies
+are server-side applies (idempotent), prunes re-check the tracking id first.
+
+Failures: an object the API server rejects is reported per resource (the workflow
+fails the operation with the server's message); a cluster that is unreachable or
+answers 5xx raises a retryable error, so Temporal retries the activity.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from activities.contracts import (
+    ApplyInput,
+    ApplyResult,
+    CompareInput,
+    CompareResult,
+    Destination,
+    PruneInput,
+    PruneResult,
+    ResourceResult,
+    ResourceStatus,
+    WaitHealthyInput,
+    WaitHealthyResult,
+)
+from activities.kube import ClusterRegistry, KubeClient, KubeError, UnknownKind
+from activities.store import ContentStore
+from bosun.diff import compare, render_unified
+from bosun.health import app_health, assess_health
+from bosun.manifests import TRACKING_LABEL, is_tracked_by, set_default_namespace, tracking_label_value, with_tracking
+from bosun.plan import PlanError, build_plan, compare_options, is_hook
+from bosun.resources import HealthCode, HealthStatus, Manifest, ResourceKey, SyncCode
+
+CRD_KIND = ("apiextensions.k8s.io", "CustomResourceDefinition")
+POLL_SECONDS = 1.0
+
+
+def _raise(exc: KubeError) -> ApplicationError:
+    return ApplicationError(str(exc), type="KubeError", non_retryable=not exc.retryable)
+
+
+class ClusterActivities:
+    def __init__(self, *, clusters: ClusterRegistry, store: ContentStore) -> None:
+        self._clusters = clusters
+        self._store = store
+
+    # ------------------------------------------------------------------ helpers
+
+    def _client(self, destination: Destination) -> KubeClient:
+        try:
+            return self._clusters.client(destination)
+        except KubeError as exc:
+            raise _raise(exc) from None
+
+    def _desired(self, client: KubeClient, app: str, digest: str, namespace: str) -> list[Manifest]:
+        """Rendered objects as they will be applied: namespaced and tracked.
+
+        An object of a kind the cluster does not serve keeps its own namespace (or the
+        destination's) so that a CRD arriving in the same sync can still be planned.
+        """
+        objects: list[Manifest] = []
+        crds = {self._crd_kind(o) for o in self._store.get_json(digest) if _group_kind(o) == CRD_KIND}
+        for obj in self._store.get_json(digest):
+            try:
+                namespaced = client.namespaced(obj["apiVersion"], obj["kind"])
+            except UnknownKind:
+                if (_group(obj), obj["kind"]) not in crds:
+                    raise
+                namespaced = True
+            obj = set_default_namespace(obj, namespace or "default", namespaced=namespaced)
+            objects.append(with_tracking(obj, app))
+        return objects
+
+    @staticmethod
+    def _crd_kind(crd: Manifest) -> tuple[str, str]:
+        spec = crd.get("spec") or {}
+        return str(spec.get("group", "")), str((spec.get("names") or {}).get("kind", ""))
+
+    # ------------------------------------------------------------------ compare
+
+    @activity.defn(name="compare")
+    def compare(self, input: CompareInput) -> CompareResult:
+        client = self._client(input.destination)
+        try:
+            desired = self._desired(client, input.app, input.manifests_digest, input.destination.namespace)
+        except KubeError as exc:
+            raise _raise(exc) from None
+        rows: list[ResourceStatus] = []
+        diffs: dict[str, str] = {}
+        desired_keys = {ResourceKey.of(o) for o in desired}
+        for obj in desired:
+            activity.heartbeat()
+            key = ResourceKey.of(obj)
+            if is_hook(obj):
+                rows.append(ResourceStatus(key=key, api_version=obj["apiVersion"], hook=True,
+                                           sync=SyncCode.SYNCED))
+                continue
+            rows.append(self._compare_one(client, obj, input, diffs))
+        candidates = self._prune_candidates(client, input, desired, desired_keys)
+        for live in candidates:
+            key = ResourceKey.of(live)
+            extraneous_ok = "IgnoreExtraneous" in compare_options(live)
+            rows.append(ResourceStatus(
+                key=key, api_version=live["apiVersion"],
+                sync=SyncCode.SYNCED if extraneous_ok else SyncCode.OUT_OF_SYNC,
+                requires_pruning=True, health=_health(live).status if _health(live) else None,
+                message="ignored extraneous resource" if extraneous_ok else "no longer in Git: requires pruning",
+            ))
+        try:
+            plan = build_plan(desired, candidates, prune=input.prune, app_sync_options=input.sync_options,
+                              app=input.app)
+        except PlanError as exc:
+            raise ApplicationError(str(exc), type="PlanError", non_retryable=True) from None
+        counted = [r for r in rows if not r.hook]
+        sync = SyncCode.OUT_OF_SYNC if any(r.sync is SyncCode.OUT_OF_SYNC for r in counted) else SyncCode.SYNCED
+        health = app_health(r.health for r in counted if not r.requires_pruning)
+        kinds = sorted({f"{o['apiVersion']}/{o['kind']}" for o in desired} | set(input.known_kinds))
+        return CompareResult(sync=sync, health=health, resources=rows, plan=plan,
+                             diff_digest=self._store.put_json(diffs), kinds=kinds)
+
+    def _compare_one(self, client: KubeClient, obj: Manifest, input: CompareInput,
+                     diffs: dict[str, str]) -> ResourceStatus:
+        key = ResourceKey.of(obj)
+        try:
+            live = client.get(obj)
+        except UnknownKind as exc:
+            return ResourceStatus(key=key, api_version=obj["apiVersion"], sync=SyncCode.OUT_OF_SYNC,
+                                  health=HealthCode.MISSING, message=str(exc))
+        except KubeError as exc:
+            raise _raise(exc) from None
+        predicted = None
+        message = ""
+        if live is not None:
+            try:
+                predicted = client.apply(obj, dry_run=True)
+            except KubeError as exc:
+                if exc.retryable:
+                    raise _raise(exc) from None
+                message = str(exc)  # the sync will fail with this message too
+        diff = compare(obj, live, predicted, ignore=input.ignore_differences)
+        if diff.unified:
+            diffs[str(key)] = diff.unified
+        health = _health(live) if live is not None else HealthStatus(status=HealthCode.MISSING)
+        return ResourceStatus(
+            key=key, api_version=obj["apiVersion"],
+            sync=SyncCode.OUT_OF_SYNC if message else diff.sync,
+            health=health.status if health else None, health_message=health.message if health else "",
+            changed_paths=list(diff.changed_paths[:20]), message=message,
+        )
+
+    def _prune_candidates(self, client: KubeClient, input: CompareInput, desired: list[Manifest],
+                          desired_keys: set[ResourceKey]) -> list[Manifest]:
+        selector = f"{TRACKING_LABEL}={tracking_label_value(input.app)}"
+        kinds = {f"{o['apiVersion']}/{o['kind']}" for o in desired} | set(input.known_kinds)
+        found: dict[ResourceKey, Manifest] = {}
+        for api_kind in sorted(kinds):
+            api_version, _, kind = api_kind.rpartition("/")
+            try:
+                items = client.list(api_version, kind, label_selector=selector)
+            except UnknownKind:
+                continue
+            except KubeError as exc:
+                raise _raise(exc) from None
+            for item in items:
+                key = ResourceKey.of(item)
+                if key not in desired_keys and is_tracked_by(item, input.app) and not _owned(item):
+                    found[key] = item
+        return [found[k] for k in sorted(found, key=str)]
+
+    # ------------------------------------------------------------------ apply
+
+    @activity.defn(name="apply")
+    def apply(self, input: ApplyInput) -> ApplyResult:
+        client = self._client(input.destination)
+        try:
+            desired = self._desired(client, input.app, input.manifests_digest, input.destination.namespace)
+        except KubeError as exc:
+            raise _raise(exc) from None
+        by_key = {ResourceKey.of(o): o for o in desired}
+        results: list[ResourceResult] = []
+        for key in input.keys:
+            activity.heartbeat(str(key))
+            obj = by_key.get(key)
+            if obj is None:
+                results.append(ResourceResult(key=key, status="failed", message="not in the rendered manifests"))
+                continue
+            try:
+                existed = client.get(obj) is not None
+                client.apply(obj, dry_run=input.dry_run)
+            except KubeError as exc:
+                if exc.retryable:
+                    raise _raise(exc) from None
+                results.append(ResourceResult(key=key, status="failed", message=str(exc)))
+                continue
+            status = "configured" if existed else "created"
+            results.append(ResourceResult(key=key, status=status + (" (dry run)" if input.dry_run else "")))
+        return ApplyResult(results=results)
+
+    # ------------------------------------------------------------------ health
+
+    @activity.defn(name="wait_healthy")
+    def wait_healthy(self, input: WaitHealthyInput) -> WaitHealthyResult:
+        """Poll until every object is Healthy (or has no health); heartbeats as it goes.
+
+        Degraded seen twice in a row fails at once: a crash-looping Pod will not heal
+        by waiting out the timeout.
+        """
+        client = self._client(input.destination)
+        deadline = time.monotonic() + input.timeout_seconds
+        degraded_before: set[ResourceKey] = set()
+        while True:
+            statuses = [self._status_of(client, key) for key in input.keys]
+            pending = [s for s in statuses if s.health not in (None, HealthCode.HEALTHY)]
+            activity.heartbeat(f"{len(statuses) - len(pending)}/{len(statuses)} healthy")
+            if not pending:
+                return WaitHealthyResult(healthy=True, statuses=statuses)
+            degraded = {s.key for s in pending if s.health is HealthCode.DEGRADED}
+            if degraded & degraded_before:
+                return WaitHealthyResult(healthy=False, statuses=statuses,
+                                         message=_unhealthy_message(s for s in pending if s.key in degraded))
+            degraded_before = degraded
+            if time.monotonic() > deadline:
+                return WaitHealthyResult(healthy=False, statuses=statuses,
+                                         message="timed out waiting for health: " + _unhealthy_message(pending))
+            time.sleep(POLL_SECONDS)
+
+    def _status_of(self, client: KubeClient, key: ResourceKey) -> ResourceStatus:
+        probe = _probe(client, key)
+        try:
+            live = client.get(probe)
+        except KubeError as exc:
+            if exc.retryable:
+                raise _raise(exc) from None
+            return ResourceStatus(key=key, health=HealthCode.UNKNOWN, health_message=str(exc))
+        if live is None:
+            return ResourceStatus(key=key, health=HealthCode.MISSING, health_message="not found")
+        health = _health(live)
+        return ResourceStatus(key=key, api_version=live.get("apiVersion", ""),
+                              health=health.status if health else None,
+                              health_message=health.message if health else "")
+
+    # ------------------------------------------------------------------ prune
+
+    @activity.defn(name="prune")
+    def prune(self, input: PruneInput) -> PruneResult:
+        client = self._client(input.destination)
+        policy = {"foreground": "Foreground", "background": "Background", "orphan": "Orphan"}.get(
+            input.propagation_policy.lower(), "Foreground")
+        results: list[ResourceResult] = []
+        for key in input.keys:
+            activity.heartbeat(str(key))
+            try:
+                live = client.get(_probe(client, key))
+                if live is None:
+                    results.append(ResourceResult(key=key, status="pruned", message="already gone"))
+                elif not is_tracked_by(live, input.app):
+                    results.append(ResourceResult(key=key, status="skipped",
+                                                  message=f"not tracked by app {input.app}: left alone"))
+                elif input.dry_run:
+                    results.append(ResourceResult(key=key, status="pruned (dry run)"))
+                else:
+                    client.delete(live, propagation_policy=policy)
+                    results.append(ResourceResult(key=key, status="pruned"))
+            except KubeError as exc:
+                if exc.retryable:
+                    raise _raise(exc) from None
+                results.append(ResourceResult(key=key, status="failed", message=str(exc)))
+        return PruneResult(results=results)
+
+
+def _probe(client: KubeClient, key: ResourceKey) -> Manifest:
+    """A minimal object naming ``key``, with the apiVersion the cluster prefers."""
+    preferred = client.dynamic.resources.get(group=key.group, kind=key.kind, preferred=True) \
+        if key.group else client.dynamic.resources.get(api_version="v1", kind=key.kind)
+    return {"apiVersion": preferred.group_version, "kind": key.kind,
+            "metadata": {"name": key.name, "namespace": key.namespace}}
+
+
+def _health(live: Manifest) -> HealthStatus | None:
+    return assess_health(live)
+
+
+def _owned(obj: Manifest) -> bool:
+    """Created by a controller (e.g. a ReplicaSet of a Deployment): never pruned directly."""
+    return bool((obj.get("metadata") or {}).get("ownerReferences"))
+
+
+def _group(obj: Manifest) -> str:
+    api_version = str(obj.get("apiVersion", ""))
+    return api_version.rsplit("/", 1)[0] if "/" in api_version else ""
+
+
+def _group_kind(obj: Manifest) -> tuple[str, str]:
+    return _group(obj), str(obj.get("kind", ""))
+
+
+def _unhealthy_message(statuses: Iterable[ResourceStatus]) -> str:
+    return "; ".join(f"{s.key.short} is {s.health}: {s.health_message}".rstrip(": ") for s in statuses)

@@ -1,0 +1,131 @@
+"""Inputs and results of every activity: the only data that crosses into workflow history.
+
+Each activity takes one input model and returns one result model, so fields can be
+added compatibly. Everything here is small — ids, commit SHAs, digests, resource keys,
+statuses — never a rendered manifest, a diff body or a credential. Manifests and diffs
+stay in the content-addressed store (:mod:`activities.store`), named by digest.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from bosun.plan import SyncPlan
+from bosun.resources import HealthCode, ResourceKey, SyncCode
+
+
+class Destination(BaseModel):
+    """Where an app deploys: an API server URL or a cluster name, and a namespace."""
+
+    server: str = ""
+    name: str = ""
+    namespace: str = ""
+
+    def describe(self) -> str:
+        return self.name or self.server
+
+
+class ResolveRevisionInput(BaseModel):
+    repo_url: str
+    revision: str = "HEAD"
+
+
+class ResolveRevisionResult(BaseModel):
+    commit: str
+
+
+class RenderInput(BaseModel):
+    app: str
+    repo_url: str
+    commit: str
+    source: dict[str, Any] = Field(default_factory=dict)
+    """The Application source as Argo CD JSON (path, directory, helm …)."""
+    destination_namespace: str = ""
+
+
+class RenderResult(BaseModel):
+    manifests_digest: str
+    resource_count: int
+    cached: bool = False
+
+
+class CompareInput(BaseModel):
+    app: str
+    manifests_digest: str
+    destination: Destination
+    ignore_differences: list[dict[str, Any]] = Field(default_factory=list)
+    sync_options: dict[str, str] = Field(default_factory=dict)
+    prune: bool = False
+    known_kinds: list[str] = Field(default_factory=list)
+    """``apiVersion/Kind`` of everything this app ever deployed: where to look for
+    objects to prune without listing every API of the cluster."""
+
+
+class ResourceStatus(BaseModel):
+    """One row of ``bosun app get``."""
+
+    key: ResourceKey
+    api_version: str = ""
+    sync: SyncCode = SyncCode.UNKNOWN
+    health: HealthCode | None = None
+    health_message: str = ""
+    requires_pruning: bool = False
+    hook: bool = False
+    changed_paths: list[str] = Field(default_factory=list)
+    message: str = ""
+
+
+class CompareResult(BaseModel):
+    sync: SyncCode
+    health: HealthCode
+    resources: list[ResourceStatus]
+    plan: SyncPlan
+    diff_digest: str
+    kinds: list[str] = Field(default_factory=list)
+    """``apiVersion/Kind`` of the desired objects (see CompareInput.known_kinds)."""
+
+
+class ResourceResult(BaseModel):
+    key: ResourceKey
+    status: str
+    """created, configured, unchanged, pruned, skipped, failed."""
+    message: str = ""
+
+
+class ApplyInput(BaseModel):
+    app: str
+    manifests_digest: str
+    destination: Destination
+    keys: list[ResourceKey]
+    sync_options: dict[str, str] = Field(default_factory=dict)
+    dry_run: bool = False
+
+
+class ApplyResult(BaseModel):
+    results: list[ResourceResult]
+
+
+class WaitHealthyInput(BaseModel):
+    destination: Destination
+    keys: list[ResourceKey]
+    timeout_seconds: float = 300.0
+
+
+class WaitHealthyResult(BaseModel):
+    healthy: bool
+    message: str = ""
+    statuses: list[ResourceStatus] = Field(default_factory=list)
+
+
+class PruneInput(BaseModel):
+    app: str
+    destination: Destination
+    keys: list[ResourceKey]
+    propagation_policy: str = "foreground"
+    dry_run: bool = False
+
+
+class PruneResult(BaseModel):
+    results: list[ResourceResult]

@@ -1,0 +1,171 @@
+"""Git access for the worker: resolve revisions and export commits, through the git CLI.
+
+Each repository has a bare mirror in the worker's cache, fetched on demand; a commit
+is exported with ``git archive`` into a fresh directory, so a render never sees a
+half-updated work tree and two renders never share one. Git runs non-interactively
+(no terminal prompts, no credential helpers of the host): a repository that needs
+credentials fails with a clear message instead of hanging.
+
+Symlinks that point outside the exported tree are refused at export, whatever path the
+app renders (the class of Argo CD CVE-2022-24348/24730): nothing that follows can be
+tricked into reading the worker's files.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import re
+import subprocess
+import tarfile
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+SHA_RE = re.compile(r"^[0-9a-f]{40}$")
+GIT_TIMEOUT = 120.0
+
+
+class GitError(Exception):
+    """A git operation failed; ``retryable`` says whether trying again may help."""
+
+    def __init__(self, message: str, *, retryable: bool) -> None:
+        super().__init__(message)
+        self.retryable = retryable
+
+
+def redact_url(url: str) -> str:
+    """The URL without any user:password part, for messages and logs."""
+    if "://" not in url:
+        return url
+    parts = urlsplit(url)
+    if parts.username is None and parts.password is None:
+        return url
+    host = parts.hostname or ""
+    if parts.port:
+        host += f":{parts.port}"
+    return urlunsplit((parts.scheme, host, parts.path, parts.query, parts.fragment))
+
+
+class GitCache:
+    def __init__(self, root: Path) -> None:
+        self._root = root
+        root.mkdir(parents=True, exist_ok=True)
+
+    def resolve(self, url: str, revision: str) -> str:
+        """The commit SHA that ``revision`` (branch, tag, HEAD, SHA) names now."""
+        revision = revision.strip() or "HEAD"
+        if SHA_RE.match(revision):
+            return revision
+        refs = self._ls_remote(url)
+        for candidate in _ref_candidates(revision):
+            if candidate in refs:
+                return refs[candidate]
+        if re.fullmatch(r"[0-9a-f]{7,39}", revision):
+            mirror = self._mirror(url)
+            self._fetch(url, mirror)
+            return self._git(["rev-parse", "--verify", f"{revision}^{{commit}}"], cwd=mirror,
+                             what=f"resolve {revision}").strip()
+        raise GitError(
+            f"revision {revision!r} not found in {redact_url(url)} (no such branch, tag or commit)",
+            retryable=False,
+        )
+
+    def export(self, url: str, commit: str, destination: Path) -> None:
+        """Write the tree of ``commit`` into ``destination`` (which must be empty)."""
+        mirror = self._mirror(url)
+        if not self._has_commit(mirror, commit):
+            self._fetch(url, mirror)
+        if not self._has_commit(mirror, commit):
+            self._fetch(url, mirror, refspecs=[commit])
+        if not self._has_commit(mirror, commit):
+            raise GitError(f"commit {commit} not found in {redact_url(url)}", retryable=False)
+        archive = self._git_bytes(["archive", "--format=tar", commit], cwd=mirror,
+                                  what=f"export {commit[:12]}")
+        destination.mkdir(parents=True, exist_ok=True)
+        with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+            for member in tar.getmembers():
+                if member.issym() or member.islnk():
+                    _check_link_inside(member)
+            tar.extractall(destination, filter="data")
+
+    # -- plumbing
+
+    def _mirror(self, url: str) -> Path:
+        path = self._root / hashlib.sha256(url.encode()).hexdigest()[:24]
+        if not (path / "HEAD").exists():
+            path.mkdir(parents=True, exist_ok=True)
+            self._git(["init", "--bare", "-q", str(path)], cwd=self._root, what="init cache")
+        return path
+
+    def _fetch(self, url: str, mirror: Path, refspecs: list[str] | None = None) -> None:
+        specs = refspecs or ["+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*"]
+        self._git(["fetch", "-q", "--prune", "--no-write-fetch-head", url, *specs], cwd=mirror,
+                  what=f"fetch {redact_url(url)}")
+
+    def _has_commit(self, mirror: Path, commit: str) -> bool:
+        proc = subprocess.run(["git", "cat-file", "-e", f"{commit}^{{commit}}"], cwd=mirror,
+                              capture_output=True, env=_env(), timeout=GIT_TIMEOUT)
+        return proc.returncode == 0
+
+    def _ls_remote(self, url: str) -> dict[str, str]:
+        out = self._git(["ls-remote", "--symref", url], cwd=self._root,
+                        what=f"reach {redact_url(url)}")
+        refs: dict[str, str] = {}
+        for line in out.splitlines():
+            if line.startswith("ref:"):
+                continue
+            sha, _, ref = line.partition("\t")
+            if ref.endswith("^{}"):
+                refs[ref[:-3]] = sha  # a peeled annotated tag names the commit
+            else:
+                refs.setdefault(ref, sha)
+        return refs
+
+    def _git(self, args: list[str], *, cwd: Path, what: str) -> str:
+        return self._git_bytes(args, cwd=cwd, what=what).decode(errors="replace")
+
+    def _git_bytes(self, args: list[str], *, cwd: Path, what: str) -> bytes:
+        try:
+            proc = subprocess.run(["git", "-c", "credential.helper=", *args], cwd=cwd,
+                                  capture_output=True, env=_env(), timeout=GIT_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            raise GitError(f"git could not {what}: timed out after {GIT_TIMEOUT:.0f}s",
+                           retryable=True) from None
+        if proc.returncode != 0:
+            message = _redact_all(proc.stderr.decode(errors="replace").strip())
+            raise GitError(f"git could not {what}: {message}", retryable=True)
+        return proc.stdout
+
+
+def _ref_candidates(revision: str) -> list[str]:
+    if revision == "HEAD":
+        return ["HEAD"]
+    if revision.startswith("refs/"):
+        return [revision]
+    return [f"refs/heads/{revision}", f"refs/tags/{revision}"]
+
+
+def _check_link_inside(member: tarfile.TarInfo) -> None:
+    target = member.linkname
+    base = os.path.dirname(member.name) if member.issym() else ""
+    resolved = os.path.normpath(os.path.join(base, target))
+    if os.path.isabs(target) or resolved == ".." or resolved.startswith("../"):
+        raise GitError(
+            f"{member.name} is a link to {target!r}, outside the repository: refused",
+            retryable=False,
+        )
+
+
+def _env() -> dict[str, str]:
+    return {
+        **os.environ,
+        "GIT_TERMINAL_PROMPT": "0",
+        "GIT_ASKPASS": "/bin/false",
+        "SSH_ASKPASS": "/bin/false",
+        "GIT_SSH_COMMAND": os.environ.get("GIT_SSH_COMMAND", "ssh -o BatchMode=yes"),
+    }
+
+
+def _redact_all(text: str) -> str:
+    return re.sub(r"(\w+://)[^/@\s]+@", r"\1", text)

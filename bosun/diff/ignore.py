@@ -1,0 +1,226 @@
+"""ignoreDifferences: rules that remove fields from both sides before they are compared.
+
+An Application's ``spec.ignoreDifferences`` entry (and Argo CD's system-level
+``resource.customizations.ignoreDifferences.<group_kind>``, given as entries with that
+group and kind) looks like::
+
+    - group: apps                 # glob; "" is the core group and matches only it
+      kind: Deployment            # glob; "*" matches every kind
+      name: guestbook             # optional, exact
+      namespace: default          # optional, exact
+      jsonPointers:
+        - /spec/replicas
+      jqPathExpressions:
+        - .spec.template.spec.initContainers[] | select(.name == "injected-init-container")
+      managedFieldsManagers:
+        - kube-controller-manager
+
+Matching is Argo CD's (``util/argo/normalizers``): group and kind are globs (``*``,
+``?``, ``[a-z]``, ``{a,b}``), name and namespace match when empty or equal.
+
+- ``jsonPointers`` (RFC 6901) are removed from both sides; a pointer that is not there is
+  skipped, as Argo CD skips a failing JSON Patch ``remove``.
+- ``jqPathExpressions`` are evaluated as ``[path(EXPR)]`` with the ``jq`` package and the
+  resulting paths deleted in Python (Argo CD runs ``del(EXPR)``; the effect is the same
+  and numbers never round-trip through jq). An expression that fails on an object (say
+  ``.spec.x[]`` where there is no ``x``) is skipped for that object; one that does not
+  compile is rejected when the rule is built.
+- ``managedFieldsManagers`` are handled by :mod:`bosun.diff.managedfields`, because they
+  need the live object's ``metadata.managedFields``.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, Protocol, cast
+
+import jq
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from bosun.diff.tree import delete_paths, parse_pointer, remove_pointer
+from bosun.resources import Manifest, ResourceKey
+
+
+class IgnoreRuleError(ValueError):
+    """An ignoreDifferences rule that can never work (bad jq, bad pointer)."""
+
+
+class IgnoreDifference(BaseModel):
+    """One ``ignoreDifferences`` entry, with Argo CD's camelCase field names."""
+
+    model_config = ConfigDict(frozen=True, populate_by_name=True, extra="ignore")
+
+    group: str = ""
+    kind: str
+    name: str = ""
+    namespace: str = ""
+    json_pointers: tuple[str, ...] = Field(default=(), alias="jsonPointers")
+    jq_path_expressions: tuple[str, ...] = Field(default=(), alias="jqPathExpressions")
+    managed_fields_managers: tuple[str, ...] = Field(default=(), alias="managedFieldsManagers")
+
+    @field_validator("json_pointers")
+    @classmethod
+    def _valid_pointers(cls, pointers: tuple[str, ...]) -> tuple[str, ...]:
+        for ptr in pointers:
+            if not ptr.startswith("/"):
+                raise ValueError(f"JSON pointer {ptr!r} must start with '/'")
+            parse_pointer(ptr)
+        return pointers
+
+    @field_validator("jq_path_expressions")
+    @classmethod
+    def _valid_jq(cls, expressions: tuple[str, ...]) -> tuple[str, ...]:
+        for expression in expressions:
+            compile_path_expression(expression)
+        return expressions
+
+    def matches(self, key: ResourceKey) -> bool:
+        return (
+            glob_match(self.group, key.group)
+            and glob_match(self.kind, key.kind)
+            and (not self.name or self.name == key.name)
+            and (not self.namespace or self.namespace == key.namespace)
+        )
+
+
+class IgnoreEntry(Protocol):
+    """Anything shaped like an entry, e.g. the Application model's ``ignore_differences``."""
+
+    @property
+    def group(self) -> str: ...
+    @property
+    def kind(self) -> str: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def namespace(self) -> str: ...
+    @property
+    def json_pointers(self) -> Sequence[str]: ...
+    @property
+    def jq_path_expressions(self) -> Sequence[str]: ...
+    @property
+    def managed_fields_managers(self) -> Sequence[str]: ...
+
+
+IgnoreLike = IgnoreDifference | IgnoreEntry | Mapping[str, Any]
+
+
+def as_rules(entries: Iterable[IgnoreLike]) -> tuple[IgnoreDifference, ...]:
+    """Coerce entries to :class:`IgnoreDifference`: dicts as in an Application's YAML
+    (camelCase) or objects with the snake_case attributes."""
+    rules = []
+    for entry in entries:
+        if isinstance(entry, IgnoreDifference):
+            rules.append(entry)
+        elif isinstance(entry, Mapping):
+            rules.append(IgnoreDifference.model_validate(entry))
+        else:
+            rules.append(IgnoreDifference.model_validate(entry, from_attributes=True))
+    return tuple(rules)
+
+
+def matching_rules(
+    rules: Iterable[IgnoreDifference], key: ResourceKey
+) -> tuple[IgnoreDifference, ...]:
+    return tuple(r for r in rules if r.matches(key))
+
+
+def trusted_managers(rules: Iterable[IgnoreDifference]) -> tuple[str, ...]:
+    """The union of ``managedFieldsManagers`` of (already matched) rules, in order."""
+    seen: dict[str, None] = {}
+    for rule in rules:
+        for manager in rule.managed_fields_managers:
+            seen.setdefault(manager, None)
+    return tuple(seen)
+
+
+def apply_ignore_rules(obj: Manifest, rules: Sequence[IgnoreDifference]) -> None:
+    """Remove the rules' jsonPointers and jq paths from ``obj`` in place.
+
+    ``rules`` must already be the ones matching ``obj`` (see :func:`matching_rules`).
+    """
+    for rule in rules:
+        for ptr in rule.json_pointers:
+            remove_pointer(obj, ptr)
+        for expression in rule.jq_path_expressions:
+            paths = jq_paths(obj, expression)
+            if paths:
+                delete_paths(obj, paths)
+
+
+def jq_paths(obj: Manifest, expression: str) -> list[list[str | int]]:
+    """The paths ``expression`` selects in ``obj``; empty when it fails on this object."""
+    program = compile_path_expression(expression)
+    try:
+        result = program.input_value(obj).first()
+    except ValueError:  # jq runtime error, e.g. iterating over null
+        return []
+    if not isinstance(result, list):
+        return []
+    return [
+        cast(list[str | int], p)
+        for p in result
+        if isinstance(p, list) and all(isinstance(t, str | int) for t in p)
+    ]
+
+
+@functools.lru_cache(maxsize=512)
+def compile_path_expression(expression: str) -> Any:
+    """Compile ``[path(EXPRESSION)]``; raises :class:`IgnoreRuleError` if it cannot."""
+    try:
+        return jq.compile(f"[path({expression})]")
+    except ValueError as err:
+        raise IgnoreRuleError(f"invalid jqPathExpression {expression!r}: {err}") from None
+
+
+@functools.lru_cache(maxsize=512)
+def _glob_regex(pattern: str) -> re.Pattern[str] | None:
+    """gobwas/glob (no separators) as a regex: ``* ? [..] [!..] {a,b} \\x``."""
+    out: list[str] = []
+    depth = 0
+    i = 0
+    while i < len(pattern):
+        c = pattern[i]
+        if c == "\\" and i + 1 < len(pattern):
+            out.append(re.escape(pattern[i + 1]))
+            i += 2
+            continue
+        if c == "*":
+            out.append(".*")
+        elif c == "?":
+            out.append(".")
+        elif c == "[":
+            end = pattern.find("]", i + 2)
+            if end < 0:
+                return None
+            body = pattern[i + 1 : end]
+            negate = body.startswith("!")
+            if negate:
+                body = body[1:]
+            out.append("[" + ("^" if negate else "") + body.replace("\\", "\\\\") + "]")
+            i = end
+        elif c == "{":
+            depth += 1
+            out.append("(?:")
+        elif c == "}" and depth:
+            depth -= 1
+            out.append(")")
+        elif c == "," and depth:
+            out.append("|")
+        else:
+            out.append(re.escape(c))
+        i += 1
+    if depth:
+        return None
+    try:
+        return re.compile("".join(out), re.DOTALL)
+    except re.error:
+        return None
+
+
+def glob_match(pattern: str, text: str) -> bool:
+    """Argo CD's ``glob.Match``: an invalid pattern matches nothing."""
+    regex = _glob_regex(pattern)
+    return regex is not None and regex.fullmatch(text) is not None

@@ -1,0 +1,422 @@
+"""ApplicationWorkflow: one long-running workflow per Application (id ``app:<name>``).
+
+It loops: wait for a trigger (the refresh timer, a ``refresh`` signal, a ``sync``
+update), reconcile (resolve the revision → render → compare), decide whether to sync,
+and keep the status that the ``status`` query returns. Syncs run as SyncWorkflow
+children. The rules it decides by are Argo CD's:
+
+- an automated app syncs when it is OutOfSync and the commit differs from the last
+  synced one; with ``selfHeal`` it also syncs drift made directly in the cluster;
+- an automated sync that failed is not retried for the same commit and manifests
+  (``syncPolicy.retry`` retries inside the operation);
+- a failing fetch or render leaves a condition and changes nothing in the cluster.
+
+Signals: ``refresh`` (RefreshRequest), ``update_spec`` (the Application JSON).
+Updates: ``sync`` (SyncRequest → OperationResult), ``refresh_now`` (→ AppStatus),
+``delete`` (DeleteRequest). Queries: ``status``, ``history``.
+
+History stays bounded: the workflow continues-as-new when Temporal suggests it or after
+``MAX_HISTORY_EVENTS``, once its handlers have finished, carrying its state and any
+pending requests.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy, SearchAttributeKey
+from temporalio.exceptions import ActivityError, ChildWorkflowError
+
+with workflow.unsafe.imports_passed_through():
+    from activities.contracts import (
+        CompareInput,
+        CompareResult,
+        Destination,
+        PruneInput,
+        PruneResult,
+        RenderInput,
+        RenderResult,
+        ResolveRevisionInput,
+        ResolveRevisionResult,
+    )
+    from bosun import search_attributes as sa
+    from bosun.models import Application, ModelError, parse_application, parse_backoff_duration
+    from bosun.resources import HealthCode, SyncCode
+    from workflows.state import (
+        AppState,
+        AppStatus,
+        AppWorkflowInput,
+        Condition,
+        DeleteRequest,
+        OperationResult,
+        RefreshRequest,
+        SyncRequest,
+    )
+    from workflows.sync import RetryStrategy, SyncInput, SyncOutcome, SyncWorkflow, cause_message
+
+MAX_HISTORY_EVENTS = 5000
+GIT_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), backoff_coefficient=2.0, maximum_attempts=3)
+RENDER_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_attempts=3)
+CLUSTER_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=20),
+                            maximum_attempts=5)
+
+KEYS = {name: SearchAttributeKey.for_keyword(name) for name in sa.ALL}
+
+
+class _ReconcileFailed(Exception):
+    """Fetch, render or compare failed; the condition is already recorded."""
+
+
+def workflow_id(app: str) -> str:
+    return f"app:{app}"
+
+
+@workflow.defn(name="ApplicationWorkflow")
+class ApplicationWorkflow:
+    @workflow.init
+    def __init__(self, input: AppWorkflowInput) -> None:
+        self._input = input
+        self._app: Application = parse_application(input.application, source_name="workflow input")
+        self._state = input.state or AppState(status=AppStatus(name=self._app.metadata.name))
+        self._results: dict[int, OperationResult] = {}
+        self._delete: DeleteRequest | None = None
+        self._deleted = False
+        self._last_compare: CompareResult | None = None
+        self._refresh_waiters = 0
+        self._refresh_epoch = 0
+        self._describe_app()
+
+    # ---------------------------------------------------------------- handlers
+
+    @workflow.signal(name="refresh")
+    def refresh(self, request: RefreshRequest) -> None:
+        self._state.refresh_requested = True
+
+    @workflow.signal(name="update_spec")
+    def update_spec(self, application: dict) -> None:  # type: ignore[type-arg]
+        try:
+            app = parse_application(application, source_name="update_spec")
+        except ModelError as exc:
+            self._set_condition("InvalidSpecError", str(exc))
+            return
+        if app.metadata.name != self._app.metadata.name:
+            self._set_condition("InvalidSpecError", "update_spec cannot rename an application")
+            return
+        self._app = app
+        self._input.application = application
+        self._describe_app()
+        self._state.refresh_requested = True
+
+    @workflow.update(name="sync")
+    async def sync(self, request: SyncRequest) -> OperationResult:
+        op_id = self._state.next_operation_id
+        self._state.next_operation_id += 1
+        self._state.pending_syncs.append((op_id, request))
+        await workflow.wait_condition(lambda: op_id in self._results)
+        return self._results.pop(op_id)
+
+    @sync.validator
+    def _validate_sync(self, request: SyncRequest) -> None:
+        if self._delete is not None:
+            raise ValueError(f"application {self._app.metadata.name} is being deleted")
+
+    @workflow.update(name="refresh_now")
+    async def refresh_now(self, request: RefreshRequest) -> AppStatus:
+        """Reconcile now and return the fresh status (what ``bosun app diff`` uses)."""
+        epoch = self._refresh_epoch
+        self._state.refresh_requested = True
+        await workflow.wait_condition(lambda: self._refresh_epoch > epoch)
+        return self._state.status
+
+    @workflow.update(name="delete")
+    async def delete(self, request: DeleteRequest) -> str:
+        self._delete = request
+        await workflow.wait_condition(lambda: self._deleted)
+        return f"application {self._app.metadata.name} deleted" + (" with its resources" if request.cascade else "")
+
+    @workflow.query(name="status")
+    def status(self) -> AppStatus:
+        return self._state.status
+
+    @workflow.query(name="history")
+    def history(self) -> list[OperationResult]:
+        return self._state.history
+
+    @workflow.query(name="application")
+    def application(self) -> dict:  # type: ignore[type-arg]
+        return self._input.application
+
+    # ---------------------------------------------------------------- main loop
+
+    @workflow.run
+    async def run(self, input: AppWorkflowInput) -> str:
+        self._upsert_search_attributes()
+        trigger = "start"
+        while True:
+            if self._delete is not None:
+                await self._run_delete(self._delete)
+                return f"deleted (cascade={self._delete.cascade})"
+            if self._state.pending_syncs:
+                op_id, request = self._state.pending_syncs.pop(0)
+                self._results[op_id] = await self._manual_sync(op_id, request)
+            else:
+                self._state.refresh_requested = False
+                await self._reconcile_and_auto_sync(trigger)
+                self._refresh_epoch += 1
+            if self._should_continue_as_new():
+                await workflow.wait_condition(workflow.all_handlers_finished)
+                workflow.continue_as_new(AppWorkflowInput(
+                    application=self._input.application, refresh_seconds=self._input.refresh_seconds,
+                    state=self._state))
+            trigger = await self._wait_for_trigger()
+
+    async def _wait_for_trigger(self) -> str:
+        jitter = workflow.random().uniform(0, self._input.refresh_seconds * 0.1)
+        try:
+            await workflow.wait_condition(
+                lambda: self._state.refresh_requested or bool(self._state.pending_syncs) or self._delete is not None,
+                timeout=timedelta(seconds=self._input.refresh_seconds + jitter),
+                timeout_summary="refresh timer",
+            )
+        except TimeoutError:
+            return "timer"
+        return "refresh" if self._state.refresh_requested else "request"
+
+    def _should_continue_as_new(self) -> bool:
+        info = workflow.info()
+        return info.is_continue_as_new_suggested() or info.get_current_history_length() > MAX_HISTORY_EVENTS
+
+    # ---------------------------------------------------------------- reconcile
+
+    async def _reconcile_and_auto_sync(self, trigger: str) -> None:
+        try:
+            compared = await self._reconcile(self._target_revision())
+        except _ReconcileFailed:
+            return
+        if self._app.is_automated() and compared.sync is SyncCode.OUT_OF_SYNC:
+            await self._maybe_auto_sync(compared)
+
+    async def _reconcile(self, revision: str, *, prune: bool | None = None) -> CompareResult:
+        status = self._state.status
+        source = self._app.sources_list()[0]
+        status.operation = "comparing" if status.operation == "idle" else status.operation
+        try:
+            resolved: ResolveRevisionResult = await workflow.execute_activity(
+                "resolve_revision", ResolveRevisionInput(repo_url=source.repo_url, revision=revision),
+                result_type=ResolveRevisionResult, start_to_close_timeout=timedelta(seconds=150),
+                retry_policy=GIT_RETRY, summary=f"resolve {revision or 'HEAD'}",
+            )
+            rendered: RenderResult = await workflow.execute_activity(
+                "render", RenderInput(app=self._app.metadata.name, repo_url=source.repo_url,
+                                      commit=resolved.commit, source=source.dump(),
+                                      destination_namespace=self._app.spec.destination.namespace or ""),
+                result_type=RenderResult, start_to_close_timeout=timedelta(seconds=180),
+                retry_policy=RENDER_RETRY, summary=f"render {source.path or '.'} at {resolved.commit[:12]}",
+            )
+            compared: CompareResult = await workflow.execute_activity(
+                "compare", CompareInput(
+                    app=self._app.metadata.name, manifests_digest=rendered.manifests_digest,
+                    destination=self._destination(),
+                    ignore_differences=[d.dump() for d in self._app.spec.ignore_differences or []],
+                    sync_options=self._app.sync_options(),
+                    prune=self._auto_prune() if prune is None else prune,
+                    known_kinds=self._state.known_kinds),
+                result_type=CompareResult, start_to_close_timeout=timedelta(minutes=5),
+                heartbeat_timeout=timedelta(seconds=60), retry_policy=CLUSTER_RETRY,
+                summary=f"compare {rendered.resource_count} resources with the cluster",
+            )
+        except ActivityError as exc:
+            self._set_condition("ComparisonError", cause_message(exc))
+            status.sync = SyncCode.UNKNOWN
+            status.operation = "idle" if status.operation == "comparing" else status.operation
+            status.reconciled_at = workflow.now()
+            self._upsert_search_attributes()
+            raise _ReconcileFailed() from None
+        self._clear_condition("ComparisonError")
+        self._state.known_kinds = compared.kinds
+        status.revision = resolved.commit
+        status.sync = compared.sync
+        status.health = compared.health
+        status.resources = compared.resources
+        status.manifests_digest = rendered.manifests_digest
+        status.diff_digest = compared.diff_digest
+        status.reconciled_at = workflow.now()
+        status.operation = "idle" if status.operation == "comparing" else status.operation
+        self._last_compare = compared
+        self._upsert_search_attributes()
+        return compared
+
+    async def _maybe_auto_sync(self, compared: CompareResult) -> None:
+        status = self._state.status
+        attempt = f"{status.revision}@{status.manifests_digest}"
+        if attempt == self._state.failed_auto_sync:
+            return  # Argo CD: never auto-retry the same failed revision
+        new_commit = status.revision != status.synced_revision
+        drift = not new_commit and self._self_heal() and any(
+            r.sync is SyncCode.OUT_OF_SYNC and not r.requires_pruning for r in compared.resources)
+        if not (new_commit or drift):
+            return
+        result = await self._run_sync(self._next_op_id(), compared, SyncRequest(
+            trigger="automated (self-heal)" if drift else "automated", prune=self._auto_prune()))
+        self._state.failed_auto_sync = "" if result.phase == "Succeeded" else attempt
+
+    async def _manual_sync(self, op_id: int, request: SyncRequest) -> OperationResult:
+        revision = request.revision or self._target_revision()
+        prune = request.prune if request.prune is not None else False
+        try:
+            compared = await self._reconcile(revision, prune=prune)
+        except _ReconcileFailed:
+            now = workflow.now()
+            result = OperationResult(id=op_id, phase="Error", trigger=request.trigger, started_at=now,
+                                     finished_at=now, dry_run=request.dry_run,
+                                     message=self._condition_message("ComparisonError"))
+            self._record(result)
+            return result
+        return await self._run_sync(op_id, compared, request.model_copy(update={"prune": prune}))
+
+    async def _run_sync(self, op_id: int, compared: CompareResult, request: SyncRequest) -> OperationResult:
+        status = self._state.status
+        name = self._app.metadata.name
+        child_id = f"{workflow_id(name)}:sync:{op_id}"
+        started = workflow.now()
+        status.operation = f"syncing to {status.revision[:12]} ({request.trigger})"
+        self._upsert_search_attributes()
+        try:
+            outcome: SyncOutcome = await workflow.execute_child_workflow(
+                SyncWorkflow.run,
+                SyncInput(app=name, operation_id=op_id, destination=self._destination(),
+                          manifests_digest=status.manifests_digest, plan=compared.plan,
+                          sync_options=self._app.sync_options(), dry_run=request.dry_run,
+                          retry=self._retry_strategy()),
+                id=child_id,
+                static_summary=f"sync {name} to {status.revision[:12]} ({request.trigger})",
+            )
+            phase, message, resources = outcome.phase, outcome.message, outcome.resources
+        except ChildWorkflowError as exc:
+            phase, message, resources = "Error", cause_message(exc), []
+        result = OperationResult(id=op_id, phase=phase, message=message, revision=status.revision,
+                                 trigger=request.trigger, dry_run=request.dry_run, started_at=started,
+                                 finished_at=workflow.now(), resources=resources, workflow_id=child_id)
+        self._record(result)
+        status.operation = "idle"
+        if phase == "Succeeded" and not request.dry_run:
+            status.synced_revision = status.revision
+            self._clear_condition("SyncError")
+        elif phase != "Succeeded":
+            self._set_condition("SyncError", message)
+        try:
+            await self._reconcile(status.revision)  # status after the sync
+        except _ReconcileFailed:
+            pass
+        return result
+
+    async def _run_delete(self, request: DeleteRequest) -> None:
+        status = self._state.status
+        if request.cascade:
+            status.operation = "deleting resources"
+            keys = [r.key for r in status.resources if not r.hook and r.health is not HealthCode.MISSING]
+            if keys:
+                result: PruneResult = await workflow.execute_activity(
+                    "prune", PruneInput(app=self._app.metadata.name, destination=self._destination(),
+                                        keys=list(reversed(keys))),
+                    result_type=PruneResult, start_to_close_timeout=timedelta(minutes=5),
+                    heartbeat_timeout=timedelta(seconds=60), retry_policy=CLUSTER_RETRY,
+                    summary=f"delete {len(keys)} resources of {self._app.metadata.name}",
+                )
+                failed = [r for r in result.results if r.status == "failed"]
+                if failed:
+                    self._set_condition("DeletionError", "; ".join(f"{r.key.short}: {r.message}" for r in failed))
+        status.operation = "deleted"
+        self._deleted = True
+        await workflow.wait_condition(workflow.all_handlers_finished)
+
+    # ---------------------------------------------------------------- helpers
+
+    def _target_revision(self) -> str:
+        sources = self._app.sources_list()
+        return sources[0].target_revision if sources else "HEAD"
+
+    def _next_op_id(self) -> int:
+        op_id = self._state.next_operation_id
+        self._state.next_operation_id += 1
+        return op_id
+
+    def _record(self, result: OperationResult) -> None:
+        self._state.status.last_operation = result
+        self._state.history.append(result)
+        limit = self._app.spec.revision_history_limit
+        limit = 10 if limit is None else limit
+        self._state.history = self._state.history[-limit:] if limit > 0 else []
+
+    def _destination(self) -> Destination:
+        dest = self._app.spec.destination
+        return Destination(server=dest.server or "", name=dest.name or "", namespace=dest.namespace or "")
+
+    def _auto_prune(self) -> bool:
+        policy = self._app.spec.sync_policy
+        return bool(policy and policy.automated and policy.automated.prune)
+
+    def _self_heal(self) -> bool:
+        policy = self._app.spec.sync_policy
+        return bool(policy and policy.automated and policy.automated.self_heal)
+
+    def _retry_strategy(self) -> RetryStrategy:
+        policy = self._app.spec.sync_policy
+        retry = policy.retry if policy else None
+        if retry is None:
+            return RetryStrategy()
+        backoff = retry.backoff
+        strategy = RetryStrategy(limit=retry.limit if retry.limit is not None else 0)
+        if backoff is not None:
+            if backoff.duration:
+                strategy.duration_seconds = parse_backoff_duration(backoff.duration).total_seconds()
+            if backoff.factor:
+                strategy.factor = float(backoff.factor)
+            if backoff.max_duration:
+                strategy.max_duration_seconds = parse_backoff_duration(backoff.max_duration).total_seconds()
+        return strategy
+
+    def _describe_app(self) -> None:
+        status = self._state.status
+        app = self._app
+        source = app.sources_list()[0] if app.sources_list() else None
+        status.project = app.spec.project
+        status.repo_url = source.repo_url if source else ""
+        status.path = (source.path or "") if source else ""
+        status.target_revision = self._target_revision()
+        status.destination_server = app.spec.destination.server or app.spec.destination.name or ""
+        status.destination_namespace = app.spec.destination.namespace or ""
+        status.automated = app.is_automated()
+        unsupported = app.unsupported_fields()
+        if unsupported:
+            self._set_condition("UnsupportedField", "Bosun does not act on these fields yet: " + ", ".join(unsupported))
+        else:
+            self._clear_condition("UnsupportedField")
+
+    def _set_condition(self, kind: str, message: str) -> None:
+        conditions = [c for c in self._state.status.conditions if c.type != kind]
+        conditions.append(Condition(type=kind, message=message, at=workflow.now()))
+        self._state.status.conditions = conditions
+
+    def _clear_condition(self, kind: str) -> None:
+        self._state.status.conditions = [c for c in self._state.status.conditions if c.type != kind]
+
+    def _condition_message(self, kind: str) -> str:
+        return next((c.message for c in self._state.status.conditions if c.type == kind), "")
+
+    def _upsert_search_attributes(self) -> None:
+        status = self._state.status
+        values = {
+            sa.APP: status.name, sa.PROJECT: status.project, sa.CLUSTER: status.destination_server,
+            sa.NAMESPACE: status.destination_namespace, sa.SYNC_STATUS: str(status.sync),
+            sa.HEALTH_STATUS: str(status.health), sa.REVISION: status.revision or "",
+            sa.OPERATION: "idle" if status.operation == "idle" else "running",
+        }
+        current = workflow.info().typed_search_attributes
+        updates = [KEYS[name].value_set(value) for name, value in values.items()
+                   if current.get(KEYS[name]) != value]
+        if updates:
+            workflow.upsert_search_attributes(updates)
+        workflow.set_current_details(
+            f"{status.sync} / {status.health} at {status.revision[:12] or '-'}; {status.operation}")

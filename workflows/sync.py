@@ -1,0 +1,181 @@
+"""SyncWorkflow: one sync operation, as its own workflow (id ``app:<name>:sync:<n>``).
+
+A child of the ApplicationWorkflow, so each deployment has its own page and history
+in the Temporal UI. It walks the plan wave by wave — prunes of the wave, then
+applies, then a wait until the wave is healthy — and stops at the first failure.
+A failed sync is retried per ``syncPolicy.retry`` on durable timers, whose summaries
+say which retry it is. Every activity carries a summary a person can read
+("wave 1: apply Deployment/web, Service/web").
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from pydantic import BaseModel, Field
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError
+
+with workflow.unsafe.imports_passed_through():
+    from activities.contracts import (
+        ApplyInput,
+        ApplyResult,
+        Destination,
+        PruneInput,
+        PruneResult,
+        ResourceResult,
+        WaitHealthyInput,
+        WaitHealthyResult,
+    )
+    from bosun.plan import SyncPlan, TaskAction, Wave
+
+ACTIVITY_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=30),
+                             maximum_attempts=10)
+
+
+class RetryStrategy(BaseModel):
+    """Argo CD's ``syncPolicy.retry``; defaults as Argo CD's (5s, factor 2, max 3m)."""
+
+    limit: int = 0
+    duration_seconds: float = 5.0
+    factor: float = 2.0
+    max_duration_seconds: float = 180.0
+
+    def delay(self, attempt: int) -> float:
+        return float(min(self.duration_seconds * self.factor ** (attempt - 1), self.max_duration_seconds))
+
+
+class SyncInput(BaseModel):
+    app: str
+    operation_id: int
+    destination: Destination
+    manifests_digest: str
+    plan: SyncPlan
+    sync_options: dict[str, str] = Field(default_factory=dict)
+    dry_run: bool = False
+    health_timeout_seconds: float = 300.0
+    retry: RetryStrategy = Field(default_factory=RetryStrategy)
+
+
+class SyncOutcome(BaseModel):
+    phase: str
+    """Succeeded or Failed."""
+    message: str = ""
+    resources: list[ResourceResult] = Field(default_factory=list)
+    attempts: int = 1
+
+
+class _Failed(Exception):
+    pass
+
+
+@workflow.defn(name="SyncWorkflow")
+class SyncWorkflow:
+    def __init__(self) -> None:
+        self._progress = "starting"
+        self._results: list[ResourceResult] = []
+
+    @workflow.query(name="progress")
+    def progress(self) -> str:
+        return self._progress
+
+    @workflow.run
+    async def run(self, input: SyncInput) -> SyncOutcome:
+        attempt = 1
+        while True:
+            self._results = []
+            try:
+                try:
+                    await self._run_plan(input)
+                except ActivityError as exc:
+                    raise _Failed(f"{self._progress}: {cause_message(exc)}") from None
+                return SyncOutcome(phase="Succeeded", message=self._success_message(input),
+                                   resources=self._results, attempts=attempt)
+            except _Failed as failure:
+                if attempt > input.retry.limit or input.dry_run:
+                    return SyncOutcome(phase="Failed", message=str(failure), resources=self._results,
+                                       attempts=attempt)
+                delay = input.retry.delay(attempt)
+                self._progress = f"retry {attempt} of {input.retry.limit} in {delay:g}s: {failure}"
+                await workflow.sleep(timedelta(seconds=delay),
+                                     summary=f"retry {attempt} of {input.retry.limit} in {delay:g}s")
+                attempt += 1
+
+    def _success_message(self, input: SyncInput) -> str:
+        applied = sum(1 for r in self._results if r.status.startswith(("created", "configured")))
+        pruned = sum(1 for r in self._results if r.status.startswith("pruned"))
+        verb = "would be" if input.dry_run else "were"
+        return f"successfully synced: {applied} applied, {pruned} pruned ({verb} changed)"
+
+    async def _run_plan(self, input: SyncInput) -> None:
+        for wave in input.plan.waves:
+            label = f"{wave.phase} wave {wave.number}"
+            prunes = [t.key for t in wave.tasks if t.action is TaskAction.PRUNE and not t.requires_confirmation]
+            applies = [t.key for t in wave.tasks if t.action is not TaskAction.PRUNE]
+            if prunes:
+                self._progress = f"{label}: pruning {len(prunes)}"
+                pruned: PruneResult = await workflow.execute_activity(
+                    "prune",
+                    PruneInput(app=input.app, destination=input.destination, keys=prunes,
+                               propagation_policy=input.sync_options.get("PrunePropagationPolicy", "foreground"),
+                               dry_run=input.dry_run),
+                    result_type=PruneResult,
+                    start_to_close_timeout=timedelta(minutes=5), heartbeat_timeout=timedelta(seconds=60),
+                    retry_policy=ACTIVITY_RETRY,
+                    summary=f"{label}: prune " + _names(prunes),
+                )
+                self._record(pruned.results, label)
+            if not applies:
+                continue
+            self._progress = f"{label}: applying {len(applies)}"
+            applied: ApplyResult = await workflow.execute_activity(
+                "apply",
+                ApplyInput(app=input.app, manifests_digest=input.manifests_digest,
+                           destination=input.destination, keys=applies,
+                           sync_options=input.sync_options, dry_run=input.dry_run),
+                result_type=ApplyResult,
+                start_to_close_timeout=timedelta(minutes=5), heartbeat_timeout=timedelta(seconds=60),
+                retry_policy=ACTIVITY_RETRY,
+                summary=f"{label}: apply " + _names(applies),
+            )
+            self._record(applied.results, label)
+            if input.dry_run:
+                continue
+            await self._wait_healthy(input, wave, applies, label)
+
+    async def _wait_healthy(self, input: SyncInput, wave: Wave, keys: list, label: str) -> None:  # type: ignore[type-arg]
+        self._progress = f"{label}: waiting for {len(keys)} to be healthy"
+        try:
+            health: WaitHealthyResult = await workflow.execute_activity(
+                "wait_healthy",
+                WaitHealthyInput(destination=input.destination, keys=keys,
+                                 timeout_seconds=input.health_timeout_seconds),
+                result_type=WaitHealthyResult,
+                start_to_close_timeout=timedelta(seconds=input.health_timeout_seconds + 60),
+                heartbeat_timeout=timedelta(seconds=30),
+                retry_policy=ACTIVITY_RETRY,
+                summary=f"{label}: wait until healthy",
+            )
+        except ActivityError as exc:
+            raise _Failed(f"{label}: health check failed: {cause_message(exc)}") from None
+        if not health.healthy:
+            raise _Failed(f"{label}: {health.message}")
+
+    def _record(self, results: list[ResourceResult], label: str) -> None:
+        self._results.extend(results)
+        failed = [r for r in results if r.status == "failed"]
+        if failed:
+            raise _Failed(f"{label}: " + "; ".join(f"{r.key.short}: {r.message}" for r in failed))
+
+
+def cause_message(exc: BaseException) -> str:
+    """The innermost failure's message: what the activity said, not "Activity task failed"."""
+    while exc.__cause__ is not None or getattr(exc, "cause", None) is not None:
+        exc = getattr(exc, "cause", None) or exc.__cause__  # type: ignore[assignment]
+    return str(exc)
+
+
+def _names(keys: list, limit: int = 6) -> str:  # type: ignore[type-arg]
+    shown = ", ".join(k.short for k in keys[:limit])
+    return shown + (f" and {len(keys) - limit} more" if len(keys) > limit else "")
