@@ -185,6 +185,8 @@ class ClusterActivities:
             raise _raise(exc) from None
         by_key = {ResourceKey.of(o): o for o in desired}
         results: list[ResourceResult] = []
+        if input.sync_options.get("CreateNamespace", "").lower() == "true" and input.destination.namespace:
+            self._ensure_namespace(client, input.destination.namespace, dry_run=input.dry_run)
         for key in input.keys:
             activity.heartbeat(str(key))
             obj = by_key.get(key)
@@ -202,6 +204,17 @@ class ClusterActivities:
             status = "configured" if existed else "created"
             results.append(ResourceResult(key=key, status=status + (" (dry run)" if input.dry_run else "")))
         return ApplyResult(results=results)
+
+    @staticmethod
+    def _ensure_namespace(client: KubeClient, name: str, *, dry_run: bool) -> None:
+        """CreateNamespace=true: the destination namespace, created if missing (not tracked,
+        so pruning the app never deletes it, as in Argo CD)."""
+        namespace = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}
+        try:
+            if client.get(namespace) is None:
+                client.apply(namespace, dry_run=dry_run)
+        except KubeError as exc:
+            raise _raise(exc) from None
 
     # ------------------------------------------------------------------ health
 

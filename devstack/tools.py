@@ -112,7 +112,11 @@ def _install_atomically(build: GoBuild, produce: Callable[[Path], None]) -> Path
     staging = Path(tempfile.mkdtemp(prefix=f".{build.name}-", dir=build.path.parent.parent))
     try:
         produce(staging)
-        staging.rename(build.path.parent)
+        try:
+            staging.rename(build.path.parent)
+        except OSError:
+            if not build.path.exists():  # not a concurrent build that finished first
+                raise
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return build.path

@@ -107,3 +107,38 @@ def temporal_down(purge: bool) -> None:
     from devstack import temporal as devtemporal
 
     click.echo("Temporal stopped" if devtemporal.down(purge=purge) else "Temporal was not running")
+
+
+@dev.command("up")
+@click.option("--nodes", type=int, default=3, show_default=True)
+def stack_up(nodes: int) -> None:
+    """Start the whole local stack: Temporal dev server, devcluster "dev" and a worker."""
+    from devstack import cluster as devcluster
+    from devstack import temporal as devtemporal
+    from devstack import worker as devworker
+    from devstack.processes import StackError
+    from devstack.tools import ToolError
+
+    try:
+        temporal_state = devtemporal.up()
+        click.echo(f"Temporal:   {temporal_state.address}   Web UI: {temporal_state.ui_url}")
+        cluster_state = devcluster.up("dev", nodes=nodes)
+        click.echo(f"devcluster: {cluster_state.server}   kubeconfig: {cluster_state.kubeconfig}")
+        pid = devworker.up(kubeconfig=cluster_state.kubeconfig, temporal_address=temporal_state.address)
+        click.echo(f"worker:     pid {pid}   log: {devworker.worker_dir() / 'worker.log'}")
+    except (StackError, ToolError) as exc:
+        _fail(exc)
+
+
+@dev.command("down")
+@click.option("--purge", is_flag=True, help="Also delete all data (Temporal history, cluster state).")
+def stack_down(purge: bool) -> None:
+    """Stop the worker, the devcluster "dev" and the Temporal dev server."""
+    from devstack import cluster as devcluster
+    from devstack import temporal as devtemporal
+    from devstack import worker as devworker
+
+    devworker.down()
+    devcluster.down("dev", purge=purge)
+    devtemporal.down(purge=purge)
+    click.echo("local stack stopped")

@@ -24,3 +24,7 @@ cli.add_command(health)
 
 def main() -> None:
     cli()
+
+
+if __name__ == "__main__":
+    main()

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import Cluster
+from tests.e2e.bosun_stack import bosun  # noqa: F401 - a fixture for every e2e test
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
