@@ -23,7 +23,7 @@ import click
 import yaml
 from temporalio.api.enums.v1 import WorkflowExecutionStatus
 from temporalio.client import Client, WorkflowHandle, WorkflowUpdateStage
-from temporalio.common import TypedSearchAttributes, WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.service import RPCError, RPCStatusCode
 
 from bosun import search_attributes as sa
@@ -48,14 +48,22 @@ def run_async(fn: Callable[..., Awaitable[None]]) -> Callable[..., None]:
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> None:
+        code = 0
         try:
             asyncio.run(fn(*args, **kwargs))
         except CliError as exc:
             click.echo(f"error: {exc}", err=True)
-            sys.exit(exc.code)
+            code = exc.code
         except ConnectionError as exc:
             click.echo(f"error: {exc}", err=True)
-            sys.exit(EXIT_UNREACHABLE)
+            code = EXIT_UNREACHABLE
+        except SystemExit as exc:
+            code = int(exc.code or 0)
+        # The Temporal client's native runtime can abort the interpreter while it
+        # finalizes; a command that is done has nothing left to clean up.
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
 
     return wrapper
 
@@ -170,9 +178,10 @@ async def start_application(client: Client, application: Application, manifest: 
     name = application.metadata.name
     dest = application.spec.destination
     attributes = TypedSearchAttributes([
-        KEYS[sa.APP].value_set(name), KEYS[sa.PROJECT].value_set(application.spec.project),
-        KEYS[sa.CLUSTER].value_set(dest.server or dest.name or ""),
-        KEYS[sa.NAMESPACE].value_set(dest.namespace or ""),
+        SearchAttributePair(KEYS[sa.APP], name),
+        SearchAttributePair(KEYS[sa.PROJECT], application.spec.project),
+        SearchAttributePair(KEYS[sa.CLUSTER], dest.server or dest.name or ""),
+        SearchAttributePair(KEYS[sa.NAMESPACE], dest.namespace or ""),
     ])
     try:
         await client.start_workflow(

@@ -178,7 +178,8 @@ def test_manifest_rejected_by_api_server_fails_the_sync_once(
         return op if op.get("phase") == "Failed" else None
 
     op = eventually(failed_op, timeout=60, what="failed sync")
-    assert "Deployment/web" in op["message"] and "tier" in op["message"]
+    assert "Deployment/web" in op["message"] and "not a valid label value!" in op["message"]
+    assert "metadata.labels: Invalid value" in op["message"]
     time.sleep(10)  # several refresh periods
     history = json.loads(bosun.cli("app", "history", app, "-o", "json").stdout)
     assert [h["phase"] for h in history] == ["Succeeded", "Failed"]

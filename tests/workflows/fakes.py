@@ -1,0 +1,368 @@
+"""An in-memory Git repository and Kubernetes cluster, served as Bosun's activities.
+
+Workflow tests register :meth:`FakeBosun.activities` under the real activity names
+(``resolve_revision``, ``render``, ``compare``, ``apply``, ``wait_healthy``, ``prune``),
+so the workflows run exactly as in production while a test reads as a scenario::
+
+    bosun = FakeBosun()
+    a = bosun.git.push(deployment("web"))        # git has commit A with Deployment web
+    ...start an automated app, wait until it settles...
+    assert bosun.cluster.applied == [web]        # the cluster received one apply
+    bosun.cluster.scale("web", 5)                # someone ran kubectl scale
+
+The fakes decide with the real pure core wherever it is practical: objects are
+namespaced and tracked with :mod:`bosun.manifests`, compared with :func:`bosun.diff.compare`
+(its subset comparison: there is no server-side dry run here), planned with
+:func:`bosun.plan.build_plan` and assessed with :mod:`bosun.health`. What the fakes add
+is a cluster that "settles" at once: an applied Deployment is rolled out and Healthy.
+
+To extend: a new cluster behaviour is a field on :class:`FakeCluster` that a test sets
+(like :attr:`FakeCluster.rejections`) and a line in the activity that honours it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import hashlib
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from activities.contracts import (
+    ApplyInput,
+    ApplyResult,
+    CompareInput,
+    CompareResult,
+    PruneInput,
+    PruneResult,
+    RenderInput,
+    RenderResult,
+    ResolveRevisionInput,
+    ResolveRevisionResult,
+    ResourceResult,
+    ResourceStatus,
+    WaitHealthyInput,
+    WaitHealthyResult,
+)
+from bosun.diff import compare as diff_compare
+from bosun.health import app_health, assess_health
+from bosun.manifests import is_tracked_by, set_default_namespace, with_tracking
+from bosun.plan import PlanError, build_plan, is_hook
+from bosun.resources import HealthCode, Manifest, ResourceKey, SyncCode
+
+REPO_URL = "https://git.example.com/shop/deploy.git"
+NAMESPACE = "shop"
+CLUSTER_SCOPED_KINDS = frozenset({"Namespace", "ClusterRole", "ClusterRoleBinding",
+                                  "CustomResourceDefinition", "StorageClass", "PersistentVolume"})
+
+# --------------------------------------------------------------------------- builders
+
+
+def deployment(name: str, *, image: str = "nginx:1.27", replicas: int = 2, wave: int | None = None) -> Manifest:
+    """A Deployment as a user writes it in Git."""
+    metadata: Manifest = {"name": name}
+    if wave is not None:
+        metadata["annotations"] = {"argocd.argoproj.io/sync-wave": str(wave)}
+    labels = {"app": name}
+    return {
+        "apiVersion": "apps/v1", "kind": "Deployment", "metadata": metadata,
+        "spec": {"replicas": replicas, "selector": {"matchLabels": labels},
+                 "template": {"metadata": {"labels": labels},
+                              "spec": {"containers": [{"name": name, "image": image}]}}},
+    }
+
+
+def service(name: str, *, port: int = 80) -> Manifest:
+    return {"apiVersion": "v1", "kind": "Service", "metadata": {"name": name},
+            "spec": {"selector": {"app": name}, "ports": [{"port": port}]}}
+
+
+def config_map(name: str, **data: str) -> Manifest:
+    return {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name}, "data": dict(data)}
+
+
+def key(kind: str, name: str, *, namespace: str = NAMESPACE) -> ResourceKey:
+    """The key of an object this app deploys into ``namespace`` (``apps`` for Deployments)."""
+    group = {"Deployment": "apps", "StatefulSet": "apps", "Job": "batch"}.get(kind, "")
+    return ResourceKey(group=group, kind=kind, namespace=namespace, name=name)
+
+
+def application(
+    name: str,
+    *,
+    automated: bool = True,
+    self_heal: bool = False,
+    prune: bool = False,
+    retry: Manifest | None = None,
+    target_revision: str = "main",
+) -> Manifest:
+    """An Argo CD Application (JSON, camelCase) deploying :data:`REPO_URL` to :data:`NAMESPACE`."""
+    sync_policy: Manifest = {}
+    if automated:
+        sync_policy["automated"] = {"prune": prune, "selfHeal": self_heal}
+    if retry is not None:
+        sync_policy["retry"] = retry
+    spec: Manifest = {
+        "project": "default",
+        "source": {"repoURL": REPO_URL, "targetRevision": target_revision, "path": "apps/web"},
+        "destination": {"server": "https://kubernetes.default.svc", "namespace": NAMESPACE},
+    }
+    if sync_policy:
+        spec["syncPolicy"] = sync_policy
+    return {"apiVersion": "argoproj.io/v1alpha1", "kind": "Application",
+            "metadata": {"name": name, "namespace": "bosun"}, "spec": spec}
+
+
+# --------------------------------------------------------------------------- git
+
+
+class FakeGit:
+    """One repository: commits are snapshots of the app's rendered objects."""
+
+    def __init__(self) -> None:
+        self.commits: dict[str, list[Manifest]] = {}
+        self.branches: dict[str, str] = {}
+        self.render_errors: dict[str, str] = {}
+        """commit → what the renderer says about it (e.g. a YAML error naming the file)."""
+
+    def push(self, *objects: Manifest, branch: str = "main") -> str:
+        """Commit ``objects`` as the new state of the app's path; returns the commit SHA."""
+        snapshot = [copy.deepcopy(o) for o in objects]
+        seed = json.dumps([len(self.commits), snapshot], sort_keys=True)
+        sha = hashlib.sha1(seed.encode()).hexdigest()
+        self.commits[sha] = snapshot
+        self.branches[branch] = sha
+        return sha
+
+    def push_broken(self, error: str, *, branch: str = "main") -> str:
+        """Commit something the renderer rejects with ``error``."""
+        sha = self.push(branch=branch)
+        self.render_errors[sha] = error
+        return sha
+
+    def resolve(self, revision: str) -> str:
+        if revision in ("", "HEAD"):
+            revision = "main"
+        if revision in self.branches:
+            return self.branches[revision]
+        if revision in self.commits:
+            return revision
+        raise ApplicationError(f"{REPO_URL}: revision {revision!r} not found", type="GitError",
+                               non_retryable=True)
+
+
+# --------------------------------------------------------------------------- cluster
+
+
+@dataclass
+class Rejection:
+    """The API server refuses to apply an object: ``times`` more applies, or forever."""
+
+    message: str
+    times: int | None = None
+
+
+@dataclass
+class FakeCluster:
+    """Live objects by key, and a record of what Bosun did to them."""
+
+    objects: dict[ResourceKey, Manifest] = field(default_factory=dict)
+    rejections: dict[ResourceKey, Rejection] = field(default_factory=dict)
+    applied: list[ResourceKey] = field(default_factory=list)
+    """Every object applied for real (not dry run), in order."""
+    pruned: list[ResourceKey] = field(default_factory=list)
+    """Every object deleted, in order."""
+
+    def reject(self, key: ResourceKey, message: str, *, times: int | None = None) -> None:
+        self.rejections[key] = Rejection(message, times)
+
+    def get(self, key: ResourceKey) -> Manifest | None:
+        return self.objects.get(key)
+
+    def scale(self, key: ResourceKey, replicas: int) -> None:
+        """``kubectl scale``: drift made directly in the cluster."""
+        live = self.objects[key]
+        live["spec"]["replicas"] = replicas
+        _settle(live)
+
+    def create_unmanaged(self, obj: Manifest) -> None:
+        """An object someone created with kubectl: untracked, so never Bosun's to prune."""
+        self.objects[ResourceKey.of(obj)] = _settle(copy.deepcopy(obj))
+
+    def _apply(self, obj: Manifest) -> str:
+        key = ResourceKey.of(obj)
+        rejection = self.rejections.get(key)
+        if rejection is not None:
+            if rejection.times is not None:
+                rejection.times -= 1
+                if rejection.times <= 0:
+                    del self.rejections[key]
+            raise _Rejected(rejection.message)
+        live = self.objects.get(key)
+        new = copy.deepcopy(obj)
+        new.pop("status", None)
+        generation = 1
+        if live is not None:
+            same_spec = live.get("spec") == new.get("spec")
+            generation = int(live["metadata"].get("generation", 1)) + (0 if same_spec else 1)
+        new["metadata"]["generation"] = generation
+        self.objects[key] = _settle(new)
+        self.applied.append(key)
+        return "created" if live is None else "configured"
+
+
+class _Rejected(Exception):
+    pass
+
+
+def _settle(obj: Manifest) -> Manifest:
+    """What the controllers would do at once: roll a Deployment out completely."""
+    if obj.get("kind") == "Deployment":
+        replicas = int(obj["spec"].get("replicas", 1))
+        generation = int(obj["metadata"].setdefault("generation", 1))
+        obj["status"] = {"observedGeneration": generation, "replicas": replicas,
+                         "updatedReplicas": replicas, "readyReplicas": replicas,
+                         "availableReplicas": replicas}
+    return obj
+
+
+# --------------------------------------------------------------------------- activities
+
+
+class FakeBosun:
+    """Git + content store + cluster, and the six activities over them.
+
+    ``compare_gate``: when set, ``compare`` announces itself on ``compare_started`` and
+    waits for the gate, so a test can send a signal or update mid-reconcile.
+    """
+
+    def __init__(self) -> None:
+        self.git = FakeGit()
+        self.cluster = FakeCluster()
+        self.store: dict[str, list[Manifest]] = {}
+        self.compares = 0
+        self.compare_gate: asyncio.Event | None = None
+        self.compare_started = asyncio.Event()
+
+    def activities(self) -> Sequence[Callable[..., object]]:
+        return [self.resolve_revision, self.render, self.compare, self.apply, self.wait_healthy,
+                self.prune]
+
+    # ------------------------------------------------------------------ git side
+
+    @activity.defn(name="resolve_revision")
+    async def resolve_revision(self, input: ResolveRevisionInput) -> ResolveRevisionResult:
+        return ResolveRevisionResult(commit=self.git.resolve(input.revision))
+
+    @activity.defn(name="render")
+    async def render(self, input: RenderInput) -> RenderResult:
+        error = self.git.render_errors.get(input.commit)
+        if error is not None:
+            raise ApplicationError(f"{input.repo_url}@{input.commit[:12]}: {error}", type="RenderError",
+                                   non_retryable=True)
+        objects = self.git.commits[input.commit]
+        digest = "sha256:" + hashlib.sha256(json.dumps(objects, sort_keys=True).encode()).hexdigest()
+        self.store[digest] = copy.deepcopy(objects)
+        return RenderResult(manifests_digest=digest, resource_count=len(objects))
+
+    # ------------------------------------------------------------------ cluster side
+
+    def _desired(self, app: str, digest: str, namespace: str) -> list[Manifest]:
+        """As ClusterActivities._desired: default namespace, then tracking."""
+        return [with_tracking(set_default_namespace(o, namespace or "default",
+                                                    namespaced=o["kind"] not in CLUSTER_SCOPED_KINDS), app)
+                for o in self.store[digest]]
+
+    @activity.defn(name="compare")
+    async def compare(self, input: CompareInput) -> CompareResult:
+        self.compares += 1
+        if self.compare_gate is not None:
+            self.compare_started.set()
+            await self.compare_gate.wait()
+        desired = self._desired(input.app, input.manifests_digest, input.destination.namespace)
+        desired_keys = {ResourceKey.of(o) for o in desired}
+        rows: list[ResourceStatus] = []
+        for obj in desired:
+            key = ResourceKey.of(obj)
+            if is_hook(obj):
+                rows.append(ResourceStatus(key=key, api_version=obj["apiVersion"], hook=True, sync=SyncCode.SYNCED))
+                continue
+            live = self.cluster.get(key)
+            diff = diff_compare(obj, live, None, ignore=input.ignore_differences)
+            health = assess_health(live) if live is not None else None
+            rows.append(ResourceStatus(
+                key=key, api_version=obj["apiVersion"], sync=diff.sync,
+                health=HealthCode.MISSING if live is None else (health.status if health else None),
+                health_message=health.message if health else "", changed_paths=list(diff.changed_paths)))
+        candidates = [live for k, live in sorted(self.cluster.objects.items(), key=lambda kv: str(kv[0]))
+                      if k not in desired_keys and is_tracked_by(live, input.app)]
+        for live in candidates:
+            health = assess_health(live)
+            rows.append(ResourceStatus(key=ResourceKey.of(live), api_version=live["apiVersion"],
+                                       sync=SyncCode.OUT_OF_SYNC, requires_pruning=True,
+                                       health=health.status if health else None,
+                                       message="no longer in Git: requires pruning"))
+        try:
+            plan = build_plan(desired, candidates, prune=input.prune, app_sync_options=input.sync_options,
+                              app=input.app)
+        except PlanError as exc:
+            raise ApplicationError(str(exc), type="PlanError", non_retryable=True) from None
+        counted = [r for r in rows if not r.hook]
+        sync = SyncCode.OUT_OF_SYNC if any(r.sync is SyncCode.OUT_OF_SYNC for r in counted) else SyncCode.SYNCED
+        health_code = app_health(r.health for r in counted if not r.requires_pruning)
+        kinds = sorted({f"{o['apiVersion']}/{o['kind']}" for o in desired} | set(input.known_kinds))
+        return CompareResult(sync=sync, health=health_code, resources=rows, plan=plan,
+                             diff_digest=f"diff-{self.compares}", kinds=kinds)
+
+    @activity.defn(name="apply")
+    async def apply(self, input: ApplyInput) -> ApplyResult:
+        by_key = {ResourceKey.of(o): o for o in
+                  self._desired(input.app, input.manifests_digest, input.destination.namespace)}
+        results: list[ResourceResult] = []
+        for key in input.keys:
+            obj = by_key.get(key)
+            if obj is None:
+                results.append(ResourceResult(key=key, status="failed", message="not in the rendered manifests"))
+            elif input.dry_run:
+                exists = self.cluster.get(key) is not None
+                results.append(ResourceResult(key=key, status=("configured" if exists else "created") + " (dry run)"))
+            else:
+                try:
+                    results.append(ResourceResult(key=key, status=self.cluster._apply(obj)))
+                except _Rejected as exc:
+                    results.append(ResourceResult(key=key, status="failed", message=str(exc)))
+        return ApplyResult(results=results)
+
+    @activity.defn(name="wait_healthy")
+    async def wait_healthy(self, input: WaitHealthyInput) -> WaitHealthyResult:
+        statuses: list[ResourceStatus] = []
+        for key in input.keys:
+            live = self.cluster.get(key)
+            health = assess_health(live) if live is not None else None
+            code = HealthCode.MISSING if live is None else (health.status if health else None)
+            statuses.append(ResourceStatus(key=key, health=code, health_message=health.message if health else ""))
+        pending = [s for s in statuses if s.health not in (None, HealthCode.HEALTHY)]
+        message = "; ".join(f"{s.key.short} is {s.health}" for s in pending)
+        return WaitHealthyResult(healthy=not pending, message=message, statuses=statuses)
+
+    @activity.defn(name="prune")
+    async def prune(self, input: PruneInput) -> PruneResult:
+        results: list[ResourceResult] = []
+        for key in input.keys:
+            live = self.cluster.get(key)
+            if live is None:
+                results.append(ResourceResult(key=key, status="pruned", message="already gone"))
+            elif not is_tracked_by(live, input.app):
+                results.append(ResourceResult(key=key, status="skipped",
+                                              message=f"not tracked by app {input.app}: left alone"))
+            elif input.dry_run:
+                results.append(ResourceResult(key=key, status="pruned (dry run)"))
+            else:
+                del self.cluster.objects[key]
+                self.cluster.pruned.append(key)
+                results.append(ResourceResult(key=key, status="pruned"))
+        return PruneResult(results=results)
