@@ -231,3 +231,39 @@ def test_sync_finishes_after_worker_is_killed_mid_sync(
     assert job and job["status"].get("succeeded") == 1
     history = json.loads(bosun.cli("app", "history", app, "-o", "json").stdout)
     assert [h["phase"] for h in history] == ["Succeeded"]
+
+
+def test_secret_written_with_string_data_is_synced_and_masked(
+    bosun: Bosun, devcluster_a: Cluster, repo: GitRepo
+) -> None:
+    app, ns = unique("secret"), unique("ns")
+    repo.write({"secret.yaml": "apiVersion: v1\nkind: Secret\nmetadata:\n  name: db\n"
+                               "stringData:\n  password: hunter2-very-secret\n"}, "secret")
+    bosun.create_app(app, repo, namespace=ns)
+    status = wait_status(bosun, app, sync="Synced", health="Healthy")
+    row = next(r for r in status["resources"] if r["key"]["kind"] == "Secret")
+    assert row["sync"] == "Synced"
+    kubectl(devcluster_a, "-n", ns, "patch", "secret", "db", "--type=merge",
+            "-p", '{"stringData": {"password": "changed-by-hand-secret"}}')
+    diff = bosun.cli("app", "diff", app, check=False)
+    assert diff.returncode == 1
+    assert "password" in diff.stdout and "++++++++" in diff.stdout
+    assert "hunter2" not in diff.stdout and "changed-by-hand" not in diff.stdout
+    assert "aHVudGVyMi" not in diff.stdout  # nor base64 of it
+
+
+@pytest.mark.parametrize("cascade", [True, False])
+def test_delete_removes_resources_only_with_cascade(
+    bosun: Bosun, devcluster_a: Cluster, repo: GitRepo, cascade: bool
+) -> None:
+    app, ns = unique("del"), unique("ns")
+    bosun.create_app(app, repo, namespace=ns)
+    wait_status(bosun, app, sync="Synced", health="Healthy")
+    bosun.cli("app", "delete", app, "--cascade" if cascade else "--no-cascade")
+    assert bosun.cli("app", "get", app, check=False).returncode == 3
+    if cascade:
+        eventually(lambda: live(devcluster_a, ns, "deployment", "web") is None, timeout=60, what="web deleted")
+        assert live(devcluster_a, ns, "configmap", "settings") is None
+    else:
+        assert live(devcluster_a, ns, "deployment", "web") is not None
+        assert live(devcluster_a, ns, "configmap", "settings") is not None
