@@ -11,6 +11,7 @@ answers 5xx raises a retryable error, so Temporal retries the activity.
 
 from __future__ import annotations
 
+import copy
 import time
 from collections.abc import Iterable
 
@@ -35,7 +36,8 @@ from activities.store import ContentStore
 from bosun.diff import compare, render_unified
 from bosun.health import app_health, assess_health
 from bosun.manifests import TRACKING_LABEL, is_tracked_by, set_default_namespace, tracking_label_value, with_tracking
-from bosun.plan import PlanError, build_plan, compare_options, is_hook
+from bosun.hooks import OPERATION_ANNOTATION, hook_object_name
+from bosun.plan import HookDeletePolicy, PlanError, build_plan, compare_options, delete_policies, is_hook
 from bosun.resources import HealthCode, HealthStatus, Manifest, ResourceKey, SyncCode
 
 CRD_KIND = ("apiextensions.k8s.io", "CustomResourceDefinition")
@@ -183,7 +185,7 @@ class ClusterActivities:
             desired = self._desired(client, input.app, input.manifests_digest, input.destination.namespace)
         except KubeError as exc:
             raise _raise(exc) from None
-        by_key = {ResourceKey.of(o): o for o in desired}
+        by_key = {_plan_key(o): o for o in desired}
         results: list[ResourceResult] = []
         if input.sync_options.get("CreateNamespace", "").lower() == "true" and input.destination.namespace:
             self._ensure_namespace(client, input.destination.namespace, dry_run=input.dry_run)
@@ -194,6 +196,9 @@ class ClusterActivities:
                 results.append(ResourceResult(key=key, status="failed", message="not in the rendered manifests"))
                 continue
             try:
+                if is_hook(obj):
+                    results.append(self._apply_hook(client, obj, input))
+                    continue
                 existed = client.get(obj) is not None
                 client.apply(obj, dry_run=input.dry_run)
             except KubeError as exc:
@@ -204,6 +209,47 @@ class ClusterActivities:
             status = "configured" if existed else "created"
             results.append(ResourceResult(key=key, status=status + (" (dry run)" if input.dry_run else "")))
         return ApplyResult(results=results)
+
+    def _apply_hook(self, client: KubeClient, obj: Manifest, input: ApplyInput) -> ResourceResult:
+        """Create a hook for this operation attempt, at most once.
+
+        generateName hooks get the attempt's deterministic name; BeforeHookCreation (the
+        default) deletes a leftover from another attempt first; a hook this attempt
+        already created (the activity is being retried) is left running.
+        """
+        metadata = obj["metadata"]
+        generate_name = not metadata.get("name")
+        if generate_name:
+            obj = copy.deepcopy(obj)
+            obj["metadata"]["name"] = hook_object_name(str(metadata.get("generateName", "")), input.operation)
+            obj["metadata"].pop("generateName", None)
+            obj = with_tracking(obj, input.app)
+        obj["metadata"].setdefault("annotations", {})[OPERATION_ANNOTATION] = input.operation
+        key = ResourceKey.of(obj)
+        if input.dry_run:
+            client.apply(obj, dry_run=True)
+            return ResourceResult(key=key, status="created (dry run)", message="hook")
+        live = client.get(obj)
+        if live is not None:
+            if (live["metadata"].get("annotations") or {}).get(OPERATION_ANNOTATION) == input.operation:
+                return ResourceResult(key=key, status="unchanged", message="hook already created by this operation")
+            if HookDeletePolicy.BEFORE_HOOK_CREATION not in delete_policies(obj):
+                client.apply(obj)
+                return ResourceResult(key=key, status="configured", message="hook")
+            client.delete(live, propagation_policy="Foreground")
+            self._wait_gone(client, obj)
+        client.apply(obj)
+        return ResourceResult(key=key, status="created", message="hook")
+
+    @staticmethod
+    def _wait_gone(client: KubeClient, obj: Manifest, timeout: float = 120.0) -> None:
+        deadline = time.monotonic() + timeout
+        while client.get(obj) is not None:
+            if time.monotonic() > deadline:
+                raise KubeError(f"{ResourceKey.of(obj).short}: the previous hook was not deleted within "
+                                f"{timeout:.0f}s", retryable=True)
+            activity.heartbeat(f"waiting for the old {ResourceKey.of(obj).short} to be deleted")
+            time.sleep(POLL_SECONDS)
 
     @staticmethod
     def _ensure_namespace(client: KubeClient, name: str, *, dry_run: bool) -> None:
@@ -228,12 +274,22 @@ class ClusterActivities:
         client = self._client(input.destination)
         deadline = time.monotonic() + input.timeout_seconds
         degraded_before: set[ResourceKey] = set()
+        hooks = set(input.hooks)
         while True:
             statuses = [self._status_of(client, key) for key in input.keys]
             pending = [s for s in statuses if s.health not in (None, HealthCode.HEALTHY)]
             activity.heartbeat(f"{len(statuses) - len(pending)}/{len(statuses)} healthy")
             if not pending:
                 return WaitHealthyResult(healthy=True, statuses=statuses)
+            vanished = [s for s in pending if s.key in hooks and s.health is HealthCode.MISSING]
+            if vanished:
+                return WaitHealthyResult(healthy=False, statuses=statuses, message="; ".join(
+                    f"hook {s.key.short} disappeared before it was seen to finish "
+                    "(deleted, or removed by ttlSecondsAfterFinished)" for s in vanished))
+            failed_hooks = [s for s in pending if s.key in hooks and s.health is HealthCode.DEGRADED]
+            if failed_hooks:
+                return WaitHealthyResult(healthy=False, statuses=statuses,
+                                         message="hook failed: " + _unhealthy_message(failed_hooks))
             degraded = {s.key for s in pending if s.health is HealthCode.DEGRADED}
             if degraded & degraded_before:
                 return WaitHealthyResult(healthy=False, statuses=statuses,
@@ -294,6 +350,14 @@ def _probe(client: KubeClient, key: ResourceKey) -> Manifest:
         if key.group else client.dynamic.resources.get(api_version="v1", kind=key.kind)
     return {"apiVersion": preferred.group_version, "kind": key.kind,
             "metadata": {"name": key.name, "namespace": key.namespace}}
+
+
+def _plan_key(obj: Manifest) -> ResourceKey:
+    """The key the sync plan uses: a generateName hook is keyed by its prefix."""
+    key = ResourceKey.of(obj)
+    if not key.name:
+        key = key.model_copy(update={"name": str((obj.get("metadata") or {}).get("generateName") or "")})
+    return key
 
 
 def _health(live: Manifest) -> HealthStatus | None:

@@ -43,6 +43,11 @@ class RenderInput(BaseModel):
     source: dict[str, Any] = Field(default_factory=dict)
     """The Application source as Argo CD JSON (path, directory, helm …)."""
     destination_namespace: str = ""
+    kube_version: str = ""
+    """The destination cluster's Kubernetes version (``helm template --kube-version``)."""
+    api_versions: list[str] = Field(default_factory=list)
+    """The destination cluster's API versions (``--api-versions``: ``group/version`` and
+    ``group/version/Kind``)."""
 
 
 class RenderResult(BaseModel):
@@ -101,6 +106,9 @@ class ApplyInput(BaseModel):
     keys: list[ResourceKey]
     sync_options: dict[str, str] = Field(default_factory=dict)
     dry_run: bool = False
+    operation: str = ""
+    """The operation attempt (``app:web:sync:3#1``): names generateName hooks and marks
+    the hooks it creates, so a retried activity never creates a hook twice."""
 
 
 class ApplyResult(BaseModel):
@@ -111,6 +119,8 @@ class WaitHealthyInput(BaseModel):
     destination: Destination
     keys: list[ResourceKey]
     timeout_seconds: float = 300.0
+    hooks: list[ResourceKey] = Field(default_factory=list)
+    """Keys (among ``keys``) of hooks: they must finish, and may not vanish before they do."""
 
 
 class WaitHealthyResult(BaseModel):

@@ -11,7 +11,7 @@ from temporalio.exceptions import ApplicationError
 
 from activities.contracts import RenderInput, RenderResult, ResolveRevisionInput, ResolveRevisionResult
 from activities.gitrepo import GitCache, GitError, redact_url
-from activities.renderers import RENDERER_VERSION, RenderError, render_source
+from activities.renderers import RENDERER_VERSION, RenderError, render_source, tool_versions
 from activities.store import ContentStore, cache_key
 
 
@@ -33,7 +33,8 @@ class SourceActivities:
     def render(self, input: RenderInput) -> RenderResult:
         key = cache_key(
             what="render", renderer=RENDERER_VERSION, repo=input.repo_url, commit=input.commit,
-            source=input.source, namespace=input.destination_namespace,
+            source=input.source, namespace=input.destination_namespace, app=input.app,
+            kube_version=input.kube_version, api_versions=input.api_versions, tools=tool_versions(),
         )
         cached = self._store.recall(key)
         if cached is not None:
@@ -41,8 +42,13 @@ class SourceActivities:
             return RenderResult(manifests_digest=cached, resource_count=count, cached=True)
         checkout = Path(tempfile.mkdtemp(prefix="checkout-", dir=self._workdir))
         try:
-            self._git.export(input.repo_url, input.commit, checkout)
-            objects = render_source(checkout, input.source)
+            if not input.source.get("chart"):  # a Helm repository chart is pulled, not checked out
+                self._git.export(input.repo_url, input.commit, checkout)
+            objects = render_source(
+                checkout, input.source, app=input.app, namespace=input.destination_namespace,
+                revision=input.commit, kube_version=input.kube_version,
+                api_versions=input.api_versions,
+            )
         except GitError as exc:
             raise ApplicationError(str(exc), type="GitError", non_retryable=not exc.retryable) from None
         except RenderError as exc:

@@ -22,11 +22,12 @@ pending requests.
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy, SearchAttributeKey
-from temporalio.exceptions import ActivityError, ChildWorkflowError
+from temporalio.exceptions import ActivityError, ApplicationError, ChildWorkflowError
 
 with workflow.unsafe.imports_passed_through():
     from activities.contracts import (
@@ -50,7 +51,9 @@ with workflow.unsafe.imports_passed_through():
         Condition,
         DeleteRequest,
         OperationResult,
+        Pin,
         RefreshRequest,
+        RollbackRequest,
         SyncRequest,
     )
     from workflows.sync import RetryStrategy, SyncInput, SyncOutcome, SyncWorkflow, cause_message
@@ -83,8 +86,8 @@ class ApplicationWorkflow:
         self._delete: DeleteRequest | None = None
         self._deleted = False
         self._last_compare: CompareResult | None = None
-        self._refresh_waiters = 0
         self._refresh_epoch = 0
+        self._operation_task: asyncio.Task[SyncOutcome] | None = None
         self._describe_app()
 
     # ---------------------------------------------------------------- handlers
@@ -120,6 +123,29 @@ class ApplicationWorkflow:
     def _validate_sync(self, request: SyncRequest) -> None:
         if self._delete is not None:
             raise ValueError(f"application {self._app.metadata.name} is being deleted")
+
+    @workflow.update(name="rollback")
+    async def rollback(self, request: RollbackRequest) -> OperationResult:
+        """Sync the revision of history entry ``id`` again and pin automated sync to it."""
+        entry = next((h for h in self._state.history if h.id == request.id), None)
+        if entry is None or not entry.revision:
+            raise ApplicationError(f"no history entry {request.id} with a revision (see `bosun app history`)",
+                                   type="NotFound", non_retryable=True)
+        return await self.sync(SyncRequest(revision=entry.revision, prune=request.prune,
+                                           trigger=f"rollback to #{request.id}", rollback_of=request.id))
+
+    @workflow.signal(name="unpin")
+    def unpin(self) -> None:
+        """Release a rollback pin: automated sync follows the target revision again."""
+        self._state.pin = None
+        self._state.status.pinned_revision = ""
+        self._state.refresh_requested = True
+
+    @workflow.signal(name="terminate_operation")
+    def terminate_operation(self) -> None:
+        """Stop the running sync: its current step is cancelled and it ends Failed."""
+        if self._operation_task is not None and not self._operation_task.done():
+            self._operation_task.cancel()
 
     @workflow.update(name="refresh_now")
     async def refresh_now(self, request: RefreshRequest) -> AppStatus:
@@ -191,28 +217,49 @@ class ApplicationWorkflow:
 
     async def _reconcile_and_auto_sync(self, trigger: str) -> None:
         try:
-            compared = await self._reconcile(self._target_revision())
+            compared = await self._reconcile(await self._effective_revision())
         except _ReconcileFailed:
             return
         if self._app.is_automated() and compared.sync is SyncCode.OUT_OF_SYNC:
             await self._maybe_auto_sync(compared)
+
+    async def _effective_revision(self) -> str:
+        """The target revision, or the pinned one while a rollback holds and Git has not moved."""
+        pin = self._state.pin
+        if pin is None:
+            return self._target_revision()
+        try:
+            head = await self._resolve(self._target_revision())
+        except ActivityError as exc:
+            self._set_condition("ComparisonError", cause_message(exc))
+            raise _ReconcileFailed() from None
+        if head == pin.target_commit:
+            return pin.revision
+        self._state.pin = None  # a newer commit arrived: automated sync moves forward again
+        self._state.status.pinned_revision = ""
+        return head
+
+    async def _resolve(self, revision: str) -> str:
+        source = self._app.sources_list()[0]
+        resolved: ResolveRevisionResult = await workflow.execute_activity(
+            "resolve_revision", ResolveRevisionInput(repo_url=source.repo_url, revision=revision),
+            result_type=ResolveRevisionResult, start_to_close_timeout=timedelta(seconds=150),
+            retry_policy=GIT_RETRY, summary=f"resolve {revision or 'HEAD'}",
+        )
+        return resolved.commit
 
     async def _reconcile(self, revision: str, *, prune: bool | None = None) -> CompareResult:
         status = self._state.status
         source = self._app.sources_list()[0]
         status.operation = "comparing" if status.operation == "idle" else status.operation
         try:
-            resolved: ResolveRevisionResult = await workflow.execute_activity(
-                "resolve_revision", ResolveRevisionInput(repo_url=source.repo_url, revision=revision),
-                result_type=ResolveRevisionResult, start_to_close_timeout=timedelta(seconds=150),
-                retry_policy=GIT_RETRY, summary=f"resolve {revision or 'HEAD'}",
-            )
+            commit = await self._resolve(revision)
             rendered: RenderResult = await workflow.execute_activity(
                 "render", RenderInput(app=self._app.metadata.name, repo_url=source.repo_url,
-                                      commit=resolved.commit, source=source.dump(),
+                                      commit=commit, source=source.dump(),
                                       destination_namespace=self._app.spec.destination.namespace or ""),
                 result_type=RenderResult, start_to_close_timeout=timedelta(seconds=180),
-                retry_policy=RENDER_RETRY, summary=f"render {source.path or '.'} at {resolved.commit[:12]}",
+                retry_policy=RENDER_RETRY, summary=f"render {source.path or '.'} at {commit[:12]}",
             )
             compared: CompareResult = await workflow.execute_activity(
                 "compare", CompareInput(
@@ -235,7 +282,7 @@ class ApplicationWorkflow:
             raise _ReconcileFailed() from None
         self._clear_condition("ComparisonError")
         self._state.known_kinds = compared.kinds
-        status.revision = resolved.commit
+        status.revision = commit
         status.sync = compared.sync
         status.health = compared.health
         status.resources = compared.resources
@@ -273,6 +320,11 @@ class ApplicationWorkflow:
                                      message=self._condition_message("ComparisonError"))
             self._record(result)
             return result
+        if request.rollback_of is not None:
+            target = await self._resolve(self._target_revision())
+            self._state.pin = Pin(revision=self._state.status.revision, target_commit=target,
+                                  operation_id=request.rollback_of)
+            self._state.status.pinned_revision = self._state.status.revision
         return await self._run_sync(op_id, compared, request.model_copy(update={"prune": prune}))
 
     async def _run_sync(self, op_id: int, compared: CompareResult, request: SyncRequest) -> OperationResult:
@@ -282,19 +334,24 @@ class ApplicationWorkflow:
         started = workflow.now()
         status.operation = f"syncing to {status.revision[:12]} ({request.trigger})"
         self._upsert_search_attributes()
+        self._operation_task = asyncio.ensure_future(workflow.execute_child_workflow(
+            SyncWorkflow.run,
+            SyncInput(app=name, operation_id=op_id, destination=self._destination(),
+                      manifests_digest=status.manifests_digest, plan=compared.plan,
+                      sync_options=self._app.sync_options(), dry_run=request.dry_run,
+                      retry=self._retry_strategy()),
+            id=child_id,
+            static_summary=f"sync {name} to {status.revision[:12]} ({request.trigger})",
+        ))
         try:
-            outcome: SyncOutcome = await workflow.execute_child_workflow(
-                SyncWorkflow.run,
-                SyncInput(app=name, operation_id=op_id, destination=self._destination(),
-                          manifests_digest=status.manifests_digest, plan=compared.plan,
-                          sync_options=self._app.sync_options(), dry_run=request.dry_run,
-                          retry=self._retry_strategy()),
-                id=child_id,
-                static_summary=f"sync {name} to {status.revision[:12]} ({request.trigger})",
-            )
+            outcome: SyncOutcome = await self._operation_task
             phase, message, resources = outcome.phase, outcome.message, outcome.resources
         except ChildWorkflowError as exc:
             phase, message, resources = "Error", cause_message(exc), []
+        except asyncio.CancelledError:
+            phase, message, resources = "Failed", "operation terminated by user", []
+        finally:
+            self._operation_task = None
         result = OperationResult(id=op_id, phase=phase, message=message, revision=status.revision,
                                  trigger=request.trigger, dry_run=request.dry_run, started_at=started,
                                  finished_at=workflow.now(), resources=resources, workflow_id=child_id)

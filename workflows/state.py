@@ -26,6 +26,9 @@ class Condition(BaseModel):
 class SyncRequest(BaseModel):
     """A sync asked for by a person or a schedule (the ``sync`` update)."""
 
+    rollback_of: int | None = None
+    """Set by ``rollback``: the history entry this sync restores (pins the revision)."""
+
     revision: str = ""
     """Commit, branch or tag; empty means the app's targetRevision."""
     prune: bool | None = None
@@ -78,9 +81,26 @@ class AppStatus(BaseModel):
     operation: str = "idle"
     """idle, or what the running operation is doing now."""
     last_operation: OperationResult | None = None
+    pinned_revision: str = ""
+    """Set after a rollback: automated sync stays here until a newer commit arrives."""
     reconciled_at: datetime | None = None
     manifests_digest: str = ""
     diff_digest: str = ""
+
+
+class Pin(BaseModel):
+    """A rollback holds automated sync at ``revision`` while the target still resolves to
+    ``target_commit``; a newer commit (or ``unpin``) releases it."""
+
+    revision: str
+    target_commit: str
+    operation_id: int
+
+
+class RollbackRequest(BaseModel):
+    id: int
+    """The history entry (operation id) whose revision to sync again."""
+    prune: bool = False
 
 
 class AppState(BaseModel):
@@ -92,6 +112,7 @@ class AppState(BaseModel):
     failed_auto_sync: str = ""
     """``commit@digest`` of the last automated sync that failed: not retried by itself."""
     known_kinds: list[str] = Field(default_factory=list)
+    pin: Pin | None = None
     pending_syncs: list[tuple[int, SyncRequest]] = Field(default_factory=list)
     refresh_requested: bool = False
 

@@ -28,7 +28,9 @@ with workflow.unsafe.imports_passed_through():
         WaitHealthyInput,
         WaitHealthyResult,
     )
-    from bosun.plan import SyncPlan, TaskAction, Wave
+    from bosun.hooks import hook_key
+    from bosun.plan import HookDeletePolicy, SyncPhase, SyncPlan, SyncTask, TaskAction, Wave
+    from bosun.resources import ResourceKey
 
 ACTIVITY_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=30),
                              maximum_attempts=10)
@@ -85,16 +87,18 @@ class SyncWorkflow:
         attempt = 1
         while True:
             self._results = []
+            operation = f"{workflow.info().workflow_id}#{attempt}"
             try:
                 try:
-                    await self._run_plan(input)
+                    await self._run_plan(input, operation)
                 except ActivityError as exc:
                     raise _Failed(f"{self._progress}: {cause_message(exc)}") from None
                 return SyncOutcome(phase="Succeeded", message=self._success_message(input),
                                    resources=self._results, attempts=attempt)
             except _Failed as failure:
                 if attempt > input.retry.limit or input.dry_run:
-                    return SyncOutcome(phase="Failed", message=str(failure), resources=self._results,
+                    note = await self._run_sync_fail_hooks(input, operation)
+                    return SyncOutcome(phase="Failed", message=str(failure) + note, resources=self._results,
                                        attempts=attempt)
                 delay = input.retry.delay(attempt)
                 self._progress = f"retry {attempt} of {input.retry.limit} in {delay:g}s: {failure}"
@@ -108,54 +112,93 @@ class SyncWorkflow:
         verb = "would be" if input.dry_run else "were"
         return f"successfully synced: {applied} applied, {pruned} pruned ({verb} changed)"
 
-    async def _run_plan(self, input: SyncInput) -> None:
+    async def _run_plan(self, input: SyncInput, operation: str) -> None:
         for wave in input.plan.waves:
-            label = f"{wave.phase} wave {wave.number}"
-            prunes = [t.key for t in wave.tasks if t.action is TaskAction.PRUNE and not t.requires_confirmation]
-            applies = [t.key for t in wave.tasks if t.action is not TaskAction.PRUNE]
-            if prunes:
-                self._progress = f"{label}: pruning {len(prunes)}"
-                pruned: PruneResult = await workflow.execute_activity(
-                    "prune",
-                    PruneInput(app=input.app, destination=input.destination, keys=prunes,
-                               propagation_policy=input.sync_options.get("PrunePropagationPolicy", "foreground"),
-                               dry_run=input.dry_run),
-                    result_type=PruneResult,
-                    start_to_close_timeout=timedelta(minutes=5), heartbeat_timeout=timedelta(seconds=60),
-                    retry_policy=ACTIVITY_RETRY,
-                    summary=f"{label}: prune " + _names(prunes),
-                )
-                self._record(pruned.results, label)
-            if not applies:
-                continue
-            self._progress = f"{label}: applying {len(applies)}"
-            applied: ApplyResult = await workflow.execute_activity(
-                "apply",
-                ApplyInput(app=input.app, manifests_digest=input.manifests_digest,
-                           destination=input.destination, keys=applies,
-                           sync_options=input.sync_options, dry_run=input.dry_run),
-                result_type=ApplyResult,
+            await self._run_wave(input, wave, operation)
+
+    async def _run_wave(self, input: SyncInput, wave: Wave, operation: str) -> None:
+        label = f"{wave.phase} wave {wave.number}"
+        prunes = [t.key for t in wave.tasks if t.action is TaskAction.PRUNE and not t.requires_confirmation]
+        applies = [t for t in wave.tasks if t.action is not TaskAction.PRUNE]
+        if prunes:
+            self._progress = f"{label}: pruning {len(prunes)}"
+            pruned: PruneResult = await workflow.execute_activity(
+                "prune",
+                PruneInput(app=input.app, destination=input.destination, keys=prunes,
+                           propagation_policy=input.sync_options.get("PrunePropagationPolicy", "foreground"),
+                           dry_run=input.dry_run),
+                result_type=PruneResult,
                 start_to_close_timeout=timedelta(minutes=5), heartbeat_timeout=timedelta(seconds=60),
                 retry_policy=ACTIVITY_RETRY,
-                summary=f"{label}: apply " + _names(applies),
+                summary=f"{label}: prune " + _names(prunes),
             )
-            self._record(applied.results, label)
-            if input.dry_run:
-                continue
-            await self._wait_healthy(input, wave, applies, label)
+            self._record(pruned.results, label)
+        if not applies:
+            return
+        hooks = [t for t in applies if t.is_hook]
+        verb = "run hooks" if len(hooks) == len(applies) else "apply"
+        self._progress = f"{label}: applying {len(applies)}"
+        applied: ApplyResult = await workflow.execute_activity(
+            "apply",
+            ApplyInput(app=input.app, manifests_digest=input.manifests_digest,
+                       destination=input.destination, keys=[t.key for t in applies],
+                       sync_options=input.sync_options, dry_run=input.dry_run, operation=operation),
+            result_type=ApplyResult,
+            start_to_close_timeout=timedelta(minutes=5), heartbeat_timeout=timedelta(seconds=60),
+            retry_policy=ACTIVITY_RETRY,
+            summary=f"{label}: {verb} " + _names([t.key for t in applies]),
+        )
+        self._record(applied.results, label)
+        if input.dry_run:
+            return
+        keys = [hook_key(t.key, generate_name=t.generate_name, operation=operation) for t in applies]
+        hook_keys = [hook_key(t.key, generate_name=t.generate_name, operation=operation) for t in hooks]
+        try:
+            await self._wait_healthy(input, keys, hook_keys, label)
+        except _Failed:
+            await self._delete_hooks(input, hooks, operation, HookDeletePolicy.HOOK_FAILED, label)
+            raise
+        await self._delete_hooks(input, hooks, operation, HookDeletePolicy.HOOK_SUCCEEDED, label)
 
-    async def _wait_healthy(self, input: SyncInput, wave: Wave, keys: list, label: str) -> None:  # type: ignore[type-arg]
+    async def _delete_hooks(self, input: SyncInput, hooks: list[SyncTask], operation: str,
+                            policy: HookDeletePolicy, label: str) -> None:
+        keys = [hook_key(t.key, generate_name=t.generate_name, operation=operation)
+                for t in hooks if policy in t.delete_policies]
+        if not keys:
+            return
+        await workflow.execute_activity(
+            "prune",
+            PruneInput(app=input.app, destination=input.destination, keys=keys, propagation_policy="background"),
+            result_type=PruneResult,
+            start_to_close_timeout=timedelta(minutes=5), heartbeat_timeout=timedelta(seconds=60),
+            retry_policy=ACTIVITY_RETRY,
+            summary=f"{label}: delete hooks ({policy}) " + _names(keys),
+        )
+
+    async def _run_sync_fail_hooks(self, input: SyncInput, operation: str) -> str:
+        """Run the SyncFail hooks after a failure; returns a note for the result message."""
+        if not input.plan.sync_fail_hooks or input.dry_run:
+            return ""
+        wave = Wave(phase=SyncPhase.SYNC_FAIL, number=0, tasks=tuple(input.plan.sync_fail_hooks))
+        try:
+            await self._run_wave(input, wave, operation)
+        except (_Failed, ActivityError) as exc:
+            return f"; SyncFail hooks failed too: {exc if isinstance(exc, _Failed) else cause_message(exc)}"
+        return "; SyncFail hooks ran"
+
+    async def _wait_healthy(self, input: SyncInput, keys: list[ResourceKey], hooks: list[ResourceKey],
+                            label: str) -> None:
         self._progress = f"{label}: waiting for {len(keys)} to be healthy"
         try:
             health: WaitHealthyResult = await workflow.execute_activity(
                 "wait_healthy",
-                WaitHealthyInput(destination=input.destination, keys=keys,
+                WaitHealthyInput(destination=input.destination, keys=keys, hooks=hooks,
                                  timeout_seconds=input.health_timeout_seconds),
                 result_type=WaitHealthyResult,
                 start_to_close_timeout=timedelta(seconds=input.health_timeout_seconds + 60),
                 heartbeat_timeout=timedelta(seconds=30),
                 retry_policy=ACTIVITY_RETRY,
-                summary=f"{label}: wait until healthy",
+                summary=f"{label}: wait until " + ("hooks finish" if len(hooks) == len(keys) else "healthy"),
             )
         except ActivityError as exc:
             raise _Failed(f"{label}: health check failed: {cause_message(exc)}") from None

@@ -436,3 +436,60 @@ async def delete(name: str, cascade: bool, address: str | None, temporal_namespa
 
 def _dump(value: Any) -> str:
     return json.dumps(value, indent=2, default=str)
+
+
+@app.command("rollback")
+@click.argument("name")
+@click.argument("history_id", type=int)
+@click.option("--prune", is_flag=True, help="Also delete resources the old revision does not have.")
+@connection_options
+@run_async
+async def rollback(name: str, history_id: int, prune: bool, address: str | None,
+                   temporal_namespace: str | None) -> None:
+    """Sync the revision of history entry HISTORY_ID again, and hold automated sync there.
+
+    Unlike Argo CD, automated sync need not be turned off: it stays at the rolled-back
+    revision until a commit newer than today's target arrives, or `bosun app unpin`.
+    """
+    from workflows.state import RollbackRequest
+
+    client = await _client(address, temporal_namespace)
+    handle = await _running_handle(client, name)
+    try:
+        result = await handle.execute_update("rollback", RollbackRequest(id=history_id, prune=prune),
+                                             result_type=OperationResult)
+    except Exception as exc:  # noqa: BLE001 - an update rejected by the workflow
+        raise CliError(_update_error(exc), EXIT_FAILED) from None
+    click.echo(f"Operation #{result.id}: {paint(result.phase)} at {result.revision[:12]}: {result.message}")
+    if result.phase != "Succeeded":
+        sys.exit(EXIT_FAILED)
+
+
+@app.command("unpin")
+@click.argument("name")
+@connection_options
+@run_async
+async def unpin(name: str, address: str | None, temporal_namespace: str | None) -> None:
+    """Release a rollback pin: automated sync follows the target revision again."""
+    client = await _client(address, temporal_namespace)
+    handle = await _running_handle(client, name)
+    await handle.signal("unpin")
+    click.echo(f"application {name!r} unpinned")
+
+
+@app.command("terminate-op")
+@click.argument("name")
+@connection_options
+@run_async
+async def terminate_op(name: str, address: str | None, temporal_namespace: str | None) -> None:
+    """Stop the running sync operation of an Application."""
+    client = await _client(address, temporal_namespace)
+    handle = await _running_handle(client, name)
+    await handle.signal("terminate_operation")
+    click.echo(f"termination of the running operation of {name!r} requested")
+
+
+def _update_error(exc: BaseException) -> str:
+    while getattr(exc, "cause", None) is not None:
+        exc = exc.cause  # type: ignore[attr-defined]
+    return str(exc)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
@@ -19,6 +20,7 @@ from typing import Any, TypeVar
 import pytest
 from temporalio.api.enums.v1 import IndexedValueType
 from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
+from temporalio.api.testservice.v1 import LockTimeSkippingRequest, UnlockTimeSkippingRequest
 from temporalio.client import Client, WorkflowHandle
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
@@ -34,6 +36,8 @@ TEST_SERVER = Path(__file__).resolve().parents[2] / ".venv" / "bin" / "temporal-
 REFRESH_SECONDS = 60.0
 WAIT_SECONDS = 10.0
 """Real seconds to wait for the workflow to get somewhere before failing the test."""
+HANG_SECONDS = 4.0
+"""Real seconds after which an answer that takes well under one second counts as never coming."""
 
 T = TypeVar("T")
 
@@ -73,6 +77,20 @@ async def eventually(probe: Callable[[], Awaitable[T]], check: Callable[[T], boo
         if asyncio.get_running_loop().time() > deadline:
             raise AssertionError(f"timed out waiting for {what}; last value: {value!r}")
         await asyncio.sleep(0.05)
+
+
+@asynccontextmanager
+async def time_skipping(env: WorkflowEnvironment) -> AsyncIterator[None]:
+    """Let the test server skip to the next timer whenever nothing runs, for the block.
+
+    What awaiting the result of a workflow the test started does by itself; needed to
+    await a child workflow (e.g. a sync whose retries wait on timers).
+    """
+    await env.client.test_service.unlock_time_skipping(UnlockTimeSkippingRequest())
+    try:
+        yield
+    finally:
+        await env.client.test_service.lock_time_skipping(LockTimeSkippingRequest())
 
 
 class App:

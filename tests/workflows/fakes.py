@@ -176,9 +176,17 @@ class FakeCluster:
     """Every object applied for real (not dry run), in order."""
     pruned: list[ResourceKey] = field(default_factory=list)
     """Every object deleted, in order."""
+    refused: list[ResourceKey] = field(default_factory=list)
+    """Every apply the API server refused (see ``reject``), in order."""
+    stalled: set[ResourceKey] = field(default_factory=set)
+    """Deployments whose rollout exceeds its progress deadline (Degraded)."""
 
     def reject(self, key: ResourceKey, message: str, *, times: int | None = None) -> None:
         self.rejections[key] = Rejection(message, times)
+
+    def stall(self, key: ResourceKey) -> None:
+        """The Deployment's Pods never become ready: its rollout will be Degraded."""
+        self.stalled.add(key)
 
     def get(self, key: ResourceKey) -> Manifest | None:
         return self.objects.get(key)
@@ -190,8 +198,10 @@ class FakeCluster:
         _settle(live)
 
     def create_unmanaged(self, obj: Manifest) -> None:
-        """An object someone created with kubectl: untracked, so never Bosun's to prune."""
-        self.objects[ResourceKey.of(obj)] = _settle(copy.deepcopy(obj))
+        """An object someone created with kubectl (in :data:`NAMESPACE` unless it says
+        otherwise): untracked, so never Bosun's to prune."""
+        obj = set_default_namespace(obj, NAMESPACE, namespaced=obj["kind"] not in CLUSTER_SCOPED_KINDS)
+        self.objects[ResourceKey.of(obj)] = _settle(obj)
 
     def _apply(self, obj: Manifest) -> str:
         key = ResourceKey.of(obj)
@@ -201,6 +211,7 @@ class FakeCluster:
                 rejection.times -= 1
                 if rejection.times <= 0:
                     del self.rejections[key]
+            self.refused.append(key)
             raise _Rejected(rejection.message)
         live = self.objects.get(key)
         new = copy.deepcopy(obj)
@@ -210,7 +221,7 @@ class FakeCluster:
             same_spec = live.get("spec") == new.get("spec")
             generation = int(live["metadata"].get("generation", 1)) + (0 if same_spec else 1)
         new["metadata"]["generation"] = generation
-        self.objects[key] = _settle(new)
+        self.objects[key] = _settle(new, stalled=key in self.stalled)
         self.applied.append(key)
         return "created" if live is None else "configured"
 
@@ -219,14 +230,20 @@ class _Rejected(Exception):
     pass
 
 
-def _settle(obj: Manifest) -> Manifest:
-    """What the controllers would do at once: roll a Deployment out completely."""
+def _settle(obj: Manifest, *, stalled: bool = False) -> Manifest:
+    """What the controllers would do at once: roll a Deployment out completely, or (stalled)
+    give up on it as the Deployment controller does after progressDeadlineSeconds."""
     if obj.get("kind") == "Deployment":
         replicas = int(obj["spec"].get("replicas", 1))
         generation = int(obj["metadata"].setdefault("generation", 1))
-        obj["status"] = {"observedGeneration": generation, "replicas": replicas,
-                         "updatedReplicas": replicas, "readyReplicas": replicas,
-                         "availableReplicas": replicas}
+        status: Manifest = {"observedGeneration": generation, "replicas": replicas,
+                            "updatedReplicas": replicas, "readyReplicas": replicas,
+                            "availableReplicas": replicas}
+        if stalled:
+            status.update(readyReplicas=0, availableReplicas=0, conditions=[{
+                "type": "Progressing", "status": "False", "reason": "ProgressDeadlineExceeded",
+                "message": f'ReplicaSet "{obj["metadata"]["name"]}-7d4b9c" has timed out progressing.'}])
+        obj["status"] = status
     return obj
 
 
@@ -264,14 +281,19 @@ class FakeBosun:
         if error is not None:
             raise ApplicationError(f"{input.repo_url}@{input.commit[:12]}: {error}", type="RenderError",
                                    non_retryable=True)
-        objects = self.git.commits[input.commit]
+        return RenderResult(manifests_digest=self.publish(input.commit),
+                            resource_count=len(self.git.commits[input.commit]))
+
+    def publish(self, commit: str) -> str:
+        """Put the commit's objects in the content store; their digest."""
+        objects = self.git.commits[commit]
         digest = "sha256:" + hashlib.sha256(json.dumps(objects, sort_keys=True).encode()).hexdigest()
         self.store[digest] = copy.deepcopy(objects)
-        return RenderResult(manifests_digest=digest, resource_count=len(objects))
+        return digest
 
     # ------------------------------------------------------------------ cluster side
 
-    def _desired(self, app: str, digest: str, namespace: str) -> list[Manifest]:
+    def desired(self, app: str, digest: str, namespace: str) -> list[Manifest]:
         """As ClusterActivities._desired: default namespace, then tracking."""
         return [with_tracking(set_default_namespace(o, namespace or "default",
                                                     namespaced=o["kind"] not in CLUSTER_SCOPED_KINDS), app)
@@ -283,7 +305,7 @@ class FakeBosun:
         if self.compare_gate is not None:
             self.compare_started.set()
             await self.compare_gate.wait()
-        desired = self._desired(input.app, input.manifests_digest, input.destination.namespace)
+        desired = self.desired(input.app, input.manifests_digest, input.destination.namespace)
         desired_keys = {ResourceKey.of(o) for o in desired}
         rows: list[ResourceStatus] = []
         for obj in desired:
@@ -321,7 +343,7 @@ class FakeBosun:
     @activity.defn(name="apply")
     async def apply(self, input: ApplyInput) -> ApplyResult:
         by_key = {ResourceKey.of(o): o for o in
-                  self._desired(input.app, input.manifests_digest, input.destination.namespace)}
+                  self.desired(input.app, input.manifests_digest, input.destination.namespace)}
         results: list[ResourceResult] = []
         for key in input.keys:
             obj = by_key.get(key)

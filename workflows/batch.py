@@ -1,0 +1,144 @@
+"""BatchSyncWorkflow: sync several Applications as one deployment (what a Schedule starts).
+
+Every Bosun schedule's action starts one of these — a cron sync of one app is a batch
+of one. With ``in_order`` the apps are synced one after another: each sync must end
+Succeeded (a sync waits wave by wave until its resources are healthy) before the next
+starts, and the batch stops at the first failure, naming the app and its message; the
+apps after it are reported ``Skipped``. Without ``in_order`` all apps sync at once and
+each is reported.
+
+Each app's sync is one ``sync_app`` activity (the app workflow's ``sync`` update),
+summarised "sync app b (2 of 3)" in the Temporal UI; the sync itself has its own page,
+``app:<name>:sync:<n>``, linked from the result. The batch *returns* its outcome (it
+does not fail the workflow), so a schedule keeps running after a failed night; the
+phase, the failed app and its message are in the result and the current details.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+from pydantic import BaseModel, Field
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError, ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from activities.trigger import BatchSyncInput, SyncAppInput, SyncAppResult
+
+SYNC_APP_RETRY = RetryPolicy(initial_interval=timedelta(seconds=2),
+                             maximum_interval=timedelta(seconds=30), maximum_attempts=5)
+SYNC_APP_TIMEOUT = timedelta(hours=2)
+"""One app's sync, health waits included; a stuck sync fails the batch instead of hanging it."""
+
+
+class AppOutcome(BaseModel):
+    app: str
+    phase: str = "Pending"
+    """Pending, Running, Succeeded, Failed, Error (the sync could not run), Skipped."""
+    message: str = ""
+    revision: str = ""
+    operation_id: int = 0
+    workflow_id: str = ""
+    """The sync's own workflow, ``app:<name>:sync:<n>``."""
+
+
+class BatchSyncResult(BaseModel):
+    phase: str
+    """Succeeded when every app's sync succeeded; otherwise Failed."""
+    message: str = ""
+    failed_app: str = ""
+    """In order: the app the batch stopped at. Concurrently: the first app that failed."""
+    apps: list[AppOutcome] = Field(default_factory=list)
+
+
+@workflow.defn(name="BatchSyncWorkflow")
+class BatchSyncWorkflow:
+    @workflow.init
+    def __init__(self, input: BatchSyncInput) -> None:
+        self._input = input
+        self._outcomes = [AppOutcome(app=app) for app in input.apps]
+
+    @workflow.query(name="progress")
+    def progress(self) -> BatchSyncResult:
+        return self._result()
+
+    @workflow.run
+    async def run(self, input: BatchSyncInput) -> BatchSyncResult:
+        if not input.apps:
+            raise ApplicationError("a batch needs at least one app", type="InvalidBatch",
+                                   non_retryable=True)
+        if input.in_order:
+            for outcome in self._outcomes:
+                await self._sync(outcome)
+                if outcome.phase != "Succeeded":
+                    for later in self._outcomes:
+                        if later.phase == "Pending":
+                            later.phase = "Skipped"
+                            later.message = f"not synced: {outcome.app} failed"
+                    break
+        else:
+            await asyncio.gather(*(self._sync(o) for o in self._outcomes))
+        result = self._result()
+        workflow.set_current_details(result.message)
+        return result
+
+    async def _sync(self, outcome: AppOutcome) -> None:
+        position = f"{self._outcomes.index(outcome) + 1} of {len(self._outcomes)}"
+        outcome.phase = "Running"
+        self._show()
+        try:
+            result: SyncAppResult = await workflow.execute_activity(
+                "sync_app",
+                SyncAppInput(app=outcome.app, trigger=self._input.trigger),
+                result_type=SyncAppResult,
+                start_to_close_timeout=SYNC_APP_TIMEOUT,
+                heartbeat_timeout=timedelta(seconds=60),
+                retry_policy=SYNC_APP_RETRY,
+                summary=f"sync app {outcome.app} ({position})",
+            )
+        except ActivityError as exc:
+            outcome.phase, outcome.message = "Error", _cause(exc)
+        else:
+            outcome.phase, outcome.message = result.phase, result.message
+            outcome.revision, outcome.operation_id = result.revision, result.id
+            outcome.workflow_id = result.workflow_id
+        self._show()
+
+    def _show(self) -> None:
+        done = sum(1 for o in self._outcomes if o.phase not in ("Pending", "Running"))
+        running = [o.app for o in self._outcomes if o.phase == "Running"]
+        failed = [o.app for o in self._outcomes if o.phase in ("Failed", "Error")]
+        details = f"{done} of {len(self._outcomes)} done"
+        if running:
+            details += "; syncing " + ", ".join(running)
+        if failed:
+            details += "; failed: " + ", ".join(failed)
+        workflow.set_current_details(details)
+
+    def _result(self) -> BatchSyncResult:
+        failed = next((o for o in self._outcomes if o.phase in ("Failed", "Error")), None)
+        total = len(self._outcomes)
+        if failed is not None:
+            succeeded = sum(1 for o in self._outcomes if o.phase == "Succeeded")
+            return BatchSyncResult(
+                phase="Failed", failed_app=failed.app, apps=self._outcomes,
+                message=f"{failed.app} failed ({succeeded} of {total} synced): {failed.message}")
+        if all(o.phase == "Succeeded" for o in self._outcomes):
+            return BatchSyncResult(phase="Succeeded", apps=self._outcomes,
+                                   message=f"synced {total} app{'s' if total != 1 else ''}: "
+                                           + ", ".join(o.app for o in self._outcomes))
+        return BatchSyncResult(phase="Running", apps=self._outcomes,
+                               message=f"{sum(o.phase == 'Succeeded' for o in self._outcomes)} of "
+                                       f"{total} synced")
+
+
+def _cause(exc: BaseException) -> str:
+    """The innermost failure message (an ActivityError's own message is generic)."""
+    message = str(exc)
+    cause = exc.__cause__
+    while cause is not None:
+        message = getattr(cause, "message", None) or str(cause) or message
+        cause = cause.__cause__
+    return str(message)
