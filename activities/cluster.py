@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import copy
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from typing import TypeVar
 
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
@@ -33,14 +35,34 @@ from activities.contracts import (
 )
 from activities.kube import ClusterRegistry, KubeClient, KubeError, UnknownKind
 from activities.store import ContentStore
-from bosun.diff import compare, render_unified
+from bosun.diff import compare
 from bosun.health import app_health, assess_health
-from bosun.manifests import TRACKING_LABEL, is_tracked_by, set_default_namespace, tracking_label_value, with_tracking
 from bosun.hooks import OPERATION_ANNOTATION, hook_object_name
-from bosun.plan import HookDeletePolicy, PlanError, build_plan, compare_options, delete_policies, is_hook
+from bosun.manifests import (
+    TRACKING_ANNOTATION,
+    TRACKING_LABEL,
+    is_tracked_by,
+    set_default_namespace,
+    tracking_label_value,
+    with_tracking,
+)
+from bosun.plan import (
+    HookDeletePolicy,
+    PlanError,
+    SyncOptions,
+    build_plan,
+    compare_options,
+    delete_policies,
+    is_hook,
+    sync_options,
+)
 from bosun.resources import HealthCode, HealthStatus, Manifest, ResourceKey, SyncCode
 
 CRD_KIND = ("apiextensions.k8s.io", "CustomResourceDefinition")
+PARALLELISM = 8
+"""Objects compared or applied at once within one activity (gitops-engine applies a wave in parallel too)."""
+T = TypeVar("T")
+X = TypeVar("X")
 POLL_SECONDS = 1.0
 
 
@@ -94,25 +116,25 @@ class ClusterActivities:
             desired = self._desired(client, input.app, input.manifests_digest, input.destination.namespace)
         except KubeError as exc:
             raise _raise(exc) from None
-        rows: list[ResourceStatus] = []
         diffs: dict[str, str] = {}
         desired_keys = {ResourceKey.of(o) for o in desired}
-        for obj in desired:
-            activity.heartbeat()
-            key = ResourceKey.of(obj)
+
+        def compare_one(obj: Manifest) -> ResourceStatus:
             if is_hook(obj):
-                rows.append(ResourceStatus(key=key, api_version=obj["apiVersion"], hook=True,
-                                           sync=SyncCode.SYNCED))
-                continue
-            rows.append(self._compare_one(client, obj, input, diffs))
+                return ResourceStatus(key=ResourceKey.of(obj), api_version=obj["apiVersion"], hook=True,
+                                      sync=SyncCode.SYNCED)
+            return self._compare_one(client, obj, input, diffs)
+
+        rows = _in_parallel(compare_one, desired)
         candidates = self._prune_candidates(client, input, desired, desired_keys)
         for live in candidates:
             key = ResourceKey.of(live)
             extraneous_ok = "IgnoreExtraneous" in compare_options(live)
+            health = _health(live)
             rows.append(ResourceStatus(
                 key=key, api_version=live["apiVersion"],
                 sync=SyncCode.SYNCED if extraneous_ok else SyncCode.OUT_OF_SYNC,
-                requires_pruning=True, health=_health(live).status if _health(live) else None,
+                requires_pruning=True, health=health.status if health else None,
                 message="ignored extraneous resource" if extraneous_ok else "no longer in Git: requires pruning",
             ))
         try:
@@ -122,9 +144,9 @@ class ClusterActivities:
             raise ApplicationError(str(exc), type="PlanError", non_retryable=True) from None
         counted = [r for r in rows if not r.hook]
         sync = SyncCode.OUT_OF_SYNC if any(r.sync is SyncCode.OUT_OF_SYNC for r in counted) else SyncCode.SYNCED
-        health = app_health(r.health for r in counted if not r.requires_pruning)
+        overall = app_health(r.health for r in counted if not r.requires_pruning)
         kinds = sorted({f"{o['apiVersion']}/{o['kind']}" for o in desired} | set(input.known_kinds))
-        return CompareResult(sync=sync, health=health, resources=rows, plan=plan,
+        return CompareResult(sync=sync, health=overall, resources=rows, plan=plan,
                              diff_digest=self._store.put_json(diffs), kinds=kinds)
 
     def _compare_one(self, client: KubeClient, obj: Manifest, input: CompareInput,
@@ -186,29 +208,58 @@ class ClusterActivities:
         except KubeError as exc:
             raise _raise(exc) from None
         by_key = {_plan_key(o): o for o in desired}
-        results: list[ResourceResult] = []
         if input.sync_options.get("CreateNamespace", "").lower() == "true" and input.destination.namespace:
-            self._ensure_namespace(client, input.destination.namespace, dry_run=input.dry_run)
-        for key in input.keys:
-            activity.heartbeat(str(key))
+            self._ensure_namespace(client, input.destination.namespace, input.namespace_metadata,
+                                   dry_run=input.dry_run)
+        def apply_one(key: ResourceKey) -> ResourceResult:
             obj = by_key.get(key)
             if obj is None:
-                results.append(ResourceResult(key=key, status="failed", message="not in the rendered manifests"))
-                continue
+                return ResourceResult(key=key, status="failed", message="not in the rendered manifests")
             try:
                 if is_hook(obj):
-                    results.append(self._apply_hook(client, obj, input))
-                    continue
-                existed = client.get(obj) is not None
-                client.apply(obj, dry_run=input.dry_run)
+                    return self._apply_hook(client, obj, input)
+                live = client.get(obj)
+                shared = _shared_with(live, input.app)
+                if shared and input.sync_options.get("FailOnSharedResource", "").lower() == "true":
+                    return ResourceResult(key=key, status="failed",
+                                          message=f"shared resource: already managed by app {shared}")
+                self._write(client, obj, live, sync_options(obj, input.sync_options), dry_run=input.dry_run)
             except KubeError as exc:
                 if exc.retryable:
                     raise _raise(exc) from None
-                results.append(ResourceResult(key=key, status="failed", message=str(exc)))
-                continue
-            status = "configured" if existed else "created"
-            results.append(ResourceResult(key=key, status=status + (" (dry run)" if input.dry_run else "")))
+                return ResourceResult(key=key, status="failed", message=str(exc))
+            status = "configured" if live is not None else "created"
+            return ResourceResult(key=key, status=status + (" (dry run)" if input.dry_run else ""))
+
+        # Hooks one by one on this thread (they may wait for an old hook to go, heartbeating);
+        # the rest of the wave in parallel. Results keep the order of input.keys.
+        hooks = [k for k in input.keys if k in by_key and is_hook(by_key[k])]
+        by_result = {k: apply_one(k) for k in hooks}
+        others = [k for k in input.keys if k not in by_result]
+        by_result.update(zip(others, _in_parallel(apply_one, others), strict=True))
+        results = [by_result[k] for k in input.keys]
         return ApplyResult(results=results)
+
+    @staticmethod
+    def _write(client: KubeClient, obj: Manifest, live: Manifest | None, options: SyncOptions, *,
+               dry_run: bool) -> None:
+        """Apply one object the way its sync options ask (Replace, Force, Validate)."""
+        if options.replace:
+            if options.force and live is not None and not dry_run:
+                client.delete(live, propagation_policy="Foreground")
+                ClusterActivities._wait_gone(client, obj)
+            client.replace(obj, dry_run=dry_run)
+            return
+        try:
+            client.apply(obj, dry_run=dry_run, validate=options.validate_schema)
+        except KubeError as exc:
+            # Force=true: an object that cannot be patched (an immutable field changed)
+            # is deleted and created again, as kubectl apply --force does.
+            if not (options.force and exc.status == 422 and live is not None and not dry_run):
+                raise
+            client.delete(live, propagation_policy="Foreground")
+            ClusterActivities._wait_gone(client, obj)
+            client.apply(obj, validate=options.validate_schema)
 
     def _apply_hook(self, client: KubeClient, obj: Manifest, input: ApplyInput) -> ResourceResult:
         """Create a hook for this operation attempt, at most once.
@@ -252,12 +303,17 @@ class ClusterActivities:
             time.sleep(POLL_SECONDS)
 
     @staticmethod
-    def _ensure_namespace(client: KubeClient, name: str, *, dry_run: bool) -> None:
+    def _ensure_namespace(client: KubeClient, name: str, metadata: dict[str, dict[str, str]], *,
+                          dry_run: bool) -> None:
         """CreateNamespace=true: the destination namespace, created if missing (not tracked,
-        so pruning the app never deletes it, as in Argo CD)."""
-        namespace = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}
+        so pruning the app never deletes it, as in Argo CD), with the labels and annotations
+        of ``managedNamespaceMetadata`` kept applied."""
+        namespace: Manifest = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}
+        for field in ("labels", "annotations"):
+            if metadata.get(field):
+                namespace["metadata"][field] = dict(metadata[field])
         try:
-            if client.get(namespace) is None:
+            if client.get(namespace) is None or metadata:
                 client.apply(namespace, dry_run=dry_run)
         except KubeError as exc:
             raise _raise(exc) from None
@@ -332,6 +388,8 @@ class ClusterActivities:
                 elif not is_tracked_by(live, input.app):
                     results.append(ResourceResult(key=key, status="skipped",
                                                   message=f"not tracked by app {input.app}: left alone"))
+                elif input.deleting_app and not sync_options(live, {}).delete:
+                    results.append(ResourceResult(key=key, status="skipped", message="kept: Delete=false"))
                 elif input.dry_run:
                     results.append(ResourceResult(key=key, status="pruned (dry run)"))
                 else:
@@ -350,6 +408,28 @@ def _probe(client: KubeClient, key: ResourceKey) -> Manifest:
         if key.group else client.dynamic.resources.get(api_version="v1", kind=key.kind)
     return {"apiVersion": preferred.group_version, "kind": key.kind,
             "metadata": {"name": key.name, "namespace": key.namespace}}
+
+
+def _in_parallel(fn: Callable[[X], T], objects: list[X]) -> list[T]:
+    """``fn`` over ``objects`` on a few threads (the API calls dominate), results in order.
+
+    Heartbeats are sent from the activity's own thread as results arrive. The first
+    exception is raised once the others have finished.
+    """
+    with ThreadPoolExecutor(max_workers=PARALLELISM) as pool:
+        futures = [pool.submit(fn, obj) for obj in objects]
+        for done, _ in enumerate(as_completed(futures), 1):
+            activity.heartbeat(f"{done}/{len(futures)}")
+        return [f.result() for f in futures]
+
+
+def _shared_with(live: Manifest | None, app: str) -> str:
+    """The other app whose tracking id this live object carries ("" if none)."""
+    if live is None:
+        return ""
+    value = ((live.get("metadata") or {}).get("annotations") or {}).get(TRACKING_ANNOTATION, "")
+    owner = str(value).split(":", 1)[0] if value else ""
+    return owner if owner and owner != app else ""
 
 
 def _plan_key(obj: Manifest) -> ResourceKey:

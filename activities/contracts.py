@@ -36,13 +36,27 @@ class ResolveRevisionResult(BaseModel):
     commit: str
 
 
-class RenderInput(BaseModel):
-    app: str
+class SourceAtCommit(BaseModel):
+    """One source of an app, at the commit (or, for a Helm repository chart, the version)
+    its revision resolved to."""
+
     repo_url: str
     commit: str
     source: dict[str, Any] = Field(default_factory=dict)
-    """The Application source as Argo CD JSON (path, directory, helm …)."""
+    """The source as Argo CD JSON (repoURL, path, directory, helm, kustomize, chart, ref …)."""
+
+
+class RenderInput(BaseModel):
+    app: str
+    repo_url: str = ""
+    commit: str = ""
+    source: dict[str, Any] = Field(default_factory=dict)
+    """A single-source app's source as Argo CD JSON (path, directory, helm …)."""
+    sources: list[SourceAtCommit] = Field(default_factory=list)
+    """A multi-source app's sources, in ``spec.sources`` order (used instead of the above)."""
     destination_namespace: str = ""
+    destination: Destination | None = None
+    """Where the app deploys: its Kubernetes version and API versions are passed to Helm."""
     kube_version: str = ""
     """The destination cluster's Kubernetes version (``helm template --kube-version``)."""
     api_versions: list[str] = Field(default_factory=list)
@@ -106,6 +120,8 @@ class ApplyInput(BaseModel):
     keys: list[ResourceKey]
     sync_options: dict[str, str] = Field(default_factory=dict)
     dry_run: bool = False
+    namespace_metadata: dict[str, dict[str, str]] = Field(default_factory=dict)
+    """``syncPolicy.managedNamespaceMetadata`` (labels, annotations) for CreateNamespace."""
     operation: str = ""
     """The operation attempt (``app:web:sync:3#1``): names generateName hooks and marks
     the hooks it creates, so a retried activity never creates a hook twice."""
@@ -135,6 +151,8 @@ class PruneInput(BaseModel):
     keys: list[ResourceKey]
     propagation_policy: str = "foreground"
     dry_run: bool = False
+    deleting_app: bool = False
+    """Cascade deletion of the app: objects annotated ``Delete=false`` are kept."""
 
 
 class PruneResult(BaseModel):

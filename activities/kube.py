@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -72,6 +73,7 @@ class KubeClient:
         self.name = name
         self._api_client = api_client
         self._dynamic: DynamicClient | None = None
+        self._info: tuple[float, str, list[str]] | None = None
         self._lock = threading.Lock()
 
     @property
@@ -83,6 +85,30 @@ class KubeClient:
                 except Exception as exc:  # noqa: BLE001 - discovery: classify it
                     raise _translate(exc, f"discovery on cluster {self.name}") from None
             return self._dynamic
+
+    def server_info(self) -> tuple[str, list[str]]:
+        """(Kubernetes version, served group/versions) for Helm's --kube-version and
+        --api-versions, as Argo CD passes them; cached for five minutes."""
+        with self._lock:
+            cached = self._info
+            if cached is not None and time.monotonic() - cached[0] < 300:
+                return cached[1], cached[2]
+        try:
+            version = self._api_client.call_api("/version", "GET", response_type="object",
+                                                _return_http_data_only=True, auth_settings=["BearerToken"])
+            core = self._api_client.call_api("/api", "GET", response_type="object",
+                                             _return_http_data_only=True, auth_settings=["BearerToken"])
+            groups = self._api_client.call_api("/apis", "GET", response_type="object",
+                                               _return_http_data_only=True, auth_settings=["BearerToken"])
+        except Exception as exc:  # noqa: BLE001
+            raise _translate(exc, f"discovery on cluster {self.name}") from None
+        api_versions = list(core.get("versions") or [])
+        for group in groups.get("groups") or []:
+            api_versions += [v["groupVersion"] for v in group.get("versions") or []]
+        git_version = str(version.get("gitVersion", ""))
+        with self._lock:
+            self._info = (time.monotonic(), git_version, sorted(set(api_versions)))
+        return git_version, sorted(set(api_versions))
 
     def resource(self, api_version: str, kind: str) -> Resource:
         """The API resource for apiVersion/kind, refreshing discovery once on a miss."""
@@ -112,19 +138,44 @@ class KubeClient:
             raise _translate(exc, f"read {_describe(obj)}") from None
         return dict(found.to_dict())
 
-    def apply(self, obj: Manifest, *, dry_run: bool = False, force: bool = True) -> Manifest:
-        """Server-side apply as field manager ``bosun`` (dry run: nothing is persisted)."""
+    def apply(self, obj: Manifest, *, dry_run: bool = False, force: bool = True,
+              validate: bool = True) -> Manifest:
+        """Server-side apply as field manager ``bosun`` (dry run: nothing is persisted).
+        ``validate=False`` is Argo CD's Validate=false: unknown fields are dropped, not refused."""
         resource = self.resource(obj["apiVersion"], obj["kind"])
         meta = obj["metadata"]
         kwargs: dict[str, Any] = {"field_manager": FIELD_MANAGER, "force_conflicts": force}
         if dry_run:
             kwargs["dry_run"] = "All"
+        if not validate:
+            kwargs["field_validation"] = "Ignore"
         try:
             result = self.dynamic.server_side_apply(
                 resource, body=obj, name=meta["name"], namespace=meta.get("namespace") or None, **kwargs
             )
         except Exception as exc:  # noqa: BLE001
             raise _translate(exc, f"apply {_describe(obj)}") from None
+        return dict(result.to_dict())
+
+    def replace(self, obj: Manifest, *, dry_run: bool = False) -> Manifest:
+        """Argo CD's Replace=true: create, or PUT over the live object (kubectl replace)."""
+        resource = self.resource(obj["apiVersion"], obj["kind"])
+        meta = obj["metadata"]
+        namespace = meta.get("namespace") or None
+        kwargs: dict[str, Any] = {"field_manager": FIELD_MANAGER}
+        if dry_run:
+            kwargs["dry_run"] = "All"
+        try:
+            live = self.get(obj)
+            if live is None:
+                result = self.dynamic.create(resource, body=obj, namespace=namespace, **kwargs)
+            else:
+                body = {**obj, "metadata": {**meta, "resourceVersion": live["metadata"]["resourceVersion"]}}
+                result = self.dynamic.replace(resource, body=body, name=meta["name"], namespace=namespace, **kwargs)
+        except KubeError:
+            raise
+        except Exception as exc:  # noqa: BLE001
+            raise _translate(exc, f"replace {_describe(obj)}") from None
         return dict(result.to_dict())
 
     def delete(self, obj: Manifest, *, propagation_policy: str = "Foreground") -> bool:

@@ -1,25 +1,49 @@
-"""Activities that read Git: resolve a revision, render a commit into the store."""
+"""Activities that read sources: resolve a revision, render sources into the store.
+
+A render is cached by everything that produced it — every source's repository,
+commit (or chart version) and options, the app and namespace, the destination's
+Kubernetes and API versions, the tool versions — so refreshing an unchanged revision
+runs no tool at all. Identical renders running at the same moment are done once: the
+second waits for the first and reads its result from the cache.
+"""
 
 from __future__ import annotations
 
 import shutil
 import tempfile
+import threading
+from collections.abc import Callable
 from pathlib import Path
 
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.contracts import RenderInput, RenderResult, ResolveRevisionInput, ResolveRevisionResult
+from activities.contracts import (
+    Destination,
+    RenderInput,
+    RenderResult,
+    ResolveRevisionInput,
+    ResolveRevisionResult,
+    SourceAtCommit,
+)
 from activities.gitrepo import GitCache, GitError, redact_url
 from activities.renderers import RENDERER_VERSION, RenderError, render_source, tool_versions
 from activities.store import ContentStore, cache_key
+from bosun.resources import Manifest
+
+ClusterInfo = Callable[[Destination], tuple[str, list[str]]]
+"""(Kubernetes version, API versions) of a destination."""
 
 
 class SourceActivities:
-    def __init__(self, *, git: GitCache, store: ContentStore, workdir: Path) -> None:
+    def __init__(self, *, git: GitCache, store: ContentStore, workdir: Path,
+                 cluster_info: ClusterInfo | None = None) -> None:
         self._git = git
         self._store = store
         self._workdir = workdir
+        self._cluster_info = cluster_info
+        self._inflight: dict[str, threading.Lock] = {}
+        self._inflight_guard = threading.Lock()
         workdir.mkdir(parents=True, exist_ok=True)
 
     @activity.defn(name="resolve_revision")
@@ -31,31 +55,68 @@ class SourceActivities:
 
     @activity.defn(name="render")
     def render(self, input: RenderInput) -> RenderResult:
+        sources = input.sources or [SourceAtCommit(repo_url=input.repo_url, commit=input.commit, source=input.source)]
+        kube_version, api_versions = input.kube_version, list(input.api_versions)
+        if input.destination is not None and self._cluster_info is not None and not kube_version:
+            try:
+                kube_version, api_versions = self._cluster_info(input.destination)
+            except Exception as exc:  # noqa: BLE001 - an unreachable cluster retries the render
+                raise ApplicationError(f"cannot read the destination's API versions: {exc}",
+                                       type="ClusterUnreachable") from None
         key = cache_key(
-            what="render", renderer=RENDERER_VERSION, repo=input.repo_url, commit=input.commit,
-            source=input.source, namespace=input.destination_namespace, app=input.app,
-            kube_version=input.kube_version, api_versions=input.api_versions, tools=tool_versions(),
+            what="render", renderer=RENDERER_VERSION, app=input.app, namespace=input.destination_namespace,
+            sources=[s.model_dump() for s in sources], kube_version=kube_version, api_versions=api_versions,
+            tools=tool_versions(),
         )
-        cached = self._store.recall(key)
-        if cached is not None:
-            count = len(self._store.get_json(cached))
-            return RenderResult(manifests_digest=cached, resource_count=count, cached=True)
-        checkout = Path(tempfile.mkdtemp(prefix="checkout-", dir=self._workdir))
+        with self._once(key):
+            cached = self._store.recall(key)
+            if cached is not None:
+                return RenderResult(manifests_digest=cached, resource_count=len(self._store.get_json(cached)),
+                                    cached=True)
+            objects = self._render_all(input, sources, kube_version, api_versions)
+            digest = self._store.put_json(objects)
+            self._store.remember(key, digest)
+        return RenderResult(manifests_digest=digest, resource_count=len(objects))
+
+    def _render_all(self, input: RenderInput, sources: list[SourceAtCommit], kube_version: str,
+                    api_versions: list[str]) -> list[Manifest]:
+        work = Path(tempfile.mkdtemp(prefix="render-", dir=self._workdir))
         try:
-            if not input.source.get("chart"):  # a Helm repository chart is pulled, not checked out
-                self._git.export(input.repo_url, input.commit, checkout)
-            objects = render_source(
-                checkout, input.source, app=input.app, namespace=input.destination_namespace,
-                revision=input.commit, kube_version=input.kube_version,
-                api_versions=input.api_versions,
-            )
+            checkouts: list[Path] = []
+            refs: dict[str, Path] = {}
+            for index, source in enumerate(sources):
+                checkout = work / str(index)
+                checkout.mkdir()
+                checkouts.append(checkout)
+                if not source.source.get("chart"):  # a Helm repository chart is pulled, not checked out
+                    self._export(source, checkout)
+                if source.source.get("ref"):
+                    refs[str(source.source["ref"])] = checkout
+            objects: list[Manifest] = []
+            for index, (source, checkout) in enumerate(zip(sources, checkouts, strict=True)):
+                if source.source.get("ref") and not source.source.get("path") and not source.source.get("chart"):
+                    continue  # a ref-only source only lends its files to the others (Argo CD)
+                try:
+                    objects += render_source(
+                        checkout, source.source, app=input.app, namespace=input.destination_namespace,
+                        revision=source.commit, kube_version=kube_version, api_versions=api_versions, refs=refs,
+                    )
+                except RenderError as exc:
+                    where = f"{redact_url(source.repo_url)}@{source.commit[:12]}"
+                    prefix = f"spec.sources[{index}] " if len(sources) > 1 else ""
+                    raise ApplicationError(f"{prefix}{where}: {exc}", type="RenderError",
+                                           non_retryable=True) from None
+            return objects
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+
+    def _export(self, source: SourceAtCommit, checkout: Path) -> None:
+        try:
+            self._git.export(source.repo_url, source.commit, checkout)
         except GitError as exc:
             raise ApplicationError(str(exc), type="GitError", non_retryable=not exc.retryable) from None
-        except RenderError as exc:
-            where = f"{redact_url(input.repo_url)}@{input.commit[:12]}"
-            raise ApplicationError(f"{where}: {exc}", type="RenderError", non_retryable=True) from None
-        finally:
-            shutil.rmtree(checkout, ignore_errors=True)
-        digest = self._store.put_json(objects)
-        self._store.remember(key, digest)
-        return RenderResult(manifests_digest=digest, resource_count=len(objects))
+
+    def _once(self, key: str) -> threading.Lock:
+        """A lock per cache key: the same render never runs twice at once."""
+        with self._inflight_guard:
+            return self._inflight.setdefault(key, threading.Lock())

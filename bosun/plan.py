@@ -794,3 +794,16 @@ def summarize_wave(wave: Wave, *, limit: int = 20) -> str:
         if members:
             parts.append(f"{verb} {_names(members, limit=limit)}")
     return f"{header}: {'; '.join(parts)}"
+
+
+def only_out_of_sync(plan: SyncPlan, out_of_sync: set[ResourceKey]) -> SyncPlan:
+    """``ApplyOutOfSyncOnly=true``: the plan without applies of resources already Synced.
+
+    Hooks and prunes stay; waves left empty are dropped.
+    """
+    waves = []
+    for wave in plan.waves:
+        tasks = tuple(t for t in wave.tasks if t.action is not TaskAction.APPLY or t.key in out_of_sync)
+        if tasks:
+            waves.append(wave.model_copy(update={"tasks": tasks}))
+    return plan.model_copy(update={"waves": waves})

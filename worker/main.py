@@ -9,31 +9,49 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import logging
+import os
 import signal
+from collections.abc import Callable
+from typing import Any
 
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Worker
 
 from activities.cluster import ClusterActivities
+from activities.credentials import DEFAULT_NAMESPACE, SecretCredentialStore
 from activities.gitrepo import GitCache
 from activities.kube import ClusterRegistry
 from activities.source import SourceActivities
 from activities.store import ContentStore
+from activities.trigger import TriggerActivities
 from worker.config import WorkerConfig
 from workflows.application import ApplicationWorkflow
+from workflows.batch import BatchSyncWorkflow
 from workflows.sync import SyncWorkflow
 
-WORKFLOWS = [ApplicationWorkflow, SyncWorkflow]
+WORKFLOWS = [ApplicationWorkflow, SyncWorkflow, BatchSyncWorkflow]
 
 
-def build_activities(config: WorkerConfig) -> list[object]:
+def build_activities(config: WorkerConfig, client: Client) -> list[Callable[..., Any]]:
     store = ContentStore(config.home / "store")
-    source = SourceActivities(git=GitCache(config.home / "cache" / "git"), store=store,
-                              workdir=config.home / "cache" / "work")
-    cluster = ClusterActivities(clusters=ClusterRegistry(config.kubeconfigs), store=store)
+    git = GitCache(config.home / "cache" / "git", credentials=credential_store(config))
+    clusters = ClusterRegistry(config.kubeconfigs)
+    source = SourceActivities(git=git, store=store, workdir=config.home / "cache" / "work",
+                              cluster_info=lambda destination: clusters.client(destination).server_info())
+    cluster = ClusterActivities(clusters=clusters, store=store)
+    trigger = TriggerActivities(client=client, task_queue=config.task_queue)
     return [source.resolve_revision, source.render, cluster.compare, cluster.apply,
-            cluster.wait_healthy, cluster.prune]
+            cluster.wait_healthy, cluster.prune,
+            trigger.sync_app, trigger.ensure_app_schedule, trigger.remove_app_schedule]
+
+
+def credential_store(config: WorkerConfig) -> SecretCredentialStore | None:
+    """Repository credentials: Argo CD's Secrets in the management cluster (first kubeconfig)."""
+    if not config.kubeconfigs:
+        return None
+    namespace = os.environ.get("BOSUN_SECRETS_NAMESPACE") or DEFAULT_NAMESPACE
+    return SecretCredentialStore.from_kubeconfig(config.kubeconfigs[0], namespace=namespace)
 
 
 async def connect(config: WorkerConfig) -> Client:
@@ -47,7 +65,7 @@ def build_worker(client: Client, config: WorkerConfig,
         client,
         task_queue=config.task_queue,
         workflows=WORKFLOWS,
-        activities=build_activities(config),
+        activities=build_activities(config, client),
         activity_executor=executor,
         max_concurrent_activities=32,
     )
@@ -62,12 +80,14 @@ async def run(config: WorkerConfig) -> None:
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
         async with worker:
-            logging.info("bosun worker polling %s on %s", config.task_queue, config.temporal_address)
+            logging.info("bosun worker polling %s on %s", config.task_queue,
+                         config.temporal_address)
             await stop.wait()
 
 
 def main() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(level=logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     asyncio.run(run(WorkerConfig.from_env()))
 
 

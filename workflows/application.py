@@ -23,6 +23,7 @@ pending requests.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from datetime import timedelta
 
 from temporalio import workflow
@@ -41,8 +42,15 @@ with workflow.unsafe.imports_passed_through():
         ResolveRevisionInput,
         ResolveRevisionResult,
     )
+    from activities.trigger import (
+        AppScheduleInput,
+        AppScheduleResult,
+        RemoveAppScheduleInput,
+        RemoveAppScheduleResult,
+    )
     from bosun import search_attributes as sa
     from bosun.models import Application, ModelError, parse_application, parse_backoff_duration
+    from bosun.plan import SyncPlan, only_out_of_sync
     from bosun.resources import HealthCode, SyncCode
     from workflows.state import (
         AppState,
@@ -65,6 +73,9 @@ CLUSTER_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_inter
                             maximum_attempts=5)
 
 KEYS = {name: SearchAttributeKey.for_keyword(name) for name in sa.ALL}
+SYNC_SCHEDULE_ANNOTATION = "bosun.dev/sync-schedule"
+"""A cron expression: the app is synced by a Temporal Schedule then, and not on every commit."""
+SYNC_SCHEDULE_TIMEZONE_ANNOTATION = "bosun.dev/sync-schedule-timezone"
 
 
 class _ReconcileFailed(Exception):
@@ -113,6 +124,10 @@ class ApplicationWorkflow:
 
     @workflow.update(name="sync")
     async def sync(self, request: SyncRequest) -> OperationResult:
+        return await self._queue_sync(request)
+
+    async def _queue_sync(self, request: SyncRequest) -> OperationResult:
+        """Queue a sync for the main loop and wait for its result."""
         op_id = self._state.next_operation_id
         self._state.next_operation_id += 1
         self._state.pending_syncs.append((op_id, request))
@@ -131,8 +146,8 @@ class ApplicationWorkflow:
         if entry is None or not entry.revision:
             raise ApplicationError(f"no history entry {request.id} with a revision (see `bosun app history`)",
                                    type="NotFound", non_retryable=True)
-        return await self.sync(SyncRequest(revision=entry.revision, prune=request.prune,
-                                           trigger=f"rollback to #{request.id}", rollback_of=request.id))
+        return await self._queue_sync(SyncRequest(revision=entry.revision, prune=request.prune,
+                                                  trigger=f"rollback to #{request.id}", rollback_of=request.id))
 
     @workflow.signal(name="unpin")
     def unpin(self) -> None:
@@ -183,6 +198,7 @@ class ApplicationWorkflow:
             if self._delete is not None:
                 await self._run_delete(self._delete)
                 return f"deleted (cascade={self._delete.cascade})"
+            await self._keep_schedule()
             if self._state.pending_syncs:
                 op_id, request = self._state.pending_syncs.pop(0)
                 self._results[op_id] = await self._manual_sync(op_id, request)
@@ -220,7 +236,7 @@ class ApplicationWorkflow:
             compared = await self._reconcile(await self._effective_revision())
         except _ReconcileFailed:
             return
-        if self._app.is_automated() and compared.sync is SyncCode.OUT_OF_SYNC:
+        if self._app.is_automated() and compared.sync is SyncCode.OUT_OF_SYNC and not self._sync_schedule()[0]:
             await self._maybe_auto_sync(compared)
 
     async def _effective_revision(self) -> str:
@@ -337,9 +353,9 @@ class ApplicationWorkflow:
         self._operation_task = asyncio.ensure_future(workflow.execute_child_workflow(
             SyncWorkflow.run,
             SyncInput(app=name, operation_id=op_id, destination=self._destination(),
-                      manifests_digest=status.manifests_digest, plan=compared.plan,
+                      manifests_digest=status.manifests_digest, plan=self._plan_for(compared),
                       sync_options=self._app.sync_options(), dry_run=request.dry_run,
-                      retry=self._retry_strategy()),
+                      namespace_metadata=self._namespace_metadata(), retry=self._retry_strategy()),
             id=child_id,
             static_summary=f"sync {name} to {status.revision[:12]} ({request.trigger})",
         ))
@@ -362,21 +378,52 @@ class ApplicationWorkflow:
             self._clear_condition("SyncError")
         elif phase != "Succeeded":
             self._set_condition("SyncError", message)
-        try:
+        with contextlib.suppress(_ReconcileFailed):  # the condition is recorded already
             await self._reconcile(status.revision)  # status after the sync
-        except _ReconcileFailed:
-            pass
         return result
+
+    def _sync_schedule(self) -> tuple[str, str]:
+        annotations = self._app.metadata.annotations or {}
+        return (annotations.get(SYNC_SCHEDULE_ANNOTATION, "").strip(),
+                annotations.get(SYNC_SCHEDULE_TIMEZONE_ANNOTATION, "UTC").strip() or "UTC")
+
+    async def _keep_schedule(self) -> None:
+        """Create, update or remove the Temporal Schedule of ``bosun.dev/sync-schedule``."""
+        cron, timezone = self._sync_schedule()
+        wanted = f"{cron} {timezone}" if cron else ""
+        if wanted == self._state.schedule:
+            return
+        try:
+            if cron:
+                await workflow.execute_activity(
+                    "ensure_app_schedule", AppScheduleInput(app=self._app.metadata.name, cron=cron, timezone=timezone),
+                    result_type=AppScheduleResult, start_to_close_timeout=timedelta(seconds=30),
+                    retry_policy=GIT_RETRY, summary=f"schedule syncs at {cron} ({timezone})")
+            else:
+                await workflow.execute_activity(
+                    "remove_app_schedule", RemoveAppScheduleInput(app=self._app.metadata.name),
+                    result_type=RemoveAppScheduleResult, start_to_close_timeout=timedelta(seconds=30),
+                    retry_policy=GIT_RETRY, summary="remove the sync schedule")
+        except ActivityError as exc:
+            self._set_condition("InvalidSpecError", f"{SYNC_SCHEDULE_ANNOTATION}: {cause_message(exc)}")
+            return
+        self._clear_condition("InvalidSpecError")
+        self._state.schedule = wanted
 
     async def _run_delete(self, request: DeleteRequest) -> None:
         status = self._state.status
+        if self._state.schedule:
+            await workflow.execute_activity(
+                "remove_app_schedule", RemoveAppScheduleInput(app=self._app.metadata.name),
+                result_type=RemoveAppScheduleResult, start_to_close_timeout=timedelta(seconds=30),
+                retry_policy=GIT_RETRY, summary="remove the sync schedule")
         if request.cascade:
             status.operation = "deleting resources"
             keys = [r.key for r in status.resources if not r.hook and r.health is not HealthCode.MISSING]
             if keys:
                 result: PruneResult = await workflow.execute_activity(
                     "prune", PruneInput(app=self._app.metadata.name, destination=self._destination(),
-                                        keys=list(reversed(keys))),
+                                        keys=list(reversed(keys)), deleting_app=True),
                     result_type=PruneResult, start_to_close_timeout=timedelta(minutes=5),
                     heartbeat_timeout=timedelta(seconds=60), retry_policy=CLUSTER_RETRY,
                     summary=f"delete {len(keys)} resources of {self._app.metadata.name}",
@@ -389,6 +436,20 @@ class ApplicationWorkflow:
         await workflow.wait_condition(workflow.all_handlers_finished)
 
     # ---------------------------------------------------------------- helpers
+
+    def _plan_for(self, compared: CompareResult) -> SyncPlan:
+        """The plan to run: with ApplyOutOfSyncOnly=true, applies of Synced resources are dropped."""
+        if self._app.sync_options().get("ApplyOutOfSyncOnly", "").lower() != "true":
+            return compared.plan
+        out_of_sync = {r.key for r in compared.resources if r.sync is not SyncCode.SYNCED}
+        return only_out_of_sync(compared.plan, out_of_sync)
+
+    def _namespace_metadata(self) -> dict[str, dict[str, str]]:
+        policy = self._app.spec.sync_policy
+        managed = policy.managed_namespace_metadata if policy else None
+        if managed is None:
+            return {}
+        return {"labels": dict(managed.labels), "annotations": dict(managed.annotations)}
 
     def _target_revision(self) -> str:
         sources = self._app.sources_list()

@@ -113,6 +113,8 @@ class AppState(BaseModel):
     """``commit@digest`` of the last automated sync that failed: not retried by itself."""
     known_kinds: list[str] = Field(default_factory=list)
     pin: Pin | None = None
+    schedule: str = ""
+    """``<cron> <timezone>`` of the Temporal Schedule kept for ``bosun.dev/sync-schedule``."""
     pending_syncs: list[tuple[int, SyncRequest]] = Field(default_factory=list)
     refresh_requested: bool = False
 

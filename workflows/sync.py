@@ -55,6 +55,7 @@ class SyncInput(BaseModel):
     manifests_digest: str
     plan: SyncPlan
     sync_options: dict[str, str] = Field(default_factory=dict)
+    namespace_metadata: dict[str, dict[str, str]] = Field(default_factory=dict)
     dry_run: bool = False
     health_timeout_seconds: float = 300.0
     retry: RetryStrategy = Field(default_factory=RetryStrategy)
@@ -142,7 +143,8 @@ class SyncWorkflow:
             "apply",
             ApplyInput(app=input.app, manifests_digest=input.manifests_digest,
                        destination=input.destination, keys=[t.key for t in applies],
-                       sync_options=input.sync_options, dry_run=input.dry_run, operation=operation),
+                       sync_options=input.sync_options, dry_run=input.dry_run, operation=operation,
+                       namespace_metadata=input.namespace_metadata),
             result_type=ApplyResult,
             start_to_close_timeout=timedelta(minutes=5), heartbeat_timeout=timedelta(seconds=60),
             retry_policy=ACTIVITY_RETRY,

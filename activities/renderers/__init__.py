@@ -16,8 +16,9 @@ any tool runs, :func:`refuse_links_out` rejects a checkout holding a symlink tha
 leaves it, so nothing outside the checkout is ever read. Tools run confined
 (:mod:`.tools`): a timeout, an output limit, no credentials.
 
-The checkout is the caller's throw-away copy: renderers may write into it (Argo CD's
-``kustomize edit``, ``helm dependency build``).
+The checkout should be the caller's throw-away copy (the render activity exports one
+per render): ``helm dependency build`` writes the fetched subcharts into ``charts/``.
+Kustomize's edits are undone after the build.
 
 To add a source type: a module with ``render_<type>(checkout, root, options, run)``, a
 branch in :func:`_detect`, and a fixture test in ``tests/unit/test_render_<type>.py``.
@@ -26,7 +27,7 @@ branch in :func:`_detect`, and a fixture test in ``tests/unit/test_render_<type>
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +37,7 @@ from activities.renderers.directory import render_directory
 from activities.renderers.helm import pull_chart, render_helm
 from activities.renderers.kustomize import KUSTOMIZATION_NAMES, render_kustomize
 from activities.renderers.paths import RenderError, inside
-from activities.renderers.tools import BuildEnv, ToolRun, tool_versions
+from activities.renderers.tools import DEFAULT_TIMEOUT, BuildEnv, ToolRun, tool_versions
 from bosun.models.errors import FieldProblem
 from bosun.models.source import ApplicationSource
 from bosun.resources import Manifest
@@ -56,25 +57,28 @@ def render_source(
     revision: str = "",
     kube_version: str = "",
     api_versions: Sequence[str] = (),
+    refs: Mapping[str, Path] | None = None,
+    timeout: float = DEFAULT_TIMEOUT,
 ) -> list[Manifest]:
     """Render ``source`` (Argo CD JSON: path, directory, helm, kustomize, chart …) from
     ``checkout`` for the app ``app`` deploying into ``namespace`` of a cluster running
-    ``kube_version`` with ``api_versions``."""
+    ``kube_version`` with ``api_versions``; the tools it runs share ``timeout`` seconds."""
     spec = _source_model(source)
     env = BuildEnv(app=app, namespace=namespace, revision=revision, repo_url=spec.repo_url,
                    path=spec.path, target_revision=spec.target_revision,
-                   kube_version=kube_version, api_versions=tuple(api_versions))
-    with ToolRun.open(env, shown={checkout: "."}) as run:
+                   kube_version=kube_version, api_versions=tuple(api_versions), refs=dict(refs or {}))
+    shown = {checkout: ".", **{root: f"${name}" for name, root in (refs or {}).items()}}
+    with ToolRun.open(env, shown=shown, timeout=timeout) as run:
         if spec.is_chart:
             chart_dir = pull_chart(spec, run)
             run.name(chart_dir, spec.chart)
             refuse_links_out(chart_dir, shown=spec.chart)
             return render_helm(chart_dir, chart_dir, spec.helm, run)
+        refuse_links_out(checkout)
         path = spec.path or "."
         root = inside(checkout, path, what="source path")
         if not root.is_dir():
             raise RenderError(f"source path {path!r} does not exist in the repository")
-        refuse_links_out(checkout)
         tool = _detect(spec, root)
         if tool == "helm":
             return render_helm(checkout, root, spec.helm, run)
@@ -118,10 +122,13 @@ def refuse_links_out(checkout: Path, *, shown: str = "") -> None:
             path = Path(directory) / name
             if not path.is_symlink():
                 continue
-            target = path.resolve()
+            where = path.relative_to(root).as_posix()
+            if shown:
+                where = f"{shown}/{where}"
+            try:
+                target = path.resolve()
+            except (RuntimeError, OSError):  # RuntimeError: a loop, on Python 3.11
+                raise RenderError(f"{where} is a symlink loop: refused") from None
             if target != root and root not in target.parents:
-                where = path.relative_to(root).as_posix()
-                if shown:
-                    where = f"{shown}/{where}"
                 raise RenderError(f"{where} is a link to {os.readlink(path)!r}, outside the "
                                   "repository: refused")

@@ -18,8 +18,8 @@ Paths. Value files and file parameters are relative to the chart directory; a le
 ``/`` means the repository root (Argo CD's rule), so ``/etc/passwd`` names
 ``<repo>/etc/passwd`` and nothing of the worker can be read. A path that resolves
 outside the repository (``..``, or a symlink) is refused, naming the path. Remote
-value files (``https://…``) and other sources' files (``$values/…``) are refused for
-now with a message saying so.
+value files (``https://…``) are refused for now, with a message saying so. Other
+sources' files (``$values/…``) resolve inside that source's checkout (multi-source apps).
 
 Dependencies. Subcharts vendored in ``charts/`` just work. When ``helm template``
 reports a dependency missing from ``charts/``, ``helm dependency build`` fetches it from
@@ -30,7 +30,8 @@ reached the error names the chart, each dependency and its repository.
 Charts from a Helm repository (``spec.source.chart``, ``repoURL`` http(s) or
 ``oci://``; ``targetRevision`` is the chart version or constraint) are fetched with
 ``helm pull --untar`` into the render's scratch directory, which then plays the role
-of the checkout.
+of the checkout. Without credentials for now; a registry on loopback is spoken to over
+plain HTTP, as Docker does for ``localhost``.
 """
 
 from __future__ import annotations
@@ -50,6 +51,7 @@ from bosun.resources import Manifest
 __all__ = ["pull_chart", "render_helm"]
 
 _URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
+_CHART_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 _MISSING_DEPENDENCY = ("missing in charts", "found in requirements.yaml, but missing")
 
 
@@ -78,36 +80,36 @@ def render_helm(checkout: Path, chart_dir: Path, options: ApplicationSourceHelm 
 def _template_args(checkout: Path, chart_dir: Path, options: ApplicationSourceHelm,
                    run: ToolRun) -> list[str]:
     env = run.build_env
+    # Every user value goes as --flag=value, so none can be taken for a flag of its own.
     args = [str(find_tool("helm")), "template", str(chart_dir),
-            "--name-template", options.release_name or env.app or "release-name"]
+            f"--name-template={options.release_name or env.app or 'release-name'}"]
     namespace = options.namespace or env.namespace
     if namespace:
-        args += ["--namespace", namespace]
+        args.append(f"--namespace={namespace}")
     kube_version = options.kube_version or env.kube_version
     if kube_version:
-        args += ["--kube-version", kube_version]
+        args.append(f"--kube-version={kube_version}")
     for api_version in options.api_versions or env.api_versions:
-        args += ["--api-versions", api_version]
+        args.append(f"--api-versions={api_version}")
     for value_file in options.value_files:
-        _refuse_ref(value_file, env, what="value file")
-        path = _resolve(checkout, chart_dir, env.subst(value_file), what="value file",
+        root, base, value = _locate(checkout, chart_dir, value_file, env, what="value file")
+        path = _resolve(root, base, value, what="value file",
                         original=value_file, missing_ok=options.ignore_missing_value_files)
         if path is not None:
-            args += ["--values", str(path)]
+            args.append(f"--values={path}")
     inline = _inline_values(options)
     if inline is not None:
         extra = run.home / "values-inline.yaml"
         extra.write_text(inline)
         run.name(extra, "spec.source.helm.values")
-        args += ["--values", str(extra)]
+        args.append(f"--values={extra}")
     for parameter in options.parameters:
         flag = "--set-string" if parameter.force_string else "--set"
-        args += [flag, f"{parameter.name}={_escape_commas(env.subst(parameter.value))}"]
+        args.append(f"{flag}={parameter.name}={_escape_commas(env.subst(parameter.value))}")
     for file_parameter in options.file_parameters:
-        _refuse_ref(file_parameter.path, env, what="file parameter")
-        path = _resolve(checkout, chart_dir, env.subst(file_parameter.path), what="file parameter",
-                        original=file_parameter.path, missing_ok=False)
-        args += ["--set-file", f"{file_parameter.name}={_escape_commas(str(path))}"]
+        root, base, value = _locate(checkout, chart_dir, file_parameter.path, env, what="file parameter")
+        path = _resolve(root, base, value, what="file parameter", original=file_parameter.path, missing_ok=False)
+        args.append(f"--set-file={file_parameter.name}={_escape_commas(str(path))}")
     args.append("--skip-crds" if options.skip_crds else "--include-crds")
     if options.skip_tests:
         args.append("--skip-tests")
@@ -136,14 +138,23 @@ def _escape_commas(value: str) -> str:
     return re.sub(r"(?<!\\),", r"\\,", value)
 
 
-def _refuse_ref(raw: str, env: BuildEnv, *, what: str) -> None:
-    """``$values/envs/prod.yaml`` names a file of another source (``ref: values``); a
-    ``$VAR`` of the build environment is substituted instead, as in Argo CD."""
+def _locate(checkout: Path, chart_dir: Path, raw: str, env: BuildEnv, *, what: str) -> tuple[Path, Path, str]:
+    """(repository root, base directory, path) of a value file or file parameter.
+
+    ``$values/envs/prod.yaml`` names a file of another source of a multi-source app (the
+    one with ``ref: values``), from the root of that source's checkout, as in Argo CD; a
+    ``$VAR`` of the build environment is substituted instead.
+    """
     if raw.startswith("$"):
-        name = raw[1:].split("/", 1)[0].strip("{}")
+        name, _, rest = raw[1:].partition("/")
+        name = name.strip("{}")
+        if name in env.refs:
+            ref_root = env.refs[name]
+            return ref_root, ref_root, "/" + env.subst(rest)
         if name not in env.variables():
-            raise RenderError(f"{what} {raw!r} refers to the source ref {name!r}; multi-source "
-                              "apps are not supported yet")
+            raise RenderError(f"{what} {raw!r} refers to the source ref {name!r}, which no source of this "
+                              "app declares (spec.sources[].ref)")
+    return checkout, chart_dir, env.subst(raw)
 
 
 def _resolve(checkout: Path, base: Path, value: str, *, what: str, original: str,
@@ -235,21 +246,24 @@ def build_dependencies(checkout: Path, chart_dir: Path, run: ToolRun) -> None:
 
 def pull_chart(source: ApplicationSource, run: ToolRun) -> Path:
     """Fetch ``source.chart`` from its Helm repository or OCI registry; the chart directory."""
-    chart = source.chart.strip().strip("/")
-    if not chart or "/" in chart or chart in (".", ".."):
+    chart = source.chart.strip()
+    if not _CHART_NAME.fullmatch(chart):
         raise RenderError(f"chart {source.chart!r} is not a chart name")
     repo = source.repo_url.rstrip("/")
     version = source.target_revision.strip()
     helm = str(find_tool("helm"))
-    if repo.startswith(("http://", "https://")):
-        args = [helm, "pull", chart, "--repo", repo]
-    else:  # oci://registry/path, or Argo CD's scheme-less registry/path
-        args = [helm, "pull", f"oci://{repo.removeprefix('oci://')}/{chart}"]
-    if version and version != "HEAD":
-        args += ["--version", version]
     destination = run.home / "pulled"
     destination.mkdir(exist_ok=True)
-    args += ["--untar", "--untardir", str(destination)]
+    args = [helm, "pull", "--untar", f"--untardir={destination}"]
+    if version and version != "HEAD":
+        args.append(f"--version={version}")
+    if repo.startswith(("http://", "https://")):
+        args += [f"--repo={repo}", "--", chart]
+    else:  # oci://registry/path, or Argo CD's scheme-less registry/path
+        reference = repo.removeprefix("oci://")
+        if _loopback(reference.split("/", 1)[0]):
+            args.append("--plain-http")  # as Docker treats localhost registries
+        args += ["--", f"oci://{reference}/{chart}"]
     shown_version = f" {version}" if version and version != "HEAD" else ""
     run.run(args, what=f"helm pull {chart}{shown_version} from {run.redact(repo)}",
             cwd=destination)
@@ -257,3 +271,9 @@ def pull_chart(source: ApplicationSource, run: ToolRun) -> Path:
     if not (chart_dir / "Chart.yaml").is_file():
         raise RenderError(f"helm pull {chart}{shown_version}: no {chart}/Chart.yaml in the archive")
     return chart_dir
+
+
+def _loopback(host_port: str) -> bool:
+    host = host_port.rsplit(":", 1)[0] if not host_port.endswith("]") else host_port
+    host = host.strip("[]")
+    return host == "localhost" or host.startswith("127.") or host == "::1"

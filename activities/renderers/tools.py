@@ -2,8 +2,10 @@
 
 Every tool runs through :func:`run_tool`:
 
-* with a **timeout** (90 s unless the caller says otherwise) — the whole process group
-  is killed when it expires, so a hung ``git clone`` under kustomize goes too;
+* within a **time budget** for the whole render (90 s unless the caller says
+  otherwise; ``helm dependency build`` and the retried ``helm template`` share it) —
+  the tool's whole process group is killed when it runs out, so a hung ``git clone``
+  under kustomize goes too;
 * with an **output limit** (64 MiB of stdout) — a chart that renders without end is
   stopped, not buffered until the worker runs out of memory;
 * with a **minimal environment**: ``PATH``, a private ``HOME`` and XDG directories
@@ -38,6 +40,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -119,6 +122,8 @@ class BuildEnv:
     target_revision: str = ""
     kube_version: str = ""
     api_versions: tuple[str, ...] = field(default_factory=tuple)
+    refs: Mapping[str, Path] = field(default_factory=dict)
+    """Multi-source apps: the checkout of each source with a ``ref``, by ref name."""
 
     def variables(self) -> dict[str, str]:
         return {
@@ -145,9 +150,12 @@ class ToolRun:
     value files) and removes it afterwards. ``shown`` maps directories to how error
     messages name them (the checkout becomes ``.``)."""
 
-    def __init__(self, home: Path, env: BuildEnv, shown: Mapping[Path, str]) -> None:
+    def __init__(self, home: Path, env: BuildEnv, shown: Mapping[Path, str],
+                 timeout: float = DEFAULT_TIMEOUT) -> None:
         self.home = home
         self.build_env = env
+        self.timeout = timeout
+        self._deadline = time.monotonic() + timeout
         self._shown: dict[str, str] = {}
         for directory, name in shown.items():
             self._shown[str(directory)] = name
@@ -157,10 +165,11 @@ class ToolRun:
 
     @classmethod
     @contextlib.contextmanager
-    def open(cls, env: BuildEnv, *, shown: Mapping[Path, str] | None = None) -> Iterator[ToolRun]:
+    def open(cls, env: BuildEnv, *, shown: Mapping[Path, str] | None = None,
+             timeout: float = DEFAULT_TIMEOUT) -> Iterator[ToolRun]:
         home = Path(tempfile.mkdtemp(prefix="bosun-render-"))
         try:
-            yield cls(home, env, shown or {})
+            yield cls(home, env, shown or {}, timeout)
         finally:
             shutil.rmtree(home, ignore_errors=True)
 
@@ -207,7 +216,7 @@ class ToolRun:
         *,
         what: str,
         cwd: Path,
-        timeout: float = DEFAULT_TIMEOUT,
+        timeout: float | None = None,
         max_output: int = MAX_OUTPUT,
         stdin: bytes | None = None,
         report_stdout: bool = False,
@@ -215,10 +224,14 @@ class ToolRun:
         """Run ``argv``; its stdout, or :class:`RenderError` naming ``what`` failed and why
         (stderr, preceded by the end of stdout with ``report_stdout``, for tools that
         write their progress and warnings there)."""
-        result = _run(list(argv), cwd=cwd, env=self.environ(), timeout=timeout,
+        budget = self.timeout if timeout is None else timeout
+        remaining = min(budget, self._deadline - time.monotonic())
+        if remaining <= 0:
+            raise RenderError(f"{what}: the render ran out of its {self.timeout:g}s")
+        result = _run(list(argv), cwd=cwd, env=self.environ(), timeout=remaining,
                       max_output=max_output, stdin=stdin)
         if result.timed_out:
-            raise RenderError(f"{what}: timed out after {timeout:g}s")
+            raise RenderError(f"{what}: timed out after {min(budget, self.timeout):g}s")
         if result.overflow:
             limit = f"{max_output / (1024 * 1024):g} MiB"
             raise RenderError(f"{what}: output exceeds the limit of {limit}")
@@ -272,14 +285,17 @@ def _run(argv: list[str], *, cwd: Path, env: dict[str, str], timeout: float, max
 
     readers = [threading.Thread(target=read_stdout, daemon=True),
                threading.Thread(target=read_stderr, daemon=True)]
+    def write_stdin() -> None:
+        assert proc.stdin is not None and stdin is not None
+        with contextlib.suppress(BrokenPipeError, OSError):
+            proc.stdin.write(stdin)
+        with contextlib.suppress(BrokenPipeError, OSError):
+            proc.stdin.close()
+
+    if stdin is not None:  # in a thread too, so a tool that never reads cannot block us
+        readers.append(threading.Thread(target=write_stdin, daemon=True))
     for reader in readers:
         reader.start()
-    if stdin is not None:
-        assert proc.stdin is not None
-        with contextlib.suppress(BrokenPipeError):
-            proc.stdin.write(stdin)
-        with contextlib.suppress(BrokenPipeError):
-            proc.stdin.close()
     timed_out = False
     try:
         proc.wait(timeout=timeout)

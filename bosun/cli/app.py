@@ -15,15 +15,19 @@ import json
 import os
 import sys
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any, TypeVar
 
 import click
 import yaml
-from temporalio.api.enums.v1 import WorkflowExecutionStatus
-from temporalio.client import Client, WorkflowHandle, WorkflowUpdateStage
-from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle, WorkflowUpdateStage
+from temporalio.common import (
+    SearchAttributePair,
+    TypedSearchAttributes,
+    WorkflowIDConflictPolicy,
+    WorkflowIDReusePolicy,
+)
 from temporalio.service import RPCError, RPCStatusCode
 
 from bosun import search_attributes as sa
@@ -43,7 +47,7 @@ class CliError(Exception):
         self.code = code
 
 
-def run_async(fn: Callable[..., Awaitable[None]]) -> Callable[..., None]:
+def run_async(fn: Callable[..., Coroutine[Any, Any, None]]) -> Callable[..., None]:
     """Run an async command; turn our errors into a message and an exit code."""
 
     @functools.wraps(fn)
@@ -87,13 +91,14 @@ async def _running_handle(client: Client, name: str) -> WorkflowHandle[Any, Any]
         if exc.status == RPCStatusCode.NOT_FOUND:
             raise CliError(f"application {name!r} not found", EXIT_NOT_FOUND) from None
         raise
-    if description.status != WorkflowExecutionStatus.WORKFLOW_EXECUTION_STATUS_RUNNING:
+    if description.status != WorkflowExecutionStatus.RUNNING:
         raise CliError(f"application {name!r} not found (its workflow has ended)", EXIT_NOT_FOUND)
     return handle
 
 
 async def _status(handle: WorkflowHandle[Any, Any]) -> AppStatus:
-    return await handle.query("status", result_type=AppStatus)
+    status: AppStatus = await handle.query("status", result_type=AppStatus)
+    return status
 
 
 @click.group()

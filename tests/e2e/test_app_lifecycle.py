@@ -14,7 +14,7 @@ import pytest
 
 from tests.conftest import Cluster
 from tests.e2e.bosun_stack import Bosun, GitRepo, unique
-from tests.e2e.conftest import eventually, kubectl, kubectl_json
+from tests.e2e.conftest import eventually, kubectl
 
 
 def deployment(name: str, *, replicas: int = 2, wave: int | None = None, labels: dict[str, str] | None = None,
@@ -267,3 +267,49 @@ def test_delete_removes_resources_only_with_cascade(
     else:
         assert live(devcluster_a, ns, "deployment", "web") is not None
         assert live(devcluster_a, ns, "configmap", "settings") is not None
+
+
+def test_app_with_sync_schedule_annotation_syncs_only_when_scheduled(
+    bosun: Bosun, devcluster_a: Cluster, repo: GitRepo
+) -> None:
+    import asyncio
+
+    from temporalio.client import Client
+
+    app, ns = unique("monthly"), unique("ns")
+    bosun.create_app(app, repo, namespace=ns, extra_spec={})
+    document = json.loads(bosun.cli("app", "get", app, "-o", "json").stdout)
+    assert document["automated"]
+    # annotate the app: synced on the first of each month only
+    spec = {"apiVersion": "argoproj.io/v1alpha1", "kind": "Application",
+            "metadata": {"name": app, "annotations": {"bosun.dev/sync-schedule": "0 0 1 * *"}},
+            "spec": {"source": {"repoURL": repo.url, "path": ".", "targetRevision": "HEAD"},
+                     "destination": {"server": "https://kubernetes.default.svc", "namespace": ns},
+                     "syncPolicy": {"automated": {}, "syncOptions": ["CreateNamespace=true"]}}}
+    app_file = bosun.home / f"{app}-scheduled.json"
+    app_file.write_text(json.dumps(spec))
+    bosun.cli("app", "create", "-f", str(app_file), "--upsert")
+    wait_status(bosun, app, sync="Synced", health="Healthy")  # the first sync happened before the annotation
+
+    async def schedule_ids() -> list[str]:
+        client = await Client.connect(bosun.temporal.address)
+        return [s.id async for s in await client.list_schedules()]
+
+    eventually(lambda: f"sync:{app}" in asyncio.run(schedule_ids()), timeout=60, what="schedule created")
+    commit = repo.write({"web.yaml": deployment("web", replicas=3, wave=1)}, "scale")
+    status = wait_status(bosun, app, sync="OutOfSync", revision=commit)
+    time.sleep(8)  # several refresh periods: automated sync waits for the schedule
+    assert live(devcluster_a, ns, "deployment", "web")["spec"]["replicas"] == 2  # type: ignore[index]
+    assert status["synced_revision"] != commit
+
+    async def trigger() -> None:
+        client = await Client.connect(bosun.temporal.address)
+        await client.get_schedule_handle(f"sync:{app}").trigger()
+
+    asyncio.run(trigger())
+    wait_status(bosun, app, sync="Synced", revision=commit, timeout=120)
+    assert live(devcluster_a, ns, "deployment", "web")["spec"]["replicas"] == 3  # type: ignore[index]
+    bosun.cli("app", "delete", app)
+
+    assert eventually(lambda: f"sync:{app}" not in asyncio.run(schedule_ids()), timeout=60,
+                      what="schedule removed with the app")
