@@ -22,7 +22,7 @@ from typing import Any
 import urllib3
 import yaml
 from kubernetes import config as k8s_config
-from kubernetes.client import ApiClient
+from kubernetes.client import ApiClient, ApisApi, CoreApi, VersionApi
 from kubernetes.client.exceptions import ApiException
 from kubernetes.dynamic import DynamicClient
 from kubernetes.dynamic.exceptions import ResourceNotFoundError
@@ -94,18 +94,15 @@ class KubeClient:
             if cached is not None and time.monotonic() - cached[0] < 300:
                 return cached[1], cached[2]
         try:
-            version = self._api_client.call_api("/version", "GET", response_type="object",
-                                                _return_http_data_only=True, auth_settings=["BearerToken"])
-            core = self._api_client.call_api("/api", "GET", response_type="object",
-                                             _return_http_data_only=True, auth_settings=["BearerToken"])
-            groups = self._api_client.call_api("/apis", "GET", response_type="object",
-                                               _return_http_data_only=True, auth_settings=["BearerToken"])
+            version = VersionApi(self._api_client).get_code()
+            core = CoreApi(self._api_client).get_api_versions()
+            groups = ApisApi(self._api_client).get_api_versions()
         except Exception as exc:  # noqa: BLE001
             raise _translate(exc, f"discovery on cluster {self.name}") from None
-        api_versions = list(core.get("versions") or [])
-        for group in groups.get("groups") or []:
-            api_versions += [v["groupVersion"] for v in group.get("versions") or []]
-        git_version = str(version.get("gitVersion", ""))
+        api_versions = list(core.versions or [])
+        for group in groups.groups or []:
+            api_versions += [v.group_version for v in group.versions or []]
+        git_version = str(version.git_version or "")
         with self._lock:
             self._info = (time.monotonic(), git_version, sorted(set(api_versions)))
         return git_version, sorted(set(api_versions))

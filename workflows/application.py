@@ -41,6 +41,7 @@ with workflow.unsafe.imports_passed_through():
         RenderResult,
         ResolveRevisionInput,
         ResolveRevisionResult,
+        SourceAtCommit,
     )
     from activities.trigger import (
         AppScheduleInput,
@@ -49,7 +50,7 @@ with workflow.unsafe.imports_passed_through():
         RemoveAppScheduleResult,
     )
     from bosun import search_attributes as sa
-    from bosun.models import Application, ModelError, parse_application, parse_backoff_duration
+    from bosun.models import Application, ApplicationSource, ModelError, parse_application, parse_backoff_duration
     from bosun.plan import SyncPlan, only_out_of_sync
     from bosun.resources import HealthCode, SyncCode
     from workflows.state import (
@@ -255,8 +256,11 @@ class ApplicationWorkflow:
         self._state.status.pinned_revision = ""
         return head
 
-    async def _resolve(self, revision: str) -> str:
-        source = self._app.sources_list()[0]
+    async def _resolve(self, revision: str, source: ApplicationSource | None = None) -> str:
+        """The commit ``revision`` names now; a Helm repository chart's version is kept as is."""
+        source = source or self._app.sources_list()[0]
+        if source.chart:
+            return revision
         resolved: ResolveRevisionResult = await workflow.execute_activity(
             "resolve_revision", ResolveRevisionInput(repo_url=source.repo_url, revision=revision),
             result_type=ResolveRevisionResult, start_to_close_timeout=timedelta(seconds=150),
@@ -265,17 +269,29 @@ class ApplicationWorkflow:
         return resolved.commit
 
     async def _reconcile(self, revision: str, *, prune: bool | None = None) -> CompareResult:
+        """Resolve every source, render them together, compare with the cluster.
+
+        ``revision`` applies to the first source (the only one, usually); the other sources
+        of a multi-source app follow their own targetRevision.
+        """
         status = self._state.status
-        source = self._app.sources_list()[0]
+        sources = self._app.sources_list()
         status.operation = "comparing" if status.operation == "idle" else status.operation
         try:
-            commit = await self._resolve(revision)
+            commits = [await self._resolve(revision if i == 0 else src.target_revision, src)
+                       for i, src in enumerate(sources)]
             rendered: RenderResult = await workflow.execute_activity(
-                "render", RenderInput(app=self._app.metadata.name, repo_url=source.repo_url,
-                                      commit=commit, source=source.dump(),
-                                      destination_namespace=self._app.spec.destination.namespace or ""),
+                "render", RenderInput(
+                    app=self._app.metadata.name,
+                    sources=[SourceAtCommit(repo_url=src.repo_url, commit=commit, source=src.dump())
+                             for src, commit in zip(sources, commits, strict=True)],
+                    destination_namespace=self._app.spec.destination.namespace or "",
+                    destination=self._destination()),
                 result_type=RenderResult, start_to_close_timeout=timedelta(seconds=180),
-                retry_policy=RENDER_RETRY, summary=f"render {source.path or '.'} at {commit[:12]}",
+                retry_policy=RENDER_RETRY,
+                summary="render " + ", ".join(f"{src.chart or src.path or '.'} at {commit[:12]}"
+                                              for src, commit in zip(sources, commits, strict=True)
+                                              if src.chart or src.path or len(sources) == 1),
             )
             compared: CompareResult = await workflow.execute_activity(
                 "compare", CompareInput(
@@ -298,7 +314,8 @@ class ApplicationWorkflow:
             raise _ReconcileFailed() from None
         self._clear_condition("ComparisonError")
         self._state.known_kinds = compared.kinds
-        status.revision = commit
+        status.revision = commits[0]
+        status.revisions = commits
         status.sync = compared.sync
         status.health = compared.health
         status.resources = compared.resources
@@ -315,7 +332,7 @@ class ApplicationWorkflow:
         attempt = f"{status.revision}@{status.manifests_digest}"
         if attempt == self._state.failed_auto_sync:
             return  # Argo CD: never auto-retry the same failed revision
-        new_commit = status.revision != status.synced_revision
+        new_commit = status.revisions != status.synced_revisions
         drift = not new_commit and self._self_heal() and any(
             r.sync is SyncCode.OUT_OF_SYNC and not r.requires_pruning for r in compared.resources)
         if not (new_commit or drift):
@@ -375,6 +392,7 @@ class ApplicationWorkflow:
         status.operation = "idle"
         if phase == "Succeeded" and not request.dry_run:
             status.synced_revision = status.revision
+            status.synced_revisions = list(status.revisions)
             self._clear_condition("SyncError")
         elif phase != "Succeeded":
             self._set_condition("SyncError", message)

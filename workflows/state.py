@@ -76,6 +76,9 @@ class AppStatus(BaseModel):
     """The commit the last comparison was made against."""
     synced_revision: str = ""
     """The commit of the last successful sync."""
+    revisions: list[str] = Field(default_factory=list)
+    """Every source's commit (or chart version) of the last comparison, in spec.sources order."""
+    synced_revisions: list[str] = Field(default_factory=list)
     conditions: list[Condition] = Field(default_factory=list)
     resources: list[ResourceStatus] = Field(default_factory=list)
     operation: str = "idle"

@@ -15,6 +15,7 @@ import json
 import os
 import sys
 import time
+from datetime import timedelta
 from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any, TypeVar
@@ -96,8 +97,9 @@ async def _running_handle(client: Client, name: str) -> WorkflowHandle[Any, Any]
     return handle
 
 
-async def _status(handle: WorkflowHandle[Any, Any]) -> AppStatus:
-    status: AppStatus = await handle.query("status", result_type=AppStatus)
+async def _status(handle: WorkflowHandle[Any, Any], *, timeout: float = 30.0) -> AppStatus:
+    status: AppStatus = await handle.query("status", result_type=AppStatus,
+                                           rpc_timeout=timedelta(seconds=timeout))
     return status
 
 
@@ -224,14 +226,17 @@ async def start_application(client: Client, application: Application, manifest: 
 async def list_apps(output: str, address: str | None, temporal_namespace: str | None) -> None:
     """List Applications with their sync and health status."""
     client = await _client(address, temporal_namespace)
-    statuses: list[AppStatus] = []
     query = "WorkflowType = 'ApplicationWorkflow' AND ExecutionStatus = 'Running'"
-    async for execution in client.list_workflows(query):
+    ids = [execution.id async for execution in client.list_workflows(query)]
+
+    async def status_of(workflow_id: str) -> AppStatus:
+        # An app whose worker is not running cannot answer a query: show it, don't hang.
         try:
-            statuses.append(await _status(client.get_workflow_handle(execution.id)))
+            return await _status(client.get_workflow_handle(workflow_id), timeout=5.0)
         except RPCError:
-            continue
-    statuses.sort(key=lambda s: s.name)
+            return AppStatus(name=workflow_id.removeprefix("app:"), operation="no worker answered")
+
+    statuses = sorted(await asyncio.gather(*(status_of(i) for i in ids)), key=lambda s: s.name)
     if output in ("json", "yaml"):
         emit(statuses, output)
         return
