@@ -4,6 +4,8 @@
     BOSUN_NAMESPACE / TEMPORAL_NAMESPACE        Temporal namespace (default "default")
     BOSUN_TASK_QUEUE                            task queue (default "bosun")
     BOSUN_HOME                                  caches and the content store (default ~/.bosun)
+    BOSUN_CONTROL_NAMESPACE                     namespace of AppProjects and Bosun's Secrets in the
+                                                management cluster (default BOSUN_SECRETS_NAMESPACE or "bosun")
     BOSUN_KUBECONFIG                            kubeconfig files, ":"-separated; the first is the
                                                 in-cluster destination (default $KUBECONFIG or ~/.kube/config)
 """
@@ -24,6 +26,7 @@ class WorkerConfig:
     task_queue: str
     home: Path
     kubeconfigs: list[Path]
+    control_namespace: str = "bosun"
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> WorkerConfig:
@@ -35,4 +38,5 @@ class WorkerConfig:
             task_queue=env.get("BOSUN_TASK_QUEUE") or DEFAULT_TASK_QUEUE,
             home=Path(env.get("BOSUN_HOME") or Path.home() / ".bosun"),
             kubeconfigs=[Path(p).expanduser() for p in kubeconfig.split(os.pathsep) if p],
+            control_namespace=env.get("BOSUN_CONTROL_NAMESPACE") or env.get("BOSUN_SECRETS_NAMESPACE") or "bosun",
         )

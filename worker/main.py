@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import logging
-import os
 import signal
 from collections.abc import Callable
 from typing import Any
@@ -19,9 +18,10 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Worker
 
 from activities.cluster import ClusterActivities
-from activities.credentials import DEFAULT_NAMESPACE, SecretCredentialStore
+from activities.credentials import SecretCredentialStore
 from activities.gitrepo import GitCache
 from activities.kube import ClusterRegistry
+from activities.projects import ProjectActivities
 from activities.source import SourceActivities
 from activities.store import ContentStore
 from activities.trigger import TriggerActivities
@@ -40,9 +40,10 @@ def build_activities(config: WorkerConfig, client: Client) -> list[Callable[...,
     source = SourceActivities(git=git, store=store, workdir=config.home / "cache" / "work",
                               cluster_info=lambda destination: clusters.client(destination).server_info())
     cluster = ClusterActivities(clusters=clusters, store=store)
+    projects = ProjectActivities(clusters=clusters, namespace=config.control_namespace)
     trigger = TriggerActivities(client=client, task_queue=config.task_queue)
     return [source.resolve_revision, source.render, cluster.compare, cluster.apply,
-            cluster.wait_healthy, cluster.prune,
+            cluster.wait_healthy, cluster.prune, projects.get_project,
             trigger.sync_app, trigger.ensure_app_schedule, trigger.remove_app_schedule]
 
 
@@ -50,8 +51,8 @@ def credential_store(config: WorkerConfig) -> SecretCredentialStore | None:
     """Repository credentials: Argo CD's Secrets in the management cluster (first kubeconfig)."""
     if not config.kubeconfigs:
         return None
-    namespace = os.environ.get("BOSUN_SECRETS_NAMESPACE") or DEFAULT_NAMESPACE
-    return SecretCredentialStore.from_kubeconfig(config.kubeconfigs[0], namespace=namespace)
+    return SecretCredentialStore.from_kubeconfig(config.kubeconfigs[0],
+                                                 namespace=config.control_namespace)
 
 
 async def connect(config: WorkerConfig) -> Client:

@@ -43,6 +43,7 @@ with workflow.unsafe.imports_passed_through():
         ResolveRevisionResult,
         SourceAtCommit,
     )
+    from activities.projects import GetProjectInput, GetProjectResult
     from activities.trigger import (
         AppScheduleInput,
         AppScheduleResult,
@@ -50,9 +51,18 @@ with workflow.unsafe.imports_passed_through():
         RemoveAppScheduleResult,
     )
     from bosun import search_attributes as sa
-    from bosun.models import Application, ApplicationSource, ModelError, parse_application, parse_backoff_duration
+    from bosun.models import (
+        Application,
+        ApplicationSource,
+        AppProject,
+        ModelError,
+        parse_application,
+        parse_backoff_duration,
+        parse_project,
+    )
     from bosun.plan import SyncPlan, only_out_of_sync
     from bosun.resources import HealthCode, SyncCode
+    from bosun.windows import WindowError, WindowState, window_state
     from workflows.state import (
         AppState,
         AppStatus,
@@ -100,6 +110,7 @@ class ApplicationWorkflow:
         self._last_compare: CompareResult | None = None
         self._refresh_epoch = 0
         self._operation_task: asyncio.Task[SyncOutcome] | None = None
+        self._project: AppProject | None = None
         self._describe_app()
 
     # ---------------------------------------------------------------- handlers
@@ -216,11 +227,18 @@ class ApplicationWorkflow:
 
     async def _wait_for_trigger(self) -> str:
         jitter = workflow.random().uniform(0, self._input.refresh_seconds * 0.1)
+        wait = self._input.refresh_seconds + jitter
+        summary = "refresh timer"
+        window = self._state.status.sync_window
+        if window is not None and not window.automated_allowed and window.next_change is not None:
+            until_open = (window.next_change - workflow.now()).total_seconds() + 1
+            if until_open < wait:
+                wait, summary = max(until_open, 1.0), "until the sync window opens"
         try:
             await workflow.wait_condition(
                 lambda: self._state.refresh_requested or bool(self._state.pending_syncs) or self._delete is not None,
-                timeout=timedelta(seconds=self._input.refresh_seconds + jitter),
-                timeout_summary="refresh timer",
+                timeout=timedelta(seconds=wait),
+                timeout_summary=summary,
             )
         except TimeoutError:
             return "timer"
@@ -278,6 +296,11 @@ class ApplicationWorkflow:
         sources = self._app.sources_list()
         status.operation = "comparing" if status.operation == "idle" else status.operation
         try:
+            project: GetProjectResult = await workflow.execute_activity(
+                "get_project", GetProjectInput(name=self._app.spec.project), result_type=GetProjectResult,
+                start_to_close_timeout=timedelta(seconds=30), retry_policy=CLUSTER_RETRY,
+                summary=f"read project {self._app.spec.project}")
+            self._project = parse_project(project.project, source_name=f"project {self._app.spec.project}")
             commits = [await self._resolve(revision if i == 0 else src.target_revision, src)
                        for i, src in enumerate(sources)]
             rendered: RenderResult = await workflow.execute_activity(
@@ -324,6 +347,7 @@ class ApplicationWorkflow:
         status.reconciled_at = workflow.now()
         status.operation = "idle" if status.operation == "comparing" else status.operation
         self._last_compare = compared
+        self._window_state()
         self._upsert_search_attributes()
         return compared
 
@@ -337,11 +361,22 @@ class ApplicationWorkflow:
             r.sync is SyncCode.OUT_OF_SYNC and not r.requires_pruning for r in compared.resources)
         if not (new_commit or drift):
             return
+        window = self._window_state()
+        if window is not None and not window.automated_allowed:
+            return  # the refresh timer wakes the workflow when the window opens
         result = await self._run_sync(self._next_op_id(), compared, SyncRequest(
             trigger="automated (self-heal)" if drift else "automated", prune=self._auto_prune()))
         self._state.failed_auto_sync = "" if result.phase == "Succeeded" else attempt
 
     async def _manual_sync(self, op_id: int, request: SyncRequest) -> OperationResult:
+        window = self._window_state()
+        if window is not None and not window.manual_allowed and request.trigger.startswith("manual"):
+            now = workflow.now()
+            result = OperationResult(id=op_id, phase="Failed", trigger=request.trigger, started_at=now,
+                                     finished_at=now, dry_run=request.dry_run,
+                                     message=f"blocked by sync window: {window.reason}")
+            self._record(result)
+            return result
         revision = request.revision or self._target_revision()
         prune = request.prune if request.prune is not None else False
         try:
@@ -454,6 +489,23 @@ class ApplicationWorkflow:
         await workflow.wait_condition(workflow.all_handlers_finished)
 
     # ---------------------------------------------------------------- helpers
+
+    def _window_state(self) -> WindowState | None:
+        """The project's sync windows for this app now (kept in the status), or None."""
+        project = self._project
+        if project is None or not project.spec.sync_windows:
+            self._state.status.sync_window = None
+            return None
+        dest = self._app.spec.destination
+        try:
+            state = window_state(project.spec.sync_windows, app=self._app.metadata.name,
+                                 namespace=dest.namespace or "", cluster_server=dest.server or "",
+                                 cluster_name=dest.name or "", now=workflow.now())
+        except WindowError as exc:
+            self._set_condition("InvalidSpecError", f"project {project.metadata.name}: {exc}")
+            return None
+        self._state.status.sync_window = state
+        return state
 
     def _plan_for(self, compared: CompareResult) -> SyncPlan:
         """The plan to run: with ApplyOutOfSyncOnly=true, applies of Synced resources are dropped."""

@@ -14,6 +14,7 @@ from pydantic import BaseModel, Field
 
 from activities.contracts import ResourceResult, ResourceStatus
 from bosun.resources import HealthCode, SyncCode
+from bosun.windows import WindowState
 
 
 class Condition(BaseModel):
@@ -84,6 +85,8 @@ class AppStatus(BaseModel):
     operation: str = "idle"
     """idle, or what the running operation is doing now."""
     last_operation: OperationResult | None = None
+    sync_window: WindowState | None = None
+    """The project's sync windows for this app at the last decision (None: no windows)."""
     pinned_revision: str = ""
     """Set after a rollback: automated sync stays here until a newer commit arrives."""
     reconciled_at: datetime | None = None

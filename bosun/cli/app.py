@@ -273,6 +273,16 @@ async def get(name: str, output: str, address: str | None, temporal_namespace: s
     if status.last_operation:
         op = status.last_operation
         click.echo(f"Last sync:     {paint(op.phase)} #{op.id} ({op.trigger}) {op.message}")
+    if status.pinned_revision:
+        click.echo(f"Pinned:        {status.pinned_revision[:12]} (rollback; `bosun app unpin {status.name}` releases it)")
+    window = status.sync_window
+    if window is not None:
+        state = "automated syncs allowed" if window.automated_allowed else f"automated syncs blocked: {window.reason}"
+        when = f"; changes at {window.next_change.isoformat()}" if window.next_change else ""
+        manual = "" if window.manual_allowed else "; manual syncs blocked"
+        click.echo(f"Sync windows:  {state}{manual}{when}")
+        for text in window.active:
+            click.echo(f"               active: {text}")
     for condition in status.conditions:
         click.echo(f"Condition:     {condition.type}: {condition.message}")
     click.echo()

@@ -123,6 +123,9 @@ def stack_up(nodes: int) -> None:
         temporal_state = devtemporal.up()
         click.echo(f"Temporal:   {temporal_state.address}   Web UI: {temporal_state.ui_url}")
         cluster_state = devcluster.up("dev", nodes=nodes)
+        devcluster.kubectl(cluster_state, "apply", "-f", str(devcluster.tools.REPO_ROOT / "deploy" / "crds"))
+        devcluster.kubectl(cluster_state, "apply", "-f", "-",  # the control namespace: projects, Secrets
+                           input="apiVersion: v1\nkind: Namespace\nmetadata:\n  name: bosun\n")
         click.echo(f"devcluster: {cluster_state.server}   kubeconfig: {cluster_state.kubeconfig}")
         pid = devworker.up(kubeconfig=cluster_state.kubeconfig, temporal_address=temporal_state.address)
         click.echo(f"worker:     pid {pid}   log: {devworker.worker_dir() / 'worker.log'}")

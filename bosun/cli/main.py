@@ -10,6 +10,8 @@ import click
 from bosun.cli.app import app
 from bosun.cli.dev import dev
 from bosun.cli.health_cmd import health
+from bosun.cli.proj import proj
+from bosun.cli.repo import repo
 from bosun.cli.schedule import schedule
 from bosun.cli.setup_cmd import setup
 
@@ -22,6 +24,8 @@ def cli() -> None:
 cli.add_command(app)
 cli.add_command(dev)
 cli.add_command(health)
+cli.add_command(proj)
+cli.add_command(repo)
 cli.add_command(schedule)
 cli.add_command(setup)
 

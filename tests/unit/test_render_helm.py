@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import functools
+import hashlib
 import http.server
+import json
 import os
+import re
 import subprocess
 import threading
 from collections.abc import Iterator
@@ -316,7 +319,7 @@ def test_dependency_outside_the_repository_is_refused(repo: Path, tmp_path: Path
     # Argo CD: a leading "/" is the repository root, never the worker's file system.
     ({"valueFiles": ["/etc/passwd"]}, "value file '/etc/passwd' not found in the repository"),
     ({"valueFiles": ["https://example.com/values.yaml"]}, "is a URL; remote value files are not"),
-    ({"valueFiles": ["$values/envs/prod.yaml"]}, "multi-source apps"),
+    ({"valueFiles": ["$values/envs/prod.yaml"]}, "which no source of this app declares"),
 ])
 def test_paths_outside_the_repository_are_refused(repo: Path, helm: dict[str, Any],
                                                   message: str) -> None:
@@ -405,3 +408,110 @@ def test_chart_repository_value_file_cannot_leave_the_chart(chart_repository: st
         render_source(tmp_path, {"repoURL": chart_repository, "chart": "web",
                                  "targetRevision": "1.2.0",
                                  "helm": {"valueFiles": ["../../../etc/passwd"]}}, app="shop")
+
+
+# -- charts from an OCI registry on loopback
+
+
+class _Registry(http.server.BaseHTTPRequestHandler):
+    """A read-only OCI distribution API (what ``helm pull`` uses) over ``blobs`` and ``tags``."""
+
+    blobs: dict[str, tuple[str, bytes]] = {}
+    tags: dict[str, dict[str, str]] = {}
+
+    def do_HEAD(self) -> None:
+        self._serve(body=False)
+
+    def do_GET(self) -> None:
+        self._serve(body=True)
+
+    def _serve(self, *, body: bool) -> None:
+        path = self.path.split("?")[0]
+        found: tuple[str, bytes] | None = None
+        if path == "/v2/":
+            found = ("application/json", b"{}")
+        elif m := re.fullmatch(r"/v2/(.+)/tags/list", path):
+            if m.group(1) in self.tags:
+                found = ("application/json", json.dumps(
+                    {"name": m.group(1), "tags": sorted(self.tags[m.group(1)])}).encode())
+        elif m := re.fullmatch(r"/v2/(.+)/(manifests|blobs)/([^/]+)", path):
+            reference = m.group(3)
+            digest = self.tags.get(m.group(1), {}).get(reference, reference)
+            found = self.blobs.get(digest)
+        if found is None:
+            self.send_response(404)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        media_type, data = found
+        self.send_response(200)
+        self.send_header("Content-Type", media_type)
+        self.send_header("Content-Length", str(len(data)))
+        self.send_header("Docker-Content-Digest", "sha256:" + hashlib.sha256(data).hexdigest())
+        self.end_headers()
+        if body:
+            self.wfile.write(data)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+def _blob(media_type: str, data: bytes) -> dict[str, Any]:
+    digest = "sha256:" + hashlib.sha256(data).hexdigest()
+    _Registry.blobs[digest] = (media_type, data)
+    return {"mediaType": media_type, "digest": digest, "size": len(data)}
+
+
+@pytest.fixture(scope="module")
+def oci_registry(tmp_path_factory: pytest.TempPathFactory, helm_binary: Path) -> Iterator[str]:
+    work = tmp_path_factory.mktemp("oci")
+    env = {"HOME": str(work), "PATH": "/usr/bin:/bin"}
+    for version, message in (("2.0.0", "two-oh"), ("2.1.0", "two-one")):
+        source = write_tree(work / f"web-{version}", {
+            **CHART, "Chart.yaml": f"apiVersion: v2\nname: web\nversion: {version}\n",
+            "values.yaml": CHART["values.yaml"].replace("from values.yaml", message)})
+        subprocess.run([str(helm_binary), "package", str(source), "-d", str(work)], env=env,
+                       check=True, capture_output=True)
+        chart = (work / f"web-{version}.tgz").read_bytes()
+        config = json.dumps({"apiVersion": "v2", "name": "web", "version": version}).encode()
+        manifest = json.dumps({
+            "schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "config": _blob("application/vnd.cncf.helm.config.v1+json", config),
+            "layers": [_blob("application/vnd.cncf.helm.chart.content.v1.tar+gzip", chart)],
+        }).encode()
+        digest = _blob("application/vnd.oci.image.manifest.v1+json", manifest)["digest"]
+        _Registry.tags.setdefault("charts/web", {})[version] = digest
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Registry)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"oci://127.0.0.1:{server.server_address[1]}/charts"
+    server.shutdown()
+
+
+def test_chart_from_an_oci_registry(oci_registry: str, tmp_path: Path) -> None:
+    objects = render_source(tmp_path, {"repoURL": oci_registry, "chart": "web",
+                                       "targetRevision": "2.0.0"}, app="shop", namespace="prod")
+    assert config(objects)["message"] == "two-oh"
+    assert by_kind(objects, "Deployment")["metadata"] == {"name": "shop-web", "namespace": "prod"}
+    # Argo CD also accepts the registry without the oci:// scheme.
+    bare = oci_registry.removeprefix("oci://")
+    objects = render_source(tmp_path, {"repoURL": bare, "chart": "web", "targetRevision": "2.1.0"},
+                            app="shop")
+    assert config(objects)["message"] == "two-one"
+    objects = render_source(tmp_path, {"repoURL": oci_registry, "chart": "web",
+                                       "targetRevision": "~2.0"}, app="shop")
+    assert config(objects)["message"] == "two-oh"
+
+
+@pytest.mark.parametrize("chart", ["--untardir=/tmp", "../web", "a/b", ""])
+def test_chart_name_must_be_a_name(chart_repository: str, tmp_path: Path, chart: str) -> None:
+    with pytest.raises(RenderError, match="is not a chart name"):
+        render_source(tmp_path, {"repoURL": chart_repository, "chart": chart or " ",
+                                 "targetRevision": "1.2.0"}, app="shop")
+
+
+def test_values_that_look_like_flags_stay_values(repo: Path) -> None:
+    objects = render(repo, {"parameters": [{"name": "message", "value": "--kube-version=0.1"}]})
+    assert config(objects)["message"] == "--kube-version=0.1"
+    with pytest.raises(RenderError, match='release name "--debug": invalid release name'):
+        render(repo, {"releaseName": "--debug"})
