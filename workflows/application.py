@@ -219,11 +219,17 @@ class ApplicationWorkflow:
                 await self._reconcile_and_auto_sync(trigger)
                 self._refresh_epoch += 1
             if self._should_continue_as_new():
-                await workflow.wait_condition(workflow.all_handlers_finished)
-                workflow.continue_as_new(AppWorkflowInput(
-                    application=self._input.application, refresh_seconds=self._input.refresh_seconds,
-                    state=self._state))
+                # Handlers wait for the loop (a queued sync, a refresh_now): serve them first,
+                # continue as new only once nothing is in flight.
+                await workflow.wait_condition(lambda: workflow.all_handlers_finished() or self._has_work())
+                if not self._has_work():
+                    workflow.continue_as_new(AppWorkflowInput(
+                        application=self._input.application, refresh_seconds=self._input.refresh_seconds,
+                        state=self._state))
             trigger = await self._wait_for_trigger()
+
+    def _has_work(self) -> bool:
+        return bool(self._state.pending_syncs) or self._state.refresh_requested or self._delete is not None
 
     async def _wait_for_trigger(self) -> str:
         jitter = workflow.random().uniform(0, self._input.refresh_seconds * 0.1)
@@ -426,6 +432,7 @@ class ApplicationWorkflow:
         self._record(result)
         status.operation = "idle"
         if phase == "Succeeded" and not request.dry_run:
+            self._state.failed_auto_sync = ""  # the last attempt at this revision succeeded
             status.synced_revision = status.revision
             status.synced_revisions = list(status.revisions)
             self._clear_condition("SyncError")
@@ -465,6 +472,11 @@ class ApplicationWorkflow:
 
     async def _run_delete(self, request: DeleteRequest) -> None:
         status = self._state.status
+        now = workflow.now()
+        for op_id, pending in self._state.pending_syncs:  # answered, never left waiting
+            self._results[op_id] = OperationResult(id=op_id, phase="Failed", trigger=pending.trigger, started_at=now,
+                                                   finished_at=now, message="the application was deleted first")
+        self._state.pending_syncs = []
         if self._state.schedule:
             await workflow.execute_activity(
                 "remove_app_schedule", RemoveAppScheduleInput(app=self._app.metadata.name),
@@ -562,7 +574,8 @@ class ApplicationWorkflow:
             if backoff.factor:
                 strategy.factor = float(backoff.factor)
             if backoff.max_duration:
-                strategy.max_duration_seconds = parse_backoff_duration(backoff.max_duration).total_seconds()
+                cap = parse_backoff_duration(backoff.max_duration).total_seconds()
+                strategy.max_duration_seconds = cap if cap > 0 else None  # Argo CD: 0 means no cap
         return strategy
 
     def _describe_app(self) -> None:

@@ -40,12 +40,22 @@ class RetryStrategy(BaseModel):
     """Argo CD's ``syncPolicy.retry``; defaults as Argo CD's (5s, factor 2, max 3m)."""
 
     limit: int = 0
+    """Retries after the first attempt; below 0 means no limit (Argo CD)."""
     duration_seconds: float = 5.0
     factor: float = 2.0
-    max_duration_seconds: float = 180.0
+    max_duration_seconds: float | None = 180.0
+    """The cap of one delay; None: no cap (``maxDuration: "0"``)."""
 
     def delay(self, attempt: int) -> float:
-        return float(min(self.duration_seconds * self.factor ** (attempt - 1), self.max_duration_seconds))
+        delay = self.duration_seconds * self.factor ** (attempt - 1)
+        return float(delay if self.max_duration_seconds is None else min(delay, self.max_duration_seconds))
+
+    def allows(self, attempt: int) -> bool:
+        """Whether a failed ``attempt`` may be followed by another."""
+        return self.limit < 0 or attempt <= self.limit
+
+    def describe(self, attempt: int) -> str:
+        return f"retry {attempt} of {self.limit if self.limit >= 0 else 'unlimited'}"
 
 
 class SyncInput(BaseModel):
@@ -97,14 +107,13 @@ class SyncWorkflow:
                 return SyncOutcome(phase="Succeeded", message=self._success_message(input),
                                    resources=self._results, attempts=attempt)
             except _Failed as failure:
-                if attempt > input.retry.limit or input.dry_run:
+                if not input.retry.allows(attempt) or input.dry_run:
                     note = await self._run_sync_fail_hooks(input, operation)
                     return SyncOutcome(phase="Failed", message=str(failure) + note, resources=self._results,
                                        attempts=attempt)
                 delay = input.retry.delay(attempt)
-                self._progress = f"retry {attempt} of {input.retry.limit} in {delay:g}s: {failure}"
-                await workflow.sleep(timedelta(seconds=delay),
-                                     summary=f"retry {attempt} of {input.retry.limit} in {delay:g}s")
+                self._progress = f"{input.retry.describe(attempt)} in {delay:g}s: {failure}"
+                await workflow.sleep(timedelta(seconds=delay), summary=f"{input.retry.describe(attempt)} in {delay:g}s")
                 attempt += 1
 
     def _success_message(self, input: SyncInput) -> str:

@@ -48,9 +48,11 @@ from activities.contracts import (
     WaitHealthyInput,
     WaitHealthyResult,
 )
+from activities.projects import GetProjectInput, GetProjectResult
 from bosun.diff import compare as diff_compare
 from bosun.health import app_health, assess_health
 from bosun.manifests import is_tracked_by, set_default_namespace, with_tracking
+from bosun.models import default_project
 from bosun.plan import PlanError, build_plan, is_hook
 from bosun.resources import HealthCode, Manifest, ResourceKey, SyncCode
 
@@ -264,10 +266,20 @@ class FakeBosun:
         self.compares = 0
         self.compare_gate: asyncio.Event | None = None
         self.compare_started = asyncio.Event()
+        self.project: dict[str, object] | None = None
 
     def activities(self) -> Sequence[Callable[..., object]]:
         return [self.resolve_revision, self.render, self.compare, self.apply, self.wait_healthy,
-                self.prune]
+                self.prune, self.get_project]
+
+    # ------------------------------------------------------------------ projects
+
+    @activity.defn(name="get_project")
+    async def get_project(self, input: GetProjectInput) -> GetProjectResult:
+        """The app's AppProject: ``self.project`` if a test set one, else the built-in default."""
+        if self.project is not None:
+            return GetProjectResult(project=self.project)
+        return GetProjectResult(project=default_project().to_manifest(cluster_fields=False), built_in=True)
 
     # ------------------------------------------------------------------ git side
 
@@ -277,12 +289,15 @@ class FakeBosun:
 
     @activity.defn(name="render")
     async def render(self, input: RenderInput) -> RenderResult:
-        error = self.git.render_errors.get(input.commit)
+        # One source (this fake's repository): given as ``sources[0]`` or, in the older
+        # single-source form, as ``repo_url``/``commit``.
+        repo_url, commit = ((input.sources[0].repo_url, input.sources[0].commit) if input.sources
+                            else (input.repo_url, input.commit))
+        error = self.git.render_errors.get(commit)
         if error is not None:
-            raise ApplicationError(f"{input.repo_url}@{input.commit[:12]}: {error}", type="RenderError",
+            raise ApplicationError(f"{repo_url}@{commit[:12]}: {error}", type="RenderError",
                                    non_retryable=True)
-        return RenderResult(manifests_digest=self.publish(input.commit),
-                            resource_count=len(self.git.commits[input.commit]))
+        return RenderResult(manifests_digest=self.publish(commit), resource_count=len(self.git.commits[commit]))
 
     def publish(self, commit: str) -> str:
         """Put the commit's objects in the content store; their digest."""
