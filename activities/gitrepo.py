@@ -6,6 +6,10 @@ half-updated work tree and two renders never share one. Git runs non-interactive
 (no terminal prompts, no credential helpers of the host): a repository that needs
 credentials fails with a clear message instead of hanging.
 
+Credentials come from a :class:`~activities.credentials.CredentialStore`, looked up by
+URL for each command that talks to the remote and handed to that one git process only
+(:func:`~activities.credentials.git_auth`); their values are scrubbed from git's output.
+
 Symlinks that point outside the exported tree are refused at export, whatever path the
 app renders (the class of Argo CD CVE-2022-24348/24730): nothing that follows can be
 tricked into reading the worker's files.
@@ -21,6 +25,17 @@ import subprocess
 import tarfile
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
+
+from activities.credentials import (
+    CredentialError,
+    CredentialStore,
+    GitAuth,
+    RepoCredentials,
+    failure_message,
+    git_auth,
+    is_remote_url,
+    scrub,
+)
 
 SHA_RE = re.compile(r"^[0-9a-f]{40}$")
 GIT_TIMEOUT = 120.0
@@ -48,8 +63,9 @@ def redact_url(url: str) -> str:
 
 
 class GitCache:
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, *, credentials: CredentialStore | None = None) -> None:
         self._root = root
+        self._credentials = credentials
         root.mkdir(parents=True, exist_ok=True)
 
     def resolve(self, url: str, revision: str) -> str:
@@ -100,8 +116,8 @@ class GitCache:
 
     def _fetch(self, url: str, mirror: Path, refspecs: list[str] | None = None) -> None:
         specs = refspecs or ["+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*"]
-        self._git(["fetch", "-q", "--prune", "--no-write-fetch-head", url, *specs], cwd=mirror,
-                  what=f"fetch {redact_url(url)}")
+        self._remote(url, ["fetch", "-q", "--prune", "--no-write-fetch-head", url, *specs],
+                     cwd=mirror, what=f"fetch {redact_url(url)}")
 
     def _has_commit(self, mirror: Path, commit: str) -> bool:
         proc = subprocess.run(["git", "cat-file", "-e", f"{commit}^{{commit}}"], cwd=mirror,
@@ -109,8 +125,8 @@ class GitCache:
         return proc.returncode == 0
 
     def _ls_remote(self, url: str) -> dict[str, str]:
-        out = self._git(["ls-remote", "--symref", url], cwd=self._root,
-                        what=f"reach {redact_url(url)}")
+        out = self._remote(url, ["ls-remote", "--symref", url], cwd=self._root,
+                           what=f"reach {redact_url(url)}").decode(errors="replace")
         refs: dict[str, str] = {}
         for line in out.splitlines():
             if line.startswith("ref:"):
@@ -122,18 +138,38 @@ class GitCache:
                 refs.setdefault(ref, sha)
         return refs
 
+    def _remote(self, url: str, args: list[str], *, cwd: Path, what: str) -> bytes:
+        """Run a git command that talks to ``url``, with that repository's credentials."""
+        with git_auth(self._lookup(url)) as auth:
+            return self._git_bytes(args, cwd=cwd, what=what, auth=auth, url=url)
+
+    def _lookup(self, url: str) -> RepoCredentials | None:
+        if self._credentials is None or not is_remote_url(url):
+            return None
+        try:
+            return self._credentials.lookup(url)
+        except CredentialError as exc:
+            raise GitError(f"cannot read the credentials for {redact_url(url)}: {exc}",
+                           retryable=exc.retryable) from None
+
     def _git(self, args: list[str], *, cwd: Path, what: str) -> str:
         return self._git_bytes(args, cwd=cwd, what=what).decode(errors="replace")
 
-    def _git_bytes(self, args: list[str], *, cwd: Path, what: str) -> bytes:
+    def _git_bytes(self, args: list[str], *, cwd: Path, what: str, auth: GitAuth | None = None,
+                   url: str = "") -> bytes:
+        env = {**_env(), **(auth.env if auth is not None else {})}
         try:
             proc = subprocess.run(["git", "-c", "credential.helper=", *args], cwd=cwd,
-                                  capture_output=True, env=_env(), timeout=GIT_TIMEOUT)
+                                  capture_output=True, env=env, timeout=GIT_TIMEOUT)
         except subprocess.TimeoutExpired:
             raise GitError(f"git could not {what}: timed out after {GIT_TIMEOUT:.0f}s",
                            retryable=True) from None
         if proc.returncode != 0:
-            message = _redact_all(proc.stderr.decode(errors="replace").strip())
+            secrets = auth.secrets if auth is not None else ()
+            message = _redact_all(scrub(proc.stderr.decode(errors="replace").strip(), secrets))
+            refused = failure_message(redact_url(url), message, auth) if url else None
+            if refused is not None:  # retrying cannot help; the next refresh tries again
+                raise GitError(refused, retryable=False)
             raise GitError(f"git could not {what}: {message}", retryable=True)
         return proc.stdout
 
