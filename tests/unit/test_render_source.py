@@ -97,7 +97,7 @@ def test_source_path_through_a_symlink_out_is_refused(tmp_path: Path) -> None:
     write_tree(tmp_path / "outside", PLAIN)
     (tmp_path / "repo").mkdir()
     (tmp_path / "repo" / "app").symlink_to(tmp_path / "outside")
-    with pytest.raises(RenderError, match="source path 'app' resolves outside the repository"):
+    with pytest.raises(RenderError, match="app is a link to '.*/outside', outside the repository"):
         names(tmp_path / "repo", path="app")
 
 
@@ -226,3 +226,20 @@ def test_render_activity_passes_app_and_cluster_and_keys_the_cache_by_tool_versi
     monkeypatch.setattr(source_activities, "tool_versions",
                         lambda: {**tool_versions(), "helm": "v3.99.0"})
     assert not activities.render(request).cached
+
+
+def test_a_symlink_loop_is_refused(tmp_path: Path) -> None:
+    write_tree(tmp_path / "repo" / "app", PLAIN)
+    (tmp_path / "repo" / "a").symlink_to("b")
+    (tmp_path / "repo" / "b").symlink_to("a")
+    with pytest.raises(RenderError, match="^[ab] is a symlink loop: refused"):
+        names(tmp_path / "repo", path="app")
+
+
+def test_tools_of_one_render_share_its_time_budget(tmp_path: Path) -> None:
+    with ToolRun.open(BuildEnv(), timeout=1.0) as run:
+        run.run(python("import time; time.sleep(0.6)"), what="first", cwd=tmp_path)
+        with pytest.raises(RenderError, match="second: timed out after 1s"):
+            run.run(python("import time; time.sleep(0.6)"), what="second", cwd=tmp_path)
+        with pytest.raises(RenderError, match="third: the render ran out of its 1s"):
+            run.run(python("pass"), what="third", cwd=tmp_path)
