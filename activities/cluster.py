@@ -34,6 +34,7 @@ from activities.contracts import (
     WaitHealthyResult,
 )
 from activities.kube import ClusterRegistry, KubeClient, KubeError, UnknownKind
+from activities.projects import ProjectReader
 from activities.store import ContentStore
 from bosun.diff import compare
 from bosun.health import app_health, assess_health
@@ -56,6 +57,7 @@ from bosun.plan import (
     is_hook,
     sync_options,
 )
+from bosun.projects import project_violations
 from bosun.resources import HealthCode, HealthStatus, Manifest, ResourceKey, SyncCode
 
 CRD_KIND = ("apiextensions.k8s.io", "CustomResourceDefinition")
@@ -71,9 +73,26 @@ def _raise(exc: KubeError) -> ApplicationError:
 
 
 class ClusterActivities:
-    def __init__(self, *, clusters: ClusterRegistry, store: ContentStore) -> None:
+    def __init__(self, *, clusters: ClusterRegistry, store: ContentStore,
+                 projects: ProjectReader | None = None) -> None:
         self._clusters = clusters
         self._store = store
+        self._projects = projects
+
+    def _check_project(self, project: str, repo_urls: list[str], destination: Destination,
+                       desired: list[Manifest]) -> None:
+        """Refuse, before anything is compared or applied, what the app's project forbids.
+        The project is read here, from the cluster: whatever the workflow asked."""
+        if self._projects is None:
+            return
+        spec, _ = self._projects.read(project)
+        problems = project_violations(
+            spec, repo_urls=repo_urls, server=destination.server, name=destination.name,
+            namespace=destination.namespace,
+            objects=[(o, bool(o["metadata"].get("namespace"))) for o in desired])
+        if problems:
+            shown = "; ".join(problems[:10]) + (f"; and {len(problems) - 10} more" if len(problems) > 10 else "")
+            raise ApplicationError(shown, type="ProjectViolation", non_retryable=True)
 
     # ------------------------------------------------------------------ helpers
 
@@ -116,6 +135,7 @@ class ClusterActivities:
             desired = self._desired(client, input.app, input.manifests_digest, input.destination.namespace)
         except KubeError as exc:
             raise _raise(exc) from None
+        self._check_project(input.project, input.repo_urls, input.destination, desired)
         diffs: dict[str, str] = {}
         desired_keys = {ResourceKey.of(o) for o in desired}
 
@@ -207,6 +227,7 @@ class ClusterActivities:
             desired = self._desired(client, input.app, input.manifests_digest, input.destination.namespace)
         except KubeError as exc:
             raise _raise(exc) from None
+        self._check_project(input.project, input.repo_urls, input.destination, desired)
         by_key = {_plan_key(o): o for o in desired}
         if input.sync_options.get("CreateNamespace", "").lower() == "true" and input.destination.namespace:
             self._ensure_namespace(client, input.destination.namespace, input.namespace_metadata,

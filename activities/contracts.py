@@ -74,6 +74,9 @@ class CompareInput(BaseModel):
     app: str
     manifests_digest: str
     destination: Destination
+    project: str = "default"
+    repo_urls: list[str] = Field(default_factory=list)
+    """The app's source repositories, checked against the project's sourceRepos."""
     ignore_differences: list[dict[str, Any]] = Field(default_factory=list)
     sync_options: dict[str, str] = Field(default_factory=dict)
     prune: bool = False
@@ -117,6 +120,8 @@ class ApplyInput(BaseModel):
     app: str
     manifests_digest: str
     destination: Destination
+    project: str = "default"
+    repo_urls: list[str] = Field(default_factory=list)
     keys: list[ResourceKey]
     sync_options: dict[str, str] = Field(default_factory=dict)
     dry_run: bool = False

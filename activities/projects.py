@@ -15,7 +15,7 @@ from temporalio.exceptions import ApplicationError
 
 from activities.contracts import Destination
 from activities.kube import IN_CLUSTER_NAME, ClusterRegistry, KubeError, UnknownKind
-from bosun.models import ModelError, default_project, parse_project
+from bosun.models import AppProject, ModelError, default_project, parse_project
 
 
 class GetProjectInput(BaseModel):
@@ -29,30 +29,42 @@ class GetProjectResult(BaseModel):
     """True for the implicit ``default`` project (no AppProject resource exists)."""
 
 
-class ProjectActivities:
+class ProjectReader:
+    """Reads AppProjects from the management cluster; shared by the activities that need
+    one (the project activity, and compare/apply, which check the rules themselves)."""
+
     def __init__(self, *, clusters: ClusterRegistry, namespace: str) -> None:
         self._clusters = clusters
         self._namespace = namespace
 
-    @activity.defn(name="get_project")
-    def get_project(self, input: GetProjectInput) -> GetProjectResult:
+    def read(self, name: str) -> tuple[AppProject, bool]:
+        """(the project, whether it is the built-in default); ApplicationError if missing."""
         probe = {"apiVersion": "argoproj.io/v1alpha1", "kind": "AppProject",
-                 "metadata": {"name": input.name, "namespace": self._namespace}}
+                 "metadata": {"name": name, "namespace": self._namespace}}
         try:
             live = self._clusters.client(Destination(name=IN_CLUSTER_NAME)).get(probe)
         except UnknownKind:
             live = None  # no AppProject CRD installed: only the default project exists
         except KubeError as exc:
-            raise ApplicationError(f"reading project {input.name!r}: {exc}", type="KubeError",
+            raise ApplicationError(f"reading project {name!r}: {exc}", type="KubeError",
                                    non_retryable=not exc.retryable) from None
         if live is None:
-            if input.name == "default":
-                return GetProjectResult(project=default_project().to_manifest(cluster_fields=False), built_in=True)
+            if name == "default":
+                return default_project(), True
             raise ApplicationError(
-                f"project {input.name!r} does not exist in namespace {self._namespace!r} of the management "
+                f"project {name!r} does not exist in namespace {self._namespace!r} of the management "
                 "cluster (create it with `bosun proj create -f FILE`)", type="ProjectNotFound", non_retryable=True)
         try:
-            project = parse_project(live, source_name=f"AppProject {input.name}")
+            return parse_project(live, source_name=f"AppProject {name}"), False
         except ModelError as exc:
             raise ApplicationError(str(exc), type="InvalidProject", non_retryable=True) from None
-        return GetProjectResult(project=project.to_manifest(cluster_fields=False))
+
+
+class ProjectActivities:
+    def __init__(self, *, reader: ProjectReader) -> None:
+        self._reader = reader
+
+    @activity.defn(name="get_project")
+    def get_project(self, input: GetProjectInput) -> GetProjectResult:
+        project, built_in = self._reader.read(input.name)
+        return GetProjectResult(project=project.to_manifest(cluster_fields=False), built_in=built_in)

@@ -33,6 +33,7 @@ from temporalio.client import (
     ScheduleAlreadyRunningError,
     ScheduleOverlapPolicy,
     SchedulePolicy,
+    ScheduleRange,
     ScheduleSpec,
     ScheduleState,
     ScheduleUpdate,
@@ -205,13 +206,52 @@ def _same(old: Schedule, new: Schedule) -> bool:
         return False
     if old.policy.overlap != new.policy.overlap:
         return False
-    if list(old.spec.cron_expressions) != list(new.spec.cron_expressions) \
+    if spec_crons(old.spec) != spec_crons(new.spec) \
             or (old.spec.time_zone_name or "UTC") != (new.spec.time_zone_name or "UTC"):
-        # the server stores cron strings as calendars; an equal cron may read back
-        # differently, in which case we update once more: harmless.
+        # the server keeps a cron as a calendar; one written unlike spec_crons' output
+        # ("*/15" vs "0-59/15") reads back different, and is updated once more: harmless.
         return False
     return len(old_action.args) == 1 and len(new_action.args) == 1 and \
         _payload_json(old_action.args[0]) == _payload_json(new_action.args[0])
+
+
+_CRON_FIELDS = (("minute", 0, 59), ("hour", 0, 23), ("day_of_month", 1, 31), ("month", 1, 12),
+                ("day_of_week", 0, 6))
+
+
+def spec_crons(spec: ScheduleSpec) -> list[str]:
+    """The spec's times as cron expressions, as a person wrote them.
+
+    The server turns a cron string into a structured calendar, and describe returns
+    only that; this renders each calendar back ("0 0 1 * *"), intervals as "every 3600s".
+    """
+    crons = list(spec.cron_expressions)
+    for cal in spec.calendars:
+        fields = [_cron_field(getattr(cal, name), low, high) for name, low, high in _CRON_FIELDS]
+        seconds = _cron_field(cal.second, 0, 59)
+        if seconds != "0":
+            fields.insert(0, seconds)
+        if cal.year:
+            fields.append(_cron_field(cal.year, 0, 0))
+        crons.append(" ".join(fields))
+    crons += [f"every {int(i.every.total_seconds())}s" for i in spec.intervals]
+    return crons
+
+
+def _cron_field(ranges: Sequence[ScheduleRange], low: int, high: int) -> str:
+    if not ranges:
+        return "*"
+    parts = []
+    for r in ranges:
+        end = max(r.end, r.start)
+        step = f"/{r.step}" if r.step > 1 else ""
+        if r.start == low and end == high:
+            parts.append("*" + step)
+        elif end == r.start:
+            parts.append(str(r.start))
+        else:
+            parts.append(f"{r.start}-{end}{step}")
+    return ",".join(parts)
 
 
 def _payload_json(value: Any) -> Any:

@@ -21,7 +21,7 @@ from activities.cluster import ClusterActivities
 from activities.credentials import SecretCredentialStore
 from activities.gitrepo import GitCache
 from activities.kube import ClusterRegistry
-from activities.projects import ProjectActivities
+from activities.projects import ProjectActivities, ProjectReader
 from activities.source import SourceActivities
 from activities.store import ContentStore
 from activities.trigger import TriggerActivities
@@ -39,8 +39,9 @@ def build_activities(config: WorkerConfig, client: Client) -> list[Callable[...,
     clusters = ClusterRegistry(config.kubeconfigs)
     source = SourceActivities(git=git, store=store, workdir=config.home / "cache" / "work",
                               cluster_info=lambda destination: clusters.client(destination).server_info())
-    cluster = ClusterActivities(clusters=clusters, store=store)
-    projects = ProjectActivities(clusters=clusters, namespace=config.control_namespace)
+    reader = ProjectReader(clusters=clusters, namespace=config.control_namespace)
+    cluster = ClusterActivities(clusters=clusters, store=store, projects=reader)
+    projects = ProjectActivities(reader=reader)
     trigger = TriggerActivities(client=client, task_queue=config.task_queue)
     return [source.resolve_revision, source.render, cluster.compare, cluster.apply,
             cluster.wait_healthy, cluster.prune, projects.get_project,

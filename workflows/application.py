@@ -325,7 +325,8 @@ class ApplicationWorkflow:
             compared: CompareResult = await workflow.execute_activity(
                 "compare", CompareInput(
                     app=self._app.metadata.name, manifests_digest=rendered.manifests_digest,
-                    destination=self._destination(),
+                    destination=self._destination(), project=self._app.spec.project,
+                    repo_urls=[src.repo_url for src in sources],
                     ignore_differences=[d.dump() for d in self._app.spec.ignore_differences or []],
                     sync_options=self._app.sync_options(),
                     prune=self._auto_prune() if prune is None else prune,
@@ -413,7 +414,8 @@ class ApplicationWorkflow:
             SyncInput(app=name, operation_id=op_id, destination=self._destination(),
                       manifests_digest=status.manifests_digest, plan=self._plan_for(compared),
                       sync_options=self._app.sync_options(), dry_run=request.dry_run,
-                      namespace_metadata=self._namespace_metadata(), retry=self._retry_strategy()),
+                      namespace_metadata=self._namespace_metadata(), retry=self._retry_strategy(),
+                      project=self._app.spec.project, repo_urls=[src.repo_url for src in self._app.sources_list()]),
             id=child_id,
             static_summary=f"sync {name} to {status.revision[:12]} ({request.trigger})",
         ))

@@ -66,6 +66,8 @@ class SyncInput(BaseModel):
     plan: SyncPlan
     sync_options: dict[str, str] = Field(default_factory=dict)
     namespace_metadata: dict[str, dict[str, str]] = Field(default_factory=dict)
+    project: str = "default"
+    repo_urls: list[str] = Field(default_factory=list)
     dry_run: bool = False
     health_timeout_seconds: float = 300.0
     retry: RetryStrategy = Field(default_factory=RetryStrategy)
@@ -153,7 +155,8 @@ class SyncWorkflow:
             ApplyInput(app=input.app, manifests_digest=input.manifests_digest,
                        destination=input.destination, keys=[t.key for t in applies],
                        sync_options=input.sync_options, dry_run=input.dry_run, operation=operation,
-                       namespace_metadata=input.namespace_metadata),
+                       namespace_metadata=input.namespace_metadata, project=input.project,
+                       repo_urls=input.repo_urls),
             result_type=ApplyResult,
             start_to_close_timeout=timedelta(minutes=5), heartbeat_timeout=timedelta(seconds=60),
             retry_policy=ACTIVITY_RETRY,

@@ -89,3 +89,32 @@ def test_proj_commands_round_trip(bosun: Bosun) -> None:
     assert shown["spec"]["destinations"][0]["namespace"] == "data-*"
     bosun.cli("proj", "delete", name, *kube)
     assert bosun.cli("proj", "get", name, *kube, check=False).returncode == 3
+
+
+def test_app_outside_its_projects_destinations_or_kinds_is_refused_and_nothing_applied(
+    bosun: Bosun, devcluster_a: Cluster, tmp_path: Path
+) -> None:
+    project = unique("team")
+    create_project(bosun, project, {
+        "sourceRepos": ["*"],
+        "destinations": [{"server": "https://kubernetes.default.svc", "namespace": "team-*"}]})
+    repo = GitRepo.create(tmp_path / "repo", {
+        "cm.json": configmap("settings", {"a": "b"}),
+        "role.json": json.dumps({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole",
+                                 "metadata": {"name": unique("reader")}, "rules": []}),
+    })
+
+    def condition(app: str) -> str | None:
+        return next((c["message"] for c in bosun.status(app)["conditions"] if c["type"] == "ComparisonError"), None)
+
+    outside, ns = unique("outside"), unique("elsewhere")
+    bosun.create_app(outside, repo, namespace=ns, extra_spec={"project": project})
+    message = eventually(lambda: condition(outside), timeout=60, what="destination refused")
+    assert f"does not permit destination https://kubernetes.default.svc namespace '{ns}'" in message
+    assert live(devcluster_a, ns, "configmap", "settings") is None
+
+    inside, team_ns = unique("inside"), unique("team")
+    bosun.create_app(inside, repo, namespace=team_ns, extra_spec={"project": project})
+    message = eventually(lambda: condition(inside), timeout=60, what="cluster-scoped kind refused")
+    assert "ClusterRole/" in message and "does not permit cluster-scoped rbac.authorization.k8s.io/ClusterRole" in message
+    assert live(devcluster_a, team_ns, "configmap", "settings") is None  # nothing applied, not even the allowed part
