@@ -42,6 +42,7 @@ from activities.trigger import (
     batch_schedule,
     overlap_name,
     scheduled_batch,
+    spec_crons,
     upsert_schedule,
 )
 from bosun.cli.app import (
@@ -124,7 +125,7 @@ def _view(description: ScheduleDescription) -> ScheduleView:
         name=description.id,
         apps=batch.apps if batch else [],
         in_order=batch.in_order if batch else False,
-        cron=list(schedule.spec.cron_expressions),
+        cron=spec_crons(schedule.spec),
         timezone=schedule.spec.time_zone_name or "UTC",
         overlap=overlap_name(schedule.policy.overlap),
         paused=schedule.state.paused,
