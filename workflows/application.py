@@ -408,6 +408,7 @@ class ApplicationWorkflow:
         child_id = f"{workflow_id(name)}:sync:{op_id}"
         started = workflow.now()
         status.operation = f"syncing to {status.revision[:12]} ({request.trigger})"
+        status.operation_workflow_id = child_id
         self._upsert_search_attributes()
         self._operation_task = asyncio.ensure_future(workflow.execute_child_workflow(
             SyncWorkflow.run,
@@ -428,6 +429,7 @@ class ApplicationWorkflow:
             phase, message, resources = "Failed", "operation terminated by user", []
         finally:
             self._operation_task = None
+            status.operation_workflow_id = ""
         result = OperationResult(id=op_id, phase=phase, message=message, revision=status.revision,
                                  trigger=request.trigger, dry_run=request.dry_run, started_at=started,
                                  finished_at=workflow.now(), resources=resources, workflow_id=child_id)

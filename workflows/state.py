@@ -84,6 +84,9 @@ class AppStatus(BaseModel):
     resources: list[ResourceStatus] = Field(default_factory=list)
     operation: str = "idle"
     """idle, or what the running operation is doing now."""
+    operation_workflow_id: str = ""
+    """The running sync's own workflow (``app:<name>:sync:<n>``); its ``progress`` query
+    says which phase and wave it is in."""
     last_operation: OperationResult | None = None
     sync_window: WindowState | None = None
     """The project's sync windows for this app at the last decision (None: no windows)."""

@@ -15,8 +15,8 @@ import json
 import os
 import sys
 import time
-from datetime import timedelta
 from collections.abc import Callable, Coroutine
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -368,10 +368,7 @@ async def sync(name: str, revision: str, prune: bool, dry_run: bool, timeout: fl
         if time.monotonic() > deadline:
             raise CliError(f"sync of {name!r} still running after {timeout:.0f}s", EXIT_TIMEOUT)
         if output == "text":
-            try:
-                progress = (await _status(handle)).operation
-            except RPCError:
-                progress = last
+            progress = await _progress(client, handle, last)
             if progress != last and progress != "idle":
                 click.echo(f"  {progress}", err=True)
                 last = progress
@@ -386,6 +383,20 @@ async def sync(name: str, revision: str, prune: bool, dry_run: bool, timeout: fl
             click.echo(table(["KIND", "NAMESPACE", "NAME", "RESULT", "MESSAGE"], rows))
     if result.phase != "Succeeded":
         sys.exit(EXIT_FAILED)
+
+
+async def _progress(client: Client, handle: WorkflowHandle[Any, Any], last: str) -> str:
+    """What the sync is doing now: its workflow's phase and wave ("Sync wave 1: applying 3"),
+    else the app's operation line."""
+    try:
+        status = await _status(handle, timeout=5.0)
+        if status.operation_workflow_id:
+            child = client.get_workflow_handle(status.operation_workflow_id)
+            wave: str = await child.query("progress", result_type=str, rpc_timeout=timedelta(seconds=5))
+            return f"{status.operation_workflow_id}: {wave}"
+        return status.operation
+    except RPCError:
+        return last
 
 
 @app.command("history")

@@ -117,13 +117,13 @@ def stack_up(nodes: int) -> None:
     from devstack import temporal as devtemporal
     from devstack import worker as devworker
     from devstack.processes import StackError
-    from devstack.tools import ToolError
+    from devstack.tools import REPO_ROOT, ToolError
 
     try:
         temporal_state = devtemporal.up()
         click.echo(f"Temporal:   {temporal_state.address}   Web UI: {temporal_state.ui_url}")
         cluster_state = devcluster.up("dev", nodes=nodes)
-        devcluster.kubectl(cluster_state, "apply", "-f", str(devcluster.tools.REPO_ROOT / "deploy" / "crds"))
+        devcluster.kubectl(cluster_state, "apply", "-f", str(REPO_ROOT / "deploy" / "crds"))
         devcluster.kubectl(cluster_state, "apply", "-f", "-",  # the control namespace: projects, Secrets
                            input="apiVersion: v1\nkind: Namespace\nmetadata:\n  name: bosun\n")
         click.echo(f"devcluster: {cluster_state.server}   kubeconfig: {cluster_state.kubeconfig}")
