@@ -274,7 +274,8 @@ async def get(name: str, output: str, address: str | None, temporal_namespace: s
         op = status.last_operation
         click.echo(f"Last sync:     {paint(op.phase)} #{op.id} ({op.trigger}) {op.message}")
     if status.pinned_revision:
-        click.echo(f"Pinned:        {status.pinned_revision[:12]} (rollback; `bosun app unpin {status.name}` releases it)")
+        click.echo(f"Pinned:        {status.pinned_revision[:12]} "
+                   f"(rollback; `bosun app unpin {status.name}` releases it)")
     window = status.sync_window
     if window is not None:
         state = "automated syncs allowed" if window.automated_allowed else f"automated syncs blocked: {window.reason}"
