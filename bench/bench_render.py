@@ -69,6 +69,34 @@ def timed(fn: Callable[[], object], rounds: int) -> float:
     return statistics.median(samples)
 
 
+def bench_case(label: str, files: dict[str, str], path: str, baseline_cmd: list[str], work: Path,
+               rounds: int) -> str:
+    """One line: the baseline tool, Bosun's cold render and its cached render of one source."""
+    repo = work / label.replace(" ", "-")
+    commit = make_repo(repo, files)
+    env = {**os.environ, "HOME": str(work)}
+    baseline = timed(lambda: subprocess.run(baseline_cmd, cwd=repo, env=env, check=True, capture_output=True),
+                     rounds)
+
+    def render(store_dir: Path) -> int:
+        activities = SourceActivities(git=GitCache(work / "git"), store=ContentStore(store_dir),
+                                      workdir=work / "renders")
+        result = activities.render(RenderInput(app="bench", repo_url=f"file://{repo}", commit=commit,
+                                               source={"repoURL": f"file://{repo}", "path": path}))
+        return result.resource_count
+
+    counter = iter(range(10_000))
+    cold = timed(lambda: render(work / f"store-cold-{label}-{next(counter)}"), rounds)
+    warm_store = work / f"store-warm-{label}"
+    count = render(warm_store)
+    assert count >= 20, f"{label}: rendered {count} objects"
+    cached = timed(lambda: render(warm_store), rounds)
+    name = "kubectl kustomize" if "kustomize" in label else "helm template"
+    return (f"{label} ({count} objects): baseline {name} {baseline * 1000:7.1f} ms | "
+            f"bosun cold {cold * 1000:7.1f} ms ({cold / baseline:5.2f}x) | "
+            f"bosun cached {cached * 1000:6.1f} ms ({cached / baseline:5.3f}x)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rounds", type=int, default=5)
@@ -83,29 +111,7 @@ def main() -> None:
     }
     try:
         for label, (files, path, baseline_cmd) in cases.items():
-            repo = work / label.replace(" ", "-")
-            commit = make_repo(repo, files)
-            env = {**os.environ, "HOME": str(work)}
-            baseline = timed(lambda: subprocess.run(baseline_cmd, cwd=repo, env=env, check=True,  # noqa: B023
-                                                    capture_output=True), args.rounds)
-
-            def render(store_dir: Path) -> int:
-                activities = SourceActivities(git=GitCache(work / "git"), store=ContentStore(store_dir),
-                                              workdir=work / "renders")
-                result = activities.render(RenderInput(app="bench", repo_url=f"file://{repo}",  # noqa: B023
-                                                       commit=commit,  # noqa: B023
-                                                       source={"repoURL": f"file://{repo}", "path": path}))  # noqa: B023
-                return result.resource_count
-
-            counter = iter(range(10_000))
-            cold = timed(lambda: render(work / f"store-cold-{next(counter)}"), args.rounds)
-            warm_store = work / "store-warm"
-            count = render(warm_store)
-            assert count >= 20, f"{label}: rendered {count} objects"
-            cached = timed(lambda: render(warm_store), args.rounds)
-            name = "kubectl kustomize" if "kustomize" in label else "helm template"
-            print(f"{label} ({count} objects): baseline {name} {baseline * 1000:7.1f} ms | bosun cold {cold * 1000:7.1f} ms "
-                  f"({cold / baseline:5.2f}x) | bosun cached {cached * 1000:6.1f} ms ({cached / baseline:5.3f}x)")
+            print(bench_case(label, files, path, baseline_cmd, work, args.rounds))
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

@@ -116,5 +116,6 @@ def test_app_outside_its_projects_destinations_or_kinds_is_refused_and_nothing_a
     inside, team_ns = unique("inside"), unique("team")
     bosun.create_app(inside, repo, namespace=team_ns, extra_spec={"project": project})
     message = eventually(lambda: condition(inside), timeout=60, what="cluster-scoped kind refused")
-    assert "ClusterRole/" in message and "does not permit cluster-scoped rbac.authorization.k8s.io/ClusterRole" in message
+    assert "ClusterRole/" in message
+    assert "does not permit cluster-scoped rbac.authorization.k8s.io/ClusterRole" in message
     assert live(devcluster_a, team_ns, "configmap", "settings") is None  # nothing applied, not even the allowed part
