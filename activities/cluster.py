@@ -378,9 +378,8 @@ class ClusterActivities:
             time.sleep(POLL_SECONDS)
 
     def _status_of(self, client: KubeClient, key: ResourceKey) -> ResourceStatus:
-        probe = _probe(client, key)
         try:
-            live = client.get(probe)
+            live = client.get(_probe(client, key))
         except KubeError as exc:
             if exc.retryable:
                 raise _raise(exc) from None
@@ -425,9 +424,7 @@ class ClusterActivities:
 
 def _probe(client: KubeClient, key: ResourceKey) -> Manifest:
     """A minimal object naming ``key``, with the apiVersion the cluster prefers."""
-    preferred = client.dynamic.resources.get(group=key.group, kind=key.kind, preferred=True) \
-        if key.group else client.dynamic.resources.get(api_version="v1", kind=key.kind)
-    return {"apiVersion": preferred.group_version, "kind": key.kind,
+    return {"apiVersion": client.preferred_api_version(key.group, key.kind), "kind": key.kind,
             "metadata": {"name": key.name, "namespace": key.namespace}}
 
 

@@ -75,6 +75,8 @@ class KubeClient:
         self._dynamic: DynamicClient | None = None
         self._info: tuple[float, str, list[str]] | None = None
         self._lock = threading.Lock()
+        self._discovery_lock = threading.Lock()
+        self._last_refresh: dict[tuple[str, str], float] = {}
 
     @property
     def dynamic(self) -> DynamicClient:
@@ -108,16 +110,42 @@ class KubeClient:
         return git_version, sorted(set(api_versions))
 
     def resource(self, api_version: str, kind: str) -> Resource:
-        """The API resource for apiVersion/kind, refreshing discovery once on a miss."""
-        for attempt in range(2):
-            try:
-                return self.dynamic.resources.get(api_version=api_version, kind=kind)
-            except ResourceNotFoundError:
-                if attempt == 0:
-                    self.dynamic.resources.invalidate_cache()
-            except ApiException as exc:
-                raise _translate(exc, f"discovery of {api_version} {kind}") from None
+        """The API resource for apiVersion/kind, refreshing discovery once on a miss.
+
+        The client library's discovery cache is not thread-safe (a refresh clears it under
+        concurrent readers), so lookups are serialised; they are in-memory and fast. A
+        miss refreshes discovery — a CRD may have just been created — but at most once a
+        second per kind, so a kind that does not exist cannot cause a refresh storm.
+        """
+        dynamic = self.dynamic
+        with self._discovery_lock:
+            for attempt in range(2):
+                try:
+                    return dynamic.resources.get(api_version=api_version, kind=kind)
+                except ResourceNotFoundError:
+                    last = self._last_refresh.get((api_version, kind), 0.0)
+                    if attempt == 1 or time.monotonic() - last < 1.0:
+                        break
+                    self._last_refresh[(api_version, kind)] = time.monotonic()
+                    dynamic.resources.invalidate_cache()
+                except ApiException as exc:
+                    raise _translate(exc, f"discovery of {api_version} {kind}") from None
+                except (KeyError, ValueError) as exc:  # a discovery document being refreshed
+                    raise KubeError(f"discovery of {api_version} {kind}: {exc!r}", retryable=True) from None
         raise UnknownKind(api_version, kind)
+
+    def preferred_api_version(self, group: str, kind: str) -> str:
+        """The apiVersion the cluster prefers for group/kind (``v1`` for the core group)."""
+        if not group:
+            return "v1"
+        with self._discovery_lock:
+            try:
+                found = self.dynamic.resources.get(group=group, kind=kind, preferred=True)
+            except ResourceNotFoundError:
+                raise UnknownKind(group, kind) from None
+            except (KeyError, ValueError) as exc:
+                raise KubeError(f"discovery of {group} {kind}: {exc!r}", retryable=True) from None
+        return str(found.group_version)
 
     def namespaced(self, api_version: str, kind: str) -> bool:
         return bool(self.resource(api_version, kind).namespaced)

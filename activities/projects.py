@@ -9,6 +9,8 @@ credentials — and evaluates sync windows from it deterministically.
 
 from __future__ import annotations
 
+import time
+
 from pydantic import BaseModel, Field
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
@@ -16,6 +18,8 @@ from temporalio.exceptions import ApplicationError
 from activities.contracts import Destination
 from activities.kube import IN_CLUSTER_NAME, ClusterRegistry, KubeError, UnknownKind
 from bosun.models import AppProject, ModelError, default_project, parse_project
+
+NO_CRD_RECHECK_SECONDS = 30.0
 
 
 class GetProjectInput(BaseModel):
@@ -36,18 +40,23 @@ class ProjectReader:
     def __init__(self, *, clusters: ClusterRegistry, namespace: str) -> None:
         self._clusters = clusters
         self._namespace = namespace
+        self._no_crd_since = -NO_CRD_RECHECK_SECONDS
 
     def read(self, name: str) -> tuple[AppProject, bool]:
         """(the project, whether it is the built-in default); ApplicationError if missing."""
         probe = {"apiVersion": "argoproj.io/v1alpha1", "kind": "AppProject",
                  "metadata": {"name": name, "namespace": self._namespace}}
-        try:
-            live = self._clusters.client(Destination(name=IN_CLUSTER_NAME)).get(probe)
-        except UnknownKind:
-            live = None  # no AppProject CRD installed: only the default project exists
-        except KubeError as exc:
-            raise ApplicationError(f"reading project {name!r}: {exc}", type="KubeError",
-                                   non_retryable=not exc.retryable) from None
+        live = None
+        if time.monotonic() - self._no_crd_since > NO_CRD_RECHECK_SECONDS:
+            try:
+                live = self._clusters.client(Destination(name=IN_CLUSTER_NAME)).get(probe)
+            except UnknownKind:
+                # No AppProject CRD: only the default project exists. Look again later, not
+                # on every reconcile (each miss costs a discovery refresh).
+                self._no_crd_since = time.monotonic()
+            except KubeError as exc:
+                raise ApplicationError(f"reading project {name!r}: {exc}", type="KubeError",
+                                       non_retryable=not exc.retryable) from None
         if live is None:
             if name == "default":
                 return default_project(), True
