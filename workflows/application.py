@@ -61,7 +61,7 @@ with workflow.unsafe.imports_passed_through():
         parse_project,
     )
     from bosun.plan import SyncPlan, only_out_of_sync
-    from bosun.resources import HealthCode, SyncCode
+    from bosun.resources import HealthCode, ResourceKey, SyncCode
     from bosun.windows import WindowError, WindowState, window_state
     from workflows.state import (
         AppState,
@@ -227,6 +227,13 @@ class ApplicationWorkflow:
                         application=self._input.application, refresh_seconds=self._input.refresh_seconds,
                         state=self._state))
             trigger = await self._wait_for_trigger()
+
+    def _deletion_order(self, keys: list[ResourceKey]) -> list[ResourceKey]:
+        """The sync plan's order reversed (namespaces and CRDs last); keys the plan does
+        not know (extraneous objects) first."""
+        planned = [t.key for t in self._last_compare.plan.tasks] if self._last_compare else []
+        rank = {key: i for i, key in enumerate(planned)}
+        return sorted(keys, key=lambda k: -rank.get(k, len(planned)))
 
     def _has_work(self) -> bool:
         return bool(self._state.pending_syncs) or self._state.refresh_requested or self._delete is not None
@@ -488,11 +495,12 @@ class ApplicationWorkflow:
                 retry_policy=GIT_RETRY, summary="remove the sync schedule")
         if request.cascade:
             status.operation = "deleting resources"
-            keys = [r.key for r in status.resources if not r.hook and r.health is not HealthCode.MISSING]
+            keys = self._deletion_order([r.key for r in status.resources
+                                         if not r.hook and r.health is not HealthCode.MISSING])
             if keys:
                 result: PruneResult = await workflow.execute_activity(
                     "prune", PruneInput(app=self._app.metadata.name, destination=self._destination(),
-                                        keys=list(reversed(keys)), deleting_app=True),
+                                        keys=keys, deleting_app=True),
                     result_type=PruneResult, start_to_close_timeout=timedelta(minutes=5),
                     heartbeat_timeout=timedelta(seconds=60), retry_policy=CLUSTER_RETRY,
                     summary=f"delete {len(keys)} resources of {self._app.metadata.name}",

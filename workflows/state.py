@@ -33,7 +33,8 @@ class SyncRequest(BaseModel):
     revision: str = ""
     """Commit, branch or tag; empty means the app's targetRevision."""
     prune: bool | None = None
-    """Delete resources removed from Git; default: the app's automated.prune."""
+    """Delete resources removed from Git; a manual sync prunes only when asked (as
+    ``argocd app sync --prune``); automated syncs use ``automated.prune``."""
     dry_run: bool = False
     trigger: str = "manual"
 

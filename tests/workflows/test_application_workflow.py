@@ -20,7 +20,7 @@ from temporalio.worker import Replayer, UnsandboxedWorkflowRunner
 
 import workflows.application
 from bosun.resources import HealthCode, ResourceKey, SyncCode
-from tests.workflows.conftest import HANG_SECONDS, WAIT_SECONDS, App, Driver, _driver, eventually
+from tests.workflows.conftest import HANG_SECONDS, WAIT_SECONDS, App, Driver, eventually, serve
 from tests.workflows.fakes import FakeBosun, application, config_map, deployment, key, service
 from workflows.application import ApplicationWorkflow
 from workflows.state import AppStatus, DeleteRequest, OperationResult, RefreshRequest, SyncRequest
@@ -115,16 +115,13 @@ async def test_drift_without_self_heal_is_only_reported(bosun: Driver, world: Fa
     assert live is not None and live["spec"]["replicas"] == 5
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: failed_auto_sync is only cleared by a successful *automated* sync; after an "
-    "automated sync of commit A failed and a manual sync of A succeeded, self-heal never "
-    "reverts drift at A again (Argo CD does: the last attempt at A succeeded)"))
 async def test_self_heal_works_again_after_a_failed_sync_was_fixed_by_hand(
         bosun: Driver, world: FakeBosun) -> None:
     world.git.push(deployment("web", replicas=2))
     world.cluster.reject(WEB, 'admission webhook "quota.shop" denied the request: quota exceeded', times=1)
     app = await bosun.start(application("shop-heal-after-fail", self_heal=True))
-    assert (await app.status()).last_operation.phase == "Failed"  # type: ignore[union-attr]
+    last = (await app.status()).last_operation
+    assert last is not None and last.phase == "Failed"
 
     manual = await app.handle.execute_update("sync", SyncRequest(), result_type=OperationResult)
     assert manual.phase == "Succeeded"
@@ -189,7 +186,7 @@ async def test_refresh_now_update_returns_the_fresh_status(bosun: Driver, world:
     app = await bosun.start(application("shop-refresh-now", automated=False))
     commit_b = world.git.push(deployment("web", image="shop/web:2"))
 
-    status = await app.handle.execute_update(ApplicationWorkflow.refresh_now, RefreshRequest())
+    status = await app.handle.execute_update("refresh_now", RefreshRequest(), result_type=AppStatus)
 
     assert (status.revision, status.sync) == (commit_b, SyncCode.OUT_OF_SYNC)
 
@@ -229,7 +226,7 @@ async def short_history(env: WorkflowEnvironment, task_queue: str, world: FakeBo
     would not be seen there.
     """
     monkeypatch.setattr(workflows.application, "MAX_HISTORY_EVENTS", MAX_EVENTS_FOR_TEST)
-    async for driver in _driver(env, task_queue, world, UnsandboxedWorkflowRunner()):
+    async for driver in serve(env, task_queue, world, UnsandboxedWorkflowRunner()):
         yield driver
 
 
@@ -266,10 +263,6 @@ async def test_continue_as_new_keeps_status_history_and_sync_requests(
         (1, commit_a, "automated"), (2, commit_b, "automated"), (3, commit_b, "manual")]
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: a sync update accepted while the reconcile before a continue-as-new runs is never "
-    "answered: run() waits for all_handlers_finished before continue_as_new, and the sync "
-    "handler waits for run() to process pending_syncs (deadlock)"))
 async def test_sync_update_sent_during_the_reconcile_before_continue_as_new_is_answered(
         short_history: Driver, world: FakeBosun) -> None:
     commit_a = world.git.push(deployment("web"))
@@ -280,7 +273,7 @@ async def test_sync_update_sent_during_the_reconcile_before_continue_as_new_is_a
     world.compare_gate = asyncio.Event()
     await app.handle.signal(ApplicationWorkflow.refresh, RefreshRequest())  # a second reconcile
     await asyncio.wait_for(world.compare_started.wait(), WAIT_SECONDS)
-    update = await app.handle.start_update(ApplicationWorkflow.sync, SyncRequest(),
+    update = await app.handle.start_update("sync", SyncRequest(), result_type=OperationResult,
                                            wait_for_stage=WorkflowUpdateStage.ACCEPTED)
     world.compare_gate.set()  # the reconcile ends; the history is now long enough to continue as new
 
@@ -288,6 +281,9 @@ async def test_sync_update_sent_during_the_reconcile_before_continue_as_new_is_a
 
     assert (result.phase, result.revision) == ("Succeeded", commit_a)
     assert world.cluster.applied == [WEB]
+    await eventually(lambda: run_ids(app), lambda ids: ids[1] != first,
+                     what="the run to continue as new once the sync was answered")
+    assert [h.id for h in await app.history()] == [result.id]
 
 
 # --------------------------------------------------------------------------- delete
@@ -299,7 +295,7 @@ async def test_delete_with_cascade_prunes_the_apps_resources_and_completes(
     app = await bosun.start(application("shop-delete"))
     world.cluster.create_unmanaged(config_map("someone-elses", owner="ops"))
 
-    message = await app.handle.execute_update(ApplicationWorkflow.delete, DeleteRequest(cascade=True))
+    message = await app.handle.execute_update("delete", DeleteRequest(cascade=True), result_type=str)
 
     assert message == "application shop-delete deleted with its resources"
     assert set(world.cluster.pruned) == {WEB, WEB_SVC} and len(world.cluster.pruned) == 2
@@ -313,7 +309,7 @@ async def test_delete_without_cascade_leaves_the_resources(bosun: Driver, world:
     world.git.push(deployment("web"), service("web"))
     app = await bosun.start(application("shop-orphan"))
 
-    message = await app.handle.execute_update(ApplicationWorkflow.delete, DeleteRequest(cascade=False))
+    message = await app.handle.execute_update("delete", DeleteRequest(cascade=False), result_type=str)
 
     assert message == "application shop-orphan deleted"
     assert world.cluster.pruned == []
@@ -322,10 +318,6 @@ async def test_delete_without_cascade_leaves_the_resources(bosun: Driver, world:
                      lambda s: s == WorkflowExecutionStatus.COMPLETED, what="the app workflow to complete")
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: a sync update still pending when a delete is processed is never answered: "
-    "_run_delete waits for all_handlers_finished while the sync handler waits for a result "
-    "that run() will never produce, so the workflow never completes"))
 async def test_delete_answers_a_pending_sync_and_completes(bosun: Driver, world: FakeBosun) -> None:
     world.git.push(deployment("web"))
     app = await bosun.start(application("shop-delete-race", automated=False))
@@ -333,15 +325,17 @@ async def test_delete_answers_a_pending_sync_and_completes(bosun: Driver, world:
     world.compare_gate = asyncio.Event()
     await app.handle.signal(ApplicationWorkflow.refresh, RefreshRequest())
     await asyncio.wait_for(world.compare_started.wait(), WAIT_SECONDS)
-    sync = await app.handle.start_update(ApplicationWorkflow.sync, SyncRequest(),
+    sync = await app.handle.start_update("sync", SyncRequest(), result_type=OperationResult,
                                          wait_for_stage=WorkflowUpdateStage.ACCEPTED)
-    delete = await app.handle.start_update(ApplicationWorkflow.delete, DeleteRequest(cascade=True),
+    delete = await app.handle.start_update("delete", DeleteRequest(cascade=True), result_type=str,
                                            wait_for_stage=WorkflowUpdateStage.ACCEPTED)
     world.compare_gate.set()
 
     await asyncio.wait_for(delete.result(), HANG_SECONDS)
-    # The person running `bosun app sync` gets an answer (an Error result or a failure) …
-    await asyncio.wait_for(asyncio.gather(sync.result(), return_exceptions=True), HANG_SECONDS)
+    # The person running `bosun app sync` gets an answer …
+    result = await asyncio.wait_for(sync.result(), HANG_SECONDS)
+    assert (result.phase, result.message) == ("Failed", "the application was deleted first")
+    assert world.cluster.applied == []
     # … and the app workflow ends.
     await eventually(lambda: workflow_status(bosun, app.handle.id),
                      lambda s: s == WorkflowExecutionStatus.COMPLETED, what="the app workflow to complete")

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-import pytest
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import WorkflowHandle, WorkflowHistory
 from temporalio.contrib.pydantic import pydantic_data_converter
@@ -162,10 +161,6 @@ async def test_retry_succeeds_once_the_cluster_accepts(bosun: Driver, world: Fak
     assert status.last_operation.phase == "Succeeded"
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: Argo CD's retry.limit below 0 means unlimited retries (bosun.models RetryStrategy."
-    "allows_retry agrees); workflows.application._retry_strategy passes -1 through and "
-    "SyncWorkflow treats `attempt > -1` as 'no retries left'"))
 async def test_negative_retry_limit_retries_until_the_sync_succeeds(bosun: Driver, world: FakeBosun) -> None:
     world.git.push(deployment("web"))
     world.cluster.reject(WEB, REJECTED, times=3)
@@ -178,9 +173,6 @@ async def test_negative_retry_limit_retries_until_the_sync_succeeds(bosun: Drive
     assert (outcome.phase, outcome.attempts) == ("Succeeded", 4)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: backoff.maxDuration '0' means 'no cap' in Argo CD (and in bosun.models Backoff.cap); "
-    "workflows.application._retry_strategy turns it into a 0 s cap, so retries do not wait"))
 async def test_zero_max_duration_does_not_cap_the_backoff(bosun: Driver, world: FakeBosun) -> None:
     world.git.push(deployment("web"))
     world.cluster.reject(WEB, REJECTED, times=1)
