@@ -37,6 +37,7 @@ from activities.kube import ClusterRegistry, KubeClient, KubeError, UnknownKind
 from activities.projects import ProjectReader
 from activities.store import ContentStore
 from bosun.diff import compare
+from bosun.diff.ignore import as_rules, keep_live_values, matching_rules
 from bosun.health import app_health, assess_health
 from bosun.hooks import OPERATION_ANNOTATION, hook_object_name
 from bosun.manifests import (
@@ -244,6 +245,9 @@ class ClusterActivities:
                 if shared and input.sync_options.get("FailOnSharedResource", "").lower() == "true":
                     return ResourceResult(key=key, status="failed",
                                           message=f"shared resource: already managed by app {shared}")
+                if live is not None and input.ignore_differences and \
+                        input.sync_options.get("RespectIgnoreDifferences", "").lower() == "true":
+                    obj = keep_live_values(obj, live, matching_rules(as_rules(input.ignore_differences), key))
                 self._write(client, obj, live, sync_options(obj, input.sync_options), dry_run=input.dry_run)
             except KubeError as exc:
                 if exc.retryable:

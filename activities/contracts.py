@@ -127,6 +127,9 @@ class ApplyInput(BaseModel):
     dry_run: bool = False
     namespace_metadata: dict[str, dict[str, str]] = Field(default_factory=dict)
     """``syncPolicy.managedNamespaceMetadata`` (labels, annotations) for CreateNamespace."""
+    ignore_differences: list[dict[str, Any]] = Field(default_factory=list)
+    """Honoured when applying with ``RespectIgnoreDifferences=true``: ignored fields keep
+    their live values."""
     operation: str = ""
     """The operation attempt (``app:web:sync:3#1``): names generateName hooks and marks
     the hooks it creates, so a retried activity never creates a hook twice."""

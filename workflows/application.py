@@ -423,7 +423,8 @@ class ApplicationWorkflow:
                       manifests_digest=status.manifests_digest, plan=self._plan_for(compared),
                       sync_options=self._app.sync_options(), dry_run=request.dry_run,
                       namespace_metadata=self._namespace_metadata(), retry=self._retry_strategy(),
-                      project=self._app.spec.project, repo_urls=[src.repo_url for src in self._app.sources_list()]),
+                      project=self._app.spec.project, repo_urls=[src.repo_url for src in self._app.sources_list()],
+                      ignore_differences=[d.dump() for d in self._app.spec.ignore_differences or []]),
             id=child_id,
             static_summary=f"sync {name} to {status.revision[:12]} ({request.trigger})",
         ))

@@ -11,6 +11,7 @@ say which retry it is. Every activity carries a summary a person can read
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 from pydantic import BaseModel, Field
 from temporalio import workflow
@@ -68,6 +69,7 @@ class SyncInput(BaseModel):
     namespace_metadata: dict[str, dict[str, str]] = Field(default_factory=dict)
     project: str = "default"
     repo_urls: list[str] = Field(default_factory=list)
+    ignore_differences: list[dict[str, Any]] = Field(default_factory=list)
     dry_run: bool = False
     health_timeout_seconds: float = 300.0
     retry: RetryStrategy = Field(default_factory=RetryStrategy)
@@ -156,7 +158,7 @@ class SyncWorkflow:
                        destination=input.destination, keys=[t.key for t in applies],
                        sync_options=input.sync_options, dry_run=input.dry_run, operation=operation,
                        namespace_metadata=input.namespace_metadata, project=input.project,
-                       repo_urls=input.repo_urls),
+                       repo_urls=input.repo_urls, ignore_differences=input.ignore_differences),
             result_type=ApplyResult,
             start_to_close_timeout=timedelta(minutes=5), heartbeat_timeout=timedelta(seconds=60),
             retry_policy=ACTIVITY_RETRY,

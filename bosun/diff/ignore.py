@@ -31,6 +31,7 @@ Matching is Argo CD's (``util/argo/normalizers``): group and kind are globs (``*
 
 from __future__ import annotations
 
+import copy
 import functools
 import re
 from collections.abc import Iterable, Mapping, Sequence
@@ -224,3 +225,62 @@ def glob_match(pattern: str, text: str) -> bool:
     """Argo CD's ``glob.Match``: an invalid pattern matches nothing."""
     regex = _glob_regex(pattern)
     return regex is not None and regex.fullmatch(text) is not None
+
+
+def keep_live_values(desired: Manifest, live: Manifest, rules: Sequence[IgnoreDifference]) -> Manifest:
+    """``RespectIgnoreDifferences=true``: a copy of ``desired`` whose ignored fields hold
+    the live values, so a sync leaves them as they are (e.g. replicas an HPA set).
+
+    ``rules`` must already be the ones matching the object. A path that live lacks is
+    removed from the copy; a path that desired lacks is left alone.
+    """
+    result = copy.deepcopy(desired)
+    for rule in rules:
+        paths = [[_token(t) for t in parse_pointer(p)] for p in rule.json_pointers]
+        for expression in rule.jq_path_expressions:
+            paths += jq_paths(live, expression) + jq_paths(desired, expression)
+        for path in paths:
+            found, value = _lookup(live, path)
+            if found:
+                _assign(result, path, copy.deepcopy(value))
+            else:
+                delete_paths(result, [path])
+    return result
+
+
+def _token(token: str) -> str | int:
+    return int(token) if token.isdigit() else token
+
+
+def _lookup(doc: Any, path: Sequence[str | int]) -> tuple[bool, Any]:
+    node = doc
+    for token in path:
+        if isinstance(node, dict) and isinstance(token, str):
+            if token not in node:
+                return False, None
+            node = node[token]
+        elif isinstance(node, list) and isinstance(token, int):
+            if not 0 <= token < len(node):
+                return False, None
+            node = node[token]
+        else:
+            return False, None
+    return True, node
+
+
+def _assign(doc: Any, path: Sequence[str | int], value: Any) -> None:
+    node = doc
+    for index, token in enumerate(path):
+        last = index == len(path) - 1
+        if isinstance(node, dict) and isinstance(token, str):
+            if last:
+                node[token] = value
+                return
+            node = node.setdefault(token, {} if isinstance(path[index + 1], str) else [])
+        elif isinstance(node, list) and isinstance(token, int) and 0 <= token < len(node):
+            if last:
+                node[token] = value
+                return
+            node = node[token]
+        else:
+            return  # the structure differs from live's: leave desired as it is

@@ -225,3 +225,22 @@ def test_worker_killed_while_hook_runs_resumes_without_creating_it_twice(
 def _no_leftover_worker(bosun: Bosun) -> None:
     if bosun.worker is None or bosun.worker.poll() is not None:
         bosun.start_worker()
+
+
+def test_respect_ignore_differences_keeps_ignored_fields_on_sync(
+    bosun: Bosun, devcluster_a: Cluster, tmp_path: Path
+) -> None:
+    from tests.e2e.conftest import kubectl
+
+    repo = GitRepo.create(tmp_path / "repo", {"web.json": deployment("web", replicas=2)})
+    app, ns = unique("respect"), unique("ns")
+    bosun.create_app(app, repo, namespace=ns, extra_spec={
+        "ignoreDifferences": [{"group": "apps", "kind": "Deployment", "jsonPointers": ["/spec/replicas"]}],
+        "syncPolicy": {"automated": {}, "syncOptions": ["CreateNamespace=true", "RespectIgnoreDifferences=true"]}})
+    wait_status(bosun, app, sync="Synced", health="Healthy")
+    kubectl(devcluster_a, "-n", ns, "scale", "deployment", "web", "--replicas=4")  # as an HPA would
+    commit = repo.write({"web.json": deployment("web", replicas=2, labels={"release": "two"})}, "label")
+    wait_status(bosun, app, sync="Synced", revision=commit)
+    web = live(devcluster_a, ns, "deployment", "web")
+    assert web and web["metadata"]["labels"]["release"] == "two"  # the sync happened
+    assert web["spec"]["replicas"] == 4  # and left the ignored field alone

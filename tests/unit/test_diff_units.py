@@ -515,3 +515,19 @@ def test_render_of_a_synced_diff_is_empty() -> None:
     diff = compare(obj, obj, obj)
     assert diff.sync == SyncCode.SYNCED
     assert render_unified(diff, color=True) == render_unified(diff) == ""
+
+
+def test_keep_live_values_respects_ignore_differences_on_apply() -> None:
+    from bosun.diff.ignore import IgnoreDifference, keep_live_values
+
+    desired = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web", "labels": {"a": "1"}},
+               "spec": {"replicas": 2, "template": {"spec": {"containers": [{"name": "web", "image": "v2"}]}}}}
+    live = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web"},
+            "spec": {"replicas": 7, "template": {"spec": {"containers": [{"name": "web", "image": "v1"}]}}}}
+    rules = [IgnoreDifference.model_validate({"group": "apps", "kind": "Deployment", "jsonPointers": ["/spec/replicas"],
+                                              "jqPathExpressions": [".metadata.labels.a"]})]
+    kept = keep_live_values(desired, live, rules)
+    assert kept["spec"]["replicas"] == 7  # the HPA's value stays
+    assert "a" not in kept["metadata"]["labels"]  # live lacks it: not applied either
+    assert kept["spec"]["template"]["spec"]["containers"][0]["image"] == "v2"  # not ignored: Git wins
+    assert desired["spec"]["replicas"] == 2  # input untouched
