@@ -28,6 +28,8 @@ from activities.contracts import (
     Destination,
     PruneInput,
     PruneResult,
+    ReadLiveInput,
+    ReadLiveResult,
     ResourceResult,
     ResourceStatus,
     WaitHealthyInput,
@@ -36,7 +38,7 @@ from activities.contracts import (
 from activities.kube import ClusterRegistry, KubeClient, KubeError, UnknownKind
 from activities.projects import ProjectReader
 from activities.store import ContentStore
-from bosun.diff import compare
+from bosun.diff import compare, mask_secret
 from bosun.diff.ignore import as_rules, keep_live_values, matching_rules
 from bosun.health import app_health, assess_health
 from bosun.hooks import OPERATION_ANNOTATION, hook_object_name
@@ -394,6 +396,25 @@ class ClusterActivities:
         return ResourceStatus(key=key, api_version=live.get("apiVersion", ""),
                               health=health.status if health else None,
                               health_message=health.message if health else "")
+
+    # ------------------------------------------------------------------ read live
+
+    @activity.defn(name="read_live")
+    def read_live(self, input: ReadLiveInput) -> ReadLiveResult:
+        """The app's live objects for ``bosun app manifests --source live``, into the store."""
+        client = self._client(input.destination)
+        objects: list[Manifest] = []
+        for key in input.keys:
+            try:
+                live = client.get(_probe(client, key))
+            except KubeError as exc:
+                if exc.retryable:
+                    raise _raise(exc) from None
+                continue
+            if live is not None:
+                live.get("metadata", {}).pop("managedFields", None)
+                objects.append(mask_secret(live) if live.get("kind") == "Secret" else live)
+        return ReadLiveResult(digest=self._store.put_json(objects), count=len(objects))
 
     # ------------------------------------------------------------------ prune
 

@@ -165,3 +165,15 @@ class PruneInput(BaseModel):
 
 class PruneResult(BaseModel):
     results: list[ResourceResult]
+
+
+class ReadLiveInput(BaseModel):
+    app: str
+    destination: Destination
+    keys: list[ResourceKey]
+
+
+class ReadLiveResult(BaseModel):
+    digest: str
+    """The live objects (Secrets masked, managedFields dropped) as a JSON list in the store."""
+    count: int

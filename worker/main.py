@@ -44,7 +44,7 @@ def build_activities(config: WorkerConfig, client: Client) -> list[Callable[...,
     projects = ProjectActivities(reader=reader)
     trigger = TriggerActivities(client=client, task_queue=config.task_queue)
     return [source.resolve_revision, source.render, cluster.compare, cluster.apply,
-            cluster.wait_healthy, cluster.prune, projects.get_project,
+            cluster.wait_healthy, cluster.prune, cluster.read_live, projects.get_project,
             trigger.sync_app, trigger.ensure_app_schedule, trigger.remove_app_schedule]
 
 

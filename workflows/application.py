@@ -37,6 +37,8 @@ with workflow.unsafe.imports_passed_through():
         Destination,
         PruneInput,
         PruneResult,
+        ReadLiveInput,
+        ReadLiveResult,
         RenderInput,
         RenderResult,
         ResolveRevisionInput,
@@ -69,6 +71,8 @@ with workflow.unsafe.imports_passed_through():
         AppWorkflowInput,
         Condition,
         DeleteRequest,
+        ManifestsRequest,
+        ManifestsResult,
         OperationResult,
         Pin,
         RefreshRequest,
@@ -173,6 +177,31 @@ class ApplicationWorkflow:
         """Stop the running sync: its current step is cancelled and it ends Failed."""
         if self._operation_task is not None and not self._operation_task.done():
             self._operation_task.cancel()
+
+    @workflow.update(name="manifests")
+    async def manifests(self, request: ManifestsRequest) -> ManifestsResult:
+        """Render a revision (``git``) or read the live objects (``live``) into the store."""
+        if request.source == "live":
+            keys = [r.key for r in self._state.status.resources if r.health is not HealthCode.MISSING]
+            live: ReadLiveResult = await workflow.execute_activity(
+                "read_live", ReadLiveInput(app=self._app.metadata.name, destination=self._destination(), keys=keys),
+                result_type=ReadLiveResult, start_to_close_timeout=timedelta(minutes=2), retry_policy=CLUSTER_RETRY,
+                summary=f"read {len(keys)} live objects")
+            return ManifestsResult(digest=live.digest, count=live.count, revision=self._state.status.revision)
+        sources = self._app.sources_list()
+        revision = request.revision or self._target_revision()
+        commits = [await self._resolve(revision if i == 0 else src.target_revision, src)
+                   for i, src in enumerate(sources)]
+        rendered: RenderResult = await workflow.execute_activity(
+            "render", RenderInput(
+                app=self._app.metadata.name,
+                sources=[SourceAtCommit(repo_url=src.repo_url, commit=commit, source=src.dump())
+                         for src, commit in zip(sources, commits, strict=True)],
+                destination_namespace=self._app.spec.destination.namespace or "",
+                destination=self._destination()),
+            result_type=RenderResult, start_to_close_timeout=timedelta(seconds=180), retry_policy=RENDER_RETRY,
+            summary=f"render {revision} for bosun app manifests")
+        return ManifestsResult(digest=rendered.manifests_digest, count=rendered.resource_count, revision=commits[0])
 
     @workflow.update(name="refresh_now")
     async def refresh_now(self, request: RefreshRequest) -> AppStatus:

@@ -134,3 +134,17 @@ class AppWorkflowInput(BaseModel):
     """The Application as Argo CD JSON (apiVersion argoproj.io/v1alpha1)."""
     refresh_seconds: float = 120.0
     state: AppState | None = None
+
+
+class ManifestsRequest(BaseModel):
+    """``bosun app manifests``: what would be applied (``git``) or what is live (``live``)."""
+
+    revision: str = ""
+    source: str = "git"
+
+
+class ManifestsResult(BaseModel):
+    digest: str
+    """A JSON list of objects in Bosun's content store."""
+    count: int
+    revision: str = ""

@@ -400,6 +400,41 @@ async def _progress(client: Client, handle: WorkflowHandle[Any, Any], last: str)
         return last
 
 
+@app.command("manifests")
+@click.argument("name")
+@click.option("--revision", default="", help="Render this commit, branch or tag instead of the target.")
+@click.option("--source", type=click.Choice(["git", "live"]), default="git", show_default=True,
+              help="git: what would be applied; live: what the cluster has.")
+@connection_options
+@run_async
+async def manifests(name: str, revision: str, source: str, address: str | None,
+                    temporal_namespace: str | None) -> None:
+    """Print the app's manifests as YAML: rendered from Git, or live. Secret values are masked.
+
+    \b
+    Example:
+      bosun app manifests guestbook --revision v1.2.0
+    """
+    from activities.store import ContentStore, StoreMiss
+    from bosun.diff import mask_secret
+    from workflows.state import ManifestsRequest, ManifestsResult
+
+    client = await _client(address, temporal_namespace)
+    handle = await _running_handle(client, name)
+    try:
+        result = await handle.execute_update("manifests", ManifestsRequest(revision=revision, source=source),
+                                             result_type=ManifestsResult)
+    except Exception as exc:  # noqa: BLE001 - a failed render: say why
+        raise CliError(_update_error(exc), EXIT_FAILED) from None
+    home = Path(os.environ.get("BOSUN_HOME") or Path.home() / ".bosun")
+    try:
+        objects = ContentStore(home / "store").get_json(result.digest)
+    except StoreMiss as exc:
+        raise CliError(str(exc), EXIT_FAILED) from None
+    shown = [mask_secret(o) if o.get("kind") == "Secret" else o for o in objects]
+    click.echo(yaml.safe_dump_all(shown, sort_keys=False), nl=False)
+
+
 @app.command("history")
 @click.argument("name")
 @click.option("-o", "--output", type=click.Choice(["table", "json", "yaml"]), default="table")

@@ -313,3 +313,27 @@ def test_app_with_sync_schedule_annotation_syncs_only_when_scheduled(
 
     assert eventually(lambda: f"sync:{app}" not in asyncio.run(schedule_ids()), timeout=60,
                       what="schedule removed with the app")
+
+
+def test_app_manifests_prints_git_at_a_revision_and_live_objects(
+    bosun: Bosun, devcluster_a: Cluster, repo: GitRepo
+) -> None:
+    import yaml
+
+    app, ns = unique("manifests"), unique("ns")
+    first = repo.git("rev-parse", "HEAD")
+    repo.write({"web.yaml": deployment("web", replicas=3, wave=1)}, "three")
+    bosun.create_app(app, repo, namespace=ns)
+    wait_status(bosun, app, sync="Synced", health="Healthy")
+
+    current = list(yaml.safe_load_all(bosun.cli("app", "manifests", app).stdout))
+    old = list(yaml.safe_load_all(bosun.cli("app", "manifests", app, "--revision", first).stdout))
+    live_objects = list(yaml.safe_load_all(bosun.cli("app", "manifests", app, "--source", "live").stdout))
+
+    def replicas(objects: list[dict[str, Any]]) -> int:
+        return int(next(o for o in objects if o["kind"] == "Deployment")["spec"]["replicas"])
+
+    assert replicas(current) == 3 and replicas(old) == 2
+    live_web = next(o for o in live_objects if o["kind"] == "Deployment")
+    assert live_web["status"]["availableReplicas"] == 3 and "managedFields" not in live_web["metadata"]
+    assert {o["kind"] for o in live_objects} == {"Deployment", "Service", "ConfigMap"}
