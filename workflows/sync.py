@@ -123,8 +123,7 @@ class SyncWorkflow:
     def _success_message(self, input: SyncInput) -> str:
         applied = sum(1 for r in self._results if r.status.startswith(("created", "configured")))
         pruned = sum(1 for r in self._results if r.status.startswith("pruned"))
-        verb = "would be" if input.dry_run else "were"
-        return f"successfully synced: {applied} applied, {pruned} pruned ({verb} changed)"
+        return f"successfully synced: {applied} applied, {pruned} pruned" + (" (dry run)" if input.dry_run else "")
 
     async def _run_plan(self, input: SyncInput, operation: str) -> None:
         for wave in input.plan.waves:
