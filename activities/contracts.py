@@ -57,6 +57,8 @@ class RenderInput(BaseModel):
     destination_namespace: str = ""
     destination: Destination | None = None
     """Where the app deploys: its Kubernetes version and API versions are passed to Helm."""
+    hard_refresh: bool = False
+    """Render again even if the cache has this render (Argo CD's hard refresh)."""
     kube_version: str = ""
     """The destination cluster's Kubernetes version (``helm template --kube-version``)."""
     api_versions: list[str] = Field(default_factory=list)

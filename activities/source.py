@@ -69,7 +69,7 @@ class SourceActivities:
             tools=tool_versions(),
         )
         with self._once(key):
-            cached = self._store.recall(key)
+            cached = None if input.hard_refresh else self._store.recall(key)
             if cached is not None:
                 return RenderResult(manifests_digest=cached, resource_count=len(self._store.get_json(cached)),
                                     cached=True)

@@ -122,6 +122,7 @@ class ApplicationWorkflow:
     @workflow.signal(name="refresh")
     def refresh(self, request: RefreshRequest) -> None:
         self._state.refresh_requested = True
+        self._state.hard_refresh_requested = self._state.hard_refresh_requested or request.hard
 
     @workflow.signal(name="update_spec")
     def update_spec(self, application: dict) -> None:  # type: ignore[type-arg]
@@ -208,6 +209,7 @@ class ApplicationWorkflow:
         """Reconcile now and return the fresh status (what ``bosun app diff`` uses)."""
         epoch = self._refresh_epoch
         self._state.refresh_requested = True
+        self._state.hard_refresh_requested = self._state.hard_refresh_requested or request.hard
         await workflow.wait_condition(lambda: self._refresh_epoch > epoch)
         return self._state.status
 
@@ -351,12 +353,13 @@ class ApplicationWorkflow:
                     sources=[SourceAtCommit(repo_url=src.repo_url, commit=commit, source=src.dump())
                              for src, commit in zip(sources, commits, strict=True)],
                     destination_namespace=self._app.spec.destination.namespace or "",
-                    destination=self._destination()),
+                    destination=self._destination(), hard_refresh=self._state.hard_refresh_requested),
                 result_type=RenderResult, start_to_close_timeout=timedelta(seconds=180),
                 retry_policy=RENDER_RETRY,
-                summary="render " + ", ".join(f"{src.chart or src.path or '.'} at {commit[:12]}"
-                                              for src, commit in zip(sources, commits, strict=True)
-                                              if src.chart or src.path or len(sources) == 1),
+                summary=("hard refresh: " if self._state.hard_refresh_requested else "") + "render " + ", ".join(
+                    f"{src.chart or src.path or '.'} at {commit[:12]}"
+                    for src, commit in zip(sources, commits, strict=True)
+                    if src.chart or src.path or len(sources) == 1),
             )
             compared: CompareResult = await workflow.execute_activity(
                 "compare", CompareInput(
@@ -379,6 +382,7 @@ class ApplicationWorkflow:
             self._upsert_search_attributes()
             raise _ReconcileFailed() from None
         self._clear_condition("ComparisonError")
+        self._state.hard_refresh_requested = False
         self._state.known_kinds = compared.kinds
         status.revision = commits[0]
         status.revisions = commits

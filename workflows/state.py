@@ -127,6 +127,8 @@ class AppState(BaseModel):
     """``<cron> <timezone>`` of the Temporal Schedule kept for ``bosun.dev/sync-schedule``."""
     pending_syncs: list[tuple[int, SyncRequest]] = Field(default_factory=list)
     refresh_requested: bool = False
+    hard_refresh_requested: bool = False
+    """The next reconcile renders again, bypassing the render cache."""
 
 
 class AppWorkflowInput(BaseModel):

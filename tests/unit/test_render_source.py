@@ -243,3 +243,25 @@ def test_tools_of_one_render_share_its_time_budget(tmp_path: Path) -> None:
             run.run(python("import time; time.sleep(0.6)"), what="second", cwd=tmp_path)
         with pytest.raises(RenderError, match="third: the render ran out of its 1s"):
             run.run(python("pass"), what="third", cwd=tmp_path)
+
+
+def test_hard_refresh_renders_again_despite_the_cache(tmp_path: Path) -> None:
+    import subprocess
+
+    from activities.contracts import RenderInput
+    from activities.gitrepo import GitCache
+    from activities.source import SourceActivities
+    from activities.store import ContentStore
+
+    repo = write_tree(tmp_path / "repo", PLAIN)
+    env = {"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@x", "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@x",
+           "PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}
+    for args in (["init", "-q"], ["add", "-A"], ["commit", "-q", "-m", "x"]):
+        subprocess.run(["git", *args], cwd=repo, env=env, check=True)
+    commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=repo, capture_output=True, text=True).stdout.strip()
+    activities = SourceActivities(git=GitCache(tmp_path / "git"), store=ContentStore(tmp_path / "store"),
+                                  workdir=tmp_path / "work")
+    request = RenderInput(app="a", repo_url=f"file://{repo}", commit=commit, source={"path": "."})
+    assert not activities.render(request).cached
+    assert activities.render(request).cached
+    assert not activities.render(request.model_copy(update={"hard_refresh": True})).cached

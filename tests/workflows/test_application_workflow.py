@@ -160,7 +160,7 @@ async def test_manual_dry_run_changes_nothing(bosun: Driver, world: FakeBosun) -
     result = await app.handle.execute_update("sync", SyncRequest(dry_run=True), result_type=OperationResult)
 
     assert (result.phase, result.dry_run) == ("Succeeded", True)
-    assert "would be changed" in result.message
+    assert "(dry run)" in result.message
     status = await app.settled()
     assert (status.sync, status.synced_revision) == (SyncCode.OUT_OF_SYNC, "")
     assert world.cluster.applied == []
