@@ -124,6 +124,16 @@ class ClusterActivities:
             objects.append(with_tracking(obj, app))
         return objects
 
+    def _permitted_desired(self, client: KubeClient, app: str, digest: str, destination: Destination,
+                           project: str, repo_urls: list[str]) -> list[Manifest]:
+        """The desired objects (see :meth:`_desired`), once the app's project allows them."""
+        try:
+            desired = self._desired(client, app, digest, destination.namespace)
+        except KubeError as exc:
+            raise _raise(exc) from None
+        self._check_project(project, repo_urls, destination, desired)
+        return desired
+
     @staticmethod
     def _crd_kind(crd: Manifest) -> tuple[str, str]:
         spec = crd.get("spec") or {}
@@ -134,11 +144,8 @@ class ClusterActivities:
     @activity.defn(name="compare")
     def compare(self, input: CompareInput) -> CompareResult:
         client = self._client(input.destination)
-        try:
-            desired = self._desired(client, input.app, input.manifests_digest, input.destination.namespace)
-        except KubeError as exc:
-            raise _raise(exc) from None
-        self._check_project(input.project, input.repo_urls, input.destination, desired)
+        desired = self._permitted_desired(client, input.app, input.manifests_digest, input.destination,
+                                          input.project, input.repo_urls)
         diffs: dict[str, str] = {}
         desired_keys = {ResourceKey.of(o) for o in desired}
 
@@ -226,11 +233,8 @@ class ClusterActivities:
     @activity.defn(name="apply")
     def apply(self, input: ApplyInput) -> ApplyResult:
         client = self._client(input.destination)
-        try:
-            desired = self._desired(client, input.app, input.manifests_digest, input.destination.namespace)
-        except KubeError as exc:
-            raise _raise(exc) from None
-        self._check_project(input.project, input.repo_urls, input.destination, desired)
+        desired = self._permitted_desired(client, input.app, input.manifests_digest, input.destination,
+                                          input.project, input.repo_urls)
         by_key = {_plan_key(o): o for o in desired}
         if input.sync_options.get("CreateNamespace", "").lower() == "true" and input.destination.namespace:
             self._ensure_namespace(client, input.destination.namespace, input.namespace_metadata,

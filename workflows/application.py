@@ -189,19 +189,7 @@ class ApplicationWorkflow:
                 result_type=ReadLiveResult, start_to_close_timeout=timedelta(minutes=2), retry_policy=CLUSTER_RETRY,
                 summary=f"read {len(keys)} live objects")
             return ManifestsResult(digest=live.digest, count=live.count, revision=self._state.status.revision)
-        sources = self._app.sources_list()
-        revision = request.revision or self._target_revision()
-        commits = [await self._resolve(revision if i == 0 else src.target_revision, src)
-                   for i, src in enumerate(sources)]
-        rendered: RenderResult = await workflow.execute_activity(
-            "render", RenderInput(
-                app=self._app.metadata.name,
-                sources=[SourceAtCommit(repo_url=src.repo_url, commit=commit, source=src.dump())
-                         for src, commit in zip(sources, commits, strict=True)],
-                destination_namespace=self._app.spec.destination.namespace or "",
-                destination=self._destination()),
-            result_type=RenderResult, start_to_close_timeout=timedelta(seconds=180), retry_policy=RENDER_RETRY,
-            summary=f"render {revision} for bosun app manifests")
+        commits, rendered = await self._render(request.revision or self._target_revision(), hard=False)
         return ManifestsResult(digest=rendered.manifests_digest, count=rendered.resource_count, revision=commits[0])
 
     @workflow.update(name="refresh_now")
@@ -330,6 +318,27 @@ class ApplicationWorkflow:
         )
         return resolved.commit
 
+    async def _render(self, revision: str, *, hard: bool) -> tuple[list[str], RenderResult]:
+        """Resolve every source (``revision`` for the first, targetRevision for the others)
+        and render them together; (the commits, the render)."""
+        sources = self._app.sources_list()
+        commits = [await self._resolve(revision if i == 0 else src.target_revision, src)
+                   for i, src in enumerate(sources)]
+        rendered: RenderResult = await workflow.execute_activity(
+            "render", RenderInput(
+                app=self._app.metadata.name,
+                sources=[SourceAtCommit(repo_url=src.repo_url, commit=commit, source=src.dump())
+                         for src, commit in zip(sources, commits, strict=True)],
+                destination_namespace=self._app.spec.destination.namespace or "",
+                destination=self._destination(), hard_refresh=hard),
+            result_type=RenderResult, start_to_close_timeout=timedelta(seconds=180), retry_policy=RENDER_RETRY,
+            summary=("hard refresh: " if hard else "") + "render " + ", ".join(
+                f"{src.chart or src.path or '.'} at {commit[:12]}"
+                for src, commit in zip(sources, commits, strict=True)
+                if src.chart or src.path or len(sources) == 1),
+        )
+        return commits, rendered
+
     async def _reconcile(self, revision: str, *, prune: bool | None = None) -> CompareResult:
         """Resolve every source, render them together, compare with the cluster.
 
@@ -345,22 +354,7 @@ class ApplicationWorkflow:
                 start_to_close_timeout=timedelta(seconds=30), retry_policy=CLUSTER_RETRY,
                 summary=f"read project {self._app.spec.project}")
             self._project = parse_project(project.project, source_name=f"project {self._app.spec.project}")
-            commits = [await self._resolve(revision if i == 0 else src.target_revision, src)
-                       for i, src in enumerate(sources)]
-            rendered: RenderResult = await workflow.execute_activity(
-                "render", RenderInput(
-                    app=self._app.metadata.name,
-                    sources=[SourceAtCommit(repo_url=src.repo_url, commit=commit, source=src.dump())
-                             for src, commit in zip(sources, commits, strict=True)],
-                    destination_namespace=self._app.spec.destination.namespace or "",
-                    destination=self._destination(), hard_refresh=self._state.hard_refresh_requested),
-                result_type=RenderResult, start_to_close_timeout=timedelta(seconds=180),
-                retry_policy=RENDER_RETRY,
-                summary=("hard refresh: " if self._state.hard_refresh_requested else "") + "render " + ", ".join(
-                    f"{src.chart or src.path or '.'} at {commit[:12]}"
-                    for src, commit in zip(sources, commits, strict=True)
-                    if src.chart or src.path or len(sources) == 1),
-            )
+            commits, rendered = await self._render(revision, hard=self._state.hard_refresh_requested)
             compared: CompareResult = await workflow.execute_activity(
                 "compare", CompareInput(
                     app=self._app.metadata.name, manifests_digest=rendered.manifests_digest,
