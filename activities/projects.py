@@ -47,7 +47,8 @@ class ProjectReader:
         probe = {"apiVersion": "argoproj.io/v1alpha1", "kind": "AppProject",
                  "metadata": {"name": name, "namespace": self._namespace}}
         live = None
-        if time.monotonic() - self._no_crd_since > NO_CRD_RECHECK_SECONDS:
+        # Without the CRD only "default" exists; asking for another project always looks again.
+        if name != "default" or time.monotonic() - self._no_crd_since > NO_CRD_RECHECK_SECONDS:
             try:
                 live = self._clusters.client(Destination(name=IN_CLUSTER_NAME)).get(probe)
             except UnknownKind:
