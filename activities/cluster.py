@@ -167,17 +167,7 @@ class ClusterActivities:
                 requires_pruning=True, health=health.status if health else None,
                 message="ignored extraneous resource" if extraneous_ok else "no longer in Git: requires pruning",
             ))
-        try:
-            plan = build_plan(desired, candidates, prune=input.prune, app_sync_options=input.sync_options,
-                              app=input.app)
-        except PlanError as exc:
-            raise ApplicationError(str(exc), type="PlanError", non_retryable=True) from None
-        counted = [r for r in rows if not r.hook]
-        sync = SyncCode.OUT_OF_SYNC if any(r.sync is SyncCode.OUT_OF_SYNC for r in counted) else SyncCode.SYNCED
-        overall = app_health(r.health for r in counted if not r.requires_pruning)
-        kinds = sorted({f"{o['apiVersion']}/{o['kind']}" for o in desired} | set(input.known_kinds))
-        return CompareResult(sync=sync, health=overall, resources=rows, plan=plan,
-                             diff_digest=self._store.put_json(diffs), kinds=kinds)
+        return comparison_result(input, desired, candidates, rows, diff_digest=self._store.put_json(diffs))
 
     def _compare_one(self, client: KubeClient, obj: Manifest, input: CompareInput,
                      diffs: dict[str, str]) -> ResourceStatus:
@@ -455,6 +445,21 @@ def _probe(client: KubeClient, key: ResourceKey) -> Manifest:
     """A minimal object naming ``key``, with the apiVersion the cluster prefers."""
     return {"apiVersion": client.preferred_api_version(key.group, key.kind), "kind": key.kind,
             "metadata": {"name": key.name, "namespace": key.namespace}}
+
+
+def comparison_result(input: CompareInput, desired: list[Manifest], candidates: list[Manifest],
+                      rows: list[ResourceStatus], *, diff_digest: str) -> CompareResult:
+    """The app-level result of a comparison: the sync plan, and sync and health rolled up
+    as Argo CD does (hooks left out; health without the objects to prune)."""
+    try:
+        plan = build_plan(desired, candidates, prune=input.prune, app_sync_options=input.sync_options, app=input.app)
+    except PlanError as exc:
+        raise ApplicationError(str(exc), type="PlanError", non_retryable=True) from None
+    counted = [r for r in rows if not r.hook]
+    sync = SyncCode.OUT_OF_SYNC if any(r.sync is SyncCode.OUT_OF_SYNC for r in counted) else SyncCode.SYNCED
+    overall = app_health(r.health for r in counted if not r.requires_pruning)
+    kinds = sorted({f"{o['apiVersion']}/{o['kind']}" for o in desired} | set(input.known_kinds))
+    return CompareResult(sync=sync, health=overall, resources=rows, plan=plan, diff_digest=diff_digest, kinds=kinds)
 
 
 def _in_parallel(fn: Callable[[X], T], objects: list[X]) -> list[T]:

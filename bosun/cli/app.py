@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import json
 import os
 import sys
 import time
@@ -499,10 +498,6 @@ async def delete(name: str, cascade: bool, address: str | None, temporal_namespa
     message = await handle.execute_update("delete", DeleteRequest(cascade=cascade), result_type=str)
     await handle.result()
     click.echo(message)
-
-
-def _dump(value: Any) -> str:
-    return json.dumps(value, indent=2, default=str)
 
 
 @app.command("rollback")

@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from activities.cluster import comparison_result
 from activities.contracts import (
     ApplyInput,
     ApplyResult,
@@ -50,10 +51,10 @@ from activities.contracts import (
 )
 from activities.projects import GetProjectInput, GetProjectResult
 from bosun.diff import compare as diff_compare
-from bosun.health import app_health, assess_health
+from bosun.health import assess_health
 from bosun.manifests import is_tracked_by, set_default_namespace, with_tracking
 from bosun.models import default_project
-from bosun.plan import PlanError, build_plan, is_hook
+from bosun.plan import is_hook
 from bosun.resources import HealthCode, Manifest, ResourceKey, SyncCode
 
 REPO_URL = "https://git.example.com/shop/deploy.git"
@@ -343,17 +344,7 @@ class FakeBosun:
                                        sync=SyncCode.OUT_OF_SYNC, requires_pruning=True,
                                        health=health.status if health else None,
                                        message="no longer in Git: requires pruning"))
-        try:
-            plan = build_plan(desired, candidates, prune=input.prune, app_sync_options=input.sync_options,
-                              app=input.app)
-        except PlanError as exc:
-            raise ApplicationError(str(exc), type="PlanError", non_retryable=True) from None
-        counted = [r for r in rows if not r.hook]
-        sync = SyncCode.OUT_OF_SYNC if any(r.sync is SyncCode.OUT_OF_SYNC for r in counted) else SyncCode.SYNCED
-        health_code = app_health(r.health for r in counted if not r.requires_pruning)
-        kinds = sorted({f"{o['apiVersion']}/{o['kind']}" for o in desired} | set(input.known_kinds))
-        return CompareResult(sync=sync, health=health_code, resources=rows, plan=plan,
-                             diff_digest=f"diff-{self.compares}", kinds=kinds)
+        return comparison_result(input, desired, candidates, rows, diff_digest=f"diff-{self.compares}")
 
     @activity.defn(name="apply")
     async def apply(self, input: ApplyInput) -> ApplyResult:
