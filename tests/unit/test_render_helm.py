@@ -18,6 +18,8 @@ import pytest
 
 from activities.renderers import RenderError, render_source
 from bosun.resources import Manifest
+from tests.unit.render_support import one_of_kind as by_kind
+from tests.unit.render_support import write_tree
 
 CHART = {
     "Chart.yaml": """
@@ -119,14 +121,6 @@ def helm_binary() -> Iterator[Path]:
         os.environ["BOSUN_HELM"] = previous
 
 
-def write_tree(root: Path, files: dict[str, str]) -> Path:
-    for name, text in files.items():
-        path = root / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text.lstrip("\n"))
-    return root
-
-
 @pytest.fixture
 def repo(tmp_path: Path) -> Path:
     checkout = tmp_path / "repo"
@@ -143,12 +137,6 @@ def render(checkout: Path, helm: dict[str, Any] | None = None, **kwargs: Any) ->
     kwargs.setdefault("app", "shop")
     kwargs.setdefault("namespace", "prod")
     return render_source(checkout, source, **kwargs)
-
-
-def by_kind(objects: list[Manifest], kind: str) -> Manifest:
-    found = [o for o in objects if o["kind"] == kind]
-    assert len(found) == 1, [o["kind"] for o in objects]
-    return found[0]
 
 
 def config(objects: list[Manifest]) -> dict[str, str]:

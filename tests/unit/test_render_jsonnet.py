@@ -9,6 +9,7 @@ import pytest
 
 from activities.renderers import RenderError, render_source
 from bosun.resources import Manifest
+from tests.unit.render_support import write_tree
 
 REPO = {
     "app/main.jsonnet": """
@@ -45,14 +46,6 @@ OPTIONS: dict[str, Any] = {
                 {"name": "settings", "value": "{a: 1 + 1}", "code": True}],
     "libs": ["vendor"],
 }
-
-
-def write_tree(root: Path, files: dict[str, str]) -> Path:
-    for name, text in files.items():
-        path = root / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text.lstrip("\n"))
-    return root
 
 
 @pytest.fixture

@@ -10,6 +10,8 @@ import pytest
 from activities.renderers import RenderError, render_source
 from activities.renderers.kustomize import parse_image
 from bosun.resources import Manifest
+from tests.unit.render_support import one_of_kind as get
+from tests.unit.render_support import write_tree
 
 REPO = {
     "base/kustomization.yaml": """
@@ -73,14 +75,6 @@ data: {scrape: "true"}
 }
 
 
-def write_tree(root: Path, files: dict[str, str]) -> Path:
-    for name, text in files.items():
-        path = root / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text.lstrip("\n"))
-    return root
-
-
 @pytest.fixture
 def repo(tmp_path: Path) -> Path:
     return write_tree(tmp_path / "repo", REPO)
@@ -94,12 +88,6 @@ def render(checkout: Path, path: str, kustomize: dict[str, Any] | None = None,
     kwargs.setdefault("app", "kafka")
     kwargs.setdefault("namespace", "kafka")
     return render_source(checkout, source, **kwargs)
-
-
-def get(objects: list[Manifest], kind: str) -> Manifest:
-    found = [o for o in objects if o["kind"] == kind]
-    assert len(found) == 1, [o["kind"] for o in objects]
-    return found[0]
 
 
 def image(objects: list[Manifest]) -> str:
