@@ -36,6 +36,7 @@ from bosun.cli.output import emit, paint, table
 from bosun.models import Application, ModelError, parse_application
 from workflows.application import KEYS, workflow_id
 from workflows.state import AppStatus, AppWorkflowInput, DeleteRequest, OperationResult, RefreshRequest, SyncRequest
+from workflows.sync import cause_message
 
 EXIT_FAILED, EXIT_USAGE, EXIT_NOT_FOUND, EXIT_TIMEOUT, EXIT_UNREACHABLE = 1, 2, 3, 4, 5
 T = TypeVar("T")
@@ -424,7 +425,7 @@ async def manifests(name: str, revision: str, source: str, address: str | None,
         result = await handle.execute_update("manifests", ManifestsRequest(revision=revision, source=source),
                                              result_type=ManifestsResult)
     except Exception as exc:  # noqa: BLE001 - a failed render: say why
-        raise CliError(_update_error(exc), EXIT_FAILED) from None
+        raise CliError(cause_message(exc), EXIT_FAILED) from None
     home = Path(os.environ.get("BOSUN_HOME") or Path.home() / ".bosun")
     try:
         objects = ContentStore(home / "store").get_json(result.digest)
@@ -521,7 +522,7 @@ async def rollback(name: str, history_id: int, prune: bool, address: str | None,
         result = await handle.execute_update("rollback", RollbackRequest(id=history_id, prune=prune),
                                              result_type=OperationResult)
     except Exception as exc:  # noqa: BLE001 - an update rejected by the workflow
-        raise CliError(_update_error(exc), EXIT_FAILED) from None
+        raise CliError(cause_message(exc), EXIT_FAILED) from None
     click.echo(f"Operation #{result.id}: {paint(result.phase)} at {result.revision[:12]}: {result.message}")
     if result.phase != "Succeeded":
         sys.exit(EXIT_FAILED)
@@ -549,9 +550,3 @@ async def terminate_op(name: str, address: str | None, temporal_namespace: str |
     handle = await _running_handle(client, name)
     await handle.signal("terminate_operation")
     click.echo(f"termination of the running operation of {name!r} requested")
-
-
-def _update_error(exc: BaseException) -> str:
-    while getattr(exc, "cause", None) is not None:
-        exc = exc.cause  # type: ignore[attr-defined]
-    return str(exc)
