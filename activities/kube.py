@@ -13,11 +13,13 @@ can help, so activities classify failures without knowing the client library::
 
 from __future__ import annotations
 
+import hashlib
 import json
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import urllib3
 import yaml
@@ -34,6 +36,8 @@ from bosun.resources import Manifest, ResourceKey
 FIELD_MANAGER = "bosun"
 IN_CLUSTER_SERVER = "https://kubernetes.default.svc"
 IN_CLUSTER_NAME = "in-cluster"
+INFO_TIMEOUT = (3.0, 10.0)
+"""(connect, read) seconds for the server-version calls made outside the cluster's own task queue."""
 
 
 class KubeError(Exception):
@@ -96,9 +100,10 @@ class KubeClient:
             if cached is not None and time.monotonic() - cached[0] < 300:
                 return cached[1], cached[2]
         try:
-            version = VersionApi(self._api_client).get_code()
-            core = CoreApi(self._api_client).get_api_versions()
-            groups = ApisApi(self._api_client).get_api_versions()
+            # Bounded: this runs in the render activity, on the worker's main task queue.
+            version = VersionApi(self._api_client).get_code(_request_timeout=INFO_TIMEOUT)
+            core = CoreApi(self._api_client).get_api_versions(_request_timeout=INFO_TIMEOUT)
+            groups = ApisApi(self._api_client).get_api_versions(_request_timeout=INFO_TIMEOUT)
         except Exception as exc:  # noqa: BLE001
             raise _translate(exc, f"discovery on cluster {self.name}") from None
         api_versions = list(core.versions or [])
@@ -217,10 +222,28 @@ class KubeClient:
             raise _translate(exc, f"delete {_describe(obj)}") from None
         return True
 
-    def list(self, api_version: str, kind: str, *, label_selector: str) -> list[Manifest]:
+    def merge_patch(self, obj: Manifest, patch: Manifest) -> Manifest | None:
+        """A JSON merge patch of ``obj`` (by apiVersion/kind/name/namespace); None if it is gone.
+        A ``metadata.resourceVersion`` in the patch makes it conditional (409 if it changed)."""
+        resource = self.resource(obj["apiVersion"], obj["kind"])
+        meta = obj["metadata"]
+        try:
+            result = self.dynamic.patch(resource, body=patch, name=meta["name"],
+                                        namespace=meta.get("namespace") or None,
+                                        content_type="application/merge-patch+json")
+        except ApiException as exc:
+            if exc.status == 404:
+                return None
+            raise _translate(exc, f"patch {_describe(obj)}") from None
+        except Exception as exc:  # noqa: BLE001
+            raise _translate(exc, f"patch {_describe(obj)}") from None
+        return dict(result.to_dict())
+
+    def list(self, api_version: str, kind: str, *, label_selector: str = "",
+             namespace: str | None = None) -> list[Manifest]:
         resource = self.resource(api_version, kind)
         try:
-            listing = self.dynamic.get(resource, label_selector=label_selector)
+            listing = self.dynamic.get(resource, label_selector=label_selector or None, namespace=namespace)
         except Exception as exc:  # noqa: BLE001
             raise _translate(exc, f"list {kind}") from None
         items = listing.to_dict().get("items") or []
@@ -235,42 +258,117 @@ def _describe(obj: Manifest) -> str:
                                          if obj["metadata"].get("namespace") else "")
 
 
-class ClusterRegistry:
-    """Destinations the worker can reach, from kubeconfig files (first = in-cluster)."""
+@dataclass(frozen=True)
+class KnownCluster:
+    """A destination cluster by name and API server URL; ``origin`` says where it was declared."""
 
-    def __init__(self, kubeconfigs: list[Path]) -> None:
+    name: str
+    server: str
+    origin: str
+
+
+class ClusterSource(Protocol):
+    """Argo CD's cluster Secrets, as :class:`activities.clusters.ClusterSecretStore` reads them."""
+
+    def snapshot(self) -> Any: ...
+
+
+class ClusterRegistry:
+    """The clusters the worker can reach, and a client for each.
+
+    Two sources, as Argo CD has: kubeconfig files given to the worker (the first file's
+    current context is the in-cluster destination ``in-cluster`` /
+    ``https://kubernetes.default.svc``; every context is also a cluster named after it),
+    and cluster Secrets (``argocd.argoproj.io/secret-type: cluster``) in the management
+    cluster, re-read every few seconds so ``bosun cluster add`` needs no worker restart.
+    A destination is matched by server URL or by name; credentials never leave the worker.
+    """
+
+    def __init__(self, kubeconfigs: list[Path], secrets: ClusterSource | None = None) -> None:
         self._kubeconfigs = kubeconfigs
-        self._clients: dict[tuple[str, str], KubeClient] = {}
+        self._secrets = secrets
+        self._clients: dict[tuple[str, ...], KubeClient] = {}
         self._lock = threading.Lock()
 
     def _contexts(self) -> list[tuple[Path, str, str]]:
-        """(file, context, server URL) for every context of every kubeconfig."""
+        """(file, context, server URL) for every context of every kubeconfig; the first
+        file's current context first."""
         found = []
-        for path in self._kubeconfigs:
+        for i, path in enumerate(self._kubeconfigs):
             config = yaml.safe_load(path.read_text()) or {}
             servers = {c["name"]: c["cluster"].get("server", "") for c in config.get("clusters") or []}
-            for ctx in config.get("contexts") or []:
-                found.append((path, ctx["name"], servers.get(ctx["context"].get("cluster"), "")))
+            contexts = [(path, ctx["name"], servers.get(ctx["context"].get("cluster"), ""))
+                        for ctx in config.get("contexts") or []]
+            if i == 0:
+                current = config.get("current-context")
+                contexts.sort(key=lambda c: c[1] != current)
+            found += contexts
         return found
 
-    def client(self, destination: Destination) -> KubeClient:
+    def _secret_entries(self) -> tuple[list[Any], list[tuple[str, str]]]:
+        if self._secrets is None:
+            return [], []
+        try:
+            snapshot = self._secrets.snapshot()
+        except Exception as exc:  # noqa: BLE001 - the management cluster is down: kubeconfig clusters still work
+            return [], [("", f"cluster Secrets unreadable: {exc}")]
+        return list(snapshot.entries), list(snapshot.errors)
+
+    def clusters(self) -> list[KnownCluster]:
+        """Every cluster, ``in-cluster`` first; a name declared twice keeps its first declaration."""
         contexts = self._contexts()
-        if not contexts:
-            raise KubeError("the worker has no kubeconfig for any cluster (set BOSUN_KUBECONFIG)",
-                            retryable=False)
+        found: dict[str, KnownCluster] = {}
+        if contexts:
+            path, _, url = contexts[0]
+            found[IN_CLUSTER_NAME] = KnownCluster(IN_CLUSTER_NAME, IN_CLUSTER_SERVER, f"kubeconfig {path}")
+        for path, context, url in contexts:
+            found.setdefault(context, KnownCluster(context, url.rstrip("/"), f"kubeconfig {path}"))
+        entries, _ = self._secret_entries()
+        for entry in entries:
+            found.setdefault(entry.name, KnownCluster(entry.name, entry.server.rstrip("/"),
+                                                      f"Secret {entry.secret}"))
+        return list(found.values())
+
+    def resolve(self, destination: Destination) -> KnownCluster:
+        """The cluster ``destination`` names (by server URL or name); a clear error if none."""
         server, name = destination.server.rstrip("/"), destination.name
+        if not server and not name:
+            raise KubeError("the destination names no cluster (spec.destination.server or .name)", retryable=False)
+        clusters = self.clusters()
+        if not clusters:
+            raise KubeError("the worker has no kubeconfig for any cluster (set BOSUN_KUBECONFIG)", retryable=False)
         if server == IN_CLUSTER_SERVER or name == IN_CLUSTER_NAME:
-            match = contexts[0]
+            return clusters[0]
+        for cluster in clusters:
+            if (server and cluster.server == server) or (name and cluster.name == name):
+                return cluster
+        _, errors = self._secret_entries()
+        hint = "; ".join(f"{secret}: {message}" if secret else message for secret, message in errors)
+        raise KubeError(f"cluster {destination.describe()!r} is not known to Bosun (add it with `bosun cluster add`)"
+                        + (f"; unusable cluster Secrets: {hint}" if hint else ""), retryable=False)
+
+    def client(self, destination: Destination) -> KubeClient:
+        cluster = self.resolve(destination)
+        if cluster.origin.startswith("kubeconfig "):
+            path, context = self._context_of(cluster)
+            key: tuple[str, ...] = ("kubeconfig", str(path), context)
+            build = lambda: k8s_config.new_client_from_config(config_file=str(path), context=context)  # noqa: E731
         else:
-            candidates = [c for c in contexts if (server and c[2].rstrip("/") == server) or (name and c[1] == name)]
-            if not candidates:
-                raise KubeError(f"cluster {destination.describe()!r} is not known to Bosun", retryable=False)
-            match = candidates[0]
-        path, context, url = match
+            entry = next(e for e in self._secret_entries()[0] if e.name == cluster.name)
+            kubeconfig = entry.kubeconfig()
+            # A changed Secret (rotated token, new server) gets a new client.
+            fingerprint = hashlib.sha256(json.dumps(kubeconfig, sort_keys=True).encode()).hexdigest()
+            key = ("secret", cluster.name, fingerprint)
+            build = lambda: k8s_config.new_client_from_config_dict(kubeconfig, context=cluster.name)  # noqa: E731
         with self._lock:
-            cached = self._clients.get((str(path), context))
+            cached = self._clients.get(key)
             if cached is None:
-                api = k8s_config.new_client_from_config(config_file=str(path), context=context)
-                cached = KubeClient(api, name=destination.describe() or url)
-                self._clients[(str(path), context)] = cached
+                cached = KubeClient(build(), name=cluster.name)
+                self._clients[key] = cached
             return cached
+
+    def _context_of(self, cluster: KnownCluster) -> tuple[Path, str]:
+        contexts = self._contexts()
+        if cluster.name == IN_CLUSTER_NAME:
+            return contexts[0][0], contexts[0][1]
+        return next((path, context) for path, context, _ in contexts if context == cluster.name)

@@ -5,6 +5,12 @@ commit (or chart version) and options, the app and namespace, the destination's
 Kubernetes and API versions, the tool versions — so refreshing an unchanged revision
 runs no tool at all. Identical renders running at the same moment are done once: the
 second waits for the first and reads its result from the cache.
+
+Charts from private Helm repositories are pulled with the credentials of the worker's
+store (Argo CD's ``type: helm`` repository Secrets): by default the one the
+:class:`~activities.gitrepo.GitCache` was built with, so Git and Helm repositories are
+configured in one place. Credentials never enter the cache key: they change who may
+read a chart, not what it renders to.
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ from activities.contracts import (
     ResolveRevisionResult,
     SourceAtCommit,
 )
+from activities.credentials import CredentialError, CredentialStore
 from activities.gitrepo import GitCache, GitError, redact_url
 from activities.renderers import RENDERER_VERSION, RenderError, render_source, tool_versions
 from activities.store import ContentStore, cache_key
@@ -37,8 +44,10 @@ ClusterInfo = Callable[[Destination], tuple[str, list[str]]]
 
 class SourceActivities:
     def __init__(self, *, git: GitCache, store: ContentStore, workdir: Path,
-                 cluster_info: ClusterInfo | None = None) -> None:
+                 cluster_info: ClusterInfo | None = None, credentials: CredentialStore | None = None) -> None:
         self._git = git
+        # The worker hands its credential store to the GitCache only; Helm repositories share it.
+        self._credentials = credentials if credentials is not None else git._credentials
         self._store = store
         self._workdir = workdir
         self._cluster_info = cluster_info
@@ -100,7 +109,11 @@ class SourceActivities:
                     objects += render_source(
                         checkout, source.source, app=input.app, namespace=input.destination_namespace,
                         revision=source.commit, kube_version=kube_version, api_versions=api_versions, refs=refs,
+                        credentials=self._credentials,
                     )
+                except CredentialError as exc:  # the management cluster: retry unless it refused us
+                    raise ApplicationError(f"cannot read the credentials for {redact_url(source.repo_url)}: {exc}",
+                                           type="CredentialError", non_retryable=not exc.retryable) from None
                 except RenderError as exc:
                     where = f"{redact_url(source.repo_url)}@{source.commit[:12]}"
                     prefix = f"spec.sources[{index}] " if len(sources) > 1 else ""

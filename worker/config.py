@@ -8,6 +8,9 @@
                                                 management cluster (default BOSUN_SECRETS_NAMESPACE or "bosun")
     BOSUN_KUBECONFIG                            kubeconfig files, ":"-separated; the first is the
                                                 in-cluster destination (default $KUBECONFIG or ~/.kube/config)
+    BOSUN_REFRESH_SECONDS                       how often a declared Application is compared with Git and
+                                                its cluster (default 180, Argo CD's timeout.reconciliation)
+    BOSUN_DISCOVERY_SECONDS                     how often Application resources are looked at (default 5)
 """
 
 from __future__ import annotations
@@ -27,6 +30,8 @@ class WorkerConfig:
     home: Path
     kubeconfigs: list[Path]
     control_namespace: str = "bosun"
+    refresh_seconds: float = 180.0
+    discovery_seconds: float = 5.0
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> WorkerConfig:
@@ -39,4 +44,6 @@ class WorkerConfig:
             home=Path(env.get("BOSUN_HOME") or Path.home() / ".bosun"),
             kubeconfigs=[Path(p).expanduser() for p in kubeconfig.split(os.pathsep) if p],
             control_namespace=env.get("BOSUN_CONTROL_NAMESPACE") or env.get("BOSUN_SECRETS_NAMESPACE") or "bosun",
+            refresh_seconds=float(env.get("BOSUN_REFRESH_SECONDS") or 180.0),
+            discovery_seconds=float(env.get("BOSUN_DISCOVERY_SECONDS") or 5.0),
         )

@@ -45,6 +45,7 @@ with workflow.unsafe.imports_passed_through():
         ResolveRevisionResult,
         SourceAtCommit,
     )
+    from activities.destinations import ResolveDestinationInput, ResolveDestinationResult
     from activities.projects import GetProjectInput, GetProjectResult
     from activities.trigger import (
         AppScheduleInput,
@@ -115,6 +116,7 @@ class ApplicationWorkflow:
         self._refresh_epoch = 0
         self._operation_task: asyncio.Task[SyncOutcome] | None = None
         self._project: AppProject | None = None
+        self._cluster_queue = ""
         self._describe_app()
 
     # ---------------------------------------------------------------- handlers
@@ -187,7 +189,7 @@ class ApplicationWorkflow:
             live: ReadLiveResult = await workflow.execute_activity(
                 "read_live", ReadLiveInput(app=self._app.metadata.name, destination=self._destination(), keys=keys),
                 result_type=ReadLiveResult, start_to_close_timeout=timedelta(minutes=2), retry_policy=CLUSTER_RETRY,
-                summary=f"read {len(keys)} live objects")
+                task_queue=await self._resolve_destination(), summary=f"read {len(keys)} live objects")
             return ManifestsResult(digest=live.digest, count=live.count, revision=self._state.status.revision)
         commits, rendered = await self._render(request.revision or self._target_revision(), hard=False)
         return ManifestsResult(digest=rendered.manifests_digest, count=rendered.resource_count, revision=commits[0])
@@ -349,6 +351,7 @@ class ApplicationWorkflow:
         sources = self._app.sources_list()
         status.operation = "comparing" if status.operation == "idle" else status.operation
         try:
+            await self._resolve_destination()
             project: GetProjectResult = await workflow.execute_activity(
                 "get_project", GetProjectInput(name=self._app.spec.project), result_type=GetProjectResult,
                 start_to_close_timeout=timedelta(seconds=30), retry_policy=CLUSTER_RETRY,
@@ -365,7 +368,7 @@ class ApplicationWorkflow:
                     prune=self._auto_prune() if prune is None else prune,
                     known_kinds=self._state.known_kinds),
                 result_type=CompareResult, start_to_close_timeout=timedelta(minutes=5),
-                heartbeat_timeout=timedelta(seconds=60), retry_policy=CLUSTER_RETRY,
+                heartbeat_timeout=timedelta(seconds=60), retry_policy=CLUSTER_RETRY, task_queue=self._cluster_queue,
                 summary=f"compare {rendered.resource_count} resources with the cluster",
             )
         except ActivityError as exc:
@@ -397,7 +400,10 @@ class ApplicationWorkflow:
         attempt = f"{status.revision}@{status.manifests_digest}"
         if attempt == self._state.failed_auto_sync:
             return  # Argo CD: never auto-retry the same failed revision
-        new_commit = status.revisions != status.synced_revisions
+        # Argo CD syncs a new commit, and also a changed spec (another path, other Helm
+        # values): whatever changes the desired manifests since the last successful sync.
+        new_commit = (status.revisions != status.synced_revisions
+                      or status.manifests_digest != self._state.synced_manifests_digest)
         drift = not new_commit and self._self_heal() and any(
             r.sync is SyncCode.OUT_OF_SYNC and not r.requires_pruning for r in compared.resources)
         if not (new_commit or drift):
@@ -448,7 +454,7 @@ class ApplicationWorkflow:
             SyncWorkflow.run,
             SyncInput(app=name, operation_id=op_id, destination=self._destination(),
                       manifests_digest=status.manifests_digest, plan=self._plan_for(compared),
-                      sync_options=self._app.sync_options(), dry_run=request.dry_run,
+                      sync_options=self._app.sync_options(), dry_run=request.dry_run, task_queue=self._cluster_queue,
                       namespace_metadata=self._namespace_metadata(), retry=self._retry_strategy(),
                       project=self._app.spec.project, repo_urls=[src.repo_url for src in self._app.sources_list()],
                       ignore_differences=[d.dump() for d in self._app.spec.ignore_differences or []]),
@@ -474,6 +480,7 @@ class ApplicationWorkflow:
             self._state.failed_auto_sync = ""  # the last attempt at this revision succeeded
             status.synced_revision = status.revision
             status.synced_revisions = list(status.revisions)
+            self._state.synced_manifests_digest = status.manifests_digest
             self._clear_condition("SyncError")
         elif phase != "Succeeded":
             self._set_condition("SyncError", message)
@@ -526,21 +533,35 @@ class ApplicationWorkflow:
             keys = self._deletion_order([r.key for r in status.resources
                                          if not r.hook and r.health is not HealthCode.MISSING])
             if keys:
-                result: PruneResult = await workflow.execute_activity(
-                    "prune", PruneInput(app=self._app.metadata.name, destination=self._destination(),
-                                        keys=keys, deleting_app=True),
-                    result_type=PruneResult, start_to_close_timeout=timedelta(minutes=5),
-                    heartbeat_timeout=timedelta(seconds=60), retry_policy=CLUSTER_RETRY,
-                    summary=f"delete {len(keys)} resources of {self._app.metadata.name}",
-                )
-                failed = [r for r in result.results if r.status == "failed"]
+                try:
+                    result: PruneResult = await workflow.execute_activity(
+                        "prune", PruneInput(app=self._app.metadata.name, destination=self._destination(),
+                                            keys=keys, deleting_app=True),
+                        result_type=PruneResult, start_to_close_timeout=timedelta(minutes=5),
+                        heartbeat_timeout=timedelta(seconds=60), retry_policy=CLUSTER_RETRY,
+                        task_queue=await self._resolve_destination(),
+                        summary=f"delete {len(keys)} resources of {self._app.metadata.name}",
+                    )
+                    failed = [f"{r.key.short}: {r.message}" for r in result.results if r.status == "failed"]
+                except ActivityError as exc:
+                    failed = [cause_message(exc)]
                 if failed:
-                    self._set_condition("DeletionError", "; ".join(f"{r.key.short}: {r.message}" for r in failed))
+                    self._set_condition("DeletionError", "; ".join(failed))
         status.operation = "deleted"
         self._deleted = True
         await workflow.wait_condition(workflow.all_handlers_finished)
 
     # ---------------------------------------------------------------- helpers
+
+    async def _resolve_destination(self) -> str:
+        """The destination cluster's task queue (its activities run there); ActivityError
+        if the cluster is unknown."""
+        resolved: ResolveDestinationResult = await workflow.execute_activity(
+            "resolve_destination", ResolveDestinationInput(destination=self._destination()),
+            result_type=ResolveDestinationResult, start_to_close_timeout=timedelta(seconds=30),
+            retry_policy=CLUSTER_RETRY, summary=f"find cluster {self._destination().describe()}")
+        self._cluster_queue = resolved.task_queue
+        return resolved.task_queue
 
     def _window_state(self) -> WindowState | None:
         """The project's sync windows for this app now (kept in the status), or None."""

@@ -122,6 +122,9 @@ class AppState(BaseModel):
     failed_auto_sync: str = ""
     """``commit@digest`` of the last automated sync that failed: not retried by itself."""
     known_kinds: list[str] = Field(default_factory=list)
+    synced_manifests_digest: str = ""
+    """The rendered manifests of the last successful sync: a spec change that renders
+    differently is synced automatically, like a new commit."""
     pin: Pin | None = None
     schedule: str = ""
     """``<cron> <timezone>`` of the Temporal Schedule kept for ``bosun.dev/sync-schedule``."""

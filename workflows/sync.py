@@ -73,6 +73,8 @@ class SyncInput(BaseModel):
     dry_run: bool = False
     health_timeout_seconds: float = 300.0
     retry: RetryStrategy = Field(default_factory=RetryStrategy)
+    task_queue: str = ""
+    """The destination cluster's task queue for apply, prune and wait_healthy (empty: the workflow's own)."""
 
 
 class SyncOutcome(BaseModel):
@@ -142,7 +144,7 @@ class SyncWorkflow:
                            dry_run=input.dry_run),
                 result_type=PruneResult,
                 start_to_close_timeout=timedelta(minutes=5), heartbeat_timeout=timedelta(seconds=60),
-                retry_policy=ACTIVITY_RETRY,
+                retry_policy=ACTIVITY_RETRY, task_queue=input.task_queue or None,
                 summary=f"{label}: prune " + _names(prunes),
             )
             self._record(pruned.results, label)
@@ -160,7 +162,7 @@ class SyncWorkflow:
                        repo_urls=input.repo_urls, ignore_differences=input.ignore_differences),
             result_type=ApplyResult,
             start_to_close_timeout=timedelta(minutes=5), heartbeat_timeout=timedelta(seconds=60),
-            retry_policy=ACTIVITY_RETRY,
+            retry_policy=ACTIVITY_RETRY, task_queue=input.task_queue or None,
             summary=f"{label}: {verb} " + _names([t.key for t in applies]),
         )
         self._record(applied.results, label)
@@ -186,7 +188,7 @@ class SyncWorkflow:
             PruneInput(app=input.app, destination=input.destination, keys=keys, propagation_policy="background"),
             result_type=PruneResult,
             start_to_close_timeout=timedelta(minutes=5), heartbeat_timeout=timedelta(seconds=60),
-            retry_policy=ACTIVITY_RETRY,
+            retry_policy=ACTIVITY_RETRY, task_queue=input.task_queue or None,
             summary=f"{label}: delete hooks ({policy}) " + _names(keys),
         )
 
@@ -212,7 +214,7 @@ class SyncWorkflow:
                 result_type=WaitHealthyResult,
                 start_to_close_timeout=timedelta(seconds=input.health_timeout_seconds + 60),
                 heartbeat_timeout=timedelta(seconds=30),
-                retry_policy=ACTIVITY_RETRY,
+                retry_policy=ACTIVITY_RETRY, task_queue=input.task_queue or None,
                 summary=f"{label}: wait until " + ("hooks finish" if len(hooks) == len(keys) else "healthy"),
             )
         except ActivityError as exc:

@@ -14,7 +14,9 @@ One module per source type; :func:`render_source` picks one as Argo CD does:
 Every renderer resolves the paths an app names with :func:`.paths.inside`, and before
 any tool runs, :func:`refuse_links_out` rejects a checkout holding a symlink that
 leaves it, so nothing outside the checkout is ever read. Tools run confined
-(:mod:`.tools`): a timeout, an output limit, no credentials.
+(:mod:`.tools`): a timeout, an output limit, none of the worker's credentials. The one
+exception is on purpose: helm gets the ``type: helm`` credentials the caller's store has
+for a chart's repository or a dependency's (:mod:`.helm_auth`), on standard input.
 
 The checkout should be the caller's throw-away copy (the render activity exports one
 per render): ``helm dependency build`` writes the fetched subcharts into ``charts/``.
@@ -33,6 +35,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from activities.credentials import CredentialStore
 from activities.renderers.directory import render_directory
 from activities.renderers.helm import pull_chart, render_helm
 from activities.renderers.kustomize import KUSTOMIZATION_NAMES, render_kustomize
@@ -59,10 +62,13 @@ def render_source(
     api_versions: Sequence[str] = (),
     refs: Mapping[str, Path] | None = None,
     timeout: float = DEFAULT_TIMEOUT,
+    credentials: CredentialStore | None = None,
 ) -> list[Manifest]:
     """Render ``source`` (Argo CD JSON: path, directory, helm, kustomize, chart …) from
     ``checkout`` for the app ``app`` deploying into ``namespace`` of a cluster running
-    ``kube_version`` with ``api_versions``; the tools it runs share ``timeout`` seconds."""
+    ``kube_version`` with ``api_versions``; the tools it runs share ``timeout`` seconds.
+    Private Helm repositories are reached with their ``credentials`` from the store
+    (a :class:`~activities.credentials.CredentialError` if it cannot be read)."""
     spec = _source_model(source)
     env = BuildEnv(app=app, namespace=namespace, revision=revision, repo_url=spec.repo_url,
                    path=spec.path, target_revision=spec.target_revision,
@@ -70,10 +76,10 @@ def render_source(
     shown = {checkout: ".", **{root: f"${name}" for name, root in (refs or {}).items()}}
     with ToolRun.open(env, shown=shown, timeout=timeout) as run:
         if spec.is_chart:
-            chart_dir = pull_chart(spec, run)
+            chart_dir = pull_chart(spec, run, credentials=credentials)
             run.name(chart_dir, spec.chart)
             refuse_links_out(chart_dir, shown=spec.chart)
-            return render_helm(chart_dir, chart_dir, spec.helm, run)
+            return render_helm(chart_dir, chart_dir, spec.helm, run, credentials=credentials)
         refuse_links_out(checkout)
         path = spec.path or "."
         root = inside(checkout, path, what="source path")
@@ -81,7 +87,7 @@ def render_source(
             raise RenderError(f"source path {path!r} does not exist in the repository")
         tool = _detect(spec, root)
         if tool == "helm":
-            return render_helm(checkout, root, spec.helm, run)
+            return render_helm(checkout, root, spec.helm, run, credentials=credentials)
         if tool == "kustomize":
             return render_kustomize(checkout, root, spec.kustomize, run)
         directory = spec.directory.dump() if spec.directory is not None else {}

@@ -30,18 +30,35 @@ reached the error names the chart, each dependency and its repository.
 Charts from a Helm repository (``spec.source.chart``, ``repoURL`` http(s) or
 ``oci://``; ``targetRevision`` is the chart version or constraint) are fetched with
 ``helm pull --untar`` into the render's scratch directory, which then plays the role
-of the checkout. Without credentials for now; a registry on loopback is spoken to over
-plain HTTP, as Docker does for ``localhost``.
+of the checkout; a registry on loopback is spoken to over plain HTTP, as Docker does for
+``localhost``.
+
+Private repositories. When the credential store has ``type: helm`` credentials for the
+chart's ``repoURL`` (Argo CD's repository Secrets), helm logs in first — ``helm repo add
+--password-stdin`` or ``helm registry login --password-stdin`` into a throw-away config —
+and pulls through that config (:mod:`.helm_auth`); the same is done for each dependency
+repository of a chart in Git that has credentials before ``helm dependency build``.
+Without credentials the commands are the plain ones above. A 401/403 says which
+repository refused and whether credentials are missing or wrong.
 """
 
 from __future__ import annotations
 
+import contextlib
 import re
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from activities.credentials import CredentialStore, RepoCredentials
+from activities.renderers.helm_auth import (
+    HelmAuth,
+    auth_failure,
+    is_loopback,
+    login_credentials,
+    lookup_helm_credentials,
+)
 from activities.renderers.paths import RenderError, inside
 from activities.renderers.tools import BuildEnv, ToolRun, find_tool
 from bosun.manifests import ManifestError, parse_manifests
@@ -56,8 +73,9 @@ _MISSING_DEPENDENCY = ("missing in charts", "found in requirements.yaml, but mis
 
 
 def render_helm(checkout: Path, chart_dir: Path, options: ApplicationSourceHelm | None,
-                run: ToolRun) -> list[Manifest]:
-    """``helm template`` of ``chart_dir`` (inside ``checkout``) with ``options``."""
+                run: ToolRun, *, credentials: CredentialStore | None = None) -> list[Manifest]:
+    """``helm template`` of ``chart_dir`` (inside ``checkout``) with ``options``; missing
+    dependencies are fetched with the ``credentials`` of their repositories."""
     options = options or ApplicationSourceHelm()
     shown = run.show(chart_dir)
     if not (chart_dir / "Chart.yaml").is_file():
@@ -69,7 +87,7 @@ def render_helm(checkout: Path, chart_dir: Path, options: ApplicationSourceHelm 
     except RenderError as exc:
         if not any(marker in str(exc) for marker in _MISSING_DEPENDENCY):
             raise
-        build_dependencies(checkout, chart_dir, run)
+        build_dependencies(checkout, chart_dir, run, credentials=credentials)
         out = run.run(args, what=what, cwd=chart_dir)
     try:
         return parse_manifests(out, source=what)
@@ -208,11 +226,14 @@ def _chart_name(chart_dir: Path) -> str:
     return str(doc.get("name") or chart_dir.name) if isinstance(doc, dict) else chart_dir.name
 
 
-def build_dependencies(checkout: Path, chart_dir: Path, run: ToolRun) -> None:
-    """``helm dependency build``, after checking that every repository is one Bosun may use."""
+def build_dependencies(checkout: Path, chart_dir: Path, run: ToolRun, *,
+                       credentials: CredentialStore | None = None) -> None:
+    """``helm dependency build``, after checking that every repository is one Bosun may use,
+    logged in to those that have ``credentials``."""
     chart = _chart_name(chart_dir)
     dependencies = chart_dependencies(chart_dir)
     described = []
+    remote: dict[str, RepoCredentials | None] = {}
     for dep in dependencies:
         name, repository = str(dep.get("name", "")), str(dep.get("repository", ""))
         described.append(f"{name} {dep.get('version', '')} from {repository or 'charts/'}".replace(
@@ -233,23 +254,61 @@ def build_dependencies(checkout: Path, chart_dir: Path, run: ToolRun) -> None:
         elif not repository:
             raise RenderError(f"chart {chart!r}: dependency {name!r} is missing from charts/ and "
                               "has no repository to fetch it from")
-    try:
-        run.run([str(find_tool("helm")), "dependency", "build", str(chart_dir)],
-                what="helm dependency build", cwd=chart_dir, report_stdout=True)
-    except RenderError as exc:
-        raise RenderError(f"chart {chart!r}: could not fetch its dependencies "
-                          f"({'; '.join(described)}): {exc}") from None
+        else:
+            url = repository.rstrip("/")
+            if url not in remote:
+                remote[url] = lookup_helm_credentials(credentials, url)
+    args = [str(find_tool("helm")), "dependency", "build", str(chart_dir)]
+    with contextlib.ExitStack() as stack:
+        logins = {url: login for url, creds in remote.items() if (login := login_credentials(creds))}
+        if logins:
+            auth = stack.enter_context(HelmAuth.open(run))
+            try:
+                for url, login in logins.items():
+                    _log_in(auth, url, login)
+            except RenderError as exc:
+                raise RenderError(f"chart {chart!r}: {exc}") from None
+            args += auth.flags()
+        try:
+            run.run(args, what="helm dependency build", cwd=chart_dir, report_stdout=True)
+        except RenderError as exc:
+            refused = _refused_dependency(remote, str(exc), run)
+            hint = f" — {refused}" if refused else ""
+            raise RenderError(f"chart {chart!r}: could not fetch its dependencies "
+                              f"({'; '.join(described)}){hint}: {exc}") from None
+
+
+def _refused_dependency(remote: dict[str, RepoCredentials | None], message: str, run: ToolRun) -> str | None:
+    """Which dependency repository (named in helm's ``message``) refused, and why."""
+    for url, creds in remote.items():
+        shown = run.redact(url)
+        refused = auth_failure(shown, message, creds) if shown in message else None
+        if refused is not None:
+            return refused
+    return None
+
+
+def _log_in(auth: HelmAuth, url: str, creds: RepoCredentials) -> str | None:
+    """Log ``auth`` in to the repository ``url``: the name of an HTTP repository, None for OCI."""
+    if url.startswith(("http://", "https://")):
+        return auth.add_repository(url, creds)
+    reference = url.removeprefix("oci://")
+    auth.login(reference.split("/", 1)[0], url, creds)
+    return None
 
 
 # -- charts from Helm repositories
 
 
-def pull_chart(source: ApplicationSource, run: ToolRun) -> Path:
-    """Fetch ``source.chart`` from its Helm repository or OCI registry; the chart directory."""
+def pull_chart(source: ApplicationSource, run: ToolRun, *,
+               credentials: CredentialStore | None = None) -> Path:
+    """Fetch ``source.chart`` from its Helm repository or OCI registry, with the
+    ``credentials`` the store has for it; the chart directory."""
     chart = source.chart.strip()
     if not _CHART_NAME.fullmatch(chart):
         raise RenderError(f"chart {source.chart!r} is not a chart name")
     repo = source.repo_url.rstrip("/")
+    creds = lookup_helm_credentials(credentials, repo)
     version = source.target_revision.strip()
     helm = str(find_tool("helm"))
     destination = run.home / "pulled"
@@ -257,23 +316,33 @@ def pull_chart(source: ApplicationSource, run: ToolRun) -> Path:
     args = [helm, "pull", "--untar", f"--untardir={destination}"]
     if version and version != "HEAD":
         args.append(f"--version={version}")
-    if repo.startswith(("http://", "https://")):
-        args += [f"--repo={repo}", "--", chart]
-    else:  # oci://registry/path, or Argo CD's scheme-less registry/path
-        reference = repo.removeprefix("oci://")
-        if _loopback(reference.split("/", 1)[0]):
-            args.append("--plain-http")  # as Docker treats localhost registries
-        args += ["--", f"oci://{reference}/{chart}"]
+    if creds is not None and creds.insecure:
+        args.append("--insecure-skip-tls-verify")
     shown_version = f" {version}" if version and version != "HEAD" else ""
-    run.run(args, what=f"helm pull {chart}{shown_version} from {run.redact(repo)}",
-            cwd=destination)
+    with contextlib.ExitStack() as stack:
+        name = None
+        login = login_credentials(creds)
+        if login is not None:
+            auth = stack.enter_context(HelmAuth.open(run))
+            args += auth.flags()
+            name = _log_in(auth, repo, login)
+        if repo.startswith(("http://", "https://")):
+            args += ["--", f"{name}/{chart}"] if name else [f"--repo={repo}", "--", chart]
+        else:  # oci://registry/path, or Argo CD's scheme-less registry/path
+            reference = repo.removeprefix("oci://")
+            if is_loopback(reference.split("/", 1)[0]):
+                args.append("--plain-http")  # as Docker treats localhost registries
+            args += ["--", f"oci://{reference}/{chart}"]
+        try:
+            run.run(args, what=f"helm pull {chart}{shown_version} from {run.redact(repo)}",
+                    cwd=destination)
+        except RenderError as exc:
+            refused = auth_failure(run.redact(repo), str(exc), creds)
+            if refused is None:
+                raise
+            raise RenderError(f"{refused}: {exc}") from None
     chart_dir = destination / chart
     if not (chart_dir / "Chart.yaml").is_file():
         raise RenderError(f"helm pull {chart}{shown_version}: no {chart}/Chart.yaml in the archive")
     return chart_dir
 
-
-def _loopback(host_port: str) -> bool:
-    host = host_port.rsplit(":", 1)[0] if not host_port.endswith("]") else host_port
-    host = host.strip("[]")
-    return host == "localhost" or host.startswith("127.") or host == "::1"

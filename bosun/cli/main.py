@@ -8,6 +8,7 @@ from __future__ import annotations
 import click
 
 from bosun.cli.app import app
+from bosun.cli.cluster import cluster
 from bosun.cli.completion import completion
 from bosun.cli.dev import dev
 from bosun.cli.health_cmd import health
@@ -23,6 +24,7 @@ def cli() -> None:
 
 
 cli.add_command(app)
+cli.add_command(cluster)
 cli.add_command(completion)
 cli.add_command(dev)
 cli.add_command(health)

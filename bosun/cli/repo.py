@@ -1,10 +1,15 @@
-"""``bosun repo``: credentials for private Git repositories, as Argo CD keeps them.
+"""``bosun repo``: credentials for private Git and Helm repositories, as Argo CD keeps them.
 
 ``add``, ``list`` and ``rm`` write, read and delete Secrets labelled
 ``argocd.argoproj.io/secret-type: repository`` (one repository) or ``repo-creds``
 (``--creds-template``: every repository whose URL starts with this one) in the management
 cluster, namespace ``bosun`` (``--secrets-namespace`` / ``BOSUN_CONTROL_NAMESPACE`` /
 ``BOSUN_SECRETS_NAMESPACE``, as the worker).
+``--type helm`` (Argo CD's ``argocd repo add URL --type helm``) is for a Helm chart
+repository (``https://…``) or OCI registry (``oci://host/path``, or ``host/path`` with
+``--enable-oci``) that apps name in ``spec.source.repoURL`` with ``chart:``, or that a
+chart's dependencies come from; the Secret gets ``type: helm`` (and ``enableOCI: "true"``
+for a registry), as Argo CD writes it.
 The worker reads them there (:mod:`activities.credentials`); they never pass through
 Temporal. The cluster comes from ``--kubeconfig``, else the first file of
 ``BOSUN_KUBECONFIG``, else ``KUBECONFIG``, else ``~/.kube/config`` (its current context,
@@ -20,6 +25,7 @@ Exit codes: 0 success; 1 the operation failed; 2 bad input; 3 no such repository
 
 from __future__ import annotations
 
+import base64
 import functools
 import os
 import sys
@@ -113,7 +119,7 @@ def _secrets(kubeconfig: str | None, context: str | None, namespace: str) -> Rep
 
 @click.group()
 def repo() -> None:
-    """Credentials for private Git repositories (Argo CD's repository Secrets)."""
+    """Credentials for private Git and Helm repositories (Argo CD's repository Secrets)."""
 
 
 def _read_password(password: str | None, username: str | None) -> str:
@@ -140,8 +146,35 @@ def _read_key(path: Path) -> str:
     return text
 
 
+def _check_helm_url(url: str, *, enable_oci: bool) -> None:
+    lowered = url.lower()
+    if lowered.startswith(("http://", "https://", "oci://")):
+        return
+    if enable_oci and "://" not in url and "/" in url.strip("/"):
+        return  # Argo CD's scheme-less registry/path
+    raise CliError(f"{url!r} is not a Helm repository URL (https://, oci://host/path, or host/path "
+                   "with --enable-oci)", EXIT_USAGE)
+
+
+def _check_git_url(url: str, *, username: str | None, password: str | None,
+                   ssh_private_key_path: Path | None) -> None:
+    if not is_remote_url(url):
+        raise CliError(f"{url!r} is not a remote Git URL (https://, ssh://, git@host:path)",
+                       EXIT_USAGE)
+    if ssh_private_key_path is not None and not is_ssh_url(url):
+        raise CliError("--ssh-private-key-path needs an SSH URL (ssh:// or git@host:path)",
+                       EXIT_USAGE)
+    if (username or password) and is_ssh_url(url):
+        raise CliError("--username/--password are for HTTPS URLs; use --ssh-private-key-path",
+                       EXIT_USAGE)
+
+
 @repo.command("add")
 @click.argument("url")
+@click.option("--type", "repo_type", type=click.Choice(["git", "helm"]), default="git",
+              show_default=True, help="git, or helm: a Helm chart repository or OCI registry.")
+@click.option("--enable-oci", is_flag=True,
+              help="With --type helm: URL is an OCI registry (implied by oci://).")
 @click.option("--username", default=None, help="HTTPS username (for a token, any non-empty "
                                                "name the server accepts).")
 @click.option("--password", default=None,
@@ -157,34 +190,39 @@ def _read_key(path: Path) -> str:
 @click.option("--upsert", is_flag=True, help="Replace the Secret if it exists.")
 @_cluster_options
 @_handle_errors
-def add(url: str, username: str | None, password: str | None, ssh_private_key_path: Path | None,
-        name: str, project: str, creds_template: bool, insecure: bool, upsert: bool,
-        kubeconfig: str | None, context: str | None, secrets_namespace: str) -> None:
+def add(url: str, repo_type: str, enable_oci: bool, username: str | None, password: str | None,
+        ssh_private_key_path: Path | None, name: str, project: str, creds_template: bool,
+        insecure: bool, upsert: bool, kubeconfig: str | None, context: str | None,
+        secrets_namespace: str) -> None:
     """Store credentials for repository URL (or, with --creds-template, a URL prefix)."""
     url = url.strip()
-    if not is_remote_url(url):
-        raise CliError(f"{url!r} is not a remote Git URL (https://, ssh://, git@host:path)",
-                       EXIT_USAGE)
     if ssh_private_key_path is not None and (username or password):
         raise CliError("use either --username/--password or --ssh-private-key-path", EXIT_USAGE)
-    if ssh_private_key_path is not None and not is_ssh_url(url):
-        raise CliError("--ssh-private-key-path needs an SSH URL (ssh:// or git@host:path)",
-                       EXIT_USAGE)
-    if (username or password) and is_ssh_url(url):
-        raise CliError("--username/--password are for HTTPS URLs; use --ssh-private-key-path",
-                       EXIT_USAGE)
+    if repo_type == "helm":
+        _check_helm_url(url, enable_oci=enable_oci)
+        if ssh_private_key_path is not None:
+            raise CliError("--ssh-private-key-path is for Git over SSH; Helm repositories take "
+                           "--username/--password", EXIT_USAGE)
+    elif enable_oci:
+        raise CliError("--enable-oci needs --type helm", EXIT_USAGE)
+    else:
+        _check_git_url(url, username=username, password=password,
+                       ssh_private_key_path=ssh_private_key_path)
     secret = _read_password(password, username)
     if secret and not username:
         raise CliError("--password needs --username", EXIT_USAGE)
     key = _read_key(ssh_private_key_path) if ssh_private_key_path is not None else ""
     creds = RepoCredentials(url=url, kind=REPO_CREDS if creds_template else REPOSITORY,
-                            name=name, project=project, username=username or "",
-                            password=secret, ssh_private_key=key, insecure=insecure)
+                            name=name, repo_type=repo_type, project=project,
+                            username=username or "", password=secret, ssh_private_key=key,
+                            insecure=insecure)
     store = _secrets(kubeconfig, context, secrets_namespace)
     store.ensure_namespace()
     manifest = secret_manifest(creds, namespace=store.namespace)
+    if repo_type == "helm" and (enable_oci or url.lower().startswith("oci://")):
+        manifest["data"]["enableOCI"] = base64.b64encode(b"true").decode()  # as Argo CD's CLI
     replaced = store.put(manifest, upsert=upsert)
-    what = "credential template" if creds_template else "repository"
+    what = "credential template" if creds_template else f"{repo_type} repository"
     click.echo(f"{what} {url} {'updated' if replaced else 'added'} "
                f"(Secret {store.namespace}/{manifest['metadata']['name']})")
 
@@ -200,9 +238,9 @@ def list_repos(output: str, kubeconfig: str | None, context: str | None,
     if output != "table":
         emit(views, output)
         return
-    rows = [[v.kind, v.name, v.url, v.auth + (f" ({v.username})" if v.username else ""),
+    rows = [[v.type, v.kind, v.name, v.url, v.auth + (f" ({v.username})" if v.username else ""),
              "yes" if v.insecure else "", v.secret] for v in views]
-    click.echo(table(["TYPE", "NAME", "URL", "AUTH", "INSECURE", "SECRET"], rows))
+    click.echo(table(["TYPE", "KIND", "NAME", "URL", "AUTH", "INSECURE", "SECRET"], rows))
 
 
 @repo.command("rm")

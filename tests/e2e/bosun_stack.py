@@ -80,6 +80,10 @@ class Bosun:
             "BOSUN_HOME": str(self.home),
             "BOSUN_TASK_QUEUE": self.task_queue,
             "BOSUN_KUBECONFIG": os.pathsep.join(str(p) for p in self.kubeconfigs),
+            # Declared Applications (resources in the management cluster): found within a
+            # second, compared every few seconds, as apps the tests create with the CLI.
+            "BOSUN_DISCOVERY_SECONDS": "1",
+            "BOSUN_REFRESH_SECONDS": "3",
         }
 
     def start_worker(self) -> None:
@@ -145,6 +149,11 @@ def unique(prefix: str) -> str:
 def bosun(temporal_server: TemporalServer, devcluster_a: Cluster,
           tmp_path_factory: pytest.TempPathFactory) -> Iterator[Bosun]:
     home = tmp_path_factory.mktemp("bosun-home")
+    # As `bosun dev up` does: the Application and AppProject CRDs, and the control namespace.
+    kubectl = ["kubectl", f"--kubeconfig={devcluster_a.kubeconfig}"]
+    subprocess.run([*kubectl, "apply", "-f", str(Path(__file__).resolve().parents[2] / "deploy" / "crds")],
+                   check=True, capture_output=True, timeout=60)
+    subprocess.run([*kubectl, "create", "namespace", "bosun"], capture_output=True, timeout=60)
     stack = Bosun(temporal=temporal_server, home=home, kubeconfigs=[devcluster_a.kubeconfig],
                   task_queue=f"bosun-e2e-{uuid.uuid4().hex[:6]}", worker_log=home / "worker.log")
     stack.start_worker()

@@ -1,4 +1,5 @@
-"""Private Git servers on loopback for end-to-end tests: smart HTTP with Basic auth, and SSH.
+"""Private Git servers on loopback for end-to-end tests: smart HTTP with Basic auth, and SSH;
+and a private Helm chart repository.
 
 :class:`HttpGitServer` is ``git http-backend`` run as CGI behind a Basic-auth check, in a
 thread of this process (plain HTTP: it only listens on 127.0.0.1). :class:`SshGitServer`
@@ -8,6 +9,10 @@ running the tests (root in CI), so ``git-upload-pack`` runs as that user.
 
 Both serve bare repositories from their own directory; :meth:`publish` pushes a
 :class:`~tests.e2e.bosun_stack.GitRepo` there and returns the URL an app uses.
+
+:class:`HelmChartServer` is a Helm chart repository (``index.yaml`` and ``.tgz`` files,
+made by the real ``helm package`` and ``helm repo index``) served as static files behind
+the same Basic-auth check; :meth:`HelmChartServer.publish` packages a chart into it.
 """
 
 from __future__ import annotations
@@ -23,8 +28,9 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler, SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -173,6 +179,82 @@ class HttpGitServer:
             self._server.server_close()
 
 
+@dataclass
+class HelmChartServer:
+    """A Helm chart repository behind Basic auth; ``users`` maps a username to its password."""
+
+    root: Path
+    users: dict[str, str]
+    port: int = 0
+    requests: list[tuple[str, int]] = field(default_factory=list)
+    """(path, status) of every request served."""
+    _server: ThreadingHTTPServer | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/charts"
+
+    def publish(self, chart: Path) -> None:
+        """``helm package`` the chart directory ``chart`` into the repository; index it again."""
+        from devstack import tools
+
+        helm = str(tools.helm())
+        served = self.root / "charts"
+        env = {"HOME": str(self.root / "helm-home"), "PATH": os.environ.get("PATH", "/usr/bin:/bin")}
+        for args in (["package", str(chart), "-d", str(served)], ["repo", "index", str(served), "--url", self.url]):
+            subprocess.run([helm, *args], env=env, check=True, capture_output=True, timeout=60)
+
+    def start(self) -> None:
+        (self.root / "charts").mkdir(parents=True, exist_ok=True)
+        server = self
+
+        class Handler(SimpleHTTPRequestHandler):
+            def __init__(self, *args: Any, **kwargs: Any) -> None:
+                super().__init__(*args, directory=str(server.root), **kwargs)
+
+            def do_GET(self) -> None:
+                if self._authorized():
+                    super().do_GET()
+
+            def do_HEAD(self) -> None:
+                if self._authorized():
+                    super().do_HEAD()
+
+            def _authorized(self) -> bool:
+                if _basic_auth_ok(self.headers.get("Authorization", ""), server.users):
+                    server.requests.append((self.path, 200))
+                    return True
+                server.requests.append((self.path, 401))
+                self.send_response(401)
+                self.send_header("WWW-Authenticate", 'Basic realm="bosun-charts"')
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return False
+
+            def log_message(self, format: str, *args: object) -> None:
+                pass
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = int(self._server.server_address[1])
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+
+
+def _basic_auth_ok(header: str, users: dict[str, str]) -> bool:
+    if not header.startswith("Basic "):
+        return False
+    try:
+        user, _, password = base64.b64decode(header[6:]).decode().partition(":")
+    except ValueError:
+        return False
+    expected = users.get(user)
+    return expected is not None and hmac.compare_digest(expected, password)
+
+
 # ----------------------------------------------------------------------------- SSH
 
 
@@ -281,6 +363,17 @@ def ssh_git_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SshGitS
     if not Path(SSHD).exists():
         pytest.fail(f"{SSHD} not found: install openssh-server (scripts/setup does)")
     server = SshGitServer(root=tmp_path_factory.mktemp("ssh-git"))
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def helm_chart_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HelmChartServer]:
+    """A private Helm chart repository; add users with ``server.users[u] = p``."""
+    server = HelmChartServer(root=tmp_path_factory.mktemp("helm-charts"), users={})
     server.start()
     try:
         yield server

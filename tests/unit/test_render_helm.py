@@ -2,21 +2,27 @@
 
 from __future__ import annotations
 
+import base64
 import functools
 import hashlib
+import hmac
 import http.server
 import json
 import os
 import re
+import stat
 import subprocess
 import threading
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from activities.renderers import RenderError, render_source
+from activities.credentials import RepoCredentials, StaticCredentialStore
+from activities.renderers import RenderError, render_source, tools
+from activities.renderers.tools import BuildEnv, ToolRun
 from bosun.resources import Manifest
 from tests.unit.render_support import one_of_kind as by_kind
 from tests.unit.render_support import write_tree
@@ -503,3 +509,205 @@ def test_values_that_look_like_flags_stay_values(repo: Path) -> None:
     assert config(objects)["message"] == "--kube-version=0.1"
     with pytest.raises(RenderError, match='release name "--debug": invalid release name'):
         render(repo, {"releaseName": "--debug"})
+
+
+# -- private Helm repositories and OCI registries (Argo CD's `type: helm` repository Secrets)
+
+
+USER, PASSWORD = "deploy", "pw-9f2c41d7e0b8a635"
+
+
+def _authorized(handler: http.server.BaseHTTPRequestHandler) -> bool:
+    expected = "Basic " + base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()
+    return hmac.compare_digest(handler.headers.get("Authorization", ""), expected)
+
+
+def _refuse(handler: http.server.BaseHTTPRequestHandler) -> None:
+    handler.send_response(401)
+    handler.send_header("WWW-Authenticate", 'Basic realm="charts"')
+    handler.send_header("Content-Length", "0")
+    handler.end_headers()
+
+
+class _PrivateHandler(_QuietHandler):
+    """Static files behind Basic auth, as a private chart repository serves them."""
+
+    def do_GET(self) -> None:
+        if not _authorized(self):
+            _refuse(self)
+            return
+        super().do_GET()
+
+
+class _PrivateRegistry(_Registry):
+    def _serve(self, *, body: bool) -> None:
+        if not _authorized(self):
+            _refuse(self)
+            return
+        super()._serve(body=body)
+
+
+def helm_store(url: str, *, password: str = PASSWORD, **fields: Any) -> StaticCredentialStore:
+    return StaticCredentialStore([RepoCredentials(url=url, repo_type="helm", secret="private-charts",
+                                                  username=USER, password=password, **fields)])
+
+
+@pytest.fixture(scope="module")
+def private_chart_repository(tmp_path_factory: pytest.TempPathFactory, helm_binary: Path) -> Iterator[str]:
+    """``web`` 1.2.0 and the ``cache`` subchart, served only to ``deploy:PASSWORD``."""
+    work = tmp_path_factory.mktemp("private-charts")
+    served = work / "served"
+    (served / "charts").mkdir(parents=True)
+    env = {"HOME": str(work), "PATH": "/usr/bin:/bin"}
+    for name, files in (("web", {**CHART, "values.yaml": CHART["values.yaml"].replace(
+            "from values.yaml", "from a private repository")}), ("cache", SUBCHART)):
+        source = write_tree(work / name, files)
+        subprocess.run([str(helm_binary), "package", str(source), "-d", str(served / "charts")],
+                       env=env, check=True, capture_output=True)
+    server = http.server.ThreadingHTTPServer(
+        ("127.0.0.1", 0), functools.partial(_PrivateHandler, directory=str(served)))
+    url = f"http://127.0.0.1:{server.server_address[1]}/charts"
+    subprocess.run([str(helm_binary), "repo", "index", str(served / "charts"), "--url", url],
+                   env=env, check=True, capture_output=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield url
+    server.shutdown()
+
+
+@pytest.fixture(scope="module")
+def private_oci_registry(oci_registry: str) -> Iterator[str]:
+    """The charts of ``oci_registry``, behind Basic auth."""
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _PrivateRegistry)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"oci://127.0.0.1:{server.server_address[1]}/charts"
+    server.shutdown()
+
+
+@dataclass
+class Spawned:
+    argv: list[str]
+    stdin: bytes | None
+    private_dirs: list[int]
+    """The mode of each directory a ``--repository-config`` / ``--registry-config`` names."""
+
+
+@pytest.fixture
+def spawned(monkeypatch: pytest.MonkeyPatch) -> list[Spawned]:
+    """Every process the renderers start: what any user could read in ``/proc``."""
+    seen: list[Spawned] = []
+    real = tools._run
+
+    def record(argv: list[str], **kwargs: Any) -> Any:
+        modes = [stat.S_IMODE(Path(a.split("=", 1)[1]).parent.stat().st_mode) for a in argv
+                 if a.startswith(("--repository-config=", "--registry-config="))]
+        seen.append(Spawned(list(argv), kwargs.get("stdin"), modes))
+        return real(argv, **kwargs)
+
+    monkeypatch.setattr(tools, "_run", record)
+    return seen
+
+
+def chart_source(url: str, **extra: Any) -> dict[str, Any]:
+    return {"repoURL": url, "chart": "web", "targetRevision": "1.2.0", **extra}
+
+
+def test_private_chart_is_pulled_with_the_password_on_stdin_only(
+        private_chart_repository: str, tmp_path: Path, spawned: list[Spawned]) -> None:
+    objects = render_source(tmp_path, chart_source(private_chart_repository), app="shop", namespace="prod",
+                            credentials=helm_store(private_chart_repository))
+    assert config(objects)["message"] == "from a private repository"
+    assert not [s.argv for s in spawned if any(PASSWORD in a for a in s.argv)]
+    helm = [s.argv[1:3] for s in spawned]
+    assert helm[:2] == [["repo", "add"], ["pull", "--untar"]]
+    login = spawned[0]
+    assert login.stdin == PASSWORD.encode() and f"--username={USER}" in login.argv
+    assert "--password-stdin" in login.argv and "--password" not in login.argv
+    assert {mode for s in spawned[:2] for mode in s.private_dirs} == {0o700}
+    assert [s.stdin for s in spawned[1:]] == [None] * (len(spawned) - 1)
+
+
+def test_private_chart_without_credentials_names_the_repository(
+        private_chart_repository: str, tmp_path: Path, spawned: list[Spawned]) -> None:
+    with pytest.raises(RenderError) as info:
+        render_source(tmp_path, chart_source(private_chart_repository), app="shop")
+    message = str(info.value)
+    assert message.startswith(f"Helm repository {private_chart_repository} requires credentials and none "
+                              "are configured for it")
+    assert "bosun repo add" in message and "401" in message
+    # without credentials helm runs exactly as before: one pull straight from the URL
+    assert [s.argv[1:3] for s in spawned] == [["pull", "--untar"]]
+    assert f"--repo={private_chart_repository}" in spawned[0].argv
+
+
+def test_wrong_password_is_refused_clearly_and_never_shown(
+        private_chart_repository: str, tmp_path: Path) -> None:
+    wrong = "wrong-5b0c2e7d19a4f386"
+    with pytest.raises(RenderError) as info:
+        render_source(tmp_path, chart_source(private_chart_repository), app="shop",
+                      credentials=helm_store(private_chart_repository, password=wrong))
+    message = str(info.value)
+    assert message.startswith(f"Helm repository {private_chart_repository} refused the credentials from "
+                              "Secret private-charts: they are missing or wrong")
+    assert wrong not in message and PASSWORD not in message
+
+
+def test_credentials_of_other_types_or_repositories_are_not_used(
+        private_chart_repository: str, tmp_path: Path) -> None:
+    git_type = StaticCredentialStore([RepoCredentials(url=private_chart_repository, username=USER,
+                                                      password=PASSWORD)])
+    other = helm_store(private_chart_repository + "-other")
+    for store in (git_type, other):
+        with pytest.raises(RenderError, match="none are configured for it"):
+            render_source(tmp_path, chart_source(private_chart_repository), app="shop", credentials=store)
+
+
+def test_secret_values_helm_prints_are_scrubbed(tmp_path: Path) -> None:
+    with ToolRun.open(BuildEnv()) as run:
+        run.hide(PASSWORD)
+        with pytest.raises(RenderError) as info:
+            run.run(["/bin/sh", "-c", f"echo 'bad auth for {USER}:{PASSWORD} at $HOME' >&2; exit 1"],
+                    what="helm repo add", cwd=tmp_path)
+    assert str(info.value) == f"helm repo add: bad auth for {USER}:*** at $HOME"
+
+
+def test_a_password_without_a_username_is_refused_before_helm_runs(
+        private_chart_repository: str, tmp_path: Path, spawned: list[Spawned]) -> None:
+    store = StaticCredentialStore([RepoCredentials(url=private_chart_repository, repo_type="helm",
+                                                   secret="token-only", password=PASSWORD)])
+    with pytest.raises(RenderError, match="Secret token-only has a password but no username"):
+        render_source(tmp_path, chart_source(private_chart_repository), app="shop", credentials=store)
+    assert spawned == []
+
+
+def test_private_dependency_of_a_chart_in_git_is_built_with_its_credentials(
+        private_chart_repository: str, repo: Path, spawned: list[Spawned]) -> None:
+    add_dependency(repo / "charts" / "web", private_chart_repository)
+    with pytest.raises(RenderError) as info:
+        render(repo)
+    assert f"Helm repository {private_chart_repository} requires credentials" in str(info.value)
+    assert "chart 'web': could not fetch its dependencies" in str(info.value)
+    objects = render(repo, credentials=helm_store(private_chart_repository))
+    assert "shop-cache" in {o["metadata"]["name"] for o in objects}
+    assert not [s.argv for s in spawned if any(PASSWORD in a for a in s.argv)]
+    assert ["dependency", "build"] in [s.argv[1:3] for s in spawned]
+
+
+def test_private_oci_registry_login_with_the_password_on_stdin(
+        private_oci_registry: str, tmp_path: Path, spawned: list[Spawned]) -> None:
+    with pytest.raises(RenderError, match=f"Helm repository {private_oci_registry} requires credentials"):
+        render_source(tmp_path, chart_source(private_oci_registry, targetRevision="2.0.0"), app="shop")
+    spawned.clear()
+    # Argo CD writes an OCI repository Secret's url without the scheme: it matches too.
+    store = helm_store(private_oci_registry.removeprefix("oci://"))
+    objects = render_source(tmp_path, chart_source(private_oci_registry, targetRevision="2.0.0"), app="shop",
+                            credentials=store)
+    assert config(objects)["message"] == "two-oh"
+    assert [s.argv[1:3] for s in spawned][:2] == [["registry", "login"], ["pull", "--untar"]]
+    assert spawned[0].stdin == PASSWORD.encode()
+    assert not [s.argv for s in spawned if any(PASSWORD in a for a in s.argv)]
+    wrong = "wrong-77c1d0a9e3f2b541"
+    with pytest.raises(RenderError) as info:
+        render_source(tmp_path, chart_source(private_oci_registry, targetRevision="2.0.0"), app="shop",
+                      credentials=helm_store(private_oci_registry, password=wrong))
+    assert "refused the credentials from Secret private-charts" in str(info.value)
+    assert wrong not in str(info.value)

@@ -49,6 +49,7 @@ from activities.contracts import (
     WaitHealthyInput,
     WaitHealthyResult,
 )
+from activities.destinations import ResolveDestinationInput, ResolveDestinationResult
 from activities.projects import GetProjectInput, GetProjectResult
 from bosun.diff import compare as diff_compare
 from bosun.health import assess_health
@@ -271,7 +272,13 @@ class FakeBosun:
 
     def activities(self) -> Sequence[Callable[..., object]]:
         return [self.resolve_revision, self.render, self.compare, self.apply, self.wait_healthy,
-                self.prune, self.get_project]
+                self.prune, self.get_project, self.resolve_destination]
+
+    @activity.defn(name="resolve_destination")
+    async def resolve_destination(self, input: ResolveDestinationInput) -> ResolveDestinationResult:
+        """One cluster, whose activities run on the test's own task queue."""
+        return ResolveDestinationResult(name=input.destination.describe(), server=input.destination.server,
+                                        task_queue=activity.info().task_queue)
 
     # ------------------------------------------------------------------ projects
 

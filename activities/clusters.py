@@ -1,0 +1,519 @@
+"""Destination clusters, worker-side: Argo CD's cluster Secrets, and kubeconfigs made from them.
+
+A cluster an Application may deploy to lives in the management cluster (the worker's first
+kubeconfig), namespace ``bosun`` (``BOSUN_CONTROL_NAMESPACE``), as Argo CD keeps it — same
+label, same fields, so a Secret written for Argo CD works here unchanged::
+
+    apiVersion: v1
+    kind: Secret
+    metadata:
+      name: cluster-k8s.example.com-2596350112        # Argo CD's name: cluster-<host>-<fnv32a>
+      labels:
+        argocd.argoproj.io/secret-type: cluster
+    stringData:
+      name: prod                                     # defaults to the server
+      server: https://k8s.example.com:6443
+      namespaces: web,api                            # optional; empty = every namespace
+      project: team                                  # optional
+      config: |
+        {"bearerToken": "<token>",                   # or "username"/"password"
+         "tlsClientConfig": {"insecure": false,
+                             "caData": "<base64 PEM>", "certData": "<base64 PEM>",
+                             "keyData": "<base64 PEM>", "serverName": "k8s.internal"}}
+
+``bosun cluster add|list|rm`` writes and reads these Secrets (:class:`ClusterSecrets`),
+making them from a context of a local kubeconfig (:func:`cluster_from_kubeconfig`). Only
+token, client certificate and basic auth are supported: Argo CD's ``execProviderConfig``
+and ``awsAuthConfig``, and kubeconfig ``exec``/``auth-provider`` users, are refused with a
+clear error rather than connecting without credentials.
+
+Activities read them through :class:`ClusterSecretStore` (cached for a few seconds) and
+connect with :meth:`ClusterEntry.kubeconfig`; nothing here enters a workflow input, result
+or history, and no error message carries a secret value. A Secret that cannot be parsed is
+reported in :attr:`ClusterSnapshot.errors` and does not hide the good ones.
+
+The Kubernetes calls mirror :class:`activities.credentials.RepoSecrets` (same timeouts, same
+error classification); adding a field is one line in :func:`cluster_from_secret`, one in
+:func:`secret_manifest` and, if it reaches the API server, one in :meth:`ClusterEntry.kubeconfig`.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import ipaddress
+import json
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import yaml
+
+from activities.credentials import CACHE_SECONDS, DEFAULT_NAMESPACE, MANAGED_BY_LABEL, SECRET_TYPE_LABEL
+
+CLUSTER = "cluster"
+REQUEST_TIMEOUT = 15
+UNSUPPORTED_CONFIG = ("execProviderConfig", "awsAuthConfig")
+UNSUPPORTED_USER = ("exec", "auth-provider")
+
+class ClusterConfigError(Exception):
+    """A cluster could not be read or written; ``retryable`` says whether trying again may help."""
+
+    def __init__(self, message: str, *, retryable: bool) -> None:
+        super().__init__(message)
+        self.retryable = retryable
+
+
+# ----------------------------------------------------------------------------- model
+
+
+@dataclass(frozen=True)
+class ClusterEntry:
+    """One destination cluster (the credentials stay out of repr)."""
+
+    name: str
+    server: str
+    secret: str = ""
+    """The Secret's name, for messages and ``rm``."""
+    namespaces: tuple[str, ...] = ()
+    """Argo CD: the only namespaces Applications may use there; empty means all."""
+    cluster_resources: bool = False
+    """Argo CD: with ``namespaces`` set, whether cluster-scoped resources are managed."""
+    project: str = ""
+    bearer_token: str = field(default="", repr=False)
+    username: str = field(default="", repr=False)
+    password: str = field(default="", repr=False)
+    ca_data: str = field(default="", repr=False)
+    """PEM text (the Secret holds it base64-encoded)."""
+    cert_data: str = field(default="", repr=False)
+    key_data: str = field(default="", repr=False)
+    insecure: bool = False
+    server_name: str = ""
+
+    @property
+    def auth(self) -> str:
+        """``token``, ``client certificate``, ``basic`` or ``none``: what ``cluster list`` may show."""
+        if self.bearer_token:
+            return "token"
+        if self.cert_data and self.key_data:
+            return "client certificate"
+        return "basic" if (self.username or self.password) else "none"
+
+    def secret_values(self) -> tuple[str, ...]:
+        """Every string that must never appear in a message or a log."""
+        key_lines = [line.strip() for line in self.key_data.splitlines()
+                     if len(line.strip()) >= 16 and "PRIVATE KEY" not in line]
+        return tuple(v for v in (self.bearer_token, self.password, self.key_data.strip(), *key_lines) if v)
+
+    def describe(self) -> str:
+        """Name and server, for messages (never a credential)."""
+        return self.server if self.name in ("", self.server) else f"{self.name} ({self.server})"
+
+    def kubeconfig(self) -> dict[str, Any]:
+        """A kubeconfig with one context, ``name``, for ``new_client_from_config_dict``."""
+        cluster: dict[str, Any] = {"server": self.server}
+        if self.insecure:
+            # client-go (and so kubectl) refuses a CA together with insecure-skip-tls-verify.
+            cluster["insecure-skip-tls-verify"] = True
+        elif self.ca_data:
+            cluster["certificate-authority-data"] = _b64(self.ca_data)
+        if self.server_name:
+            cluster["tls-server-name"] = self.server_name
+        user: dict[str, Any] = {}
+        if self.cert_data:
+            user["client-certificate-data"] = _b64(self.cert_data)
+        if self.key_data:
+            user["client-key-data"] = _b64(self.key_data)
+        if self.bearer_token:
+            user["token"] = self.bearer_token
+        if self.username or self.password:
+            user.update(username=self.username, password=self.password)
+        return {
+            "apiVersion": "v1", "kind": "Config",
+            "clusters": [{"name": self.name, "cluster": cluster}],
+            "users": [{"name": self.name, "user": user}],
+            "contexts": [{"name": self.name, "context": {"cluster": self.name, "user": self.name}}],
+            "current-context": self.name,
+        }
+
+
+@dataclass(frozen=True)
+class ClusterSnapshot:
+    """Every cluster Secret read in one go; ``errors`` holds (Secret name, message) of bad ones."""
+
+    entries: tuple[ClusterEntry, ...] = ()
+    errors: tuple[tuple[str, str], ...] = ()
+
+    def match(self, *, server: str = "", name: str = "") -> ClusterEntry | None:
+        """The cluster of an Application destination: by server URL, else by name (as Argo CD)."""
+        server = server.strip().rstrip("/")
+        for entry in self.entries:
+            if server and entry.server.rstrip("/") == server:
+                return entry
+        return next((e for e in self.entries if name and e.name == name), None)
+
+
+def _b64(text: str) -> str:
+    return base64.b64encode(text.encode()).decode()
+
+
+def _unb64(value: str, where: str) -> str:
+    """Base64 as Go decodes it (line breaks ignored); the message never quotes the value."""
+    try:
+        return base64.b64decode("".join(value.split()), validate=True).decode()
+    except (binascii.Error, ValueError, UnicodeDecodeError):
+        raise ClusterConfigError(f"{where} is not valid base64", retryable=False) from None
+
+
+def _normalize_server(server: str) -> str:
+    return server.strip().rstrip("/")
+
+
+def _fnv32a(text: str) -> int:
+    h = 0x811C9DC5
+    for byte in text.encode():
+        h = ((h ^ byte) * 0x01000193) & 0xFFFFFFFF
+    return h
+
+
+def secret_name(server: str) -> str:
+    """Argo CD's name for a cluster Secret (``URIToSecretName``): ``cluster-<host>-<fnv32a of server>``."""
+    parts = urlsplit(server)
+    if not parts.scheme or not parts.netloc:
+        raise ClusterConfigError(f"server {server!r} is not a URL (https://host:port)", retryable=False)
+    host = parts.netloc.rpartition("@")[2]
+    if host.startswith("[") and "]" in host:
+        try:
+            host = str(ipaddress.IPv6Address(host[1:host.index("]")])).replace(":", "-")
+        except ValueError:
+            raise ClusterConfigError(f"server {server!r} has an invalid IPv6 address", retryable=False) from None
+    else:
+        host = host.split(":", 1)[0]
+    return f"{CLUSTER}-{host.lower()}-{_fnv32a(server)}"
+
+
+# ----------------------------------------------------------------------------- Secrets
+
+
+def _secret_values(secret: Mapping[str, Any], where: str) -> dict[str, str]:
+    values = {key: _unb64(str(raw or ""), f"{where}: data.{key}")
+              for key, raw in (secret.get("data") or {}).items()}
+    values.update({k: str(v) for k, v in (secret.get("stringData") or {}).items()})
+    return values
+
+
+def _config(raw: str, where: str) -> dict[str, Any]:
+    if not raw.strip():
+        return {}
+    try:
+        config = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        # exc.msg and the position never quote the document.
+        raise ClusterConfigError(f"{where}: data.config is not valid JSON ({exc.msg} at line {exc.lineno} "
+                                 f"column {exc.colno})", retryable=False) from None
+    if not isinstance(config, dict):
+        raise ClusterConfigError(f"{where}: data.config is not a JSON object", retryable=False)
+    return config
+
+
+def _text(mapping: Mapping[str, Any], key: str, where: str) -> str:
+    value = mapping.get(key)
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise ClusterConfigError(f"{where}.{key} is not a string", retryable=False)
+    return value
+
+
+def cluster_from_secret(secret: Mapping[str, Any]) -> ClusterEntry:
+    """A cluster Secret (``data`` base64, or ``stringData``) as an entry; ClusterConfigError if malformed."""
+    meta = secret.get("metadata") or {}
+    name, namespace = str(meta.get("name") or ""), str(meta.get("namespace") or "")
+    where = f"Secret {namespace}/{name}" if namespace else f"Secret {name}"
+    values = _secret_values(secret, where)
+    server = _normalize_server(values.get("server", ""))
+    if not server:
+        raise ClusterConfigError(f"{where} has no server (data.server)", retryable=False)
+    config = _config(values.get("config", ""), where)
+    for key in UNSUPPORTED_CONFIG:
+        if config.get(key):
+            raise ClusterConfigError(f"{where}: data.config {key} is not supported yet (use bearerToken or a "
+                                     "client certificate)", retryable=False)
+    tls = config.get("tlsClientConfig") or {}
+    if not isinstance(tls, dict):
+        raise ClusterConfigError(f"{where}: data.config tlsClientConfig is not a JSON object", retryable=False)
+    in_config, in_tls = f"{where}: data.config", f"{where}: data.config tlsClientConfig"
+    insecure = tls.get("insecure", False)
+    if not isinstance(insecure, bool):
+        raise ClusterConfigError(f"{in_tls}.insecure is not true or false", retryable=False)
+    pem = {key: _unb64(text, f"{in_tls}.{key}") if (text := _text(tls, key, in_tls)) else ""
+           for key in ("caData", "certData", "keyData")}
+    return ClusterEntry(
+        name=values.get("name", "").strip() or server, server=server, secret=name,
+        namespaces=tuple(n.strip() for n in values.get("namespaces", "").split(",") if n.strip()),
+        cluster_resources=values.get("clusterResources", "").strip().lower() == "true",
+        project=values.get("project", "").strip(),
+        bearer_token=_text(config, "bearerToken", in_config).strip(),
+        username=_text(config, "username", in_config), password=_text(config, "password", in_config),
+        ca_data=pem["caData"], cert_data=pem["certData"], key_data=pem["keyData"], insecure=insecure,
+        server_name=_text(tls, "serverName", in_tls),
+    )
+
+
+def secret_manifest(entry: ClusterEntry, *, namespace: str) -> dict[str, Any]:
+    """The Secret ``bosun cluster add`` writes, in Argo CD's form."""
+    config: dict[str, Any] = {}
+    if entry.bearer_token:
+        config["bearerToken"] = entry.bearer_token
+    if entry.username or entry.password:
+        config.update(username=entry.username, password=entry.password)
+    tls: dict[str, Any] = {"insecure": entry.insecure}
+    for key, pem in (("caData", entry.ca_data), ("certData", entry.cert_data), ("keyData", entry.key_data)):
+        if pem:
+            tls[key] = _b64(pem)
+    if entry.server_name:
+        tls["serverName"] = entry.server_name
+    config["tlsClientConfig"] = tls
+    values = {"name": entry.name, "server": entry.server, "config": json.dumps(config),
+              "namespaces": ",".join(entry.namespaces),
+              "clusterResources": "true" if entry.cluster_resources else "", "project": entry.project}
+    return {
+        "apiVersion": "v1", "kind": "Secret",
+        "metadata": {"name": entry.secret or secret_name(entry.server), "namespace": namespace,
+                     "labels": {SECRET_TYPE_LABEL: CLUSTER, MANAGED_BY_LABEL: "bosun"}},
+        "type": "Opaque",
+        "data": {k: _b64(v) for k, v in values.items() if v},
+    }
+
+
+# ----------------------------------------------------------------------------- kubeconfig
+
+
+def _named(config: Mapping[str, Any], section: str, key: str) -> dict[str, dict[str, Any]]:
+    """``{name: body}`` of a kubeconfig list (``clusters``/``cluster``, ``users``/``user``, ...)."""
+    found: dict[str, dict[str, Any]] = {}
+    for item in config.get(section) or []:
+        if isinstance(item, dict) and item.get("name") is not None:
+            body = item.get(key)
+            found[str(item["name"])] = body if isinstance(body, dict) else {}
+    return found
+
+
+def _file_or_data(body: Mapping[str, Any], key: str, base: Path, where: str) -> str:
+    """``<key>-data`` (base64) or the file ``<key>`` (relative to the kubeconfig), as text."""
+    data = body.get(f"{key}-data")
+    if data:
+        return _unb64(str(data), f"{where} {key}-data")
+    path = body.get(key)
+    return _read(base / str(path), f"{where} {key}") if path else ""
+
+
+def _read(path: Path, what: str) -> str:
+    try:
+        return path.expanduser().read_text()
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = getattr(exc, "strerror", None) or type(exc).__name__
+        raise ClusterConfigError(f"{what}: cannot read {path}: {reason}", retryable=False) from None
+
+
+def cluster_from_kubeconfig(path: Path, context: str, *, name: str = "") -> ClusterEntry:
+    """The cluster and user of ``context`` in kubeconfig ``path``, named ``name`` (default: the context)."""
+    try:
+        config = yaml.safe_load(path.read_text()) or {}
+    except OSError as exc:
+        raise ClusterConfigError(f"cannot read kubeconfig {path}: {exc.strerror}", retryable=False) from None
+    except (yaml.YAMLError, UnicodeDecodeError):
+        raise ClusterConfigError(f"kubeconfig {path} is not valid YAML", retryable=False) from None
+    if not isinstance(config, dict):
+        raise ClusterConfigError(f"kubeconfig {path} is not a kubeconfig", retryable=False)
+    contexts = _named(config, "contexts", "context")
+    if context not in contexts:
+        available = ", ".join(sorted(contexts)) or "none"
+        raise ClusterConfigError(f"kubeconfig {path} has no context {context!r} (contexts: {available})",
+                                 retryable=False)
+    ctx = contexts[context]
+    cluster_name, user_name = str(ctx.get("cluster") or ""), str(ctx.get("user") or "")
+    clusters, users = _named(config, "clusters", "cluster"), _named(config, "users", "user")
+    if cluster_name not in clusters:
+        raise ClusterConfigError(f"kubeconfig {path}: context {context!r} names cluster {cluster_name!r}, "
+                                 "which it does not define", retryable=False)
+    if user_name and user_name not in users:
+        raise ClusterConfigError(f"kubeconfig {path}: context {context!r} names user {user_name!r}, "
+                                 "which it does not define", retryable=False)
+    cluster, user = clusters[cluster_name], users.get(user_name, {})
+    for key in UNSUPPORTED_USER:
+        if user.get(key):
+            raise ClusterConfigError(f"kubeconfig {path}: user {user_name!r} authenticates with {key}, which "
+                                     "Bosun does not support yet (use a token or a client certificate)",
+                                     retryable=False)
+    server = _normalize_server(str(cluster.get("server") or ""))
+    if not server:
+        raise ClusterConfigError(f"kubeconfig {path}: cluster {cluster_name!r} has no server", retryable=False)
+    base = path.parent
+    where_cluster, where_user = f"kubeconfig {path}: cluster {cluster_name!r}", f"kubeconfig {path}: user {user_name!r}"
+    token = str(user.get("token") or "")
+    token_file = user.get("tokenFile") or user.get("token-file")
+    if not token and token_file:
+        token = _read(base / str(token_file), f"{where_user} tokenFile")
+    return ClusterEntry(
+        name=name or context, server=server,
+        bearer_token=token.strip(),
+        username=str(user.get("username") or ""), password=str(user.get("password") or ""),
+        ca_data=_file_or_data(cluster, "certificate-authority", base, where_cluster),
+        cert_data=_file_or_data(user, "client-certificate", base, where_user),
+        key_data=_file_or_data(user, "client-key", base, where_user),
+        insecure=bool(cluster.get("insecure-skip-tls-verify")),
+        server_name=str(cluster.get("tls-server-name") or ""),
+    )
+
+
+# ----------------------------------------------------------------------------- management cluster
+
+
+class ClusterSecrets:
+    """The cluster Secrets in the management cluster: read (worker), write (CLI)."""
+
+    def __init__(self, kubeconfig: Path, *, namespace: str = DEFAULT_NAMESPACE,
+                 context: str | None = None) -> None:
+        self.kubeconfig = kubeconfig
+        self.namespace = namespace
+        self._context = context
+        self._core: Any = None
+        self._lock = threading.Lock()
+
+    @property
+    def _api(self) -> Any:
+        from kubernetes import client as k8s_client
+        from kubernetes import config as k8s_config
+
+        with self._lock:
+            if self._core is None:
+                try:
+                    new_client: Any = k8s_config.new_client_from_config  # untyped
+                    api = new_client(config_file=str(self.kubeconfig), context=self._context)
+                except Exception as exc:  # noqa: BLE001 - a bad or missing kubeconfig
+                    raise ClusterConfigError(
+                        f"cannot use kubeconfig {self.kubeconfig} for the management cluster: {exc}",
+                        retryable=False) from None
+                self._core = k8s_client.CoreV1Api(api)
+            return self._core
+
+    def _call(self, what: str, fn: Callable[[], Any]) -> Any:
+        from kubernetes.client.exceptions import ApiException
+
+        try:
+            return fn()
+        except ClusterConfigError:
+            raise
+        except ApiException as exc:
+            status = int(exc.status or 0)
+            raise ClusterConfigError(
+                f"cannot {what} in namespace {self.namespace} of the management cluster: "
+                f"{status} {exc.reason or ''}".rstrip(), retryable=status not in (401, 403),
+            ) from None
+        except Exception as exc:  # noqa: BLE001 - connection errors, timeouts
+            raise ClusterConfigError(f"cannot {what}: management cluster unreachable: {type(exc).__name__}",
+                                     retryable=True) from None
+
+    def list(self) -> ClusterSnapshot:
+        """Every cluster Secret in the namespace; those that cannot be parsed go to ``errors``."""
+        from kubernetes.client.exceptions import ApiException
+
+        def read() -> list[Any]:
+            try:
+                listing = self._api.list_namespaced_secret(
+                    self.namespace, label_selector=f"{SECRET_TYPE_LABEL}={CLUSTER}",
+                    _request_timeout=REQUEST_TIMEOUT)
+            except ApiException as exc:
+                if exc.status == 404:  # no such namespace: no clusters
+                    return []
+                raise
+            return list(listing.items or [])
+
+        entries, errors = [], []
+        for item in self._call("list cluster Secrets", read):
+            secret = {"metadata": {"name": item.metadata.name, "namespace": self.namespace,
+                                   "labels": item.metadata.labels or {}},
+                      "data": item.data or {}}
+            try:
+                entries.append(cluster_from_secret(secret))
+            except ClusterConfigError as exc:
+                errors.append((str(item.metadata.name), str(exc)))
+        return ClusterSnapshot(tuple(sorted(entries, key=lambda e: (e.name, e.server, e.secret))),
+                               tuple(sorted(errors)))
+
+    def ensure_namespace(self) -> None:
+        from kubernetes.client.exceptions import ApiException
+
+        def ensure() -> None:
+            try:
+                self._api.read_namespace(self.namespace, _request_timeout=REQUEST_TIMEOUT)
+            except ApiException as exc:
+                if exc.status != 404:
+                    raise
+                self._api.create_namespace({"metadata": {"name": self.namespace}},
+                                           _request_timeout=REQUEST_TIMEOUT)
+
+        self._call(f"create namespace {self.namespace}", ensure)
+
+    def put(self, manifest: dict[str, Any], *, upsert: bool) -> bool:
+        """Create the Secret; with ``upsert`` replace an existing one. True if it existed."""
+        from kubernetes.client.exceptions import ApiException
+
+        name = manifest["metadata"]["name"]
+
+        def put() -> bool:
+            try:
+                self._api.create_namespaced_secret(self.namespace, manifest, _request_timeout=REQUEST_TIMEOUT)
+                return False
+            except ApiException as exc:
+                if exc.status != 409:
+                    raise
+            if not upsert:
+                raise ClusterConfigError(f"Secret {self.namespace}/{name} exists (use --upsert to replace it)",
+                                         retryable=False)
+            self._api.replace_namespaced_secret(name, self.namespace, manifest, _request_timeout=REQUEST_TIMEOUT)
+            return True
+
+        return bool(self._call(f"write Secret {name}", put))
+
+    def delete(self, name: str) -> None:
+        self._call(f"delete Secret {name}", lambda: self._api.delete_namespaced_secret(
+            name, self.namespace, _request_timeout=REQUEST_TIMEOUT))
+
+
+class ClusterSecretStore:
+    """Cluster Secrets, re-read at most every ``ttl`` seconds. Thread-safe."""
+
+    def __init__(self, read: Callable[[], ClusterSnapshot], *, ttl: float = CACHE_SECONDS,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self._read = read
+        self._ttl = ttl
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._snapshot: ClusterSnapshot | None = None
+        self._read_at = 0.0
+
+    @classmethod
+    def from_kubeconfig(cls, kubeconfig: Path, *, namespace: str = DEFAULT_NAMESPACE,
+                        context: str | None = None, ttl: float = CACHE_SECONDS) -> ClusterSecretStore:
+        return cls(ClusterSecrets(kubeconfig, namespace=namespace, context=context).list, ttl=ttl)
+
+    @classmethod
+    def static(cls, entries: Sequence[ClusterEntry] = (),
+               errors: Sequence[tuple[str, str]] = ()) -> ClusterSecretStore:
+        """A test double: fixed clusters, no management cluster."""
+        snapshot = ClusterSnapshot(tuple(entries), tuple(errors))
+        return cls(lambda: snapshot, ttl=float("inf"))
+
+    def snapshot(self) -> ClusterSnapshot:
+        with self._lock:
+            now = self._clock()
+            if self._snapshot is None or now - self._read_at >= self._ttl:
+                self._snapshot = self._read()
+                self._read_at = now
+            return self._snapshot

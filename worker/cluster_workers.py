@@ -1,0 +1,97 @@
+"""One activity worker per destination cluster, started and stopped as clusters come and go.
+
+Each cluster's activities (compare, apply, wait_healthy, prune, read_live) run on the
+task queue :func:`activities.destinations.cluster_task_queue` names, polled by a worker
+with its own thread pool. A cluster that is down or slow ties up only its own threads and
+slots, so apps on the other clusters keep syncing on time. Clusters added later (a
+``bosun cluster add``, a new cluster Secret) get their worker within ``poll_seconds``;
+removed ones lose it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import contextlib
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from temporalio.client import Client
+from temporalio.worker import Worker
+
+from activities.destinations import cluster_task_queue
+from activities.kube import ClusterRegistry
+
+log = logging.getLogger(__name__)
+
+THREADS_PER_CLUSTER = 8
+
+
+@dataclass
+class _Running:
+    worker: Worker
+    task: asyncio.Task[None]
+    executor: concurrent.futures.ThreadPoolExecutor
+
+
+class ClusterWorkers:
+    def __init__(self, client: Client, clusters: ClusterRegistry, activities: Sequence[Callable[..., Any]],
+                 *, task_queue: str, poll_seconds: float = 5.0) -> None:
+        self._client = client
+        self._clusters = clusters
+        self._activities = list(activities)
+        self._task_queue = task_queue
+        self._poll_seconds = poll_seconds
+        self._running: dict[str, _Running] = {}
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Keep one worker per known cluster until ``stop`` is set."""
+        try:
+            while not stop.is_set():
+                await self.refresh()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), timeout=self._poll_seconds)
+        finally:
+            await asyncio.gather(*(self._stop(name) for name in list(self._running)))
+
+    async def refresh(self) -> None:
+        try:
+            names = {c.name for c in await asyncio.to_thread(self._clusters.clusters)}
+        except Exception as exc:  # noqa: BLE001 - a bad kubeconfig: keep what runs, say why
+            log.warning("cannot list clusters: %s", exc)
+            return
+        for name in sorted(names - set(self._running)):
+            self._start(name)
+        for name in sorted(set(self._running) - names):
+            await self._stop(name)
+        for name, running in list(self._running.items()):
+            if running.task.done():  # a worker that failed (e.g. lost Temporal for too long): start it again
+                log.warning("worker for cluster %s stopped: %s; restarting", name,
+                            running.task.exception() if not running.task.cancelled() else "cancelled")
+                running.executor.shutdown(wait=False)
+                del self._running[name]
+                self._start(name)
+
+    @property
+    def clusters(self) -> list[str]:
+        return sorted(self._running)
+
+    def _start(self, name: str) -> None:
+        queue = cluster_task_queue(self._task_queue, name)
+        executor = concurrent.futures.ThreadPoolExecutor(max_workers=THREADS_PER_CLUSTER,
+                                                         thread_name_prefix=f"cluster-{name}")
+        worker = Worker(self._client, task_queue=queue, activities=self._activities, activity_executor=executor,
+                        max_concurrent_activities=THREADS_PER_CLUSTER)
+        self._running[name] = _Running(worker, asyncio.create_task(worker.run()), executor)
+        log.info("polling %s for cluster %s", queue, name)
+
+    async def _stop(self, name: str) -> None:
+        running = self._running.pop(name)
+        if not running.task.done():
+            await running.worker.shutdown()
+        with contextlib.suppress(Exception):
+            await running.task
+        running.executor.shutdown(wait=False)
+        log.info("stopped the worker of cluster %s", name)
