@@ -33,6 +33,7 @@ import hashlib
 import json
 import logging
 import time
+from datetime import timedelta
 from typing import Any
 
 from pydantic import BaseModel, Field
@@ -58,6 +59,10 @@ CASCADE_FINALIZERS = (
 )
 """Argo CD's finalizers asking that the app's resources be deleted with it."""
 NO_CRD_RECHECK_SECONDS = 15.0
+CONCURRENCY = 16
+"""Applications handled at once in a pass."""
+RPC_TIMEOUT = timedelta(seconds=5)
+"""A status query a busy workflow does not answer in time is written on a later pass."""
 
 
 def app_workflow_id(name: str) -> str:
@@ -177,17 +182,20 @@ class DeclarativeActivities:
         if listed is None:  # no Application CRD: nothing declared, and nothing to take away
             return DeclaredAppsResult(known=input.known, deleting=input.deleting)
         result = DeclaredAppsResult(known=dict(input.known), deleting=list(input.deleting))
-        present = set()
-        for app in listed:
-            name = app["metadata"]["name"]
-            present.add(name)
-            try:
-                if app["metadata"].get("deletionTimestamp"):
-                    await self._deleted(app, result)
-                else:
-                    await self._declared(app, result)
-            except (RPCError, KubeError) as exc:  # one app's trouble does not stop the others
-                result.errors[name] = str(exc)
+        present = {app["metadata"]["name"] for app in listed}
+        limit = asyncio.Semaphore(CONCURRENCY)
+
+        async def one(app: Manifest) -> None:
+            async with limit:
+                try:
+                    if app["metadata"].get("deletionTimestamp"):
+                        await self._deleted(app, result)
+                    else:
+                        await self._declared(app, result)
+                except (RPCError, ApplicationError) as exc:  # one app's trouble does not stop the others
+                    result.errors[app["metadata"]["name"]] = str(exc)
+
+        await asyncio.gather(*(one(app) for app in listed))
         for name in sorted(set(result.known) - present):  # gone without a finalizer: the resources stay
             await self._delete_workflow(name, cascade=False)
             result.known.pop(name, None)
@@ -221,8 +229,9 @@ class DeclarativeActivities:
             await self._kube(self._management().merge_patch, app,
                              {"metadata": {"annotations": {REFRESH_ANNOTATION: None}}})
         try:
-            status = await self._client.get_workflow_handle(app_workflow_id(name)).query("status", result_type=dict)
-        except (RPCError, WorkflowQueryFailedError) as exc:  # just started, not answering yet: next time
+            status = await self._client.get_workflow_handle(app_workflow_id(name)).query(
+                "status", result_type=dict, rpc_timeout=RPC_TIMEOUT)
+        except (RPCError, WorkflowQueryFailedError) as exc:  # busy, or just started: next time
             log.debug("status of %s not written: %s", name, exc)
             return
         await self._write_status(app, argo_status(status))
@@ -254,7 +263,8 @@ class DeclarativeActivities:
 
     async def _running(self, name: str) -> bool:
         try:
-            described = await self._client.get_workflow_handle(app_workflow_id(name)).describe()
+            described = await self._client.get_workflow_handle(app_workflow_id(name)).describe(
+                rpc_timeout=RPC_TIMEOUT)
         except RPCError as exc:
             if exc.status == RPCStatusCode.NOT_FOUND:
                 return False
@@ -266,7 +276,7 @@ class DeclarativeActivities:
         handle = self._client.get_workflow_handle(app_workflow_id(name))
         try:
             await handle.start_update("delete", {"cascade": cascade}, wait_for_stage=WorkflowUpdateStage.ACCEPTED,
-                                      result_type=str)
+                                      result_type=str, rpc_timeout=RPC_TIMEOUT)
         except RPCError as exc:
             if exc.status != RPCStatusCode.NOT_FOUND:  # already ended: nothing to delete
                 raise

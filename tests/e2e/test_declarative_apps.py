@@ -78,7 +78,8 @@ def test_declared_application_is_followed_from_creation_to_deletion(
     })
     app, ns = unique("declared"), unique("ns")
     kubectl(devcluster_a, "apply", "-f", "-", input=json.dumps(application(app, repo, "one", ns)))
-
+    eventually(lambda: workflow_status(bosun, app) is WorkflowExecutionStatus.RUNNING, timeout=30,
+               what="a workflow for the Application")
     wait_status(bosun, app, sync="Synced", health="Healthy", timeout=90)
     assert live(devcluster_a, ns, "configmap", "first") is not None
     # Status is written back to the resource in Argo CD's shape.
@@ -138,8 +139,12 @@ def test_app_of_apps_brings_up_three_children_and_cascades_deletion(
     kubectl(devcluster_a, "apply", "-f", "-",
             input=json.dumps(application(parent, repo, "apps", CONTROL_NAMESPACE, finalizer=True)))
 
+    eventually(lambda: workflow_status(bosun, parent) is WorkflowExecutionStatus.RUNNING, timeout=30,
+               what="a workflow for the parent")
     wait_status(bosun, parent, sync="Synced", health="Healthy", timeout=120)
     for child, ns in zip(children, namespaces, strict=True):
+        eventually(lambda child=child: workflow_status(bosun, child) is WorkflowExecutionStatus.RUNNING,
+                   timeout=30, what=f"a workflow for {child}")
         wait_status(bosun, child, sync="Synced", health="Healthy", timeout=120)
         web = live(devcluster_a, ns, "deployment", "web")
         assert web is not None and web["status"].get("readyReplicas") == 2
