@@ -5,6 +5,7 @@ does not hold up apps on the others."""
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import time
 from collections.abc import Iterator
@@ -167,3 +168,26 @@ def test_a_stopped_cluster_does_not_hold_up_apps_on_the_others(
     bosun.cli("app", "delete", steady)
     bosun.cli("app", "delete", lost, "--no-cascade", check=False)
     bosun.cli("cluster", "rm", doomed_name)
+
+
+def test_no_workflow_history_holds_a_cluster_credential(bosun: Bosun, devcluster_b: Cluster) -> None:
+    """The cluster tests above stored devcluster_b's client key in a cluster Secret; it
+    stays worker-side: no event of any workflow holds it, raw or base64."""
+    user = yaml.safe_load(devcluster_b.kubeconfig.read_text())["users"][0]["user"]
+    key_b64 = user["client-key-data"]
+    key_pem = base64.b64decode(key_b64).decode()
+    needles = [key_b64.encode(), key_pem.encode()]
+    needles += [line.encode() for line in key_pem.splitlines() if len(line) >= 16 and "PRIVATE KEY" not in line]
+
+    async def scan() -> tuple[int, list[str]]:
+        client = await Client.connect(bosun.temporal.address)
+        runs = [(e.id, e.run_id) async for e in client.list_workflows()]
+        leaks = []
+        for workflow_id, run_id in runs:
+            history = await client.get_workflow_handle(workflow_id, run_id=run_id).fetch_history()
+            raw = b"".join(event.SerializeToString() for event in history.events)
+            leaks += [f"{workflow_id}: {n[:6]!r}…" for n in needles if n in raw]
+        return len(runs), leaks
+
+    runs, leaks = asyncio.run(scan())
+    assert runs > 0 and not leaks, leaks
