@@ -158,6 +158,8 @@ def test_a_stopped_cluster_does_not_hold_up_apps_on_the_others(
                    timeout=60, what=f"beat {n} deployed")
         delays.append(time.monotonic() - committed)
     # Refresh every 2 s (+10% jitter) plus a sync: each commit is live within a few seconds.
+    print(f"commit-to-live seconds on {devcluster_a.name} with {doomed_name} stopped: "
+          + ", ".join(f"{d:.1f}" for d in delays))
     assert max(delays) < 15, delays
 
     def lost_error() -> str | None:
