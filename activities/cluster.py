@@ -89,8 +89,15 @@ class ClusterActivities:
         if self._projects is None:
             return
         spec, _ = self._projects.read(project)
+        # As Argo CD: a destination given by name is checked against the project's servers
+        # too (and one given by server against its names), through the cluster it names.
+        try:
+            cluster = self._clusters.resolve(destination)
+            server, name = destination.server or cluster.server, destination.name or cluster.name
+        except KubeError:
+            server, name = destination.server, destination.name
         problems = project_violations(
-            spec, repo_urls=repo_urls, server=destination.server, name=destination.name,
+            spec, repo_urls=repo_urls, server=server, name=name,
             namespace=destination.namespace,
             objects=[(o, bool(o["metadata"].get("namespace"))) for o in desired])
         if problems:

@@ -193,3 +193,38 @@ def test_no_workflow_history_holds_a_cluster_credential(bosun: Bosun, devcluster
 
     runs, leaks = asyncio.run(scan())
     assert runs > 0 and not leaks, leaks
+
+
+def test_project_destinations_match_a_cluster_by_name_or_server(
+    bosun: Bosun, devcluster_a: Cluster, devcluster_b: Cluster, tmp_path: Path
+) -> None:
+    """A project that permits devcluster_b by server URL permits an app naming it, and
+    refuses the management cluster: nothing is applied there."""
+    remote = unique("remote")
+    add_cluster(bosun, devcluster_b, remote)
+    project = unique("remote-only")
+    path = tmp_path / "project.json"
+    path.write_text(json.dumps({"apiVersion": "argoproj.io/v1alpha1", "kind": "AppProject",
+                                "metadata": {"name": project},
+                                "spec": {"sourceRepos": ["*"],
+                                         "destinations": [{"server": devcluster_b.server, "namespace": "*"}]}}))
+    bosun.cli("proj", "create", "-f", str(path), "--kubeconfig", str(bosun.kubeconfigs[0]))
+    repo = GitRepo.create(tmp_path / "repo", {"cm.json": configmap("settings", {"a": "b"})})
+    ns = unique("proj")
+    allowed, refused = unique("by-name"), unique("local")
+    bosun.create_app(allowed, repo, namespace=ns, server="",
+                     extra_spec={"project": project, "destination": {"name": remote, "namespace": ns}})
+    bosun.create_app(refused, repo, namespace=ns, extra_spec={"project": project})
+
+    wait_status(bosun, allowed, sync="Synced", timeout=90)
+    assert live(devcluster_b, ns, "configmap", "settings") is not None
+
+    def refusal() -> str | None:
+        return next((c["message"] for c in bosun.status(refused)["conditions"]
+                     if c["type"] == "ComparisonError"), None)
+
+    assert "does not permit destination" in eventually(refusal, timeout=60, what="project refusal")
+    assert live(devcluster_a, ns, "configmap", "settings") is None
+    for app in (allowed, refused):
+        bosun.cli("app", "delete", app)
+    bosun.cli("cluster", "rm", remote)
