@@ -43,9 +43,7 @@ import base64
 import binascii
 import ipaddress
 import json
-import threading
-import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -53,19 +51,22 @@ from urllib.parse import urlsplit
 
 import yaml
 
-from activities.credentials import CACHE_SECONDS, DEFAULT_NAMESPACE, MANAGED_BY_LABEL, SECRET_TYPE_LABEL
+from activities.management import (
+    CACHE_SECONDS,
+    DEFAULT_NAMESPACE,
+    MANAGED_BY_LABEL,
+    SECRET_TYPE_LABEL,
+    Cached,
+    ManagementError,
+    ManagementSecrets,
+)
 
 CLUSTER = "cluster"
-REQUEST_TIMEOUT = 15
 UNSUPPORTED_CONFIG = ("execProviderConfig", "awsAuthConfig")
 UNSUPPORTED_USER = ("exec", "auth-provider")
 
-class ClusterConfigError(Exception):
+class ClusterConfigError(ManagementError):
     """A cluster could not be read or written; ``retryable`` says whether trying again may help."""
-
-    def __init__(self, message: str, *, retryable: bool) -> None:
-        super().__init__(message)
-        self.retryable = retryable
 
 
 # ----------------------------------------------------------------------------- model
@@ -374,129 +375,25 @@ def cluster_from_kubeconfig(path: Path, context: str, *, name: str = "") -> Clus
 # ----------------------------------------------------------------------------- management cluster
 
 
-class ClusterSecrets:
+class ClusterSecrets(ManagementSecrets):
     """The cluster Secrets in the management cluster: read (worker), write (CLI)."""
 
-    def __init__(self, kubeconfig: Path, *, namespace: str = DEFAULT_NAMESPACE,
-                 context: str | None = None) -> None:
-        self.kubeconfig = kubeconfig
-        self.namespace = namespace
-        self._context = context
-        self._core: Any = None
-        self._lock = threading.Lock()
-
-    @property
-    def _api(self) -> Any:
-        from kubernetes import client as k8s_client
-        from kubernetes import config as k8s_config
-
-        with self._lock:
-            if self._core is None:
-                try:
-                    new_client: Any = k8s_config.new_client_from_config  # untyped
-                    api = new_client(config_file=str(self.kubeconfig), context=self._context)
-                except Exception as exc:  # noqa: BLE001 - a bad or missing kubeconfig
-                    raise ClusterConfigError(
-                        f"cannot use kubeconfig {self.kubeconfig} for the management cluster: {exc}",
-                        retryable=False) from None
-                self._core = k8s_client.CoreV1Api(api)
-            return self._core
-
-    def _call(self, what: str, fn: Callable[[], Any]) -> Any:
-        from kubernetes.client.exceptions import ApiException
-
-        try:
-            return fn()
-        except ClusterConfigError:
-            raise
-        except ApiException as exc:
-            status = int(exc.status or 0)
-            raise ClusterConfigError(
-                f"cannot {what} in namespace {self.namespace} of the management cluster: "
-                f"{status} {exc.reason or ''}".rstrip(), retryable=status not in (401, 403),
-            ) from None
-        except Exception as exc:  # noqa: BLE001 - connection errors, timeouts
-            raise ClusterConfigError(f"cannot {what}: management cluster unreachable: {type(exc).__name__}",
-                                     retryable=True) from None
+    error = ClusterConfigError
 
     def list(self) -> ClusterSnapshot:
         """Every cluster Secret in the namespace; those that cannot be parsed go to ``errors``."""
-        from kubernetes.client.exceptions import ApiException
-
-        def read() -> list[Any]:
-            try:
-                listing = self._api.list_namespaced_secret(
-                    self.namespace, label_selector=f"{SECRET_TYPE_LABEL}={CLUSTER}",
-                    _request_timeout=REQUEST_TIMEOUT)
-            except ApiException as exc:
-                if exc.status == 404:  # no such namespace: no clusters
-                    return []
-                raise
-            return list(listing.items or [])
-
         entries, errors = [], []
-        for item in self._call("list cluster Secrets", read):
-            secret = {"metadata": {"name": item.metadata.name, "namespace": self.namespace,
-                                   "labels": item.metadata.labels or {}},
-                      "data": item.data or {}}
+        for secret in self.secrets(f"{SECRET_TYPE_LABEL}={CLUSTER}", "cluster Secrets"):
             try:
                 entries.append(cluster_from_secret(secret))
             except ClusterConfigError as exc:
-                errors.append((str(item.metadata.name), str(exc)))
+                errors.append((str(secret["metadata"]["name"]), str(exc)))
         return ClusterSnapshot(tuple(sorted(entries, key=lambda e: (e.name, e.server, e.secret))),
                                tuple(sorted(errors)))
 
-    def ensure_namespace(self) -> None:
-        from kubernetes.client.exceptions import ApiException
 
-        def ensure() -> None:
-            try:
-                self._api.read_namespace(self.namespace, _request_timeout=REQUEST_TIMEOUT)
-            except ApiException as exc:
-                if exc.status != 404:
-                    raise
-                self._api.create_namespace({"metadata": {"name": self.namespace}},
-                                           _request_timeout=REQUEST_TIMEOUT)
-
-        self._call(f"create namespace {self.namespace}", ensure)
-
-    def put(self, manifest: dict[str, Any], *, upsert: bool) -> bool:
-        """Create the Secret; with ``upsert`` replace an existing one. True if it existed."""
-        from kubernetes.client.exceptions import ApiException
-
-        name = manifest["metadata"]["name"]
-
-        def put() -> bool:
-            try:
-                self._api.create_namespaced_secret(self.namespace, manifest, _request_timeout=REQUEST_TIMEOUT)
-                return False
-            except ApiException as exc:
-                if exc.status != 409:
-                    raise
-            if not upsert:
-                raise ClusterConfigError(f"Secret {self.namespace}/{name} exists (use --upsert to replace it)",
-                                         retryable=False)
-            self._api.replace_namespaced_secret(name, self.namespace, manifest, _request_timeout=REQUEST_TIMEOUT)
-            return True
-
-        return bool(self._call(f"write Secret {name}", put))
-
-    def delete(self, name: str) -> None:
-        self._call(f"delete Secret {name}", lambda: self._api.delete_namespaced_secret(
-            name, self.namespace, _request_timeout=REQUEST_TIMEOUT))
-
-
-class ClusterSecretStore:
+class ClusterSecretStore(Cached[ClusterSnapshot]):
     """Cluster Secrets, re-read at most every ``ttl`` seconds. Thread-safe."""
-
-    def __init__(self, read: Callable[[], ClusterSnapshot], *, ttl: float = CACHE_SECONDS,
-                 clock: Callable[[], float] = time.monotonic) -> None:
-        self._read = read
-        self._ttl = ttl
-        self._clock = clock
-        self._lock = threading.Lock()
-        self._snapshot: ClusterSnapshot | None = None
-        self._read_at = 0.0
 
     @classmethod
     def from_kubeconfig(cls, kubeconfig: Path, *, namespace: str = DEFAULT_NAMESPACE,
@@ -510,10 +407,3 @@ class ClusterSecretStore:
         snapshot = ClusterSnapshot(tuple(entries), tuple(errors))
         return cls(lambda: snapshot, ttl=float("inf"))
 
-    def snapshot(self) -> ClusterSnapshot:
-        with self._lock:
-            now = self._clock()
-            if self._snapshot is None or now - self._read_at >= self._ttl:
-                self._snapshot = self._read()
-                self._read_at = now
-            return self._snapshot

@@ -57,32 +57,32 @@ import shlex
 import shutil
 import stat
 import tempfile
-import threading
-import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
 
-SECRET_TYPE_LABEL = "argocd.argoproj.io/secret-type"
+from activities.management import (
+    CACHE_SECONDS,
+    DEFAULT_NAMESPACE,
+    MANAGED_BY_LABEL,
+    SECRET_TYPE_LABEL,
+    Cached,
+    ManagementError,
+    ManagementSecrets,
+)
+
 REPOSITORY = "repository"
 REPO_CREDS = "repo-creds"
 KNOWN_HOSTS_CONFIGMAP = "argocd-ssh-known-hosts-cm"
 KNOWN_HOSTS_KEY = "ssh_known_hosts"
-DEFAULT_NAMESPACE = "bosun"
-CACHE_SECONDS = 5.0
-MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"
 
 _SCP_URL = re.compile(r"^(?:[\w.-]+@)?[\w.-]+:(?!//)")
 
 
-class CredentialError(Exception):
+class CredentialError(ManagementError):
     """Credentials could not be read; ``retryable`` says whether trying again may help."""
-
-    def __init__(self, message: str, *, retryable: bool) -> None:
-        super().__init__(message)
-        self.retryable = retryable
 
 
 # ----------------------------------------------------------------------------- model
@@ -214,17 +214,8 @@ class Snapshot:
     ssh_known_hosts: str = ""
 
 
-class SecretCredentialStore:
+class SecretCredentialStore(Cached[Snapshot]):
     """Credentials from Secrets, re-read at most every ``ttl`` seconds. Thread-safe."""
-
-    def __init__(self, read: Callable[[], Snapshot], *, ttl: float = CACHE_SECONDS,
-                 clock: Callable[[], float] = time.monotonic) -> None:
-        self._read = read
-        self._ttl = ttl
-        self._clock = clock
-        self._lock = threading.Lock()
-        self._snapshot: Snapshot | None = None
-        self._read_at = 0.0
 
     @classmethod
     def from_kubeconfig(cls, kubeconfig: Path, *, namespace: str = DEFAULT_NAMESPACE,
@@ -232,14 +223,6 @@ class SecretCredentialStore:
                         ) -> SecretCredentialStore:
         secrets = RepoSecrets(kubeconfig, namespace=namespace, context=context)
         return cls(secrets.snapshot, ttl=ttl)
-
-    def snapshot(self) -> Snapshot:
-        with self._lock:
-            now = self._clock()
-            if self._snapshot is None or now - self._read_at >= self._ttl:
-                self._snapshot = self._read()
-                self._read_at = now
-            return self._snapshot
 
     def lookup(self, url: str, *, repo_type: str = "git") -> RepoCredentials | None:
         snapshot = self.snapshot()
@@ -261,124 +244,25 @@ class StaticCredentialStore:
         return self._store.lookup(url, repo_type=repo_type)
 
 
-class RepoSecrets:
+class RepoSecrets(ManagementSecrets):
     """The repository Secrets in the management cluster: read (worker), write (CLI)."""
 
-    def __init__(self, kubeconfig: Path, *, namespace: str = DEFAULT_NAMESPACE,
-                 context: str | None = None) -> None:
-        self.kubeconfig = kubeconfig
-        self.namespace = namespace
-        self._context = context
-        self._core: Any = None
-        self._lock = threading.Lock()
-
-    @property
-    def _api(self) -> Any:
-        from kubernetes import client as k8s_client
-        from kubernetes import config as k8s_config
-
-        with self._lock:
-            if self._core is None:
-                try:
-                    new_client: Any = k8s_config.new_client_from_config  # untyped
-                    api = new_client(config_file=str(self.kubeconfig), context=self._context)
-                except Exception as exc:  # noqa: BLE001 - a bad or missing kubeconfig
-                    raise CredentialError(
-                        f"cannot use kubeconfig {self.kubeconfig} for the management cluster: "
-                        f"{exc}", retryable=False) from None
-                self._core = k8s_client.CoreV1Api(api)
-            return self._core
-
-    def _call(self, what: str, fn: Callable[[], Any]) -> Any:
-        from kubernetes.client.exceptions import ApiException
-
-        try:
-            return fn()
-        except CredentialError:
-            raise
-        except ApiException as exc:
-            status = int(exc.status or 0)
-            raise CredentialError(
-                f"cannot {what} in namespace {self.namespace} of the management cluster: "
-                f"{status} {exc.reason or ''}".rstrip(), retryable=status not in (401, 403),
-            ) from None
-        except Exception as exc:  # noqa: BLE001 - connection errors, timeouts
-            raise CredentialError(
-                f"cannot {what}: management cluster unreachable: {type(exc).__name__}",
-                retryable=True) from None
+    error = CredentialError
 
     def list(self) -> list[RepoCredentials]:
         """Every repository and repo-creds Secret in the namespace."""
-        selector = f"{SECRET_TYPE_LABEL} in ({REPOSITORY},{REPO_CREDS})"
-        listing = self._call("list repository Secrets", lambda: self._api.list_namespaced_secret(
-            self.namespace, label_selector=selector, _request_timeout=15))
         found = []
-        for item in listing.items or []:
-            secret = {"metadata": {"name": item.metadata.name,
-                                   "labels": item.metadata.labels or {}},
-                      "data": item.data or {}}
+        for secret in self.secrets(f"{SECRET_TYPE_LABEL} in ({REPOSITORY},{REPO_CREDS})", "repository Secrets"):
             creds = credentials_from_secret(secret)
             if creds is not None:
                 found.append(creds)
         return sorted(found, key=lambda c: (c.kind, c.url, c.secret))
 
     def known_hosts(self) -> str:
-        from kubernetes.client.exceptions import ApiException
-
-        def read() -> str:
-            try:
-                cm = self._api.read_namespaced_config_map(KNOWN_HOSTS_CONFIGMAP, self.namespace,
-                                                          _request_timeout=15)
-            except ApiException as exc:
-                if exc.status == 404:
-                    return ""
-                raise
-            return str((cm.data or {}).get(KNOWN_HOSTS_KEY) or "")
-
-        return str(self._call(f"read ConfigMap {KNOWN_HOSTS_CONFIGMAP}", read))
+        return self.config_map_value(KNOWN_HOSTS_CONFIGMAP, KNOWN_HOSTS_KEY)
 
     def snapshot(self) -> Snapshot:
         return Snapshot(tuple(self.list()), self.known_hosts())
-
-    def ensure_namespace(self) -> None:
-        from kubernetes.client.exceptions import ApiException
-
-        def ensure() -> None:
-            try:
-                self._api.read_namespace(self.namespace, _request_timeout=15)
-            except ApiException as exc:
-                if exc.status != 404:
-                    raise
-                self._api.create_namespace({"metadata": {"name": self.namespace}},
-                                           _request_timeout=15)
-
-        self._call(f"create namespace {self.namespace}", ensure)
-
-    def put(self, manifest: dict[str, Any], *, upsert: bool) -> bool:
-        """Create the Secret; with ``upsert`` replace an existing one. True if it existed."""
-        from kubernetes.client.exceptions import ApiException
-
-        name = manifest["metadata"]["name"]
-
-        def put() -> bool:
-            try:
-                self._api.create_namespaced_secret(self.namespace, manifest, _request_timeout=15)
-                return False
-            except ApiException as exc:
-                if exc.status != 409:
-                    raise
-            if not upsert:
-                raise CredentialError(f"Secret {self.namespace}/{name} exists "
-                                      "(use --upsert to replace it)", retryable=False)
-            self._api.replace_namespaced_secret(name, self.namespace, manifest,
-                                                _request_timeout=15)
-            return True
-
-        return bool(self._call(f"write Secret {name}", put))
-
-    def delete(self, name: str) -> None:
-        self._call(f"delete Secret {name}", lambda: self._api.delete_namespaced_secret(
-            name, self.namespace, _request_timeout=15))
 
 
 def secret_name(url: str, kind: str = REPOSITORY, project: str = "") -> str:

@@ -21,9 +21,7 @@ Exit codes: 0 success; 1 the operation failed; 2 bad input; 3 no such cluster;
 
 from __future__ import annotations
 
-import functools
 import os
-import sys
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
@@ -40,10 +38,9 @@ from activities.clusters import (
     secret_manifest,
     secret_name,
 )
-from activities.credentials import DEFAULT_NAMESPACE
-from bosun.cli.app import EXIT_FAILED, EXIT_NOT_FOUND, EXIT_UNREACHABLE, EXIT_USAGE, CliError
+from bosun.cli.app import EXIT_FAILED, EXIT_NOT_FOUND, EXIT_USAGE, CliError
+from bosun.cli.management import handle_errors, management_secrets, secrets_namespace_option
 from bosun.cli.output import emit, table
-from bosun.cli.repo import kubeconfig_path
 from bosun.models import IN_CLUSTER_NAME, IN_CLUSTER_SERVER
 
 
@@ -64,21 +61,6 @@ def _view(entry: ClusterEntry) -> ClusterView:
                        project=entry.project, insecure=entry.insecure, secret=entry.secret)
 
 
-def _handle_errors(fn: Callable[..., None]) -> Callable[..., None]:
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> None:
-        try:
-            fn(*args, **kwargs)
-        except CliError as exc:
-            click.echo(f"error: {exc}", err=True)
-            sys.exit(exc.code)
-        except ClusterConfigError as exc:
-            click.echo(f"error: {exc}", err=True)
-            sys.exit(EXIT_UNREACHABLE if exc.retryable else EXIT_FAILED)
-
-    return wrapper
-
-
 def source_kubeconfig(flag: str | None) -> Path:
     """The kubeconfig ``add`` reads from: flag, KUBECONFIG, default (never BOSUN_KUBECONFIG)."""
     for value in (flag, os.environ.get("KUBECONFIG")):
@@ -89,11 +71,7 @@ def source_kubeconfig(flag: str | None) -> Path:
 
 
 def _management_options(fn: Callable[..., Any]) -> Callable[..., Any]:
-    fn = click.option("--secrets-namespace",
-                      envvar=["BOSUN_CONTROL_NAMESPACE", "BOSUN_SECRETS_NAMESPACE"],
-                      default=DEFAULT_NAMESPACE, show_default=True,
-                      help="Namespace of the cluster Secrets, as the worker's (env "
-                           "BOSUN_CONTROL_NAMESPACE, BOSUN_SECRETS_NAMESPACE).")(fn)
+    fn = secrets_namespace_option("cluster")(fn)
     fn = click.option("--management-context", default=None,
                       help="Context of the management kubeconfig (default: its current context).")(fn)
     return click.option("--management-kubeconfig", default=None,
@@ -102,11 +80,7 @@ def _management_options(fn: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def _secrets(kubeconfig: str | None, context: str | None, namespace: str) -> ClusterSecrets:
-    path = kubeconfig_path(kubeconfig)
-    if not path.is_file():
-        raise CliError(f"kubeconfig {path} not found (use --management-kubeconfig or BOSUN_KUBECONFIG)",
-                       EXIT_USAGE)
-    return ClusterSecrets(path, namespace=namespace, context=context)
+    return management_secrets(ClusterSecrets, kubeconfig, context, namespace, flag="--management-kubeconfig")
 
 
 @click.group()
@@ -125,7 +99,7 @@ def cluster() -> None:
 @click.option("--project", default="", help="The AppProject the cluster belongs to.")
 @click.option("--upsert", is_flag=True, help="Replace the Secret if it exists.")
 @_management_options
-@_handle_errors
+@handle_errors
 def add(context: str, name: str, kubeconfig: str | None, namespaces: tuple[str, ...], project: str,
         upsert: bool, management_kubeconfig: str | None, management_context: str | None,
         secrets_namespace: str) -> None:
@@ -169,7 +143,7 @@ def add(context: str, name: str, kubeconfig: str | None, namespaces: tuple[str, 
 @cluster.command("list")
 @click.option("-o", "--output", type=click.Choice(["table", "json", "yaml"]), default="table")
 @_management_options
-@_handle_errors
+@handle_errors
 def list_clusters(output: str, management_kubeconfig: str | None, management_context: str | None,
                   secrets_namespace: str) -> None:
     """List destination clusters (never their credentials)."""
@@ -187,7 +161,7 @@ def list_clusters(output: str, management_kubeconfig: str | None, management_con
 @cluster.command("rm")
 @click.argument("name")
 @_management_options
-@_handle_errors
+@handle_errors
 def rm(name: str, management_kubeconfig: str | None, management_context: str | None,
        secrets_namespace: str) -> None:
     """Remove a destination cluster, by name, server URL or Secret name."""

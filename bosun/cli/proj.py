@@ -18,8 +18,8 @@ from kubernetes import config as k8s_config
 from kubernetes.client import CustomObjectsApi
 from kubernetes.client.exceptions import ApiException
 
+from bosun.cli.management import kubeconfig_path
 from bosun.cli.output import emit, table
-from bosun.cli.repo import kubeconfig_path
 from bosun.models import AppProject, ModelError, parse_project
 from bosun.windows import describe_window
 

@@ -26,8 +26,6 @@ Exit codes: 0 success; 1 the operation failed; 2 bad input; 3 no such repository
 from __future__ import annotations
 
 import base64
-import functools
-import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -37,10 +35,8 @@ import click
 from pydantic import BaseModel
 
 from activities.credentials import (
-    DEFAULT_NAMESPACE,
     REPO_CREDS,
     REPOSITORY,
-    CredentialError,
     RepoCredentials,
     RepoSecrets,
     is_remote_url,
@@ -48,7 +44,8 @@ from activities.credentials import (
     normalize_url,
     secret_manifest,
 )
-from bosun.cli.app import EXIT_FAILED, EXIT_NOT_FOUND, EXIT_UNREACHABLE, EXIT_USAGE, CliError
+from bosun.cli.app import EXIT_NOT_FOUND, EXIT_USAGE, CliError
+from bosun.cli.management import handle_errors, management_secrets, secrets_namespace_option
 from bosun.cli.output import emit, table
 
 
@@ -72,36 +69,8 @@ def _view(creds: RepoCredentials) -> RepoView:
                     insecure=creds.insecure, secret=creds.secret)
 
 
-def _handle_errors(fn: Callable[..., None]) -> Callable[..., None]:
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> None:
-        try:
-            fn(*args, **kwargs)
-        except CliError as exc:
-            click.echo(f"error: {exc}", err=True)
-            sys.exit(exc.code)
-        except CredentialError as exc:
-            click.echo(f"error: {exc}", err=True)
-            sys.exit(EXIT_UNREACHABLE if exc.retryable else EXIT_FAILED)
-
-    return wrapper
-
-
-def kubeconfig_path(flag: str | None) -> Path:
-    """The management cluster's kubeconfig: flag, BOSUN_KUBECONFIG, KUBECONFIG, default."""
-    for value in (flag, os.environ.get("BOSUN_KUBECONFIG"), os.environ.get("KUBECONFIG")):
-        first = next((p for p in (value or "").split(os.pathsep) if p), None)
-        if first:
-            return Path(first).expanduser()
-    return Path.home() / ".kube" / "config"
-
-
 def _cluster_options(fn: Callable[..., Any]) -> Callable[..., Any]:
-    fn = click.option("--secrets-namespace",
-                      envvar=["BOSUN_CONTROL_NAMESPACE", "BOSUN_SECRETS_NAMESPACE"],
-                      default=DEFAULT_NAMESPACE, show_default=True,
-                      help="Namespace of the repository Secrets, as the worker's (env "
-                           "BOSUN_CONTROL_NAMESPACE, BOSUN_SECRETS_NAMESPACE).")(fn)
+    fn = secrets_namespace_option("repository")(fn)
     fn = click.option("--context", default=None,
                       help="Kubeconfig context (default: its current context).")(fn)
     return click.option("--kubeconfig", default=None,
@@ -110,11 +79,7 @@ def _cluster_options(fn: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def _secrets(kubeconfig: str | None, context: str | None, namespace: str) -> RepoSecrets:
-    path = kubeconfig_path(kubeconfig)
-    if not path.is_file():
-        raise CliError(f"kubeconfig {path} not found (use --kubeconfig or BOSUN_KUBECONFIG)",
-                       EXIT_USAGE)
-    return RepoSecrets(path, namespace=namespace, context=context)
+    return management_secrets(RepoSecrets, kubeconfig, context, namespace, flag="--kubeconfig")
 
 
 @click.group()
@@ -189,7 +154,7 @@ def _check_git_url(url: str, *, username: str | None, password: str | None,
               help="Skip TLS verification (HTTPS) and host key verification (SSH).")
 @click.option("--upsert", is_flag=True, help="Replace the Secret if it exists.")
 @_cluster_options
-@_handle_errors
+@handle_errors
 def add(url: str, repo_type: str, enable_oci: bool, username: str | None, password: str | None,
         ssh_private_key_path: Path | None, name: str, project: str, creds_template: bool,
         insecure: bool, upsert: bool, kubeconfig: str | None, context: str | None,
@@ -230,7 +195,7 @@ def add(url: str, repo_type: str, enable_oci: bool, username: str | None, passwo
 @repo.command("list")
 @click.option("-o", "--output", type=click.Choice(["table", "json", "yaml"]), default="table")
 @_cluster_options
-@_handle_errors
+@handle_errors
 def list_repos(output: str, kubeconfig: str | None, context: str | None,
                secrets_namespace: str) -> None:
     """List repositories and credential templates (never their secrets)."""
@@ -247,7 +212,7 @@ def list_repos(output: str, kubeconfig: str | None, context: str | None,
 @click.argument("url")
 @click.option("--creds-template", is_flag=True, help="Remove the repo-creds template for URL.")
 @_cluster_options
-@_handle_errors
+@handle_errors
 def rm(url: str, creds_template: bool, kubeconfig: str | None, context: str | None,
        secrets_namespace: str) -> None:
     """Remove the credentials stored for repository URL."""

@@ -16,7 +16,7 @@ from temporalio.service import RPCError
 from tests.conftest import Cluster
 from tests.e2e.bosun_stack import Bosun, GitRepo, unique
 from tests.e2e.conftest import eventually, kubectl
-from tests.e2e.test_app_lifecycle import configmap, live, wait_status
+from tests.e2e.test_app_lifecycle import configmap, deployment, live, wait_status
 
 CONTROL_NAMESPACE = "bosun"
 FINALIZER = "resources-finalizer.argocd.argoproj.io"
@@ -35,14 +35,6 @@ def application(name: str, repo: GitRepo, path: str, namespace: str, *, finalize
                      "source": {"repoURL": repo.url, "path": path, "targetRevision": "HEAD"},
                      "destination": {"server": "https://kubernetes.default.svc", "namespace": namespace},
                      "syncPolicy": {"automated": {"prune": True}, "syncOptions": ["CreateNamespace=true"]}}}
-
-
-def deployment(name: str) -> str:
-    return yaml.safe_dump({
-        "apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": name},
-        "spec": {"replicas": 2, "selector": {"matchLabels": {"app": name}},
-                 "template": {"metadata": {"labels": {"app": name}},
-                              "spec": {"containers": [{"name": "web", "image": "nginx:1.27"}]}}}})
 
 
 def resource(cluster: Cluster, name: str) -> dict[str, Any] | None:

@@ -20,17 +20,9 @@ from devstack import cluster as devcluster
 from tests.conftest import Cluster
 from tests.e2e.bosun_stack import Bosun, GitRepo, unique
 from tests.e2e.conftest import eventually
-from tests.e2e.test_app_lifecycle import configmap, live, wait_status
+from tests.e2e.test_app_lifecycle import configmap, deployment, live, wait_status
 
 IN_CLUSTER = "https://kubernetes.default.svc"
-
-
-def deployment(name: str) -> str:
-    return yaml.safe_dump({
-        "apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": name},
-        "spec": {"replicas": 1, "selector": {"matchLabels": {"app": name}},
-                 "template": {"metadata": {"labels": {"app": name}},
-                              "spec": {"containers": [{"name": "web", "image": "nginx:1.27"}]}}}})
 
 
 def overlay(env: str, replicas: int) -> str:
@@ -73,7 +65,7 @@ def test_same_app_to_two_clusters_with_different_overlays(
 
     repo = GitRepo.create(tmp_path / "repo", {
         "base/kustomization.yaml": yaml.safe_dump({"resources": ["web.yaml"]}),
-        "base/web.yaml": deployment("web"),
+        "base/web.yaml": deployment("web", replicas=1),
         "overlays/development/kustomization.yaml": overlay("development", 1),
         "overlays/production/kustomization.yaml": overlay("production", 3),
     })
