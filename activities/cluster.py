@@ -84,22 +84,22 @@ class ClusterActivities:
 
     def _check_project(self, project: str, repo_urls: list[str], destination: Destination,
                        desired: list[Manifest]) -> None:
-        """Refuse, before anything is compared or applied, what the app's project forbids.
-        The project is read here, from the cluster: whatever the workflow asked."""
-        if self._projects is None:
-            return
-        spec, _ = self._projects.read(project)
+        """Refuse, before anything is compared or applied, what the app's project or its
+        destination cluster forbids. Both are read here: whatever the workflow asked."""
         # As Argo CD: a destination given by name is checked against the project's servers
         # too (and one given by server against its names), through the cluster it names.
         try:
             cluster = self._clusters.resolve(destination)
             server, name = destination.server or cluster.server, destination.name or cluster.name
+            problems = cluster.violations(desired)
         except KubeError:
-            server, name = destination.server, destination.name
-        problems = project_violations(
-            spec, repo_urls=repo_urls, server=server, name=name,
-            namespace=destination.namespace,
-            objects=[(o, bool(o["metadata"].get("namespace"))) for o in desired])
+            server, name, problems = destination.server, destination.name, []
+        if self._projects is not None:
+            spec, _ = self._projects.read(project)
+            problems += project_violations(
+                spec, repo_urls=repo_urls, server=server, name=name,
+                namespace=destination.namespace,
+                objects=[(o, bool(o["metadata"].get("namespace"))) for o in desired])
         if problems:
             shown = "; ".join(problems[:10]) + (f"; and {len(problems) - 10} more" if len(problems) > 10 else "")
             raise ApplicationError(shown, type="ProjectViolation", non_retryable=True)

@@ -265,6 +265,23 @@ class KnownCluster:
     name: str
     server: str
     origin: str
+    namespaces: tuple[str, ...] = ()
+    """Argo CD's namespaced cluster: only these namespaces may be deployed to (empty: all)."""
+    cluster_resources: bool = True
+    """Whether cluster-scoped objects may be deployed (a namespaced cluster's ``clusterResources``)."""
+
+    def violations(self, objects: list[Manifest]) -> list[str]:
+        """What a namespaced cluster's Secret (``namespaces``, ``clusterResources``) forbids here."""
+        problems = []
+        for obj in objects:
+            namespace = obj["metadata"].get("namespace")
+            if namespace and self.namespaces and namespace not in self.namespaces:
+                problems.append(f"{ResourceKey.of(obj).short}: cluster {self.name!r} permits only namespaces "
+                                f"{', '.join(self.namespaces)} (its Secret's namespaces)")
+            elif not namespace and not self.cluster_resources:
+                problems.append(f"{ResourceKey.of(obj).short}: cluster {self.name!r} does not permit "
+                                "cluster-scoped resources (its Secret's clusterResources)")
+        return problems
 
 
 class ClusterSource(Protocol):
@@ -287,6 +304,7 @@ class ClusterRegistry:
     def __init__(self, kubeconfigs: list[Path], secrets: ClusterSource | None = None) -> None:
         self._kubeconfigs = kubeconfigs
         self._secrets = secrets
+        self._last_entries: tuple[Any, ...] = ()
         self._clients: dict[tuple[str, ...], KubeClient] = {}
         self._lock = threading.Lock()
 
@@ -306,12 +324,15 @@ class ClusterRegistry:
         return found
 
     def _secret_entries(self) -> tuple[list[Any], list[tuple[str, str]]]:
+        """The cluster Secrets' entries and errors. While the management cluster cannot be
+        read, the clusters last read stay known: apps on them keep syncing."""
         if self._secrets is None:
             return [], []
         try:
             snapshot = self._secrets.snapshot()
-        except Exception as exc:  # noqa: BLE001 - the management cluster is down: kubeconfig clusters still work
-            return [], [("", f"cluster Secrets unreadable: {exc}")]
+        except Exception as exc:  # noqa: BLE001 - the management cluster is down: keep what we knew
+            return list(self._last_entries), [("", f"cluster Secrets unreadable: {exc}")]
+        self._last_entries = tuple(snapshot.entries)
         return list(snapshot.entries), list(snapshot.errors)
 
     def clusters(self) -> list[KnownCluster]:
@@ -325,8 +346,9 @@ class ClusterRegistry:
             found.setdefault(context, KnownCluster(context, url.rstrip("/"), f"kubeconfig {path}"))
         entries, _ = self._secret_entries()
         for entry in entries:
-            found.setdefault(entry.name, KnownCluster(entry.name, entry.server.rstrip("/"),
-                                                      f"Secret {entry.secret}"))
+            found.setdefault(entry.name, KnownCluster(
+                entry.name, entry.server.rstrip("/"), f"Secret {entry.secret}", namespaces=tuple(entry.namespaces),
+                cluster_resources=entry.cluster_resources or not entry.namespaces))
         return list(found.values())
 
     def resolve(self, destination: Destination) -> KnownCluster:

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from activities.clusters import ClusterEntry, ClusterSecretStore
+from activities.clusters import ClusterConfigError, ClusterEntry, ClusterSecretStore, ClusterSnapshot
 from activities.contracts import Destination
 from activities.destinations import cluster_task_queue
 from activities.kube import IN_CLUSTER_SERVER, ClusterRegistry, KubeError
@@ -70,3 +70,38 @@ def test_a_destination_must_name_a_cluster(registry: ClusterRegistry) -> None:
 def test_each_cluster_has_its_own_task_queue() -> None:
     assert cluster_task_queue("bosun", "production") == "bosun/cluster:production"
     assert cluster_task_queue("bosun", "in-cluster") != cluster_task_queue("bosun", "production")
+
+
+def test_clusters_from_secrets_stay_known_while_the_management_cluster_is_unreadable(tmp_path: Path) -> None:
+    management = kubeconfig(tmp_path / "a", {"mgmt": "https://10.0.0.1:6443"}, current="mgmt")
+    reads = iter([ClusterSnapshot((ClusterEntry(name="production", server="https://prod:6443", secret="c"),)),
+                  ClusterConfigError("cannot list cluster Secrets: management cluster unreachable", retryable=True)])
+
+    def read() -> ClusterSnapshot:
+        value = next(reads)
+        if isinstance(value, Exception):
+            raise value
+        return value
+
+    registry = ClusterRegistry([management], secrets=ClusterSecretStore(read, ttl=0))
+    assert registry.resolve(Destination(name="production")).server == "https://prod:6443"
+    assert [c.name for c in registry.clusters()] == ["in-cluster", "mgmt", "production"]  # read fails now
+
+
+def test_a_namespaced_cluster_permits_only_its_namespaces(tmp_path: Path) -> None:
+    management = kubeconfig(tmp_path / "a", {"mgmt": "https://10.0.0.1:6443"}, current="mgmt")
+    secrets = ClusterSecretStore.static([
+        ClusterEntry(name="shared", server="https://shared:6443", secret="c1", namespaces=("web", "api")),
+        ClusterEntry(name="shared-admin", server="https://shared2:6443", secret="c2", namespaces=("web",),
+                     cluster_resources=True)])
+    registry = ClusterRegistry([management], secrets=secrets)
+    objects = [{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "ok", "namespace": "web"}},
+               {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "no", "namespace": "db"}},
+               {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "db"}}]
+    shared = registry.resolve(Destination(name="shared")).violations(objects)
+    assert len(shared) == 2
+    assert "ConfigMap/no" in shared[0] and "only namespaces web, api" in shared[0]
+    assert "Namespace/db" in shared[1] and "cluster-scoped" in shared[1]
+    admin = registry.resolve(Destination(name="shared-admin")).violations(objects)
+    assert len(admin) == 1 and "ConfigMap/no" in admin[0]
+    assert registry.resolve(Destination(name="in-cluster")).violations(objects) == []
