@@ -555,8 +555,9 @@ class ApplicationWorkflow:
 
     async def _resolve_destination(self) -> str:
         """The destination cluster's task queue (its activities run there); ActivityError
-        if the cluster is unknown."""
-        resolved: ResolveDestinationResult = await workflow.execute_activity(
+        if the cluster is unknown. A local activity: it runs on every reconcile, reads only
+        the worker's own cluster list, and so costs a marker in history, not a task."""
+        resolved: ResolveDestinationResult = await workflow.execute_local_activity(
             "resolve_destination", ResolveDestinationInput(destination=self._destination()),
             result_type=ResolveDestinationResult, start_to_close_timeout=timedelta(seconds=30),
             retry_policy=CLUSTER_RETRY, summary=f"find cluster {self._destination().describe()}")

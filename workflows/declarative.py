@@ -23,7 +23,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.sync import cause_message
 
 PASSES_PER_RUN = 300
-"""Passes before continuing as new: keeps the history short (about 11 events a pass)."""
+"""Passes before continuing as new: keeps the history short (about 7 events a pass)."""
 
 
 def declarative_workflow_id(task_queue: str) -> str:
@@ -59,9 +59,11 @@ class DeclarativeAppsWorkflow:
         known, deleting = dict(input.known), list(input.deleting)
         for _ in range(PASSES_PER_RUN):
             try:
-                result: DeclaredAppsResult = await workflow.execute_activity(
+                # A local activity: a pass is short and runs every few seconds, so it is kept
+                # in history as a marker instead of a scheduled task.
+                result: DeclaredAppsResult = await workflow.execute_local_activity(
                     "reconcile_declared_apps", DeclaredAppsInput(known=known, deleting=deleting),
-                    result_type=DeclaredAppsResult, start_to_close_timeout=timedelta(minutes=2),
+                    result_type=DeclaredAppsResult, start_to_close_timeout=timedelta(minutes=1),
                     retry_policy=RetryPolicy(maximum_attempts=2), summary="reconcile declared Applications")
             except ActivityError as exc:  # the management cluster is down, say: try again next pass
                 self._last = DeclaredApps(apps=sorted(known), deleting=deleting, errors={"": cause_message(exc)})

@@ -80,9 +80,9 @@ class Bosun:
             "BOSUN_HOME": str(self.home),
             "BOSUN_TASK_QUEUE": self.task_queue,
             "BOSUN_KUBECONFIG": os.pathsep.join(str(p) for p in self.kubeconfigs),
-            # Declared Applications (resources in the management cluster): found within a
-            # second, compared every few seconds, as apps the tests create with the CLI.
-            "BOSUN_DISCOVERY_SECONDS": "1",
+            # Declared Applications (resources in the management cluster): found within
+            # seconds, compared every few seconds, as apps the tests create with the CLI.
+            "BOSUN_DISCOVERY_SECONDS": "2",
             "BOSUN_REFRESH_SECONDS": "3",
         }
 
