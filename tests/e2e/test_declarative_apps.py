@@ -80,6 +80,8 @@ def test_declared_application_is_followed_from_creation_to_deletion(
     status = resource(devcluster_a, app)["status"]  # type: ignore[index]
     assert status["sync"]["revision"] == repo.git("rev-parse", "HEAD")
     assert {(r["kind"], r["name"]) for r in status["resources"]} == {("ConfigMap", "first")}
+    table = kubectl(devcluster_a, "-n", CONTROL_NAMESPACE, "get", "application", app)  # the CRD's columns
+    assert "SYNC STATUS" in table and "HEALTH STATUS" in table and "Synced" in table and "Healthy" in table
 
     # A change to the resource reaches the workflow: the new path is deployed, the old pruned.
     kubectl(devcluster_a, "-n", CONTROL_NAMESPACE, "patch", "application", app, "--type=merge",
