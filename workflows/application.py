@@ -83,6 +83,9 @@ with workflow.unsafe.imports_passed_through():
     from workflows.sync import RetryStrategy, SyncInput, SyncOutcome, SyncWorkflow, cause_message
 
 MAX_HISTORY_EVENTS = 5000
+LOCAL_OR_ACTIVITY_ERRORS = (ActivityError, ApplicationError)
+"""What a failed activity raises: ActivityError, or for a local activity (resolve_destination)
+the activity's own ApplicationError."""
 GIT_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), backoff_coefficient=2.0, maximum_attempts=3)
 RENDER_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_attempts=3)
 CLUSTER_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=20),
@@ -371,7 +374,7 @@ class ApplicationWorkflow:
                 heartbeat_timeout=timedelta(seconds=60), retry_policy=CLUSTER_RETRY, task_queue=self._cluster_queue,
                 summary=f"compare {rendered.resource_count} resources with the cluster",
             )
-        except ActivityError as exc:
+        except LOCAL_OR_ACTIVITY_ERRORS as exc:
             self._set_condition("ComparisonError", cause_message(exc))
             status.sync = SyncCode.UNKNOWN
             status.operation = "idle" if status.operation == "comparing" else status.operation
@@ -543,7 +546,7 @@ class ApplicationWorkflow:
                         summary=f"delete {len(keys)} resources of {self._app.metadata.name}",
                     )
                     failed = [f"{r.key.short}: {r.message}" for r in result.results if r.status == "failed"]
-                except ActivityError as exc:
+                except LOCAL_OR_ACTIVITY_ERRORS as exc:
                     failed = [cause_message(exc)]
                 if failed:
                     self._set_condition("DeletionError", "; ".join(failed))

@@ -16,7 +16,7 @@ from datetime import timedelta
 from pydantic import BaseModel, Field
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import ActivityError
+from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from activities.declarative import DeclaredAppsInput, DeclaredAppsResult
@@ -65,7 +65,8 @@ class DeclarativeAppsWorkflow:
                     "reconcile_declared_apps", DeclaredAppsInput(known=known, deleting=deleting),
                     result_type=DeclaredAppsResult, start_to_close_timeout=timedelta(minutes=1),
                     retry_policy=RetryPolicy(maximum_attempts=2), summary="reconcile declared Applications")
-            except ActivityError as exc:  # the management cluster is down, say: try again next pass
+            except (ActivityError, ApplicationError) as exc:  # a local activity's failure is its own error
+                # (the management cluster is down, say): try again next pass
                 self._last = DeclaredApps(apps=sorted(known), deleting=deleting, errors={"": cause_message(exc)})
             else:
                 known, deleting = result.known, result.deleting

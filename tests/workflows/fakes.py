@@ -276,7 +276,11 @@ class FakeBosun:
 
     @activity.defn(name="resolve_destination")
     async def resolve_destination(self, input: ResolveDestinationInput) -> ResolveDestinationResult:
-        """One cluster, whose activities run on the test's own task queue."""
+        """One cluster, whose activities run on the test's own task queue; a destination
+        named ``unknown-*`` is a cluster Bosun does not know."""
+        if input.destination.name.startswith("unknown-"):
+            raise ApplicationError(f"cluster {input.destination.name!r} is not known to Bosun",
+                                   type="UnknownCluster", non_retryable=True)
         return ResolveDestinationResult(name=input.destination.describe(), server=input.destination.server,
                                         task_queue=activity.info().task_queue)
 

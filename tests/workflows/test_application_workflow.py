@@ -210,6 +210,22 @@ async def test_render_failure_names_the_file_and_changes_nothing(bosun: Driver, 
     assert (status.sync, status.synced_revision) == (SyncCode.SYNCED, commit_b)
 
 
+async def test_unknown_destination_cluster_is_a_condition_and_the_app_keeps_running(
+        bosun: Driver, world: FakeBosun) -> None:
+    world.git.push(deployment("web"))
+    spec = application("shop-nowhere")
+    spec["spec"]["destination"] = {"name": "unknown-cluster", "namespace": "shop"}
+    app = await bosun.start(spec)
+
+    status = await app.status()
+    (condition,) = [c for c in status.conditions if c.type == "ComparisonError"]
+    assert "'unknown-cluster' is not known" in condition.message
+    assert status.sync is SyncCode.UNKNOWN and world.cluster.applied == []
+    status = await app.tick()  # still there, still saying why
+    assert await workflow_status(bosun, "app:shop-nowhere") == WorkflowExecutionStatus.RUNNING
+    assert any(c.type == "ComparisonError" for c in status.conditions)
+
+
 # --------------------------------------------------------------------------- continue-as-new
 
 MAX_EVENTS_FOR_TEST = 40
