@@ -197,7 +197,11 @@ class DeclarativeActivities:
 
         await asyncio.gather(*(one(app) for app in listed))
         for name in sorted(set(result.known) - present):  # gone without a finalizer: the resources stay
-            await self._delete_workflow(name, cascade=False)
+            try:
+                await self._delete_workflow(name, cascade=False)
+            except RPCError as exc:  # kept in ``known``: tried again next pass
+                result.errors[name] = str(exc)
+                continue
             result.known.pop(name, None)
             result.removed.append(name)
         result.deleting = [n for n in result.deleting if n in present]
