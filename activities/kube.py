@@ -305,6 +305,7 @@ class ClusterRegistry:
         self._kubeconfigs = kubeconfigs
         self._secrets = secrets
         self._last_entries: tuple[Any, ...] = ()
+        self._parsed: dict[Path, tuple[tuple[int, int], dict[str, Any]]] = {}
         self._clients: dict[tuple[str, ...], KubeClient] = {}
         self._lock = threading.Lock()
 
@@ -313,7 +314,7 @@ class ClusterRegistry:
         file's current context first."""
         found = []
         for i, path in enumerate(self._kubeconfigs):
-            config = yaml.safe_load(path.read_text()) or {}
+            config = self._kubeconfig(path)
             servers = {c["name"]: c["cluster"].get("server", "") for c in config.get("clusters") or []}
             contexts = [(path, ctx["name"], servers.get(ctx["context"].get("cluster"), ""))
                         for ctx in config.get("contexts") or []]
@@ -322,6 +323,20 @@ class ClusterRegistry:
                 contexts.sort(key=lambda c: c[1] != current)
             found += contexts
         return found
+
+    def _kubeconfig(self, path: Path) -> dict[str, Any]:
+        """The parsed kubeconfig, read again only when the file changes (every activity
+        resolves its destination: parsing YAML each time is measurable)."""
+        stat = path.stat()
+        stamp = (stat.st_mtime_ns, stat.st_size)
+        with self._lock:
+            cached = self._parsed.get(path)
+            if cached is not None and cached[0] == stamp:
+                return cached[1]
+        config = yaml.safe_load(path.read_text()) or {}
+        with self._lock:
+            self._parsed[path] = (stamp, config)
+        return config
 
     def _secret_entries(self) -> tuple[list[Any], list[tuple[str, str]]]:
         """The cluster Secrets' entries and errors. While the management cluster cannot be
