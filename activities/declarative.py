@@ -9,6 +9,8 @@ Argo CD's application controller does with them:
 - a new Application starts its workflow; a changed spec, label or annotation reaches the
   running workflow as ``update_spec`` (signal-with-start, so both are one call);
 - ``argocd.argoproj.io/refresh: normal|hard`` asks for a refresh and is removed, as in Argo CD;
+- ``operation.sync`` (``{"revision", "prune", "dryRun"}``, as ``argocd app sync`` sets it) is
+  cleared and run as a ``sync`` update;
 - a deleted Application ends its workflow. With the finalizer
   ``resources-finalizer.argocd.argoproj.io`` the app's resources are deleted first
   (cascade) and the finalizer is removed once the workflow has finished; without it the
@@ -226,6 +228,7 @@ class DeclarativeActivities:
                 static_summary=f"Application {name}")
             result.known[name] = digest
             result.started_or_updated.append(name)
+        await self._run_operation(app)
         refresh = (app["metadata"].get("annotations") or {}).get(REFRESH_ANNOTATION)
         if refresh is not None:
             await self._client.get_workflow_handle(app_workflow_id(name)).signal(
@@ -239,6 +242,25 @@ class DeclarativeActivities:
             log.debug("status of %s not written: %s", name, exc)
             return
         await self._write_status(app, argo_status(status))
+
+    async def _run_operation(self, app: Manifest) -> None:
+        """Argo CD's ``operation.sync`` (what ``argocd app sync`` or a kubectl patch sets):
+        clear it, then ask the workflow for that sync. Cleared first, conditionally on the
+        resourceVersion seen, so one operation is started at most once."""
+        sync = (app.get("operation") or {}).get("sync")
+        if not isinstance(sync, dict):
+            return
+        meta = app["metadata"]
+        cleared = await self._kube(self._management().merge_patch, app, {
+            "operation": None, "metadata": {"resourceVersion": meta["resourceVersion"]}})
+        if cleared is None:
+            return
+        who = ((app.get("operation") or {}).get("initiatedBy") or {}).get("username") or "someone"
+        request = {"revision": str(sync.get("revision") or ""), "prune": bool(sync.get("prune", False)),
+                   "dry_run": bool(sync.get("dryRun", False)), "trigger": f"operation.sync by {who}"}
+        await self._client.get_workflow_handle(app_workflow_id(meta["name"])).start_update(
+            "sync", request, wait_for_stage=WorkflowUpdateStage.ACCEPTED, result_type=dict, rpc_timeout=RPC_TIMEOUT)
+        log.info("application %s: sync requested by its operation field (%s)", meta["name"], who)
 
     async def _deleted(self, app: Manifest, result: DeclaredAppsResult) -> None:
         """An Application being deleted: it has finalizers (else it would be gone)."""

@@ -96,6 +96,17 @@ def test_declared_application_is_followed_from_creation_to_deletion(
                ((resource(devcluster_a, app) or {}).get("metadata", {}).get("annotations") or {}),
                timeout=30, what="refresh annotation removed")
 
+    # Argo CD's operation field (what `argocd app sync` sets) runs a sync and is cleared.
+    kubectl(devcluster_a, "-n", CONTROL_NAMESPACE, "patch", "application", app, "--type=merge", "-p", json.dumps(
+        {"operation": {"initiatedBy": {"username": "release-bot"}, "sync": {"revision": "HEAD", "prune": True}}}))
+
+    def operation_synced() -> bool:
+        history = json.loads(bosun.cli("app", "history", app, "-o", "json").stdout)
+        return any(h["trigger"] == "operation.sync by release-bot" and h["phase"] == "Succeeded" for h in history)
+
+    eventually(operation_synced, timeout=60, what="the operation's sync in the app's history")
+    assert "operation" not in (resource(devcluster_a, app) or {})
+
     # An invalid spec is refused with the field named, and the running workflow keeps its spec.
     kubectl(devcluster_a, "-n", CONTROL_NAMESPACE, "patch", "application", app, "--type=merge",
             "-p", json.dumps({"spec": {"syncPolicy": {"retry": {"limit": "many"}}}}))
