@@ -17,7 +17,7 @@ import hashlib
 import json
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -269,6 +269,11 @@ class KnownCluster:
     """Argo CD's namespaced cluster: only these namespaces may be deployed to (empty: all)."""
     cluster_resources: bool = True
     """Whether cluster-scoped objects may be deployed (a namespaced cluster's ``clusterResources``)."""
+    kubeconfig: Path | None = None
+    """Declared in this kubeconfig file (with ``context``), or else by ``secret``."""
+    context: str = ""
+    secret: Any = field(default=None, repr=False, compare=False)
+    """The cluster Secret's entry (:class:`activities.clusters.ClusterEntry`): its credentials."""
 
     def violations(self, objects: list[Manifest]) -> list[str]:
         """What a namespaced cluster's Secret (``namespaces``, ``clusterResources``) forbids here."""
@@ -355,15 +360,17 @@ class ClusterRegistry:
         contexts = self._contexts()
         found: dict[str, KnownCluster] = {}
         if contexts:
-            path, _, url = contexts[0]
-            found[IN_CLUSTER_NAME] = KnownCluster(IN_CLUSTER_NAME, IN_CLUSTER_SERVER, f"kubeconfig {path}")
+            path, context, _ = contexts[0]
+            found[IN_CLUSTER_NAME] = KnownCluster(IN_CLUSTER_NAME, IN_CLUSTER_SERVER, f"kubeconfig {path}",
+                                                  kubeconfig=path, context=context)
         for path, context, url in contexts:
-            found.setdefault(context, KnownCluster(context, url.rstrip("/"), f"kubeconfig {path}"))
+            found.setdefault(context, KnownCluster(context, url.rstrip("/"), f"kubeconfig {path}",
+                                                   kubeconfig=path, context=context))
         entries, _ = self._secret_entries()
         for entry in entries:
             found.setdefault(entry.name, KnownCluster(
                 entry.name, entry.server.rstrip("/"), f"Secret {entry.secret}", namespaces=tuple(entry.namespaces),
-                cluster_resources=entry.cluster_resources or not entry.namespaces))
+                cluster_resources=entry.cluster_resources or not entry.namespaces, secret=entry))
         return list(found.values())
 
     def resolve(self, destination: Destination) -> KnownCluster:
@@ -386,13 +393,12 @@ class ClusterRegistry:
 
     def client(self, destination: Destination) -> KubeClient:
         cluster = self.resolve(destination)
-        if cluster.origin.startswith("kubeconfig "):
-            path, context = self._context_of(cluster)
-            key: tuple[str, ...] = ("kubeconfig", str(path), context)
-            build = lambda: k8s_config.new_client_from_config(config_file=str(path), context=context)  # noqa: E731
+        if cluster.secret is None:
+            path, context = str(cluster.kubeconfig), cluster.context
+            key: tuple[str, ...] = ("kubeconfig", path, context)
+            build = lambda: k8s_config.new_client_from_config(config_file=path, context=context)  # noqa: E731
         else:
-            entry = next(e for e in self._secret_entries()[0] if e.name == cluster.name)
-            kubeconfig = entry.kubeconfig()
+            kubeconfig = cluster.secret.kubeconfig()
             # A changed Secret (rotated token, new server) gets a new client.
             fingerprint = hashlib.sha256(json.dumps(kubeconfig, sort_keys=True).encode()).hexdigest()
             key = ("secret", cluster.name, fingerprint)
@@ -403,9 +409,3 @@ class ClusterRegistry:
                 cached = KubeClient(build(), name=cluster.name)
                 self._clients[key] = cached
             return cached
-
-    def _context_of(self, cluster: KnownCluster) -> tuple[Path, str]:
-        contexts = self._contexts()
-        if cluster.name == IN_CLUSTER_NAME:
-            return contexts[0][0], contexts[0][1]
-        return next((path, context) for path, context, _ in contexts if context == cluster.name)
