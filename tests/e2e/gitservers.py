@@ -30,7 +30,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 import pytest
 
@@ -347,35 +347,37 @@ class SshGitServer:
 # ----------------------------------------------------------------------------- fixtures
 
 
-@pytest.fixture(scope="session")
-def http_git_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HttpGitServer]:
-    """A smart-HTTP git server with Basic auth; add users with ``server.users[u] = p``."""
-    server = HttpGitServer(root=tmp_path_factory.mktemp("http-git"), users={})
+class _Server(Protocol):
+    def start(self) -> None: ...
+    def stop(self) -> None: ...
+
+
+S = TypeVar("S", bound=_Server)
+
+
+def _running(server: S) -> Iterator[S]:
+    """Start ``server`` for the session, stop it after."""
     server.start()
     try:
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture(scope="session")
+def http_git_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HttpGitServer]:
+    """A smart-HTTP git server with Basic auth; add users with ``server.users[u] = p``."""
+    yield from _running(HttpGitServer(root=tmp_path_factory.mktemp("http-git"), users={}))
 
 
 @pytest.fixture(scope="session")
 def ssh_git_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SshGitServer]:
     if not Path(SSHD).exists():
         pytest.fail(f"{SSHD} not found: install openssh-server (scripts/setup does)")
-    server = SshGitServer(root=tmp_path_factory.mktemp("ssh-git"))
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
+    yield from _running(SshGitServer(root=tmp_path_factory.mktemp("ssh-git")))
 
 
 @pytest.fixture(scope="session")
 def helm_chart_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HelmChartServer]:
     """A private Helm chart repository; add users with ``server.users[u] = p``."""
-    server = HelmChartServer(root=tmp_path_factory.mktemp("helm-charts"), users={})
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
+    yield from _running(HelmChartServer(root=tmp_path_factory.mktemp("helm-charts"), users={}))
