@@ -22,10 +22,12 @@ label, same fields, so a Secret written for Argo CD works here unchanged::
                              "keyData": "<base64 PEM>", "serverName": "k8s.internal"}}
 
 ``bosun cluster add|list|rm`` writes and reads these Secrets (:class:`ClusterSecrets`),
-making them from a context of a local kubeconfig (:func:`cluster_from_kubeconfig`). Only
-token, client certificate and basic auth are supported: Argo CD's ``execProviderConfig``
-and ``awsAuthConfig``, and kubeconfig ``exec``/``auth-provider`` users, are refused with a
-clear error rather than connecting without credentials.
+by default with the token of the ``bosun-manager`` ServiceAccount it installs there
+(:mod:`activities.clustermanager`), or (``--use-own-credentials``) from a context of a local
+kubeconfig (:func:`cluster_from_kubeconfig`). Only token, client certificate and basic auth
+are stored: Argo CD's ``execProviderConfig`` and ``awsAuthConfig``, and kubeconfig
+``exec``/``auth-provider`` users, are refused with a clear error rather than connecting
+without credentials.
 
 Activities read them through :class:`ClusterSecretStore` (cached for a few seconds) and
 connect with :meth:`ClusterEntry.kubeconfig`; nothing here enters a workflow input, result
@@ -44,13 +46,13 @@ import binascii
 import ipaddress
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-import yaml
-
+if TYPE_CHECKING:
+    from activities.kubeaccess import KubeAccess, KubeconfigAccess
 from activities.management import (
     CACHE_SECONDS,
     DEFAULT_NAMESPACE,
@@ -60,10 +62,14 @@ from activities.management import (
     ManagementError,
     ManagementSecrets,
 )
+from bosun.hashing import fnv32a
 
 CLUSTER = "cluster"
 UNSUPPORTED_CONFIG = ("execProviderConfig", "awsAuthConfig")
 UNSUPPORTED_USER = ("exec", "auth-provider")
+MANAGER_ANNOTATION = "bosun.dev/manager"
+MANAGER_CONTEXT_ANNOTATION = "bosun.dev/manager-context"
+
 
 class ClusterConfigError(ManagementError):
     """A cluster could not be read or written; ``retryable`` says whether trying again may help."""
@@ -94,6 +100,10 @@ class ClusterEntry:
     key_data: str = field(default="", repr=False)
     insecure: bool = False
     server_name: str = ""
+    manager: str = ""
+    """``<namespace>/<ServiceAccount>`` that ``bosun cluster add`` installed there (bosun-manager), if it did."""
+    manager_context: str = ""
+    """The kubeconfig context it was installed from: ``bosun cluster rm`` removes it through that."""
 
     @property
     def auth(self) -> str:
@@ -106,8 +116,9 @@ class ClusterEntry:
 
     def secret_values(self) -> tuple[str, ...]:
         """Every string that must never appear in a message or a log."""
-        key_lines = [line.strip() for line in self.key_data.splitlines()
-                     if len(line.strip()) >= 16 and "PRIVATE KEY" not in line]
+        key_lines = [
+            line.strip() for line in self.key_data.splitlines() if len(line.strip()) >= 16 and "PRIVATE KEY" not in line
+        ]
         return tuple(v for v in (self.bearer_token, self.password, self.key_data.strip(), *key_lines) if v)
 
     def describe(self) -> str:
@@ -134,7 +145,8 @@ class ClusterEntry:
         if self.username or self.password:
             user.update(username=self.username, password=self.password)
         return {
-            "apiVersion": "v1", "kind": "Config",
+            "apiVersion": "v1",
+            "kind": "Config",
             "clusters": [{"name": self.name, "cluster": cluster}],
             "users": [{"name": self.name, "user": user}],
             "contexts": [{"name": self.name, "context": {"cluster": self.name, "user": self.name}}],
@@ -174,13 +186,6 @@ def _normalize_server(server: str) -> str:
     return server.strip().rstrip("/")
 
 
-def _fnv32a(text: str) -> int:
-    h = 0x811C9DC5
-    for byte in text.encode():
-        h = ((h ^ byte) * 0x01000193) & 0xFFFFFFFF
-    return h
-
-
 def secret_name(server: str) -> str:
     """Argo CD's name for a cluster Secret (``URIToSecretName``): ``cluster-<host>-<fnv32a of server>``."""
     parts = urlsplit(server)
@@ -189,20 +194,19 @@ def secret_name(server: str) -> str:
     host = parts.netloc.rpartition("@")[2]
     if host.startswith("[") and "]" in host:
         try:
-            host = str(ipaddress.IPv6Address(host[1:host.index("]")])).replace(":", "-")
+            host = str(ipaddress.IPv6Address(host[1 : host.index("]")])).replace(":", "-")
         except ValueError:
             raise ClusterConfigError(f"server {server!r} has an invalid IPv6 address", retryable=False) from None
     else:
         host = host.split(":", 1)[0]
-    return f"{CLUSTER}-{host.lower()}-{_fnv32a(server)}"
+    return f"{CLUSTER}-{host.lower()}-{fnv32a(server)}"
 
 
 # ----------------------------------------------------------------------------- Secrets
 
 
 def _secret_values(secret: Mapping[str, Any], where: str) -> dict[str, str]:
-    values = {key: _unb64(str(raw or ""), f"{where}: data.{key}")
-              for key, raw in (secret.get("data") or {}).items()}
+    values = {key: _unb64(str(raw or ""), f"{where}: data.{key}") for key, raw in (secret.get("data") or {}).items()}
     values.update({k: str(v) for k, v in (secret.get("stringData") or {}).items()})
     return values
 
@@ -214,8 +218,10 @@ def _config(raw: str, where: str) -> dict[str, Any]:
         config = json.loads(raw)
     except json.JSONDecodeError as exc:
         # exc.msg and the position never quote the document.
-        raise ClusterConfigError(f"{where}: data.config is not valid JSON ({exc.msg} at line {exc.lineno} "
-                                 f"column {exc.colno})", retryable=False) from None
+        raise ClusterConfigError(
+            f"{where}: data.config is not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})",
+            retryable=False,
+        ) from None
     if not isinstance(config, dict):
         raise ClusterConfigError(f"{where}: data.config is not a JSON object", retryable=False)
     return config
@@ -233,6 +239,7 @@ def _text(mapping: Mapping[str, Any], key: str, where: str) -> str:
 def cluster_from_secret(secret: Mapping[str, Any]) -> ClusterEntry:
     """A cluster Secret (``data`` base64, or ``stringData``) as an entry; ClusterConfigError if malformed."""
     meta = secret.get("metadata") or {}
+    annotations = meta.get("annotations") or {}
     name, namespace = str(meta.get("name") or ""), str(meta.get("namespace") or "")
     where = f"Secret {namespace}/{name}" if namespace else f"Secret {name}"
     values = _secret_values(secret, where)
@@ -242,8 +249,10 @@ def cluster_from_secret(secret: Mapping[str, Any]) -> ClusterEntry:
     config = _config(values.get("config", ""), where)
     for key in UNSUPPORTED_CONFIG:
         if config.get(key):
-            raise ClusterConfigError(f"{where}: data.config {key} is not supported yet (use bearerToken or a "
-                                     "client certificate)", retryable=False)
+            raise ClusterConfigError(
+                f"{where}: data.config {key} is not supported yet (use bearerToken or a client certificate)",
+                retryable=False,
+            )
     tls = config.get("tlsClientConfig") or {}
     if not isinstance(tls, dict):
         raise ClusterConfigError(f"{where}: data.config tlsClientConfig is not a JSON object", retryable=False)
@@ -251,17 +260,27 @@ def cluster_from_secret(secret: Mapping[str, Any]) -> ClusterEntry:
     insecure = tls.get("insecure", False)
     if not isinstance(insecure, bool):
         raise ClusterConfigError(f"{in_tls}.insecure is not true or false", retryable=False)
-    pem = {key: _unb64(text, f"{in_tls}.{key}") if (text := _text(tls, key, in_tls)) else ""
-           for key in ("caData", "certData", "keyData")}
+    pem = {
+        key: _unb64(text, f"{in_tls}.{key}") if (text := _text(tls, key, in_tls)) else ""
+        for key in ("caData", "certData", "keyData")
+    }
     return ClusterEntry(
-        name=values.get("name", "").strip() or server, server=server, secret=name,
+        name=values.get("name", "").strip() or server,
+        server=server,
+        secret=name,
         namespaces=tuple(n.strip() for n in values.get("namespaces", "").split(",") if n.strip()),
         cluster_resources=values.get("clusterResources", "").strip().lower() == "true",
         project=values.get("project", "").strip(),
         bearer_token=_text(config, "bearerToken", in_config).strip(),
-        username=_text(config, "username", in_config), password=_text(config, "password", in_config),
-        ca_data=pem["caData"], cert_data=pem["certData"], key_data=pem["keyData"], insecure=insecure,
+        username=_text(config, "username", in_config),
+        password=_text(config, "password", in_config),
+        ca_data=pem["caData"],
+        cert_data=pem["certData"],
+        key_data=pem["keyData"],
+        insecure=insecure,
         server_name=_text(tls, "serverName", in_tls),
+        manager=str(annotations.get(MANAGER_ANNOTATION) or ""),
+        manager_context=str(annotations.get(MANAGER_CONTEXT_ANNOTATION) or ""),
     )
 
 
@@ -279,13 +298,24 @@ def secret_manifest(entry: ClusterEntry, *, namespace: str) -> dict[str, Any]:
     if entry.server_name:
         tls["serverName"] = entry.server_name
     config["tlsClientConfig"] = tls
-    values = {"name": entry.name, "server": entry.server, "config": json.dumps(config),
-              "namespaces": ",".join(entry.namespaces),
-              "clusterResources": "true" if entry.cluster_resources else "", "project": entry.project}
+    values = {
+        "name": entry.name,
+        "server": entry.server,
+        "config": json.dumps(config),
+        "namespaces": ",".join(entry.namespaces),
+        "clusterResources": "true" if entry.cluster_resources else "",
+        "project": entry.project,
+    }
+    annotations = {MANAGER_ANNOTATION: entry.manager, MANAGER_CONTEXT_ANNOTATION: entry.manager_context}
     return {
-        "apiVersion": "v1", "kind": "Secret",
-        "metadata": {"name": entry.secret or secret_name(entry.server), "namespace": namespace,
-                     "labels": {SECRET_TYPE_LABEL: CLUSTER, MANAGED_BY_LABEL: "bosun"}},
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {
+            "name": entry.secret or secret_name(entry.server),
+            "namespace": namespace,
+            "labels": {SECRET_TYPE_LABEL: CLUSTER, MANAGED_BY_LABEL: "bosun"},
+            **({"annotations": {k: v for k, v in annotations.items() if v}} if entry.manager else {}),
+        },
         "type": "Opaque",
         "data": {k: _b64(v) for k, v in values.items() if v},
     }
@@ -294,81 +324,83 @@ def secret_manifest(entry: ClusterEntry, *, namespace: str) -> dict[str, Any]:
 # ----------------------------------------------------------------------------- kubeconfig
 
 
-def _named(config: Mapping[str, Any], section: str, key: str) -> dict[str, dict[str, Any]]:
-    """``{name: body}`` of a kubeconfig list (``clusters``/``cluster``, ``users``/``user``, ...)."""
-    found: dict[str, dict[str, Any]] = {}
-    for item in config.get(section) or []:
-        if isinstance(item, dict) and item.get("name") is not None:
-            body = item.get(key)
-            found[str(item["name"])] = body if isinstance(body, dict) else {}
-    return found
-
-
-def _file_or_data(body: Mapping[str, Any], key: str, base: Path, where: str) -> str:
-    """``<key>-data`` (base64) or the file ``<key>`` (relative to the kubeconfig), as text."""
-    data = body.get(f"{key}-data")
-    if data:
-        return _unb64(str(data), f"{where} {key}-data")
-    path = body.get(key)
-    return _read(base / str(path), f"{where} {key}") if path else ""
-
-
-def _read(path: Path, what: str) -> str:
+def _read(path: str, what: str) -> str:
     try:
-        return path.expanduser().read_text()
+        return Path(path).expanduser().read_text()
     except (OSError, UnicodeDecodeError) as exc:
         reason = getattr(exc, "strerror", None) or type(exc).__name__
         raise ClusterConfigError(f"{what}: cannot read {path}: {reason}", retryable=False) from None
 
 
-def cluster_from_kubeconfig(path: Path, context: str, *, name: str = "") -> ClusterEntry:
-    """The cluster and user of ``context`` in kubeconfig ``path``, named ``name`` (default: the context)."""
+def _configuration(access: KubeconfigAccess, context: str, *, refuse: Sequence[str] = ()) -> Any:
+    """The kubernetes library's Configuration for ``context`` (its user's ``refuse`` kinds refused first)."""
+    from activities.kubeaccess import KubeAccessError
+
+    where = access.describe()
     try:
-        config = yaml.safe_load(path.read_text()) or {}
-    except OSError as exc:
-        raise ClusterConfigError(f"cannot read kubeconfig {path}: {exc.strerror}", retryable=False) from None
-    except (yaml.YAMLError, UnicodeDecodeError):
-        raise ClusterConfigError(f"kubeconfig {path} is not valid YAML", retryable=False) from None
-    if not isinstance(config, dict):
-        raise ClusterConfigError(f"kubeconfig {path} is not a kubeconfig", retryable=False)
-    contexts = _named(config, "contexts", "context")
-    if context not in contexts:
-        available = ", ".join(sorted(contexts)) or "none"
-        raise ClusterConfigError(f"kubeconfig {path} has no context {context!r} (contexts: {available})",
-                                 retryable=False)
-    ctx = contexts[context]
-    cluster_name, user_name = str(ctx.get("cluster") or ""), str(ctx.get("user") or "")
-    clusters, users = _named(config, "clusters", "cluster"), _named(config, "users", "user")
-    if cluster_name not in clusters:
-        raise ClusterConfigError(f"kubeconfig {path}: context {context!r} names cluster {cluster_name!r}, "
-                                 "which it does not define", retryable=False)
-    if user_name and user_name not in users:
-        raise ClusterConfigError(f"kubeconfig {path}: context {context!r} names user {user_name!r}, "
-                                 "which it does not define", retryable=False)
-    cluster, user = clusters[cluster_name], users.get(user_name, {})
-    for key in UNSUPPORTED_USER:
-        if user.get(key):
-            raise ClusterConfigError(f"kubeconfig {path}: user {user_name!r} authenticates with {key}, which "
-                                     "Bosun does not support yet (use a token or a client certificate)",
-                                     retryable=False)
-    server = _normalize_server(str(cluster.get("server") or ""))
+        names = [name for name, _ in access.contexts()]
+        if context not in names:
+            available = ", ".join(sorted(names)) or "none"
+            raise ClusterConfigError(f"{where} has no context {context!r} (contexts: {available})", retryable=False)
+        user = access.user(context)
+        for key in refuse:
+            if user.get(key):
+                raise ClusterConfigError(
+                    f"{where}: context {context!r} authenticates with {key}, whose short-lived credentials a "
+                    "cluster Secret cannot hold: let Bosun install its bosun-manager ServiceAccount there "
+                    "(leave out --use-own-credentials)",
+                    retryable=False,
+                )
+        return access.with_context(context).api_client().configuration
+    except KubeAccessError as exc:
+        raise ClusterConfigError(str(exc), retryable=False) from None
+
+
+def _endpoint(conf: Any, where: str, context: str, name: str) -> ClusterEntry:
+    server = _normalize_server(str(conf.host or ""))
     if not server:
-        raise ClusterConfigError(f"kubeconfig {path}: cluster {cluster_name!r} has no server", retryable=False)
-    base = path.parent
-    where_cluster, where_user = f"kubeconfig {path}: cluster {cluster_name!r}", f"kubeconfig {path}: user {user_name!r}"
-    token = str(user.get("token") or "")
-    token_file = user.get("tokenFile") or user.get("token-file")
-    if not token and token_file:
-        token = _read(base / str(token_file), f"{where_user} tokenFile")
+        raise ClusterConfigError(f"{where}: context {context!r} has no server", retryable=False)
     return ClusterEntry(
-        name=name or context, server=server,
-        bearer_token=token.strip(),
-        username=str(user.get("username") or ""), password=str(user.get("password") or ""),
-        ca_data=_file_or_data(cluster, "certificate-authority", base, where_cluster),
-        cert_data=_file_or_data(user, "client-certificate", base, where_user),
-        key_data=_file_or_data(user, "client-key", base, where_user),
-        insecure=bool(cluster.get("insecure-skip-tls-verify")),
-        server_name=str(cluster.get("tls-server-name") or ""),
+        name=name or context,
+        server=server,
+        ca_data=_read(conf.ssl_ca_cert, f"{where}: certificate-authority") if conf.ssl_ca_cert else "",
+        insecure=not conf.verify_ssl,
+        server_name=str(conf.tls_server_name or ""),
+    )
+
+
+def cluster_endpoint(access: KubeconfigAccess, context: str, *, name: str = "") -> ClusterEntry:
+    """Where ``context`` reaches its cluster (server, CA, TLS settings), as the kubernetes library
+    loads it, without its user's credentials: what a cluster Secret holding a bosun-manager
+    token needs besides the token. Raises ClusterConfigError."""
+    return _endpoint(_configuration(access, context), access.describe(), context, name)
+
+
+def cluster_from_kubeconfig(path: Path | Sequence[Path], context: str, *, name: str = "") -> ClusterEntry:
+    """The cluster and user of ``context`` in kubeconfig ``path`` (files merged as kubectl merges
+    ``KUBECONFIG``), named ``name`` (default: the context): the operator's own credentials, as the
+    kubernetes library loads them (``tokenFile``, paths relative to their kubeconfig). ``exec`` and
+    auth-provider users are refused: what they yield expires, so a cluster Secret cannot hold it
+    (``bosun cluster add`` without ``--use-own-credentials`` installs bosun-manager instead).
+    Raises ClusterConfigError (never quoting a credential)."""
+    from activities.kubeaccess import KubeconfigAccess
+
+    access = KubeconfigAccess.of(path if isinstance(path, Path) else tuple(path))
+    where = access.describe()
+    conf = _configuration(access, context, refuse=UNSUPPORTED_USER)
+    scheme, _, value = str((conf.api_key or {}).get("BearerToken") or "").partition(" ")
+    username = password = token = ""
+    if scheme.lower() == "basic":
+        username, _, password = base64.b64decode(value).decode().partition(":")
+    elif scheme.lower() == "bearer":
+        token = value.strip()
+    return replace(
+        _endpoint(conf, where, context, name),
+        bearer_token=token,
+        username=username,
+        password=password,
+        cert_data=_read(conf.cert_file, f"{where}: client-certificate") if conf.cert_file else "",
+        key_data=_read(conf.key_file, f"{where}: client-key") if conf.key_file else "",
     )
 
 
@@ -388,22 +420,27 @@ class ClusterSecrets(ManagementSecrets):
                 entries.append(cluster_from_secret(secret))
             except ClusterConfigError as exc:
                 errors.append((str(secret["metadata"]["name"]), str(exc)))
-        return ClusterSnapshot(tuple(sorted(entries, key=lambda e: (e.name, e.server, e.secret))),
-                               tuple(sorted(errors)))
+        return ClusterSnapshot(
+            tuple(sorted(entries, key=lambda e: (e.name, e.server, e.secret))), tuple(sorted(errors))
+        )
 
 
 class ClusterSecretStore(Cached[ClusterSnapshot]):
     """Cluster Secrets, re-read at most every ``ttl`` seconds. Thread-safe."""
 
     @classmethod
-    def from_kubeconfig(cls, kubeconfig: Path, *, namespace: str = DEFAULT_NAMESPACE,
-                        context: str | None = None, ttl: float = CACHE_SECONDS) -> ClusterSecretStore:
+    def from_kubeconfig(
+        cls,
+        kubeconfig: KubeAccess | Path,
+        *,
+        namespace: str = DEFAULT_NAMESPACE,
+        context: str | None = None,
+        ttl: float = CACHE_SECONDS,
+    ) -> ClusterSecretStore:
         return cls(ClusterSecrets(kubeconfig, namespace=namespace, context=context).list, ttl=ttl)
 
     @classmethod
-    def static(cls, entries: Sequence[ClusterEntry] = (),
-               errors: Sequence[tuple[str, str]] = ()) -> ClusterSecretStore:
+    def static(cls, entries: Sequence[ClusterEntry] = (), errors: Sequence[tuple[str, str]] = ()) -> ClusterSecretStore:
         """A test double: fixed clusters, no management cluster."""
         snapshot = ClusterSnapshot(tuple(entries), tuple(errors))
         return cls(lambda: snapshot, ttl=float("inf"))
-

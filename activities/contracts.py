@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, SerializerFunctionWrapHandler, model_serializer, model_validator
 
+from bosun.operation import ResultStatus, result_label, split_result_label
 from bosun.plan import SyncPlan
 from bosun.resources import HealthCode, ResourceKey, SyncCode
 
@@ -85,6 +86,9 @@ class CompareInput(BaseModel):
     known_kinds: list[str] = Field(default_factory=list)
     """``apiVersion/Kind`` of everything this app ever deployed: where to look for
     objects to prune without listing every API of the cluster."""
+    render: RenderInput | None = None
+    """How ``manifests_digest`` was rendered: a worker whose store misses the digest
+    renders it again (the store is a cache; see :mod:`activities.store`)."""
 
 
 class ResourceStatus(BaseModel):
@@ -109,13 +113,46 @@ class CompareResult(BaseModel):
     diff_digest: str
     kinds: list[str] = Field(default_factory=list)
     """``apiVersion/Kind`` of the desired objects (see CompareInput.known_kinds)."""
+    warnings: dict[str, str] = Field(default_factory=dict)
+    """App conditions the settings cause, by type (ExcludedResourceWarning, SettingsWarning)."""
+    refresh_seconds: int | None = None
+    """``timeout.reconciliation`` from the settings: the app's refresh interval (0: no periodic
+    refresh); None when the settings do not set it."""
 
 
 class ResourceResult(BaseModel):
+    """What a sync did to one resource.
+
+    On the wire (history, ``bosun app sync -o json``) a dry run's result keeps the form it
+    always had, ``"status": "created (dry run)"``: :attr:`label` is written and read back
+    into ``status`` and ``dry_run``, so recorded histories and older clients agree."""
+
     key: ResourceKey
-    status: str
-    """created, configured, unchanged, pruned, skipped, failed."""
+    status: ResultStatus
+    dry_run: bool = False
+    """The result of a dry run: nothing was changed."""
     message: str = ""
+
+    @property
+    def label(self) -> str:
+        """``created`` or ``created (dry run)``, as people read it."""
+        return result_label(self.status, dry_run=self.dry_run)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _split_label(cls, data: Any) -> Any:
+        if isinstance(data, dict) and isinstance(data.get("status"), str):
+            status, dry_run = split_result_label(data["status"])
+            if dry_run:
+                data = {**data, "status": status, "dry_run": True}
+        return data
+
+    @model_serializer(mode="wrap")
+    def _join_label(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        data: dict[str, Any] = handler(self)
+        data.pop("dry_run", None)
+        data["status"] = self.label
+        return data
 
 
 class ApplyInput(BaseModel):
@@ -135,6 +172,8 @@ class ApplyInput(BaseModel):
     operation: str = ""
     """The operation attempt (``app:web:sync:3#1``): names generateName hooks and marks
     the hooks it creates, so a retried activity never creates a hook twice."""
+    render: RenderInput | None = None
+    """How ``manifests_digest`` was rendered (see CompareInput.render)."""
 
 
 class ApplyResult(BaseModel):
@@ -179,3 +218,39 @@ class ReadLiveResult(BaseModel):
     digest: str
     """The live objects (Secrets masked, managedFields dropped) as a JSON list in the store."""
     count: int
+
+
+class ShowManifestsInput(BaseModel):
+    """``bosun app manifests``: the content of a render (``digest`` made by ``render``), or the
+    live objects (``live``), returned inline within ``limit_bytes``."""
+
+    digest: str = ""
+    render: RenderInput | None = None
+    """How ``digest`` was rendered: rendered again by a worker that misses it."""
+    live: ReadLiveInput | None = None
+    limit_bytes: int = 1_500_000
+
+
+class ShownManifests(BaseModel):
+    """Objects (Secret values masked), at most ``limit_bytes`` of them as JSON; ``note`` says
+    what was left out."""
+
+    objects: list[dict[str, Any]] = Field(default_factory=list)
+    total: int = 0
+    note: str = ""
+
+
+class ShowDiffInput(BaseModel):
+    """``bosun app diff``: the diff bodies of a comparison, inline within ``limit_bytes``."""
+
+    diff_digest: str
+    compare: CompareInput
+    """The comparison that made ``diff_digest``: run again by a worker that misses it."""
+    limit_bytes: int = 1_500_000
+
+
+class ShownDiff(BaseModel):
+    diffs: dict[str, str] = Field(default_factory=dict)
+    """Resource key → unified diff (Secret values masked), in key order."""
+    total: int = 0
+    note: str = ""

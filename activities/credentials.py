@@ -61,8 +61,10 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
+if TYPE_CHECKING:
+    from activities.kubeaccess import KubeAccess
 from activities.management import (
     CACHE_SECONDS,
     DEFAULT_NAMESPACE,
@@ -72,6 +74,7 @@ from activities.management import (
     ManagementError,
     ManagementSecrets,
 )
+from bosun.hashing import fnv32a
 
 REPOSITORY = "repository"
 REPO_CREDS = "repo-creds"
@@ -121,17 +124,24 @@ class RepoCredentials:
     def secret_values(self) -> tuple[str, ...]:
         """Every string that must never appear in a message or a log."""
         values = [self.password, self.ssh_private_key.strip()]
-        values += [line.strip() for line in self.ssh_private_key.splitlines()
-                   if len(line.strip()) >= 16 and "PRIVATE KEY" not in line]
+        values += [
+            line.strip()
+            for line in self.ssh_private_key.splitlines()
+            if len(line.strip()) >= 16 and "PRIVATE KEY" not in line
+        ]
         return tuple(v for v in values if v)
 
     def inherit(self, template: RepoCredentials) -> RepoCredentials:
         """Argo CD: a repository without credentials takes its template's."""
         if self.has_credentials:
             return self
-        return replace(self, username=template.username, password=template.password,
-                       ssh_private_key=template.ssh_private_key,
-                       insecure=self.insecure or template.insecure)
+        return replace(
+            self,
+            username=template.username,
+            password=template.password,
+            ssh_private_key=template.ssh_private_key,
+            insecure=self.insecure or template.insecure,
+        )
 
     def describe(self) -> str:
         return f"Secret {self.secret}" if self.secret else f"the {self.kind} entry {self.url}"
@@ -156,16 +166,19 @@ def normalize_url(url: str) -> str:
     return url.rstrip("/").removesuffix(".git")
 
 
-def match(entries: Sequence[RepoCredentials], url: str, *,
-          repo_type: str = "git") -> RepoCredentials | None:
+def match(entries: Sequence[RepoCredentials], url: str, *, repo_type: str = "git") -> RepoCredentials | None:
     """The credentials for ``url``: its repository Secret, else the longest-prefix template."""
     wanted = normalize_url(url)
     candidates = [e for e in entries if (e.repo_type or "git") == repo_type]
     template: RepoCredentials | None = None
     for entry in candidates:
         prefix = normalize_url(entry.url)
-        if (entry.kind == REPO_CREDS and prefix and wanted.startswith(prefix)
-                and (template is None or len(prefix) > len(normalize_url(template.url)))):
+        if (
+            entry.kind == REPO_CREDS
+            and prefix
+            and wanted.startswith(prefix)
+            and (template is None or len(prefix) > len(normalize_url(template.url)))
+        ):
             template = entry
     for entry in candidates:
         if entry.kind == REPOSITORY and normalize_url(entry.url) == wanted:
@@ -189,10 +202,15 @@ def credentials_from_secret(secret: Mapping[str, Any]) -> RepoCredentials | None
     if not values.get("url"):
         return None
     return RepoCredentials(
-        url=values["url"].strip(), kind=kind, secret=str(meta.get("name") or ""),
-        name=values.get("name", ""), repo_type=values.get("type", "") or "git",
-        project=values.get("project", ""), username=values.get("username", ""),
-        password=values.get("password", ""), ssh_private_key=values.get("sshPrivateKey", ""),
+        url=values["url"].strip(),
+        kind=kind,
+        secret=str(meta.get("name") or ""),
+        name=values.get("name", ""),
+        repo_type=values.get("type", "") or "git",
+        project=values.get("project", ""),
+        username=values.get("username", ""),
+        password=values.get("password", ""),
+        ssh_private_key=values.get("sshPrivateKey", ""),
         insecure=values.get("insecure", "").strip().lower() == "true",
     )
 
@@ -218,9 +236,14 @@ class SecretCredentialStore(Cached[Snapshot]):
     """Credentials from Secrets, re-read at most every ``ttl`` seconds. Thread-safe."""
 
     @classmethod
-    def from_kubeconfig(cls, kubeconfig: Path, *, namespace: str = DEFAULT_NAMESPACE,
-                        context: str | None = None, ttl: float = CACHE_SECONDS
-                        ) -> SecretCredentialStore:
+    def from_kubeconfig(
+        cls,
+        kubeconfig: KubeAccess | Path,
+        *,
+        namespace: str = DEFAULT_NAMESPACE,
+        context: str | None = None,
+        ttl: float = CACHE_SECONDS,
+    ) -> SecretCredentialStore:
         secrets = RepoSecrets(kubeconfig, namespace=namespace, context=context)
         return cls(secrets.snapshot, ttl=ttl)
 
@@ -235,10 +258,8 @@ class SecretCredentialStore(Cached[Snapshot]):
 class StaticCredentialStore:
     """A test double: fixed credentials, no cluster."""
 
-    def __init__(self, entries: Sequence[RepoCredentials] = (), *,
-                 ssh_known_hosts: str = "") -> None:
-        self._store = SecretCredentialStore(
-            lambda: Snapshot(tuple(entries), ssh_known_hosts), ttl=float("inf"))
+    def __init__(self, entries: Sequence[RepoCredentials] = (), *, ssh_known_hosts: str = "") -> None:
+        self._store = SecretCredentialStore(lambda: Snapshot(tuple(entries), ssh_known_hosts), ttl=float("inf"))
 
     def lookup(self, url: str, *, repo_type: str = "git") -> RepoCredentials | None:
         return self._store.lookup(url, repo_type=repo_type)
@@ -267,23 +288,29 @@ class RepoSecrets(ManagementSecrets):
 
 def secret_name(url: str, kind: str = REPOSITORY, project: str = "") -> str:
     """Argo CD's name for a repository Secret it creates: ``repo-<fnv32a of url+project>``."""
-    h = 0x811C9DC5
-    for byte in (url + project).encode():
-        h = ((h ^ byte) * 0x01000193) & 0xFFFFFFFF
-    return f"{'creds' if kind == REPO_CREDS else 'repo'}-{h}"
+    return f"{'creds' if kind == REPO_CREDS else 'repo'}-{fnv32a(url + project)}"
 
 
 def secret_manifest(creds: RepoCredentials, *, namespace: str) -> dict[str, Any]:
     """The Secret ``bosun repo add`` writes, exactly as Argo CD's CLI would."""
-    values = {"url": creds.url, "type": creds.repo_type or "git", "name": creds.name,
-              "project": creds.project, "username": creds.username,
-              "password": creds.password, "sshPrivateKey": creds.ssh_private_key,
-              "insecure": "true" if creds.insecure else ""}
+    values = {
+        "url": creds.url,
+        "type": creds.repo_type or "git",
+        "name": creds.name,
+        "project": creds.project,
+        "username": creds.username,
+        "password": creds.password,
+        "sshPrivateKey": creds.ssh_private_key,
+        "insecure": "true" if creds.insecure else "",
+    }
     return {
-        "apiVersion": "v1", "kind": "Secret",
-        "metadata": {"name": creds.secret or secret_name(creds.url, creds.kind, creds.project),
-                     "namespace": namespace,
-                     "labels": {SECRET_TYPE_LABEL: creds.kind, MANAGED_BY_LABEL: "bosun"}},
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {
+            "name": creds.secret or secret_name(creds.url, creds.kind, creds.project),
+            "namespace": namespace,
+            "labels": {SECRET_TYPE_LABEL: creds.kind, MANAGED_BY_LABEL: "bosun"},
+        },
         "type": "Opaque",
         "data": {k: base64.b64encode(v.encode()).decode() for k, v in values.items() if v},
     }
@@ -324,8 +351,7 @@ def git_auth(creds: RepoCredentials | None, *, tmp_dir: Path | None = None) -> I
             askpass = directory / "askpass"
             askpass.write_text(_ASKPASS)
             askpass.chmod(stat.S_IRWXU)
-            env.update(GIT_ASKPASS=str(askpass), BOSUN_GIT_USERNAME=creds.username,
-                       BOSUN_GIT_PASSWORD=creds.password)
+            env.update(GIT_ASKPASS=str(askpass), BOSUN_GIT_USERNAME=creds.username, BOSUN_GIT_PASSWORD=creds.password)
         if creds.insecure:
             env["GIT_SSL_NO_VERIFY"] = "true"
         if creds.ssh_private_key:
@@ -338,8 +364,14 @@ def git_auth(creds: RepoCredentials | None, *, tmp_dir: Path | None = None) -> I
             if creds.ssh_known_hosts and not creds.insecure:
                 known = directory / "known_hosts"
                 known.write_text(creds.ssh_known_hosts.strip() + "\n")
-                command += ["-o", "StrictHostKeyChecking=yes", "-o", f"UserKnownHostsFile={known}",
-                            "-o", "GlobalKnownHostsFile=/dev/null"]
+                command += [
+                    "-o",
+                    "StrictHostKeyChecking=yes",
+                    "-o",
+                    f"UserKnownHostsFile={known}",
+                    "-o",
+                    "GlobalKnownHostsFile=/dev/null",
+                ]
             else:
                 command += ["-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null"]
             env["GIT_SSH_COMMAND"] = shlex.join(command)
@@ -358,11 +390,11 @@ def scrub(text: str, secrets: Sequence[str]) -> str:
 
 _AUTH_FAILED = re.compile(
     r"Authentication failed|could not read (Username|Password)|returned error: 40[13]"
-    r"|Permission denied \(|Invalid username or password|access denied", re.IGNORECASE)
-_HOST_KEY_FAILED = re.compile(r"Host key verification failed|REMOTE HOST IDENTIFICATION",
-                              re.IGNORECASE)
-_BAD_KEY = re.compile(r"Load key .*: (invalid format|error in libcrypto)|invalid format",
-                      re.IGNORECASE)
+    r"|Permission denied \(|Invalid username or password|access denied",
+    re.IGNORECASE,
+)
+_HOST_KEY_FAILED = re.compile(r"Host key verification failed|REMOTE HOST IDENTIFICATION", re.IGNORECASE)
+_BAD_KEY = re.compile(r"Load key .*: (invalid format|error in libcrypto)|invalid format", re.IGNORECASE)
 
 
 def failure_message(url: str, stderr: str, auth: GitAuth | None) -> str | None:
@@ -373,10 +405,11 @@ def failure_message(url: str, stderr: str, auth: GitAuth | None) -> str | None:
     hint = "check the repository credentials (bosun repo add)"
     if _HOST_KEY_FAILED.search(stderr):
         if not configured:
-            return (f"SSH host key verification failed for {url}, and no credentials are "
-                    f"configured for it: {hint}")
-        return (f"SSH host key verification failed for {url}: add the server's key to ConfigMap "
-                f"{KNOWN_HOSTS_CONFIGMAP}, or mark the repository insecure")
+            return f"SSH host key verification failed for {url}, and no credentials are configured for it: {hint}"
+        return (
+            f"SSH host key verification failed for {url}: add the server's key to ConfigMap "
+            f"{KNOWN_HOSTS_CONFIGMAP}, or mark the repository insecure"
+        )
     if _BAD_KEY.search(stderr) and creds is not None and creds.ssh_private_key:
         return f"the SSH private key{source} for {url} is not a valid private key: {hint}"
     if _AUTH_FAILED.search(stderr):

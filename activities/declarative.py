@@ -3,7 +3,7 @@ management cluster, each kept in step with its ``app:<name>`` workflow.
 
 Argo CD users keep Applications as resources (``kubectl apply -f app.yaml``, or an
 app-of-apps whose Git path holds them). One activity, ``reconcile_declared_apps``, run
-every few seconds by :class:`workflows.declarative.DeclarativeAppsWorkflow`, does what
+by :class:`workflows.declarative.DeclarativeAppsWorkflow` when a resource changes, does what
 Argo CD's application controller does with them:
 
 - a new Application starts its workflow; a changed spec, label or annotation reaches the
@@ -19,13 +19,25 @@ Argo CD's application controller does with them:
   (sync, health, conditions, resources, operationState), so ``kubectl get applications``
   and Argo CD tooling see it.
 
-Only Applications in the control namespace are watched (Argo CD watches its own
-namespace). The workflow passes in what it knows — the digest of the spec it last sent
+Applications are followed in the control namespace and in the namespaces that
+:class:`bosun.appnames.AppNamespaces` discovers (``argocd`` by default, or
+``BOSUN_APPLICATION_NAMESPACES``); an app outside the home namespaces is named
+``<namespace>/<name>`` and must be permitted by its project's ``sourceNamespaces``, or it gets
+an InvalidSpecError condition and no workflow. The listing is cluster-wide (Argo CD's
+controller also needs cluster-wide read of Applications for apps in any namespace).
+
+A pass with ``discover=False`` only writes the status of apps already known (and removes
+the finalizer of a cascade-deleted app whose workflow has finished): the worker's
+watch (:mod:`worker.app_watch`) asks for a full pass when a resource changes, so new and
+changed Applications are acted on at once without polling for them.
+
+The workflow passes in what it knows — the digest of the spec it last sent
 to each app, the apps being deleted — and gets it back updated, so nothing here is kept
 in memory and a worker restart loses nothing. A spec that does not validate is reported
 (in the result and as the resource's InvalidSpecError condition) and never reaches a
-workflow. This module speaks to the app workflows by their public protocol (signal and
-update names, JSON), like :mod:`activities.trigger`, and does not import ``workflows``.
+workflow. This module speaks to the app workflows by their public protocol
+(:mod:`bosun.protocol`: ids, signal, update and query names, requests), like
+:mod:`activities.trigger`, and does not import ``workflows``.
 """
 
 from __future__ import annotations
@@ -47,7 +59,21 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from activities.contracts import Destination
 from activities.kube import IN_CLUSTER_NAME, ClusterRegistry, KubeClient, KubeError, UnknownKind
+from activities.projects import ProjectReader
+from bosun.appnames import AppNamespaces, home_conflict
 from bosun.models import ModelError, parse_application
+from bosun.projects import app_namespace_violation
+from bosun.protocol import (
+    AppQuery,
+    AppSignal,
+    AppUpdate,
+    AppWorkflowStart,
+    DeleteRequest,
+    RefreshRequest,
+    SyncRequest,
+    WorkflowType,
+    app_workflow_id,
+)
 from bosun.resources import Manifest
 
 log = logging.getLogger(__name__)
@@ -67,22 +93,21 @@ RPC_TIMEOUT = timedelta(seconds=5)
 """A status query a busy workflow does not answer in time is written on a later pass."""
 
 
-def app_workflow_id(name: str) -> str:
-    return f"app:{name}"
-
-
 class DeclaredAppsInput(BaseModel):
     known: dict[str, str] = Field(default_factory=dict)
-    """Application name → digest of the spec last sent to its workflow."""
+    """App name (plain, or ``<namespace>/<name>``) → digest of the spec last sent to its workflow."""
     deleting: list[str] = Field(default_factory=list)
     """Applications whose workflow was asked to delete with its resources."""
+    discover: bool = True
+    """False: only write the status of known apps and finish cascade deletions (nothing started,
+    changed or ended)."""
 
 
 class DeclaredAppsResult(BaseModel):
     known: dict[str, str] = Field(default_factory=dict)
     deleting: list[str] = Field(default_factory=list)
     errors: dict[str, str] = Field(default_factory=dict)
-    """Application name → why it was not acted on (an invalid spec)."""
+    """App name → why it was not acted on (an invalid spec, a namespace its project does not permit)."""
     started_or_updated: list[str] = Field(default_factory=list)
     removed: list[str] = Field(default_factory=list)
 
@@ -95,11 +120,12 @@ def spec_digest(app: Manifest) -> str:
     return hashlib.sha256(json.dumps(document, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
-def workflow_manifest(app: Manifest) -> Manifest:
-    """The Application as the workflow gets it: no status, no server-side metadata."""
+def workflow_manifest(app: Manifest, name: str | None = None) -> Manifest:
+    """The Application as the workflow gets it, named ``name`` (its Bosun app name; default
+    the resource's name): no status, no server-side metadata."""
     meta = app.get("metadata") or {}
     annotations = {k: v for k, v in (meta.get("annotations") or {}).items() if k != REFRESH_ANNOTATION}
-    metadata: dict[str, Any] = {"name": meta["name"], "namespace": meta.get("namespace", "")}
+    metadata: dict[str, Any] = {"name": name or meta["name"], "namespace": meta.get("namespace", "")}
     if meta.get("labels"):
         metadata["labels"] = dict(meta["labels"])
     if annotations:
@@ -109,18 +135,30 @@ def workflow_manifest(app: Manifest) -> Manifest:
     return {"apiVersion": API_VERSION, "kind": "Application", "metadata": metadata, "spec": app.get("spec") or {}}
 
 
+def resource_path(app: Manifest) -> str:
+    """``<namespace>/<name>`` of an Application resource, for messages."""
+    return f"{app['metadata'].get('namespace', '')}/{app['metadata']['name']}"
+
+
 def argo_status(status: dict[str, Any]) -> dict[str, Any]:
     """An app workflow's ``status`` query answer in the shape of Argo CD's Application status."""
     resources = []
     for r in status.get("resources") or []:
         key = r.get("key") or {}
         api_version = r.get("api_version") or ""
-        entry: dict[str, Any] = {"group": key.get("group", ""), "version": api_version.rsplit("/", 1)[-1],
-                                 "kind": key.get("kind", ""), "namespace": key.get("namespace", ""),
-                                 "name": key.get("name", ""), "status": r.get("sync") or "Unknown"}
+        entry: dict[str, Any] = {
+            "group": key.get("group", ""),
+            "version": api_version.rsplit("/", 1)[-1],
+            "kind": key.get("kind", ""),
+            "namespace": key.get("namespace", ""),
+            "name": key.get("name", ""),
+            "status": r.get("sync") or "Unknown",
+        }
         if r.get("health"):
-            entry["health"] = {"status": r["health"], **({"message": r["health_message"]}
-                                                        if r.get("health_message") else {})}
+            entry["health"] = {
+                "status": r["health"],
+                **({"message": r["health_message"]} if r.get("health_message") else {}),
+            }
         if r.get("requires_pruning"):
             entry["requiresPruning"] = True
         if r.get("hook"):
@@ -130,8 +168,10 @@ def argo_status(status: dict[str, Any]) -> dict[str, Any]:
         "sync": {"status": status.get("sync") or "Unknown", "revision": status.get("revision") or ""},
         "health": {"status": status.get("health") or "Unknown"},
         "reconciledAt": status.get("reconciled_at"),
-        "conditions": [{"type": c.get("type"), "message": c.get("message"), "lastTransitionTime": c.get("at")}
-                       for c in status.get("conditions") or []],
+        "conditions": [
+            {"type": c.get("type"), "message": c.get("message"), "lastTransitionTime": c.get("at")}
+            for c in status.get("conditions") or []
+        ],
         "resources": resources,
         "operationState": None,
     }
@@ -140,19 +180,32 @@ def argo_status(status: dict[str, Any]) -> dict[str, Any]:
     last = status.get("last_operation")
     if last:
         result["operationState"] = {
-            "phase": last.get("phase"), "message": last.get("message") or "",
-            "startedAt": last.get("started_at"), "finishedAt": last.get("finished_at"),
+            "phase": last.get("phase"),
+            "message": last.get("message") or "",
+            "startedAt": last.get("started_at"),
+            "finishedAt": last.get("finished_at"),
             "syncResult": {"revision": last.get("revision") or ""},
         }
     return result
 
 
 class DeclarativeActivities:
-    def __init__(self, *, client: Client, clusters: ClusterRegistry, namespace: str, task_queue: str,
-                 refresh_seconds: float) -> None:
+    def __init__(
+        self,
+        *,
+        client: Client,
+        clusters: ClusterRegistry,
+        namespace: str,
+        task_queue: str,
+        refresh_seconds: float,
+        namespaces: AppNamespaces | None = None,
+        projects: ProjectReader | None = None,
+    ) -> None:
         self._client = client
         self._clusters = clusters
         self._namespace = namespace
+        self._namespaces = namespaces or AppNamespaces(control=namespace)
+        self._projects = projects or ProjectReader(clusters=clusters, namespace=namespace)
         self._task_queue = task_queue
         self._refresh_seconds = refresh_seconds
         self._no_crd_until = 0.0
@@ -161,22 +214,63 @@ class DeclarativeActivities:
         return self._clusters.client(Destination(name=IN_CLUSTER_NAME))
 
     def _list(self) -> list[Manifest] | None:
-        """The Applications in the control namespace; None when the CRD is not installed
+        """The Applications in the discovered namespaces; None when the CRD is not installed
         (looked for again after NO_CRD_RECHECK_SECONDS: each miss costs a discovery refresh)."""
         if time.monotonic() < self._no_crd_until:
             return None
         try:
-            return self._management().list(API_VERSION, "Application", namespace=self._namespace)
+            listed = self._management().list(API_VERSION, "Application")
         except UnknownKind:
             self._no_crd_until = time.monotonic() + NO_CRD_RECHECK_SECONDS
             return None
+        return [app for app in listed if self._namespaces.discovers(app["metadata"].get("namespace") or "")]
 
     async def _kube(self, fn: Any, *args: Any) -> Any:
         try:
             return await asyncio.to_thread(fn, *args)
         except KubeError as exc:
-            raise ApplicationError(f"management cluster: {exc}", type="KubeError",
-                                   non_retryable=not exc.retryable) from None
+            raise ApplicationError(
+                f"management cluster: {exc}", type="KubeError", non_retryable=not exc.retryable
+            ) from None
+
+    def app_name(self, app: Manifest) -> str:
+        """Bosun's name of an Application resource: plain in a home namespace, else ``ns/name``."""
+        meta = app["metadata"]
+        return self._namespaces.app_name(meta.get("namespace") or self._namespace, meta["name"])
+
+    async def _refusals(self, listed: list[Manifest]) -> dict[int, str]:
+        """Applications Bosun may not act on (index in ``listed`` → why): a home-namespace
+        name taken by the control namespace's app, or a namespace the app's project does not
+        list in ``sourceNamespaces``. A spec that does not parse is left to :meth:`_declared`."""
+        where = [((a["metadata"].get("namespace") or self._namespace), a["metadata"]["name"]) for a in listed]
+        clashes = home_conflict(self._namespaces, where)
+        projects: dict[str, Any] = {}
+        refused: dict[int, str] = {}
+        for i, (app, (namespace, name)) in enumerate(zip(listed, where, strict=True)):
+            if (namespace, name) in clashes:
+                refused[i] = clashes[(namespace, name)]
+                continue
+            if self._namespaces.is_home(namespace):
+                continue
+            project_name = str((app.get("spec") or {}).get("project") or "default")
+            if project_name not in projects:
+                try:
+                    projects[project_name] = (await asyncio.to_thread(self._projects.read, project_name))[0]
+                except ApplicationError as exc:
+                    if exc.type == "KubeError":  # the cluster, not the project: the pass fails, retried
+                        raise
+                    projects[project_name] = str(exc)  # no such project, or an invalid one
+            project = projects[project_name]
+            why = (
+                project
+                if isinstance(project, str)
+                else app_namespace_violation(
+                    project, app_namespace=namespace, name=name, control_namespace=self._namespace
+                )
+            )
+            if why:
+                refused[i] = why
+        return refused
 
     @activity.defn(name="reconcile_declared_apps")
     async def reconcile_declared_apps(self, input: DeclaredAppsInput) -> DeclaredAppsResult:
@@ -184,21 +278,36 @@ class DeclarativeActivities:
         if listed is None:  # no Application CRD: nothing declared, and nothing to take away
             return DeclaredAppsResult(known=input.known, deleting=input.deleting)
         result = DeclaredAppsResult(known=dict(input.known), deleting=list(input.deleting))
-        present = {app["metadata"]["name"] for app in listed}
+        refused = await self._refusals(listed)
+        names = [self.app_name(app) for app in listed]
+        present = {name for i, name in enumerate(names) if i not in refused}
         limit = asyncio.Semaphore(CONCURRENCY)
 
-        async def one(app: Manifest) -> None:
+        async def one(app: Manifest, name: str, why: str | None) -> None:
             async with limit:
                 try:
-                    if app["metadata"].get("deletionTimestamp"):
-                        await self._deleted(app, result)
+                    if why is not None:
+                        await self._refused(app, why)
+                    elif app["metadata"].get("deletionTimestamp"):
+                        # A status pass too sees a cascade through: its workflow ending changes no resource.
+                        if input.discover or name in result.deleting:
+                            await self._deleted(app, name, result)
+                    elif not input.discover:
+                        if name in result.known:
+                            await self._write_workflow_status(app, name)
                     else:
-                        await self._declared(app, result)
+                        await self._declared(app, name, result)
                 except (RPCError, ApplicationError) as exc:  # one app's trouble does not stop the others
-                    result.errors[app["metadata"]["name"]] = str(exc)
+                    result.errors[name if why is None else resource_path(app)] = str(exc)
+                if why is not None:  # by its resource: a refused app's name may be another app's
+                    result.errors.setdefault(resource_path(app), why)
 
-        await asyncio.gather(*(one(app) for app in listed))
-        for name in sorted(set(result.known) - present):  # gone without a finalizer: the resources stay
+        await asyncio.gather(
+            *(one(app, name, refused.get(i)) for i, (app, name) in enumerate(zip(listed, names, strict=True)))
+        )
+        if not input.discover:
+            return result
+        for name in sorted(set(result.known) - present):  # gone (or refused) without a finalizer: resources stay
             try:
                 await self._delete_workflow(name, cascade=False)
             except RPCError as exc:  # kept in ``known``: tried again next pass
@@ -209,11 +318,34 @@ class DeclarativeActivities:
         result.deleting = [n for n in result.deleting if n in present]
         return result
 
-    async def _declared(self, app: Manifest, result: DeclaredAppsResult) -> None:
-        name = app["metadata"]["name"]
-        manifest = workflow_manifest(app)
+    async def _refused(self, app: Manifest, why: str) -> None:
+        """An Application Bosun may not act on: its condition says why. Being deleted, it
+        loses Argo CD's cascade finalizers (no workflow of its own ran its resources)."""
+        meta = app["metadata"]
+        if meta.get("deletionTimestamp"):
+            finalizers = list(meta.get("finalizers") or [])
+            remaining = [f for f in finalizers if f not in CASCADE_FINALIZERS]
+            if remaining != finalizers:
+                await self._kube(
+                    self._management().merge_patch,
+                    app,
+                    {"metadata": {"finalizers": remaining, "resourceVersion": meta["resourceVersion"]}},
+                )
+            return
+        await self._write_status(
+            app,
+            {
+                "conditions": [{"type": "InvalidSpecError", "message": why}],
+                "sync": {"status": "Unknown"},
+                "health": {"status": "Unknown"},
+            },
+        )
+
+    async def _declared(self, app: Manifest, name: str, result: DeclaredAppsResult) -> None:
+        manifest = workflow_manifest(app, name)
+        namespace = app["metadata"].get("namespace") or self._namespace
         try:
-            parse_application(manifest, source_name=f"Application {self._namespace}/{name}")
+            parse_application(manifest, source_name=f"Application {namespace}/{app['metadata']['name']}")
         except ModelError as exc:
             result.errors[name] = str(exc)
             await self._write_status(app, {"conditions": [{"type": "InvalidSpecError", "message": str(exc)}]})
@@ -221,29 +353,40 @@ class DeclarativeActivities:
         digest = spec_digest(app)
         if result.known.get(name) != digest or not await self._running(name):
             await self._client.start_workflow(
-                "ApplicationWorkflow", {"application": manifest, "refresh_seconds": self._refresh_seconds},
-                id=app_workflow_id(name), task_queue=self._task_queue,
+                WorkflowType.APPLICATION,
+                AppWorkflowStart(application=manifest, refresh_seconds=self._refresh_seconds),
+                id=app_workflow_id(name),
+                task_queue=self._task_queue,
                 id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-                start_signal="update_spec", start_signal_args=[manifest],
-                static_summary=f"Application {name}")
+                start_signal=AppSignal.UPDATE_SPEC,
+                start_signal_args=[manifest],
+                static_summary=f"Application {name}",
+            )
             result.known[name] = digest
             result.started_or_updated.append(name)
-        await self._run_operation(app)
+        await self._run_operation(app, name)
         refresh = (app["metadata"].get("annotations") or {}).get(REFRESH_ANNOTATION)
         if refresh is not None:
             await self._client.get_workflow_handle(app_workflow_id(name)).signal(
-                "refresh", {"hard": refresh.strip().lower() == "hard"})
-            await self._kube(self._management().merge_patch, app,
-                             {"metadata": {"annotations": {REFRESH_ANNOTATION: None}}})
+                AppSignal.REFRESH, RefreshRequest(hard=refresh.strip().lower() == "hard")
+            )
+            await self._kube(
+                self._management().merge_patch, app, {"metadata": {"annotations": {REFRESH_ANNOTATION: None}}}
+            )
+        await self._write_workflow_status(app, name)
+
+    async def _write_workflow_status(self, app: Manifest, name: str) -> None:
+        """The app workflow's status, written to its resource (if it changed)."""
         try:
             status = await self._client.get_workflow_handle(app_workflow_id(name)).query(
-                "status", result_type=dict, rpc_timeout=RPC_TIMEOUT)
+                AppQuery.STATUS, result_type=dict, rpc_timeout=RPC_TIMEOUT
+            )
         except (RPCError, WorkflowQueryFailedError) as exc:  # busy, or just started: next time
             log.debug("status of %s not written: %s", name, exc)
             return
         await self._write_status(app, argo_status(status))
 
-    async def _run_operation(self, app: Manifest) -> None:
+    async def _run_operation(self, app: Manifest, name: str) -> None:
         """Argo CD's ``operation.sync`` (what ``argocd app sync`` or a kubectl patch sets):
         clear it, then ask the workflow for that sync. Cleared first, conditionally on the
         resourceVersion seen, so one operation is started at most once."""
@@ -251,20 +394,31 @@ class DeclarativeActivities:
         if not isinstance(sync, dict):
             return
         meta = app["metadata"]
-        cleared = await self._kube(self._management().merge_patch, app, {
-            "operation": None, "metadata": {"resourceVersion": meta["resourceVersion"]}})
+        cleared = await self._kube(
+            self._management().merge_patch,
+            app,
+            {"operation": None, "metadata": {"resourceVersion": meta["resourceVersion"]}},
+        )
         if cleared is None:
             return
         who = ((app.get("operation") or {}).get("initiatedBy") or {}).get("username") or "someone"
-        request = {"revision": str(sync.get("revision") or ""), "prune": bool(sync.get("prune", False)),
-                   "dry_run": bool(sync.get("dryRun", False)), "trigger": f"operation.sync by {who}"}
-        await self._client.get_workflow_handle(app_workflow_id(meta["name"])).start_update(
-            "sync", request, wait_for_stage=WorkflowUpdateStage.ACCEPTED, result_type=dict, rpc_timeout=RPC_TIMEOUT)
-        log.info("application %s: sync requested by its operation field (%s)", meta["name"], who)
+        request = SyncRequest(
+            revision=str(sync.get("revision") or ""),
+            prune=bool(sync.get("prune", False)),
+            dry_run=bool(sync.get("dryRun", False)),
+            trigger=f"operation.sync by {who}",
+        )
+        await self._client.get_workflow_handle(app_workflow_id(name)).start_update(
+            AppUpdate.SYNC,
+            request,
+            wait_for_stage=WorkflowUpdateStage.ACCEPTED,
+            result_type=dict,
+            rpc_timeout=RPC_TIMEOUT,
+        )
+        log.info("application %s: sync requested by its operation field (%s)", name, who)
 
-    async def _deleted(self, app: Manifest, result: DeclaredAppsResult) -> None:
+    async def _deleted(self, app: Manifest, name: str, result: DeclaredAppsResult) -> None:
         """An Application being deleted: it has finalizers (else it would be gone)."""
-        name = app["metadata"]["name"]
         finalizers = list(app["metadata"].get("finalizers") or [])
         ours = [f for f in finalizers if f in CASCADE_FINALIZERS]
         if not ours:  # someone else's finalizer holds it: end the workflow, keep the resources
@@ -280,8 +434,11 @@ class DeclarativeActivities:
             return
         # The workflow has deleted the resources (or never ran): let Kubernetes delete the Application.
         remaining = [f for f in finalizers if f not in CASCADE_FINALIZERS]
-        await self._kube(self._management().merge_patch, app, {"metadata": {
-            "finalizers": remaining, "resourceVersion": app["metadata"]["resourceVersion"]}})
+        await self._kube(
+            self._management().merge_patch,
+            app,
+            {"metadata": {"finalizers": remaining, "resourceVersion": app["metadata"]["resourceVersion"]}},
+        )
         result.known.pop(name, None)
         if name in result.deleting:
             result.deleting.remove(name)
@@ -289,8 +446,7 @@ class DeclarativeActivities:
 
     async def _running(self, name: str) -> bool:
         try:
-            described = await self._client.get_workflow_handle(app_workflow_id(name)).describe(
-                rpc_timeout=RPC_TIMEOUT)
+            described = await self._client.get_workflow_handle(app_workflow_id(name)).describe(rpc_timeout=RPC_TIMEOUT)
         except RPCError as exc:
             if exc.status == RPCStatusCode.NOT_FOUND:
                 return False
@@ -301,8 +457,13 @@ class DeclarativeActivities:
         """Ask the app workflow to delete itself (with its resources if ``cascade``); do not wait."""
         handle = self._client.get_workflow_handle(app_workflow_id(name))
         try:
-            await handle.start_update("delete", {"cascade": cascade}, wait_for_stage=WorkflowUpdateStage.ACCEPTED,
-                                      result_type=str, rpc_timeout=RPC_TIMEOUT)
+            await handle.start_update(
+                AppUpdate.DELETE,
+                DeleteRequest(cascade=cascade),
+                wait_for_stage=WorkflowUpdateStage.ACCEPTED,
+                result_type=str,
+                rpc_timeout=RPC_TIMEOUT,
+            )
         except RPCError as exc:
             if exc.status != RPCStatusCode.NOT_FOUND:  # already ended: nothing to delete
                 raise

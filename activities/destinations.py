@@ -48,5 +48,6 @@ class DestinationActivities:
             cluster = self._clusters.resolve(input.destination)
         except KubeError as exc:
             raise ApplicationError(str(exc), type="UnknownCluster", non_retryable=not exc.retryable) from None
-        return ResolveDestinationResult(name=cluster.name, server=cluster.server,
-                                        task_queue=cluster_task_queue(self._task_queue, cluster.name))
+        return ResolveDestinationResult(
+            name=cluster.name, server=cluster.server, task_queue=cluster_task_queue(self._task_queue, cluster.name)
+        )

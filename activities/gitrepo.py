@@ -10,6 +10,11 @@ Credentials come from a :class:`~activities.credentials.CredentialStore`, looked
 URL for each command that talks to the remote and handed to that one git process only
 (:func:`~activities.credentials.git_auth`); their values are scrubbed from git's output.
 
+The cache is bounded (``max_bytes``, ``BOSUN_GIT_CACHE_MAX_BYTES``): after a fetch, the
+least recently used mirrors are removed until the rest fit (:mod:`activities.lru`). A mirror
+in use — being fetched or exported, by any process sharing the directory — holds a shared
+``flock`` on ``<mirror>.lock`` and is never removed; eviction takes the lock exclusively.
+
 Symlinks that point outside the exported tree are refused at export, whatever path the
 app renders (the class of Argo CD CVE-2022-24348/24730): nothing that follows can be
 tricked into reading the worker's files.
@@ -17,12 +22,16 @@ tricked into reading the worker's files.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import io
 import os
 import re
+import shutil
 import subprocess
 import tarfile
+from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -36,9 +45,12 @@ from activities.credentials import (
     is_remote_url,
     scrub,
 )
+from activities.lru import Entry, evict, touch, tree_size
 
 SHA_RE = re.compile(r"^[0-9a-f]{40}$")
 GIT_TIMEOUT = 120.0
+GRACE_SECONDS = 60.0
+"""A mirror used this recently is kept even when unlocked (the render that follows its export)."""
 
 
 class GitError(Exception):
@@ -63,10 +75,30 @@ def redact_url(url: str) -> str:
 
 
 class GitCache:
-    def __init__(self, root: Path, *, credentials: CredentialStore | None = None) -> None:
+    def __init__(
+        self,
+        root: Path,
+        *,
+        credentials: CredentialStore | None = None,
+        max_bytes: int | None = None,
+        grace_seconds: float = GRACE_SECONDS,
+    ) -> None:
         self._root = root
         self._credentials = credentials
+        self._max_bytes = max_bytes
+        self._grace = grace_seconds
         root.mkdir(parents=True, exist_ok=True)
+
+    def size(self) -> int:
+        """Bytes of the mirrors now."""
+        return sum(tree_size(path) for path in self._mirrors())
+
+    def collect(self) -> list[Entry]:
+        """Remove least-recently-used mirrors nobody is using until the cache fits its bound."""
+        if self._max_bytes is None:
+            return []
+        entries = [Entry(path=p, size=tree_size(p), used_at=p.stat().st_mtime) for p in self._mirrors()]
+        return evict(entries, self._max_bytes, grace_seconds=self._grace, remove=self._remove_unused)
 
     def resolve(self, url: str, revision: str) -> str:
         """The commit SHA that ``revision`` (branch, tag, HEAD, SHA) names now."""
@@ -78,10 +110,11 @@ class GitCache:
             if candidate in refs:
                 return refs[candidate]
         if re.fullmatch(r"[0-9a-f]{7,39}", revision):
-            mirror = self._mirror(url)
-            self._fetch(url, mirror)
-            return self._git(["rev-parse", "--verify", f"{revision}^{{commit}}"], cwd=mirror,
-                             what=f"resolve {revision}").strip()
+            with self._using(url) as mirror:
+                self._fetch(url, mirror)
+                return self._git(
+                    ["rev-parse", "--verify", f"{revision}^{{commit}}"], cwd=mirror, what=f"resolve {revision}"
+                ).strip()
         raise GitError(
             f"revision {revision!r} not found in {redact_url(url)} (no such branch, tag or commit)",
             retryable=False,
@@ -89,15 +122,14 @@ class GitCache:
 
     def export(self, url: str, commit: str, destination: Path) -> None:
         """Write the tree of ``commit`` into ``destination`` (which must be empty)."""
-        mirror = self._mirror(url)
-        if not self._has_commit(mirror, commit):
-            self._fetch(url, mirror)
-        if not self._has_commit(mirror, commit):
-            self._fetch(url, mirror, refspecs=[commit])
-        if not self._has_commit(mirror, commit):
-            raise GitError(f"commit {commit} not found in {redact_url(url)}", retryable=False)
-        archive = self._git_bytes(["archive", "--format=tar", commit], cwd=mirror,
-                                  what=f"export {commit[:12]}")
+        with self._using(url) as mirror:
+            if not self._has_commit(mirror, commit):
+                self._fetch(url, mirror)
+            if not self._has_commit(mirror, commit):
+                self._fetch(url, mirror, refspecs=[commit])
+            if not self._has_commit(mirror, commit):
+                raise GitError(f"commit {commit} not found in {redact_url(url)}", retryable=False)
+            archive = self._git_bytes(["archive", "--format=tar", commit], cwd=mirror, what=f"export {commit[:12]}")
         destination.mkdir(parents=True, exist_ok=True)
         with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
             for member in tar.getmembers():
@@ -107,26 +139,62 @@ class GitCache:
 
     # -- plumbing
 
-    def _mirror(self, url: str) -> Path:
+    @contextlib.contextmanager
+    def _using(self, url: str) -> Iterator[Path]:
+        """The mirror of ``url``, created if needed, held in use (a shared lock) until the block ends;
+        the cache is collected afterwards, the mirror then being the most recently used."""
         path = self._root / hashlib.sha256(url.encode()).hexdigest()[:24]
-        if not (path / "HEAD").exists():
-            path.mkdir(parents=True, exist_ok=True)
-            self._git(["init", "--bare", "-q", str(path)], cwd=self._root, what="init cache")
-        return path
+        with open(path.with_suffix(".lock"), "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_SH)
+            if not (path / "HEAD").exists():
+                path.mkdir(parents=True, exist_ok=True)
+                self._git(["init", "--bare", "-q", str(path)], cwd=self._root, what="init cache")
+            touch(path)
+            yield path
+            touch(path)
+        self.collect()
+
+    def _mirrors(self) -> list[Path]:
+        return [p for p in self._root.iterdir() if p.is_dir() and p.with_suffix(".lock").exists()]
+
+    def _remove_unused(self, entry: Entry) -> bool:
+        """Remove a mirror unless a process holds it (its lock is taken exclusively meanwhile)."""
+        with open(entry.path.with_suffix(".lock"), "a") as lock:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return False  # being fetched or exported right now
+            try:
+                if entry.path.stat().st_mtime > entry.used_at:
+                    return False  # used since it was listed
+            except FileNotFoundError:
+                return False
+            shutil.rmtree(entry.path, ignore_errors=True)
+            return True
 
     def _fetch(self, url: str, mirror: Path, refspecs: list[str] | None = None) -> None:
         specs = refspecs or ["+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*"]
-        self._remote(url, ["fetch", "-q", "--prune", "--no-write-fetch-head", url, *specs],
-                     cwd=mirror, what=f"fetch {redact_url(url)}")
+        self._remote(
+            url,
+            ["fetch", "-q", "--prune", "--no-write-fetch-head", url, *specs],
+            cwd=mirror,
+            what=f"fetch {redact_url(url)}",
+        )
 
     def _has_commit(self, mirror: Path, commit: str) -> bool:
-        proc = subprocess.run(["git", "cat-file", "-e", f"{commit}^{{commit}}"], cwd=mirror,
-                              capture_output=True, env=_env(), timeout=GIT_TIMEOUT)
+        proc = subprocess.run(
+            ["git", "cat-file", "-e", f"{commit}^{{commit}}"],
+            cwd=mirror,
+            capture_output=True,
+            env=_env(),
+            timeout=GIT_TIMEOUT,
+        )
         return proc.returncode == 0
 
     def _ls_remote(self, url: str) -> dict[str, str]:
-        out = self._remote(url, ["ls-remote", "--symref", url], cwd=self._root,
-                           what=f"reach {redact_url(url)}").decode(errors="replace")
+        out = self._remote(url, ["ls-remote", "--symref", url], cwd=self._root, what=f"reach {redact_url(url)}").decode(
+            errors="replace"
+        )
         refs: dict[str, str] = {}
         for line in out.splitlines():
             if line.startswith("ref:"):
@@ -149,21 +217,21 @@ class GitCache:
         try:
             return self._credentials.lookup(url)
         except CredentialError as exc:
-            raise GitError(f"cannot read the credentials for {redact_url(url)}: {exc}",
-                           retryable=exc.retryable) from None
+            raise GitError(
+                f"cannot read the credentials for {redact_url(url)}: {exc}", retryable=exc.retryable
+            ) from None
 
     def _git(self, args: list[str], *, cwd: Path, what: str) -> str:
         return self._git_bytes(args, cwd=cwd, what=what).decode(errors="replace")
 
-    def _git_bytes(self, args: list[str], *, cwd: Path, what: str, auth: GitAuth | None = None,
-                   url: str = "") -> bytes:
+    def _git_bytes(self, args: list[str], *, cwd: Path, what: str, auth: GitAuth | None = None, url: str = "") -> bytes:
         env = {**_env(), **(auth.env if auth is not None else {})}
         try:
-            proc = subprocess.run(["git", "-c", "credential.helper=", *args], cwd=cwd,
-                                  capture_output=True, env=env, timeout=GIT_TIMEOUT)
+            proc = subprocess.run(
+                ["git", "-c", "credential.helper=", *args], cwd=cwd, capture_output=True, env=env, timeout=GIT_TIMEOUT
+            )
         except subprocess.TimeoutExpired:
-            raise GitError(f"git could not {what}: timed out after {GIT_TIMEOUT:.0f}s",
-                           retryable=True) from None
+            raise GitError(f"git could not {what}: timed out after {GIT_TIMEOUT:.0f}s", retryable=True) from None
         if proc.returncode != 0:
             secrets = auth.secrets if auth is not None else ()
             message = _redact_all(scrub(proc.stderr.decode(errors="replace").strip(), secrets))

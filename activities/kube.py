@@ -1,8 +1,9 @@
 """The Kubernetes API as Bosun's activities need it, behind our own small interface.
 
 :class:`ClusterRegistry` maps an Application destination (server URL or cluster name)
-to a :class:`KubeClient`, from kubeconfig files the worker was given — credentials stay
-in the worker. :class:`KubeClient` wraps the kubernetes client's DynamicClient with
+to a :class:`KubeClient`, from the credentials the worker was given (a kubeconfig or its
+ServiceAccount, :mod:`activities.kubeaccess`) and cluster Secrets — credentials stay in the
+worker. :class:`KubeClient` wraps the kubernetes client's DynamicClient with
 plain-dict objects and one error type, :class:`KubeError`, that says whether retrying
 can help, so activities classify failures without knowing the client library::
 
@@ -17,13 +18,12 @@ import hashlib
 import json
 import threading
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Protocol
 
 import urllib3
-import yaml
-from kubernetes import config as k8s_config
+from kubernetes import watch as k8s_watch
 from kubernetes.client import ApiClient, ApisApi, CoreApi, VersionApi
 from kubernetes.client.exceptions import ApiException
 from kubernetes.dynamic import DynamicClient
@@ -31,6 +31,7 @@ from kubernetes.dynamic.exceptions import ResourceNotFoundError
 from kubernetes.dynamic.resource import Resource
 
 from activities.contracts import Destination
+from activities.kubeaccess import KubeAccess, KubeAccessError, KubeconfigAccess, client_from_dict
 from bosun.resources import Manifest, ResourceKey
 
 FIELD_MANAGER = "bosun"
@@ -52,6 +53,11 @@ class UnknownKind(KubeError):
 
     def __init__(self, api_version: str, kind: str) -> None:
         super().__init__(f"the server has no resource type {kind} in {api_version}", retryable=False, status=404)
+
+
+_UNREACHABLE_OR_REFUSED = (ApiException, urllib3.exceptions.HTTPError, OSError)
+"""What a discovery lookup raises when it goes to the server: a refusal, or a cluster that
+cannot be reached (a cache miss or refresh makes a request; :func:`_translate` names it)."""
 
 
 def _translate(exc: Exception, what: str) -> KubeError:
@@ -132,12 +138,39 @@ class KubeClient:
                     if attempt == 1 or time.monotonic() - last < 1.0:
                         break
                     self._last_refresh[(api_version, kind)] = time.monotonic()
-                    dynamic.resources.invalidate_cache()
-                except ApiException as exc:
+                    try:
+                        dynamic.resources.invalidate_cache()  # fetches discovery again
+                    except _UNREACHABLE_OR_REFUSED as exc:
+                        raise _translate(exc, f"discovery of {api_version} {kind}") from None
+                except _UNREACHABLE_OR_REFUSED as exc:
                     raise _translate(exc, f"discovery of {api_version} {kind}") from None
                 except (KeyError, ValueError) as exc:  # a discovery document being refreshed
                     raise KubeError(f"discovery of {api_version} {kind}: {exc!r}", retryable=True) from None
         raise UnknownKind(api_version, kind)
+
+    def serves(self, group: str, kind: str) -> bool:
+        """Whether discovery lists group/kind in any version (the library refreshes on a miss)."""
+        dynamic = self.dynamic
+        with self._discovery_lock:
+            try:
+                return bool(dynamic.resources.search(group=group, kind=kind))
+            except ResourceNotFoundError:
+                return False
+            except _UNREACHABLE_OR_REFUSED as exc:
+                raise _translate(exc, f"discovery of {group} {kind}") from None
+            except (KeyError, ValueError) as exc:  # a discovery document being refreshed
+                raise KubeError(f"discovery of {group} {kind}: {exc!r}", retryable=True) from None
+
+    def refresh_discovery(self) -> None:
+        """Forget what discovery knew: after a CRD was created (or deleted) on purpose, the
+        next lookup must see it, whatever :meth:`resource`'s throttle would allow."""
+        dynamic = self.dynamic
+        with self._discovery_lock:
+            try:
+                dynamic.resources.invalidate_cache()
+            except Exception as exc:  # noqa: BLE001 - discovery: classify it
+                raise _translate(exc, f"discovery on cluster {self.name}") from None
+            self._last_refresh.clear()
 
     def preferred_api_version(self, group: str, kind: str) -> str:
         """The apiVersion the cluster prefers for group/kind (``v1`` for the core group)."""
@@ -148,9 +181,30 @@ class KubeClient:
                 found = self.dynamic.resources.get(group=group, kind=kind, preferred=True)
             except ResourceNotFoundError:
                 raise UnknownKind(group, kind) from None
+            except _UNREACHABLE_OR_REFUSED as exc:
+                raise _translate(exc, f"discovery of {group} {kind}") from None
             except (KeyError, ValueError) as exc:
                 raise KubeError(f"discovery of {group} {kind}: {exc!r}", retryable=True) from None
         return str(found.group_version)
+
+    def served_kinds(self, *, namespaced: bool) -> list[tuple[str, str]]:
+        """(apiVersion, kind) of every listable resource type the cluster serves, each in
+        its group's preferred version (subresources and ``...List`` kinds left out)."""
+        dynamic = self.dynamic
+        with self._discovery_lock:
+            try:
+                entries = list(dynamic.resources)
+            except _UNREACHABLE_OR_REFUSED as exc:
+                raise _translate(exc, f"discovery on cluster {self.name}") from None
+            except (KeyError, ValueError) as exc:
+                raise KubeError(f"discovery on cluster {self.name}: {exc!r}", retryable=True) from None
+        found = [r for entry in entries for r in (entry if isinstance(entry, list) else [entry])]
+        kinds = {
+            (str(r.group_version), str(r.kind))
+            for r in found
+            if type(r) is Resource and r.preferred and bool(r.namespaced) == namespaced and "list" in (r.verbs or [])
+        }
+        return sorted(kinds)
 
     def namespaced(self, api_version: str, kind: str) -> bool:
         return bool(self.resource(api_version, kind).namespaced)
@@ -168,8 +222,7 @@ class KubeClient:
             raise _translate(exc, f"read {_describe(obj)}") from None
         return dict(found.to_dict())
 
-    def apply(self, obj: Manifest, *, dry_run: bool = False, force: bool = True,
-              validate: bool = True) -> Manifest:
+    def apply(self, obj: Manifest, *, dry_run: bool = False, force: bool = True, validate: bool = True) -> Manifest:
         """Server-side apply as field manager ``bosun`` (dry run: nothing is persisted).
         ``validate=False`` is Argo CD's Validate=false: unknown fields are dropped, not refused."""
         resource = self.resource(obj["apiVersion"], obj["kind"])
@@ -222,15 +275,28 @@ class KubeClient:
             raise _translate(exc, f"delete {_describe(obj)}") from None
         return True
 
-    def merge_patch(self, obj: Manifest, patch: Manifest) -> Manifest | None:
-        """A JSON merge patch of ``obj`` (by apiVersion/kind/name/namespace); None if it is gone.
-        A ``metadata.resourceVersion`` in the patch makes it conditional (409 if it changed)."""
-        resource = self.resource(obj["apiVersion"], obj["kind"])
+    def merge_patch(
+        self, obj: Manifest, patch: Manifest, *, subresource: str = "", field_manager: str | None = None
+    ) -> Manifest | None:
+        """A JSON merge patch of ``obj`` (by apiVersion/kind/name/namespace); None if it is gone
+        (or the kind has no such ``subresource``). A ``metadata.resourceVersion`` in the patch
+        makes it conditional (409 if it changed)."""
+        resource: Any = self.resource(obj["apiVersion"], obj["kind"])
+        if subresource:
+            resource = (getattr(resource, "subresources", None) or {}).get(subresource)
+            if resource is None:
+                return None
         meta = obj["metadata"]
+        extra: dict[str, Any] = {"field_manager": field_manager} if field_manager else {}
         try:
-            result = self.dynamic.patch(resource, body=patch, name=meta["name"],
-                                        namespace=meta.get("namespace") or None,
-                                        content_type="application/merge-patch+json")
+            result = self.dynamic.patch(
+                resource,
+                body=patch,
+                name=meta["name"],
+                namespace=meta.get("namespace") or None,
+                content_type="application/merge-patch+json",
+                **extra,
+            )
         except ApiException as exc:
             if exc.status == 404:
                 return None
@@ -239,23 +305,81 @@ class KubeClient:
             raise _translate(exc, f"patch {_describe(obj)}") from None
         return dict(result.to_dict())
 
-    def list(self, api_version: str, kind: str, *, label_selector: str = "",
-             namespace: str | None = None) -> list[Manifest]:
-        resource = self.resource(api_version, kind)
+    def create(self, obj: Manifest, *, dry_run: bool = False, field_manager: str = FIELD_MANAGER) -> Manifest:
+        """Create ``obj`` (409 if it exists): what a resource action's ``create`` operation does."""
+        resource = self.resource(obj["apiVersion"], obj["kind"])
+        kwargs: dict[str, Any] = {"field_manager": field_manager}
+        if dry_run:
+            kwargs["dry_run"] = "All"
         try:
-            listing = self.dynamic.get(resource, label_selector=label_selector or None, namespace=namespace)
+            result = self.dynamic.create(
+                resource, body=obj, namespace=obj["metadata"].get("namespace") or None, **kwargs
+            )
         except Exception as exc:  # noqa: BLE001
-            raise _translate(exc, f"list {kind}") from None
-        items = listing.to_dict().get("items") or []
+            raise _translate(exc, f"create {_describe(obj)}") from None
+        return dict(result.to_dict())
+
+    def list_with_version(
+        self, api_version: str, kind: str, *, label_selector: str = "", namespace: str | None = None
+    ) -> tuple[list[Manifest], str]:
+        """The objects of a kind and the list's resourceVersion (to :meth:`watch` from);
+        :class:`UnknownKind` if the cluster does not serve the kind.
+
+        Discovery is cached: a kind whose CRD was deleted since is still "known" and its
+        list answers 404. Then discovery is refreshed, and a kind that is gone is an
+        :class:`UnknownKind` (it has no objects), as it would have been with fresh discovery.
+        """
+        for attempt in range(2):
+            resource = self.resource(api_version, kind)
+            try:
+                listing = self.dynamic.get(resource, label_selector=label_selector or None, namespace=namespace)
+                break
+            except ApiException as exc:
+                if exc.status != 404 or attempt == 1:
+                    raise _translate(exc, f"list {kind}") from None
+                self.refresh_discovery()
+            except Exception as exc:  # noqa: BLE001
+                raise _translate(exc, f"list {kind}") from None
+        document = listing.to_dict()
+        items = document.get("items") or []
         for item in items:  # list items lack apiVersion/kind
             item.setdefault("apiVersion", api_version)
             item.setdefault("kind", kind)
-        return list(items)
+        return list(items), str((document.get("metadata") or {}).get("resourceVersion") or "")
+
+    def list(
+        self, api_version: str, kind: str, *, label_selector: str = "", namespace: str | None = None
+    ) -> list[Manifest]:
+        return self.list_with_version(api_version, kind, label_selector=label_selector, namespace=namespace)[0]
+
+    def watch(
+        self, api_version: str, kind: str, *, resource_version: str, timeout_seconds: int, namespace: str | None = None
+    ) -> Iterator[tuple[str, Manifest]]:
+        """(event type, object) for each change after ``resource_version``, until the server
+        ends the stream (about ``timeout_seconds``). KubeError with status 410 (Gone) when
+        that version is too old: list again."""
+        resource = self.resource(api_version, kind)
+        watcher = k8s_watch.Watch()
+        try:
+            for event in watcher.stream(
+                resource.get,
+                namespace=namespace,
+                resource_version=resource_version,
+                timeout_seconds=timeout_seconds,
+                allow_watch_bookmarks=True,
+                serialize=False,
+                _request_timeout=(10, timeout_seconds + 30),
+            ):
+                obj = event.get("raw_object") or {}
+                yield str(event.get("type") or ""), obj
+        except Exception as exc:  # noqa: BLE001
+            raise _translate(exc, f"watch {kind}") from None
+        finally:
+            watcher.stop()
 
 
 def _describe(obj: Manifest) -> str:
-    return ResourceKey.of(obj).short + (f" in namespace {obj['metadata'].get('namespace')}"
-                                         if obj["metadata"].get("namespace") else "")
+    return ResourceKey.of(obj).described
 
 
 @dataclass(frozen=True)
@@ -269,9 +393,8 @@ class KnownCluster:
     """Argo CD's namespaced cluster: only these namespaces may be deployed to (empty: all)."""
     cluster_resources: bool = True
     """Whether cluster-scoped objects may be deployed (a namespaced cluster's ``clusterResources``)."""
-    kubeconfig: Path | None = None
-    """Declared in this kubeconfig file (with ``context``), or else by ``secret``."""
-    context: str = ""
+    access: Any = field(default=None, repr=False, compare=False)
+    """Declared by the worker's own credentials (:class:`activities.kubeaccess.KubeAccess`), or else by ``secret``."""
     secret: Any = field(default=None, repr=False, compare=False)
     """The cluster Secret's entry (:class:`activities.clusters.ClusterEntry`): its credentials."""
 
@@ -281,11 +404,15 @@ class KnownCluster:
         for obj in objects:
             namespace = obj["metadata"].get("namespace")
             if namespace and self.namespaces and namespace not in self.namespaces:
-                problems.append(f"{ResourceKey.of(obj).short}: cluster {self.name!r} permits only namespaces "
-                                f"{', '.join(self.namespaces)} (its Secret's namespaces)")
+                problems.append(
+                    f"{ResourceKey.of(obj).short}: cluster {self.name!r} permits only namespaces "
+                    f"{', '.join(self.namespaces)} (its Secret's namespaces)"
+                )
             elif not namespace and not self.cluster_resources:
-                problems.append(f"{ResourceKey.of(obj).short}: cluster {self.name!r} does not permit "
-                                "cluster-scoped resources (its Secret's clusterResources)")
+                problems.append(
+                    f"{ResourceKey.of(obj).short}: cluster {self.name!r} does not permit "
+                    "cluster-scoped resources (its Secret's clusterResources)"
+                )
         return problems
 
 
@@ -298,50 +425,21 @@ class ClusterSource(Protocol):
 class ClusterRegistry:
     """The clusters the worker can reach, and a client for each.
 
-    Two sources, as Argo CD has: kubeconfig files given to the worker (the first file's
-    current context is the in-cluster destination ``in-cluster`` /
-    ``https://kubernetes.default.svc``; every context is also a cluster named after it),
-    and cluster Secrets (``argocd.argoproj.io/secret-type: cluster``) in the management
-    cluster, re-read every few seconds so ``bosun cluster add`` needs no worker restart.
-    A destination is matched by server URL or by name; credentials never leave the worker.
+    Two sources, as Argo CD has: the management cluster the worker was given
+    (:mod:`activities.kubeaccess`: its kubeconfig's current context, or the pod's ServiceAccount)
+    is the in-cluster destination ``in-cluster`` / ``https://kubernetes.default.svc``, and every
+    context of its kubeconfig files is also a cluster named after it; and cluster Secrets
+    (``argocd.argoproj.io/secret-type: cluster``) in the management cluster, re-read every few
+    seconds so ``bosun cluster add`` needs no worker restart. A destination is matched by server
+    URL or by name; credentials never leave the worker.
     """
 
-    def __init__(self, kubeconfigs: list[Path], secrets: ClusterSource | None = None) -> None:
-        self._kubeconfigs = kubeconfigs
+    def __init__(self, management: KubeAccess | None, secrets: ClusterSource | None = None) -> None:
+        self._management = management
         self._secrets = secrets
         self._last_entries: tuple[Any, ...] = ()
-        self._parsed: dict[Path, tuple[tuple[int, int], dict[str, Any]]] = {}
         self._clients: dict[tuple[str, ...], KubeClient] = {}
         self._lock = threading.Lock()
-
-    def _contexts(self) -> list[tuple[Path, str, str]]:
-        """(file, context, server URL) for every context of every kubeconfig; the first
-        file's current context first."""
-        found = []
-        for i, path in enumerate(self._kubeconfigs):
-            config = self._kubeconfig(path)
-            servers = {c["name"]: c["cluster"].get("server", "") for c in config.get("clusters") or []}
-            contexts = [(path, ctx["name"], servers.get(ctx["context"].get("cluster"), ""))
-                        for ctx in config.get("contexts") or []]
-            if i == 0:
-                current = config.get("current-context")
-                contexts.sort(key=lambda c: c[1] != current)
-            found += contexts
-        return found
-
-    def _kubeconfig(self, path: Path) -> dict[str, Any]:
-        """The parsed kubeconfig, read again only when the file changes (every activity
-        resolves its destination: parsing YAML each time is measurable)."""
-        stat = path.stat()
-        stamp = (stat.st_mtime_ns, stat.st_size)
-        with self._lock:
-            cached = self._parsed.get(path)
-            if cached is not None and cached[0] == stamp:
-                return cached[1]
-        config = yaml.safe_load(path.read_text()) or {}
-        with self._lock:
-            self._parsed[path] = (stamp, config)
-        return config
 
     def _secret_entries(self) -> tuple[list[Any], list[tuple[str, str]]]:
         """The cluster Secrets' entries and errors. While the management cluster cannot be
@@ -357,20 +455,36 @@ class ClusterRegistry:
 
     def clusters(self) -> list[KnownCluster]:
         """Every cluster, ``in-cluster`` first; a name declared twice keeps its first declaration."""
-        contexts = self._contexts()
         found: dict[str, KnownCluster] = {}
-        if contexts:
-            path, context, _ = contexts[0]
-            found[IN_CLUSTER_NAME] = KnownCluster(IN_CLUSTER_NAME, IN_CLUSTER_SERVER, f"kubeconfig {path}",
-                                                  kubeconfig=path, context=context)
-        for path, context, url in contexts:
-            found.setdefault(context, KnownCluster(context, url.rstrip("/"), f"kubeconfig {path}",
-                                                   kubeconfig=path, context=context))
+        management = self._management
+        if management is not None:
+            try:
+                contexts = management.contexts()
+            except KubeAccessError as exc:
+                raise KubeError(str(exc), retryable=False) from None
+            in_cluster = management
+            if isinstance(management, KubeconfigAccess) and contexts:
+                in_cluster = management.with_context(contexts[0][0])
+            found[IN_CLUSTER_NAME] = KnownCluster(
+                IN_CLUSTER_NAME, IN_CLUSTER_SERVER, management.describe(), access=in_cluster
+            )
+            if isinstance(management, KubeconfigAccess):
+                for context, url in contexts:
+                    access = management.with_context(context)
+                    found.setdefault(context, KnownCluster(context, url.rstrip("/"), access.describe(), access=access))
         entries, _ = self._secret_entries()
         for entry in entries:
-            found.setdefault(entry.name, KnownCluster(
-                entry.name, entry.server.rstrip("/"), f"Secret {entry.secret}", namespaces=tuple(entry.namespaces),
-                cluster_resources=entry.cluster_resources or not entry.namespaces, secret=entry))
+            found.setdefault(
+                entry.name,
+                KnownCluster(
+                    entry.name,
+                    entry.server.rstrip("/"),
+                    f"Secret {entry.secret}",
+                    namespaces=tuple(entry.namespaces),
+                    cluster_resources=entry.cluster_resources or not entry.namespaces,
+                    secret=entry,
+                ),
+            )
         return list(found.values())
 
     def resolve(self, destination: Destination) -> KnownCluster:
@@ -388,24 +502,32 @@ class ClusterRegistry:
                 return cluster
         _, errors = self._secret_entries()
         hint = "; ".join(f"{secret}: {message}" if secret else message for secret, message in errors)
-        raise KubeError(f"cluster {destination.describe()!r} is not known to Bosun (add it with `bosun cluster add`)"
-                        + (f"; unusable cluster Secrets: {hint}" if hint else ""), retryable=False)
+        raise KubeError(
+            f"cluster {destination.describe()!r} is not known to Bosun (add it with `bosun cluster add`)"
+            + (f"; unusable cluster Secrets: {hint}" if hint else ""),
+            retryable=False,
+        )
 
     def client(self, destination: Destination) -> KubeClient:
         cluster = self.resolve(destination)
+        build: Callable[[], ApiClient]
         if cluster.secret is None:
-            path, context = str(cluster.kubeconfig), cluster.context
-            key: tuple[str, ...] = ("kubeconfig", path, context)
-            build = lambda: k8s_config.new_client_from_config(config_file=path, context=context)  # noqa: E731
+            access = cluster.access
+            key: tuple[str, ...] = ("access", cluster.name, access.describe())
+            build = access.api_client
         else:
             kubeconfig = cluster.secret.kubeconfig()
             # A changed Secret (rotated token, new server) gets a new client.
             fingerprint = hashlib.sha256(json.dumps(kubeconfig, sort_keys=True).encode()).hexdigest()
             key = ("secret", cluster.name, fingerprint)
-            build = lambda: k8s_config.new_client_from_config_dict(kubeconfig, context=cluster.name)  # noqa: E731
+            build = lambda: client_from_dict(kubeconfig, cluster.name)  # noqa: E731
         with self._lock:
             cached = self._clients.get(key)
             if cached is None:
-                cached = KubeClient(build(), name=cluster.name)
+                try:
+                    api_client = build()
+                except KubeAccessError as exc:
+                    raise KubeError(str(exc), retryable=False) from None
+                cached = KubeClient(api_client, name=cluster.name)
                 self._clients[key] = cached
             return cached

@@ -3,7 +3,8 @@
 Repository credentials (:mod:`activities.credentials`) and destination clusters
 (:mod:`activities.clusters`) are both Secrets labelled ``argocd.argoproj.io/secret-type``
 in one namespace; the worker reads them and the CLI writes them. :class:`ManagementSecrets`
-is the Kubernetes side they share: a lazily built client from a kubeconfig, short request
+is the Kubernetes side they share: a lazily built client (:mod:`activities.kubeaccess`: a kubeconfig or the
+pod's ServiceAccount), short request
 timeouts, and failures turned into the caller's error type with a message that names the
 namespace and never a secret value.
 """
@@ -14,7 +15,10 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, ClassVar, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
+
+if TYPE_CHECKING:  # the kubernetes library loads when a client is first needed (CLI start-up time)
+    from activities.kubeaccess import KubeAccess
 
 DEFAULT_NAMESPACE = "bosun"
 SECRET_TYPE_LABEL = "argocd.argoproj.io/secret-type"
@@ -40,27 +44,29 @@ class ManagementSecrets:
 
     error: ClassVar[type[ManagementError]] = ManagementError
 
-    def __init__(self, kubeconfig: Path, *, namespace: str = DEFAULT_NAMESPACE,
-                 context: str | None = None) -> None:
-        self.kubeconfig = kubeconfig
+    def __init__(
+        self, access: KubeAccess | Path, *, namespace: str = DEFAULT_NAMESPACE, context: str | None = None
+    ) -> None:
+        """``access``: the management cluster (a kubeconfig file and ``context`` is the CLI's usual case)."""
+        from activities.kubeaccess import KubeconfigAccess
+
+        self.access: KubeAccess = KubeconfigAccess.of(access, context) if isinstance(access, Path) else access
         self.namespace = namespace
-        self._context = context
         self._core: Any = None
         self._lock = threading.Lock()
 
     @property
     def _api(self) -> Any:
         from kubernetes import client as k8s_client
-        from kubernetes import config as k8s_config
+
+        from activities.kubeaccess import KubeAccessError
 
         with self._lock:
             if self._core is None:
                 try:
-                    new_client: Any = k8s_config.new_client_from_config  # untyped
-                    api = new_client(config_file=str(self.kubeconfig), context=self._context)
-                except Exception as exc:  # noqa: BLE001 - a bad or missing kubeconfig
-                    raise self.error(f"cannot use kubeconfig {self.kubeconfig} for the management cluster: {exc}",
-                                     retryable=False) from None
+                    api = self.access.api_client()
+                except KubeAccessError as exc:  # a bad or missing kubeconfig, no token file
+                    raise self.error(f"{exc} (the management cluster)", retryable=False) from None
                 self._core = k8s_client.CoreV1Api(api)
             return self._core
 
@@ -75,11 +81,13 @@ class ManagementSecrets:
             status = int(exc.status or 0)
             raise self.error(
                 f"cannot {what} in namespace {self.namespace} of the management cluster: "
-                f"{status} {exc.reason or ''}".rstrip(), retryable=status not in (401, 403),
+                f"{status} {exc.reason or ''}".rstrip(),
+                retryable=status not in (401, 403),
             ) from None
         except Exception as exc:  # noqa: BLE001 - connection errors, timeouts
-            raise self.error(f"cannot {what}: management cluster unreachable: {type(exc).__name__}",
-                             retryable=True) from None
+            raise self.error(
+                f"cannot {what}: management cluster unreachable: {type(exc).__name__}", retryable=True
+            ) from None
 
     def secrets(self, label_selector: str, what: str) -> list[dict[str, Any]]:
         """The Secrets matching ``label_selector`` as ``{"metadata": …, "data": …}`` dicts;
@@ -88,18 +96,27 @@ class ManagementSecrets:
 
         def read() -> list[Any]:
             try:
-                listing = self._api.list_namespaced_secret(self.namespace, label_selector=label_selector,
-                                                           _request_timeout=REQUEST_TIMEOUT)
+                listing = self._api.list_namespaced_secret(
+                    self.namespace, label_selector=label_selector, _request_timeout=REQUEST_TIMEOUT
+                )
             except ApiException as exc:
                 if exc.status == 404:
                     return []
                 raise
             return list(listing.items or [])
 
-        return [{"metadata": {"name": item.metadata.name, "namespace": self.namespace,
-                              "labels": item.metadata.labels or {}},
-                 "data": item.data or {}}
-                for item in self._call(f"list {what}", read)]
+        return [
+            {
+                "metadata": {
+                    "name": item.metadata.name,
+                    "namespace": self.namespace,
+                    "labels": item.metadata.labels or {},
+                    "annotations": item.metadata.annotations or {},
+                },
+                "data": item.data or {},
+            }
+            for item in self._call(f"list {what}", read)
+        ]
 
     def config_map_value(self, name: str, key: str) -> str:
         """One value of a ConfigMap; "" if the ConfigMap or the key does not exist."""
@@ -115,6 +132,22 @@ class ManagementSecrets:
             return str((cm.data or {}).get(key) or "")
 
         return str(self._call(f"read ConfigMap {name}", read))
+
+    def config_map_data(self, name: str) -> dict[str, str] | None:
+        """A ConfigMap's ``data``; None if the ConfigMap does not exist."""
+        from kubernetes.client.exceptions import ApiException
+
+        def read() -> dict[str, str] | None:
+            try:
+                cm = self._api.read_namespaced_config_map(name, self.namespace, _request_timeout=REQUEST_TIMEOUT)
+            except ApiException as exc:
+                if exc.status == 404:
+                    return None
+                raise
+            return {str(k): str(v) for k, v in (cm.data or {}).items()}
+
+        found: dict[str, str] | None = self._call(f"read ConfigMap {name}", read)
+        return found
 
     def ensure_namespace(self) -> None:
         from kubernetes.client.exceptions import ApiException
@@ -143,23 +176,25 @@ class ManagementSecrets:
                 if exc.status != 409:
                     raise
             if not upsert:
-                raise self.error(f"Secret {self.namespace}/{name} exists (use --upsert to replace it)",
-                                 retryable=False)
+                raise self.error(f"Secret {self.namespace}/{name} exists (use --upsert to replace it)", retryable=False)
             self._api.replace_namespaced_secret(name, self.namespace, manifest, _request_timeout=REQUEST_TIMEOUT)
             return True
 
         return bool(self._call(f"write Secret {name}", put))
 
     def delete(self, name: str) -> None:
-        self._call(f"delete Secret {name}", lambda: self._api.delete_namespaced_secret(
-            name, self.namespace, _request_timeout=REQUEST_TIMEOUT))
+        self._call(
+            f"delete Secret {name}",
+            lambda: self._api.delete_namespaced_secret(name, self.namespace, _request_timeout=REQUEST_TIMEOUT),
+        )
 
 
 class Cached(Generic[T]):
     """What ``read`` returns, read again at most every ``ttl`` seconds. Thread-safe."""
 
-    def __init__(self, read: Callable[[], T], *, ttl: float = CACHE_SECONDS,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self, read: Callable[[], T], *, ttl: float = CACHE_SECONDS, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self._read = read
         self._ttl = ttl
         self._clock = clock

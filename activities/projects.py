@@ -44,8 +44,11 @@ class ProjectReader:
 
     def read(self, name: str) -> tuple[AppProject, bool]:
         """(the project, whether it is the built-in default); ApplicationError if missing."""
-        probe = {"apiVersion": "argoproj.io/v1alpha1", "kind": "AppProject",
-                 "metadata": {"name": name, "namespace": self._namespace}}
+        probe = {
+            "apiVersion": "argoproj.io/v1alpha1",
+            "kind": "AppProject",
+            "metadata": {"name": name, "namespace": self._namespace},
+        }
         live = None
         # Without the CRD only "default" exists; asking for another project always looks again.
         if name != "default" or time.monotonic() - self._no_crd_since > NO_CRD_RECHECK_SECONDS:
@@ -56,14 +59,18 @@ class ProjectReader:
                 # on every reconcile (each miss costs a discovery refresh).
                 self._no_crd_since = time.monotonic()
             except KubeError as exc:
-                raise ApplicationError(f"reading project {name!r}: {exc}", type="KubeError",
-                                       non_retryable=not exc.retryable) from None
+                raise ApplicationError(
+                    f"reading project {name!r}: {exc}", type="KubeError", non_retryable=not exc.retryable
+                ) from None
         if live is None:
             if name == "default":
                 return default_project(), True
             raise ApplicationError(
                 f"project {name!r} does not exist in namespace {self._namespace!r} of the management "
-                "cluster (create it with `bosun proj create -f FILE`)", type="ProjectNotFound", non_retryable=True)
+                "cluster (create it with `bosun proj create -f FILE`)",
+                type="ProjectNotFound",
+                non_retryable=True,
+            )
         try:
             return parse_project(live, source_name=f"AppProject {name}"), False
         except ModelError as exc:

@@ -43,8 +43,15 @@ ClusterInfo = Callable[[Destination], tuple[str, list[str]]]
 
 
 class SourceActivities:
-    def __init__(self, *, git: GitCache, store: ContentStore, workdir: Path,
-                 cluster_info: ClusterInfo | None = None, credentials: CredentialStore | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        git: GitCache,
+        store: ContentStore,
+        workdir: Path,
+        cluster_info: ClusterInfo | None = None,
+        credentials: CredentialStore | None = None,
+    ) -> None:
         self._git = git
         # The worker hands its credential store to the GitCache only; Helm repositories share it.
         self._credentials = credentials if credentials is not None else git._credentials
@@ -70,25 +77,38 @@ class SourceActivities:
             try:
                 kube_version, api_versions = self._cluster_info(input.destination)
             except Exception as exc:  # noqa: BLE001 - an unreachable cluster retries the render
-                raise ApplicationError(f"cannot read the destination's API versions: {exc}",
-                                       type="ClusterUnreachable") from None
+                raise ApplicationError(
+                    f"cannot read the destination's API versions: {exc}", type="ClusterUnreachable"
+                ) from None
         key = cache_key(
-            what="render", renderer=RENDERER_VERSION, app=input.app, namespace=input.destination_namespace,
-            sources=[s.model_dump() for s in sources], kube_version=kube_version, api_versions=api_versions,
+            what="render",
+            renderer=RENDERER_VERSION,
+            app=input.app,
+            namespace=input.destination_namespace,
+            sources=[s.model_dump() for s in sources],
+            kube_version=kube_version,
+            api_versions=api_versions,
             tools=tool_versions(),
         )
         with self._once(key):
             cached = None if input.hard_refresh else self._store.recall(key)
             if cached is not None:
-                return RenderResult(manifests_digest=cached, resource_count=len(self._store.get_json(cached)),
-                                    cached=True)
+                return RenderResult(
+                    manifests_digest=cached, resource_count=len(self._store.get_json(cached)), cached=True
+                )
             objects = self._render_all(input, sources, kube_version, api_versions)
             digest = self._store.put_json(objects)
             self._store.remember(key, digest)
         return RenderResult(manifests_digest=digest, resource_count=len(objects))
 
-    def _render_all(self, input: RenderInput, sources: list[SourceAtCommit], kube_version: str,
-                    api_versions: list[str]) -> list[Manifest]:
+    def render_again(self, recipe: RenderInput) -> str:
+        """Render ``recipe`` into this worker's store (from the render cache if it has it) and
+        return the digest: how a worker that misses a digest a workflow holds gets the content."""
+        return self.render(recipe.model_copy(update={"hard_refresh": False})).manifests_digest
+
+    def _render_all(
+        self, input: RenderInput, sources: list[SourceAtCommit], kube_version: str, api_versions: list[str]
+    ) -> list[Manifest]:
         work = Path(tempfile.mkdtemp(prefix="render-", dir=self._workdir))
         try:
             checkouts: list[Path] = []
@@ -107,18 +127,26 @@ class SourceActivities:
                     continue  # a ref-only source only lends its files to the others (Argo CD)
                 try:
                     objects += render_source(
-                        checkout, source.source, app=input.app, namespace=input.destination_namespace,
-                        revision=source.commit, kube_version=kube_version, api_versions=api_versions, refs=refs,
+                        checkout,
+                        source.source,
+                        app=input.app,
+                        namespace=input.destination_namespace,
+                        revision=source.commit,
+                        kube_version=kube_version,
+                        api_versions=api_versions,
+                        refs=refs,
                         credentials=self._credentials,
                     )
                 except CredentialError as exc:  # the management cluster: retry unless it refused us
-                    raise ApplicationError(f"cannot read the credentials for {redact_url(source.repo_url)}: {exc}",
-                                           type="CredentialError", non_retryable=not exc.retryable) from None
+                    raise ApplicationError(
+                        f"cannot read the credentials for {redact_url(source.repo_url)}: {exc}",
+                        type="CredentialError",
+                        non_retryable=not exc.retryable,
+                    ) from None
                 except RenderError as exc:
                     where = f"{redact_url(source.repo_url)}@{source.commit[:12]}"
                     prefix = f"spec.sources[{index}] " if len(sources) > 1 else ""
-                    raise ApplicationError(f"{prefix}{where}: {exc}", type="RenderError",
-                                           non_retryable=True) from None
+                    raise ApplicationError(f"{prefix}{where}: {exc}", type="RenderError", non_retryable=True) from None
             return objects
         finally:
             shutil.rmtree(work, ignore_errors=True)

@@ -8,8 +8,9 @@ annotation asks for. The ``bosun schedule`` CLI builds the same schedules throug
 the same in the Temporal UI.
 
 ``sync_app`` speaks to the app workflow by its public protocol only — the ``sync``
-update by name, with SyncRequest's JSON fields — so this module does not import the
-workflows package (dependencies point ``workflows → activities``). It sends the update
+update and its ``SyncRequest``, both from :mod:`bosun.protocol` — so this
+module does not import the workflows package (dependencies point ``workflows →
+activities``; ``.importlinter`` enforces it). It sends the update
 with an id derived from the activity's identity, so a retried attempt attaches to the
 sync already running instead of starting a second one.
 
@@ -44,7 +45,8 @@ from temporalio.client import (
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
-BATCH_WORKFLOW = "BatchSyncWorkflow"
+from bosun.protocol import AppUpdate, SyncRequest, WorkflowType, app_schedule_id, app_workflow_id, batch_workflow_id
+
 HEARTBEAT_SECONDS = 10.0
 
 OVERLAP_POLICIES: dict[str, ScheduleOverlapPolicy] = {
@@ -57,16 +59,6 @@ OVERLAP_POLICIES: dict[str, ScheduleOverlapPolicy] = {
 }
 """The ``--overlap`` names of the CLI, Temporal's policies: what a run due while the
 previous one still runs does."""
-
-
-def app_schedule_id(app: str) -> str:
-    """The Schedule an Application's ``bosun.dev/sync-schedule`` annotation owns."""
-    return f"sync:{app}"
-
-
-def batch_workflow_id(schedule_id: str) -> str:
-    """Workflow id of a scheduled batch; Temporal appends the scheduled time to it."""
-    return f"batch:{schedule_id}"
 
 
 def overlap_name(policy: ScheduleOverlapPolicy) -> str:
@@ -139,9 +131,18 @@ class ScheduleSpecError(ValueError):
     """A cron, time zone or overlap policy Bosun cannot use."""
 
 
-def batch_schedule(*, schedule_id: str, apps: Sequence[str], cron: str, timezone: str = "UTC",
-                   in_order: bool = False, overlap: str = "skip", task_queue: str,
-                   paused: bool = False, note: str = "") -> Schedule:
+def batch_schedule(
+    *,
+    schedule_id: str,
+    apps: Sequence[str],
+    cron: str,
+    timezone: str = "UTC",
+    in_order: bool = False,
+    overlap: str = "skip",
+    task_queue: str,
+    paused: bool = False,
+    note: str = "",
+) -> Schedule:
     """A Temporal Schedule whose action starts a BatchSyncWorkflow over ``apps``."""
     if not apps:
         raise ScheduleSpecError("a schedule needs at least one app")
@@ -150,16 +151,16 @@ def batch_schedule(*, schedule_id: str, apps: Sequence[str], cron: str, timezone
     try:
         zoneinfo.ZoneInfo(timezone)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        raise ScheduleSpecError(f"unknown time zone {timezone!r} (use an IANA name such as "
-                                f"Europe/Berlin or UTC)") from None
+        raise ScheduleSpecError(
+            f"unknown time zone {timezone!r} (use an IANA name such as Europe/Berlin or UTC)"
+        ) from None
     if overlap not in OVERLAP_POLICIES:
-        raise ScheduleSpecError(f"unknown overlap policy {overlap!r}; one of: "
-                                + ", ".join(OVERLAP_POLICIES))
+        raise ScheduleSpecError(f"unknown overlap policy {overlap!r}; one of: " + ", ".join(OVERLAP_POLICIES))
     names = ", ".join(apps)
     order = " in order" if in_order and len(apps) > 1 else ""
     return Schedule(
         action=ScheduleActionStartWorkflow(
-            BATCH_WORKFLOW,
+            WorkflowType.BATCH_SYNC,
             BatchSyncInput(apps=list(apps), in_order=in_order, trigger=f"schedule {schedule_id}"),
             id=batch_workflow_id(schedule_id),
             task_queue=task_queue,
@@ -189,8 +190,9 @@ async def upsert_schedule(client: Client, schedule_id: str, schedule: Schedule) 
         if _same(old, schedule):
             return None
         changed = True
-        return ScheduleUpdate(schedule=Schedule(action=schedule.action, spec=schedule.spec,
-                                                policy=schedule.policy, state=old.state))
+        return ScheduleUpdate(
+            schedule=Schedule(action=schedule.action, spec=schedule.spec, policy=schedule.policy, state=old.state)
+        )
 
     await client.get_schedule_handle(schedule_id).update(updater)
     return "updated" if changed else "unchanged"
@@ -198,25 +200,32 @@ async def upsert_schedule(client: Client, schedule_id: str, schedule: Schedule) 
 
 def _same(old: Schedule, new: Schedule) -> bool:
     old_action, new_action = old.action, new.action
-    if not (isinstance(old_action, ScheduleActionStartWorkflow)
-            and isinstance(new_action, ScheduleActionStartWorkflow)):
+    if not (
+        isinstance(old_action, ScheduleActionStartWorkflow) and isinstance(new_action, ScheduleActionStartWorkflow)
+    ):
         return False
-    if (old_action.workflow, old_action.task_queue, old_action.id) != \
-            (new_action.workflow, new_action.task_queue, new_action.id):
+    if (old_action.workflow, old_action.task_queue, old_action.id) != (
+        new_action.workflow,
+        new_action.task_queue,
+        new_action.id,
+    ):
         return False
     if old.policy.overlap != new.policy.overlap:
         return False
-    if spec_crons(old.spec) != spec_crons(new.spec) \
-            or (old.spec.time_zone_name or "UTC") != (new.spec.time_zone_name or "UTC"):
+    if spec_crons(old.spec) != spec_crons(new.spec) or (old.spec.time_zone_name or "UTC") != (
+        new.spec.time_zone_name or "UTC"
+    ):
         # the server keeps a cron as a calendar; one written unlike spec_crons' output
         # ("*/15" vs "0-59/15") reads back different, and is updated once more: harmless.
         return False
-    return len(old_action.args) == 1 and len(new_action.args) == 1 and \
-        _payload_json(old_action.args[0]) == _payload_json(new_action.args[0])
+    return (
+        len(old_action.args) == 1
+        and len(new_action.args) == 1
+        and _payload_json(old_action.args[0]) == _payload_json(new_action.args[0])
+    )
 
 
-_CRON_FIELDS = (("minute", 0, 59), ("hour", 0, 23), ("day_of_month", 1, 31), ("month", 1, 12),
-                ("day_of_week", 0, 6))
+_CRON_FIELDS = (("minute", 0, 59), ("hour", 0, 23), ("day_of_month", 1, 31), ("month", 1, 12), ("day_of_week", 0, 6))
 
 
 def spec_crons(spec: ScheduleSpec) -> list[str]:
@@ -277,14 +286,17 @@ class TriggerActivities:
     async def sync_app(self, input: SyncAppInput) -> SyncAppResult:
         """Run the ``sync`` update on ``app:<name>`` and wait for its result (minutes)."""
         info = activity.info()
-        handle = self._client.get_workflow_handle(f"app:{input.app}")
-        request = {"revision": input.revision, "prune": input.prune, "dry_run": input.dry_run,
-                   "trigger": input.trigger}
+        handle = self._client.get_workflow_handle(app_workflow_id(input.app))
+        request = SyncRequest(revision=input.revision, prune=input.prune, dry_run=input.dry_run, trigger=input.trigger)
         update_id = f"{info.workflow_id}/{info.workflow_run_id}/{info.activity_id}"
         try:
             update = await handle.start_update(
-                "sync", request, id=update_id, result_type=SyncAppResult,
-                wait_for_stage=WorkflowUpdateStage.ACCEPTED)
+                AppUpdate.SYNC,
+                request,
+                id=update_id,
+                result_type=SyncAppResult,
+                wait_for_stage=WorkflowUpdateStage.ACCEPTED,
+            )
             waiting: asyncio.Future[SyncAppResult] = asyncio.ensure_future(update.result())
             while True:
                 activity.heartbeat(f"syncing {input.app}")
@@ -295,13 +307,16 @@ class TriggerActivities:
         except WorkflowUpdateFailedError as exc:
             cause = exc.cause
             message = str(getattr(cause, "message", None) or cause or exc)
-            raise ApplicationError(f"{input.app}: sync rejected: {message}", type="SyncRejected",
-                                   non_retryable=True) from None
+            raise ApplicationError(
+                f"{input.app}: sync rejected: {message}", type="SyncRejected", non_retryable=True
+            ) from None
         except RPCError as exc:
             if exc.status == RPCStatusCode.NOT_FOUND:
                 raise ApplicationError(
                     f"application {input.app!r} not found (no running workflow app:{input.app})",
-                    type="AppNotFound", non_retryable=True) from None
+                    type="AppNotFound",
+                    non_retryable=True,
+                ) from None
             raise
         result.app = input.app
         return result
@@ -311,17 +326,25 @@ class TriggerActivities:
         """Create or update the Schedule ``sync:<app>`` (a batch of one) for a cron and zone."""
         schedule_id = app_schedule_id(input.app)
         try:
-            schedule = batch_schedule(schedule_id=schedule_id, apps=[input.app], cron=input.cron,
-                                      timezone=input.timezone, overlap=input.overlap,
-                                      task_queue=self._task_queue)
+            schedule = batch_schedule(
+                schedule_id=schedule_id,
+                apps=[input.app],
+                cron=input.cron,
+                timezone=input.timezone,
+                overlap=input.overlap,
+                task_queue=self._task_queue,
+            )
         except ScheduleSpecError as exc:
             raise ApplicationError(str(exc), type="InvalidSchedule", non_retryable=True) from None
         try:
             action = await upsert_schedule(self._client, schedule_id, schedule)
         except RPCError as exc:
             if exc.status == RPCStatusCode.INVALID_ARGUMENT:
-                raise ApplicationError(f"schedule {input.cron!r} ({input.timezone}): {exc.message}",
-                                       type="InvalidSchedule", non_retryable=True) from None
+                raise ApplicationError(
+                    f"schedule {input.cron!r} ({input.timezone}): {exc.message}",
+                    type="InvalidSchedule",
+                    non_retryable=True,
+                ) from None
             raise
         return AppScheduleResult(schedule_id=schedule_id, action=action)
 
@@ -338,12 +361,14 @@ class TriggerActivities:
         return RemoveAppScheduleResult(schedule_id=schedule_id, removed=True)
 
 
-
 def scheduled_batch(schedule: Schedule) -> BatchSyncInput | None:
     """The BatchSyncInput a schedule starts, or None if it is not a Bosun batch schedule."""
     action = schedule.action
-    if not isinstance(action, ScheduleActionStartWorkflow) or action.workflow != BATCH_WORKFLOW \
-            or len(action.args) != 1:
+    if (
+        not isinstance(action, ScheduleActionStartWorkflow)
+        or action.workflow != WorkflowType.BATCH_SYNC
+        or len(action.args) != 1
+    ):
         return None
     try:
         return BatchSyncInput.model_validate(_payload_json(action.args[0]))

@@ -40,18 +40,34 @@ def manifests(count: int) -> dict[str, str]:
     services = count // 4
     configmaps = count - deployments - services
     for i in range(configmaps):
-        files[f"cm-{i:03}.yaml"] = json.dumps({"apiVersion": "v1", "kind": "ConfigMap",
-                                               "metadata": {"name": f"cm-{i:03}"}, "data": {"i": str(i)}})
+        files[f"cm-{i:03}.yaml"] = json.dumps(
+            {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": f"cm-{i:03}"}, "data": {"i": str(i)}}
+        )
     for i in range(services):
-        files[f"svc-{i:03}.yaml"] = json.dumps({
-            "apiVersion": "v1", "kind": "Service", "metadata": {"name": f"app-{i:03}"},
-            "spec": {"selector": {"app": f"app-{i:03}"}, "ports": [{"port": 80, "targetPort": 8080}]}})
+        files[f"svc-{i:03}.yaml"] = json.dumps(
+            {
+                "apiVersion": "v1",
+                "kind": "Service",
+                "metadata": {"name": f"app-{i:03}"},
+                "spec": {"selector": {"app": f"app-{i:03}"}, "ports": [{"port": 80, "targetPort": 8080}]},
+            }
+        )
     for i in range(deployments):
-        files[f"deploy-{i:03}.yaml"] = json.dumps({
-            "apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": f"app-{i:03}"},
-            "spec": {"replicas": 1, "selector": {"matchLabels": {"app": f"app-{i:03}"}},
-                     "template": {"metadata": {"labels": {"app": f"app-{i:03}"}},
-                                  "spec": {"containers": [{"name": "main", "image": "nginx:1.27"}]}}}})
+        files[f"deploy-{i:03}.yaml"] = json.dumps(
+            {
+                "apiVersion": "apps/v1",
+                "kind": "Deployment",
+                "metadata": {"name": f"app-{i:03}"},
+                "spec": {
+                    "replicas": 1,
+                    "selector": {"matchLabels": {"app": f"app-{i:03}"}},
+                    "template": {
+                        "metadata": {"labels": {"app": f"app-{i:03}"}},
+                        "spec": {"containers": [{"name": "main", "image": "nginx:1.27"}]},
+                    },
+                },
+            }
+        )
     return files
 
 
@@ -59,16 +75,25 @@ def git_repo(path: Path, files: dict[str, str]) -> str:
     path.mkdir(parents=True)
     for name, text in files.items():
         (path / name).write_text(text + "\n")
-    env = {**os.environ, "GIT_AUTHOR_NAME": "b", "GIT_AUTHOR_EMAIL": "b@x", "GIT_COMMITTER_NAME": "b",
-           "GIT_COMMITTER_EMAIL": "b@x"}
+    env = {
+        **os.environ,
+        "GIT_AUTHOR_NAME": "b",
+        "GIT_AUTHOR_EMAIL": "b@x",
+        "GIT_COMMITTER_NAME": "b",
+        "GIT_COMMITTER_EMAIL": "b@x",
+    }
     for args in (["init", "-q", "-b", "main"], ["add", "-A"], ["commit", "-q", "-m", "bench"]):
         subprocess.run(["git", *args], cwd=path, env=env, check=True)
     return f"file://{path}"
 
 
 def kubectl(kubeconfig: Path, *args: str) -> None:
-    subprocess.run([str(Path(sys.executable).parent / "kubectl"), f"--kubeconfig={kubeconfig}", *args],
-                   check=True, capture_output=True, timeout=600)
+    subprocess.run(
+        [str(Path(sys.executable).parent / "kubectl"), f"--kubeconfig={kubeconfig}", *args],
+        check=True,
+        capture_output=True,
+        timeout=600,
+    )
 
 
 def cpu_seconds(pid: int) -> float:
@@ -76,22 +101,36 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-async def bosun_run(env: dict[str, str], kubeconfig: Path, repo_url: str, resources: int,
-                    reconciles: int, worker_pid: int) -> dict[str, float]:
+async def bosun_run(
+    env: dict[str, str], kubeconfig: Path, repo_url: str, resources: int, reconciles: int, worker_pid: int
+) -> dict[str, float]:
     from temporalio.client import Client
     from temporalio.contrib.pydantic import pydantic_data_converter
 
-    from bosun.cli.app import start_application
     from bosun.models import parse_application
-    from workflows.state import AppStatus, OperationResult, RefreshRequest, SyncRequest
+    from bosun.protocol import RefreshRequest
+    from cli.app import start_application
+    from workflows.state import AppStatus, OperationResult, SyncRequest
 
     client = await Client.connect(env["BOSUN_TEMPORAL_ADDRESS"], data_converter=pydantic_data_converter)
-    manifest = {"apiVersion": "argoproj.io/v1alpha1", "kind": "Application", "metadata": {"name": "bench"},
-                "spec": {"source": {"repoURL": repo_url, "path": ".", "targetRevision": "HEAD"},
-                         "destination": {"server": "https://kubernetes.default.svc", "namespace": "bosun-bench"},
-                         "syncPolicy": {"syncOptions": ["CreateNamespace=true"]}}}
-    await start_application(client, parse_application(manifest), manifest, task_queue=env["BOSUN_TASK_QUEUE"],
-                            refresh_seconds=3600, upsert=False)
+    manifest = {
+        "apiVersion": "argoproj.io/v1alpha1",
+        "kind": "Application",
+        "metadata": {"name": "bench"},
+        "spec": {
+            "source": {"repoURL": repo_url, "path": ".", "targetRevision": "HEAD"},
+            "destination": {"server": "https://kubernetes.default.svc", "namespace": "bosun-bench"},
+            "syncPolicy": {"syncOptions": ["CreateNamespace=true"]},
+        },
+    }
+    await start_application(
+        client,
+        parse_application(manifest),
+        manifest,
+        task_queue=env["BOSUN_TASK_QUEUE"],
+        refresh_seconds=3600,
+        upsert=False,
+    )
     handle = client.get_workflow_handle("app:bench")
     # the first reconcile (before any sync) is part of creating the app, not of the sync
     await handle.execute_update("refresh_now", RefreshRequest(), result_type=AppStatus)
@@ -133,20 +172,33 @@ def main() -> None:
         started = time.perf_counter()
         kubectl(cluster.kubeconfig, "-n", "kubectl-bench", "apply", "--server-side", "-f", str(work / "repo"))
         apply_only = time.perf_counter() - started
-        kubectl(cluster.kubeconfig, "-n", "kubectl-bench", "wait", "--for=condition=Available", "deployment",
-                "--all", "--timeout=600s")
+        kubectl(
+            cluster.kubeconfig,
+            "-n",
+            "kubectl-bench",
+            "wait",
+            "--for=condition=Available",
+            "deployment",
+            "--all",
+            "--timeout=600s",
+        )
         apply_and_wait = time.perf_counter() - started
 
-        env = {**os.environ, "BOSUN_TEMPORAL_ADDRESS": temporal.address, "BOSUN_HOME": str(work / "home"),
-               "BOSUN_TASK_QUEUE": "bench", "BOSUN_KUBECONFIG": str(cluster.kubeconfig)}
+        env = {
+            **os.environ,
+            "BOSUN_TEMPORAL_ADDRESS": temporal.address,
+            "BOSUN_HOME": str(work / "home"),
+            "BOSUN_TASK_QUEUE": "bench",
+            "BOSUN_KUBECONFIG": str(cluster.kubeconfig),
+        }
         log = work / "worker.log"
-        worker = subprocess.Popen([sys.executable, "-m", "worker"], env=env, cwd=REPO_ROOT,
-                                  stdout=log.open("wb"), stderr=subprocess.STDOUT)
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "worker"], env=env, cwd=REPO_ROOT, stdout=log.open("wb"), stderr=subprocess.STDOUT
+        )
         while "polling" not in log.read_text():
             time.sleep(0.1)
         os.environ.update(env)
-        results = asyncio.run(bosun_run(env, cluster.kubeconfig, repo_url, args.resources, args.reconciles,
-                                        worker.pid))
+        results = asyncio.run(bosun_run(env, cluster.kubeconfig, repo_url, args.resources, args.reconciles, worker.pid))
     finally:
         if worker:
             worker.terminate()
@@ -161,8 +213,10 @@ def main() -> None:
     print(f"bosun     first sync (bosun app sync):                  {results['first_sync']:7.2f} s")
     print(f"ratio     first sync / (kubectl apply + wait):          {results['first_sync'] / apply_and_wait:7.2f}x")
     print(f"ratio     first sync / kubectl apply alone:             {results['first_sync'] / apply_only:7.2f}x")
-    print(f"bosun     no-op reconcile: {results['noop_wall'] * 1000:7.0f} ms wall, "
-          f"{results['noop_cpu'] * 1000:6.0f} ms worker CPU (mean of {args.reconciles})")
+    print(
+        f"bosun     no-op reconcile: {results['noop_wall'] * 1000:7.0f} ms wall, "
+        f"{results['noop_cpu'] * 1000:6.0f} ms worker CPU (mean of {args.reconciles})"
+    )
     print(f"ratio     no-op reconcile / kubectl apply alone:        {results['noop_wall'] / apply_only:7.2f}x")
 
 

@@ -1,4 +1,4 @@
-"""Rendered output → Kubernetes objects, resource tracking, and Directory file selection.
+"""Rendered output → Kubernetes objects, and Directory file selection.
 
 Everything here is pure: callers read files and walk directories, this module only
 looks at strings.
@@ -17,24 +17,15 @@ Parsing
     YAML is read like Kubernetes reads it (``sigs.k8s.io/yaml``): timestamps stay strings
     and mapping keys become strings, so every parsed object is JSON-serialisable.
 
-Tracking
-    Every object Bosun applies carries the label ``app.kubernetes.io/instance=<app>``
-    (Argo CD's default, so label selectors keep working) and the annotation
-    ``bosun.dev/tracking-id: <app>:<group>/<kind>:<namespace>/<name>`` (Argo CD's
-    annotation tracking format). Only ``is_tracked_by`` decides whether a live object
-    belongs to an app, and therefore whether it may ever be pruned: a label can be
-    copied, and an annotation copied onto another object names a different key.
-
 Directory sources
     ``select_files`` applies Argo CD's ``spec.source.directory`` rules (recurse, include,
-    exclude) to a list of relative paths. Patterns use the syntax of github.com/gobwas/glob
-    as Argo CD compiles them, with no separators: ``*`` also matches ``/``, so ``*.yaml``
-    selects files in subdirectories too; ``{a,b}`` are alternatives; ``[abc]``, ``[!abc]``,
-    ``[a-z]`` classes; ``\\`` escapes. Unlike Argo CD, which logs an invalid pattern and
+    exclude) to a list of relative paths. Patterns are Argo CD's globs (:mod:`bosun.glob`)
+    with no separators, as Argo CD compiles them: ``*`` also matches ``/``, so ``*.yaml``
+    selects files in subdirectories too. Unlike Argo CD, which logs an invalid pattern and
     treats it as matching nothing (an include that matches nothing empties the app and a
     sync with prune would delete everything), Bosun raises ``PatternError``.
 
-To extend: a new tracking rule or file rule is one function here plus rows in
+To extend: a new file rule is one function here plus rows in
 ``tests/unit/test_manifests.py``.
 """
 
@@ -44,40 +35,25 @@ import base64
 import copy
 import datetime as dt
 import json
-import re
 from collections.abc import Iterator
-from functools import lru_cache
 from typing import Any
 
 import yaml
 
-from bosun.resources import Manifest, ResourceKey
+from bosun.glob import Glob, GlobError, compile_glob
+from bosun.resources import Manifest
 
 __all__ = [
     "MANIFEST_EXTENSIONS",
-    "TRACKING_ANNOTATION",
-    "TRACKING_LABEL",
     "ManifestError",
     "PatternError",
-    "glob_match",
-    "is_tracked_by",
     "parse_manifests",
-    "parse_tracking_id",
     "select_files",
     "set_default_namespace",
-    "tracking_id",
-    "tracking_label_value",
-    "with_tracking",
 ]
-
-TRACKING_LABEL = "app.kubernetes.io/instance"
-TRACKING_ANNOTATION = "bosun.dev/tracking-id"
 
 MANIFEST_EXTENSIONS = (".yaml", ".yml", ".json")
 """File names a Directory source reads (case-sensitive, as Argo CD matches them)."""
-
-_LABEL_MAX_LENGTH = 63
-_TRACKING_FORMAT = "<app>:<group>/<kind>:<namespace>/<name>"
 
 
 class ManifestError(ValueError):
@@ -138,8 +114,7 @@ def _construct_mapping(loader: yaml.SafeLoader, node: yaml.MappingNode) -> dict[
     # `true:` would otherwise collide.
     loader.flatten_mapping(node)
     return {
-        _key_string(loader.construct_object(k, deep=True)): loader.construct_object(v, deep=True)
-        for k, v in node.value
+        _key_string(loader.construct_object(k, deep=True)): loader.construct_object(v, deep=True) for k, v in node.value
     }
 
 
@@ -261,10 +236,7 @@ def _key_string(key: Any) -> str:
 
 def _objects_of(value: Any, *, source: str, document: int) -> list[Manifest]:
     if isinstance(value, list):
-        return [
-            _validated(item, source=source, document=document, item=i)
-            for i, item in enumerate(value, start=1)
-        ]
+        return [_validated(item, source=source, document=document, item=i) for i, item in enumerate(value, start=1)]
     obj = _validated(value, source=source, document=document, item=None)
     if _is_list_kind(obj):
         items = obj.get("items")
@@ -277,10 +249,7 @@ def _objects_of(value: Any, *, source: str, document: int) -> list[Manifest]:
                 document=document,
                 kind=str(obj.get("kind")),
             )
-        return [
-            _validated(item, source=source, document=document, item=i)
-            for i, item in enumerate(items, start=1)
-        ]
+        return [_validated(item, source=source, document=document, item=i) for i, item in enumerate(items, start=1)]
     return [obj]
 
 
@@ -371,90 +340,6 @@ def set_default_namespace(obj: Manifest, namespace: str, *, namespaced: bool) ->
     return result
 
 
-# --------------------------------------------------------------------------- tracking
-
-
-def tracking_id(app: str, key: ResourceKey) -> str:
-    """``<app>:<group>/<kind>:<namespace>/<name>``, Argo CD's annotation tracking value."""
-    return f"{app}:{key.group}/{key.kind}:{key.namespace}/{key.name}"
-
-
-def parse_tracking_id(value: str) -> tuple[str, ResourceKey]:
-    """Split a tracking id into (app, key); ``ValueError`` if it is not one.
-
-    Names may contain ``:`` (RBAC objects such as ``system:auth-delegator``), so only
-    the first two colons separate fields, as in Argo CD.
-    """
-    parts = value.split(":", 2)
-    if len(parts) != 3:
-        raise ValueError(f"not a tracking id ({_TRACKING_FORMAT}): {value!r}")
-    app, group_kind, namespace_name = parts
-    group_parts = group_kind.split("/")
-    ns_parts = namespace_name.split("/")
-    if len(group_parts) != 2 or len(ns_parts) != 2:
-        raise ValueError(f"not a tracking id ({_TRACKING_FORMAT}): {value!r}")
-    group, kind = group_parts
-    namespace, name = ns_parts
-    if not app or not kind or not name:
-        raise ValueError(f"tracking id lacks an app, kind or name: {value!r}")
-    return app, ResourceKey(group=group, kind=kind, namespace=namespace, name=name)
-
-
-def tracking_label_value(app: str) -> str:
-    """The ``app.kubernetes.io/instance`` value: at most 63 characters, ending alphanumeric."""
-    value = app[:_LABEL_MAX_LENGTH]
-    while value and not (value[-1].isascii() and value[-1].isalnum()):
-        value = value[:-1]
-    return value
-
-
-def with_tracking(obj: Manifest, app: str) -> Manifest:
-    """Return a copy labelled and annotated as belonging to ``app``.
-
-    Set the namespace first (``set_default_namespace``): the tracking id records the
-    object's key as it will exist in the cluster.
-    """
-    result = copy.deepcopy(obj)
-    metadata = result.setdefault("metadata", {})
-    labels = metadata.get("labels") or {}
-    annotations = metadata.get("annotations") or {}
-    labels[TRACKING_LABEL] = tracking_label_value(app)
-    annotations[TRACKING_ANNOTATION] = tracking_id(app, ResourceKey.of(result))
-    metadata["labels"] = labels
-    metadata["annotations"] = annotations
-    return result
-
-
-def is_tracked_by(obj: Manifest, app: str) -> bool:
-    """True only if the tracking annotation names ``app`` and this very object.
-
-    The label alone never counts, and an annotation copied onto another object (a
-    different kind, name or namespace) does not either. A cluster-scoped object has no
-    namespace, so its id matches whatever namespace it records (Argo CD's rule).
-    """
-    metadata = obj.get("metadata")
-    if not isinstance(metadata, dict):
-        return False
-    annotations = metadata.get("annotations")
-    if not isinstance(annotations, dict):
-        return False
-    value = annotations.get(TRACKING_ANNOTATION)
-    if not isinstance(value, str):
-        return False
-    try:
-        owner, recorded = parse_tracking_id(value)
-    except ValueError:
-        return False
-    actual = ResourceKey.of(obj)
-    return (
-        owner == app
-        and recorded.group == actual.group
-        and recorded.kind == actual.kind
-        and recorded.name == actual.name
-        and (recorded.namespace == actual.namespace or actual.namespace == "")
-    )
-
-
 # --------------------------------------------------------------------------- directory
 
 
@@ -472,8 +357,8 @@ def select_files(
     pattern is no pattern. The order is a depth-first walk with entries sorted by name
     (``a/x.yaml`` before ``a.yaml``), as ``filepath.Walk`` visits them.
     """
-    include_rx = _compile_glob(include, "include") if include else None
-    exclude_rx = _compile_glob(exclude, "exclude") if exclude else None
+    include_glob = _compile(include, "include") if include else None
+    exclude_glob = _compile(exclude, "exclude") if exclude else None
     selected: set[str] = set()
     for raw in relative_paths:
         path = _normalized(raw)
@@ -481,9 +366,9 @@ def select_files(
             continue
         if not path.rsplit("/", 1)[-1].endswith(MANIFEST_EXTENSIONS):
             continue
-        if exclude_rx is not None and exclude_rx.fullmatch(path):
+        if exclude_glob is not None and exclude_glob.match(path):
             continue
-        if include_rx is not None and not include_rx.fullmatch(path):
+        if include_glob is not None and not include_glob.match(path):
             continue
         selected.add(path)
     return sorted(selected, key=lambda p: p.split("/"))
@@ -496,84 +381,8 @@ def _normalized(path: str) -> str:
     return "/".join(parts)
 
 
-def glob_match(pattern: str, text: str) -> bool:
-    """Match ``text`` against an Argo CD (gobwas/glob, no separators) pattern."""
-    return _compile_glob(pattern, "pattern").fullmatch(text) is not None
-
-
-@lru_cache(maxsize=256)
-def _compile_glob(pattern: str, what: str) -> re.Pattern[str]:
+def _compile(pattern: str, what: str) -> Glob:
     try:
-        return re.compile(_glob_regex(pattern), re.DOTALL)
-    except PatternError as err:
-        raise PatternError(f"invalid {what} glob {pattern!r}: {err}") from None
-
-
-def _glob_regex(pattern: str) -> str:
-    out: list[str] = []
-    depth = 0
-    i, n = 0, len(pattern)
-    while i < n:
-        c = pattern[i]
-        if c == "*":
-            while i < n and pattern[i] == "*":
-                i += 1
-            out.append(".*")
-            continue
-        if c == "?":
-            out.append(".")
-        elif c == "[":
-            i, cls = _glob_class(pattern, i + 1)
-            out.append(cls)
-            continue
-        elif c == "{":
-            depth += 1
-            out.append("(?:")
-        elif c == "," and depth:
-            out.append("|")
-        elif c == "}" and depth:
-            depth -= 1
-            out.append(")")
-        elif c == "\\":
-            i += 1
-            if i < n:
-                out.append(re.escape(pattern[i]))
-        else:
-            out.append(re.escape(c))
-        i += 1
-    if depth:
-        raise PatternError("unclosed '{'")
-    return "".join(out)
-
-
-def _glob_class(pattern: str, i: int) -> tuple[int, str]:
-    """Parse after ``[``: either one ``lo-hi`` range or a list of characters."""
-    n = len(pattern)
-    negate = i < n and pattern[i] == "!"
-    if negate:
-        i += 1
-    caret = "^" if negate else ""
-    if i + 1 < n and pattern[i + 1] == "-":
-        if i + 3 >= n:
-            raise PatternError("unclosed '['")
-        lo, hi = pattern[i], pattern[i + 2]
-        if hi < lo:
-            raise PatternError(f"range {lo}-{hi} is reversed")
-        if pattern[i + 3] != "]":
-            raise PatternError("a character range must be a single lo-hi pair")
-        return i + 4, f"[{caret}{_class_char(lo)}-{_class_char(hi)}]"
-    chars: list[str] = []
-    while i < n and pattern[i] != "]":
-        if pattern[i] == "\\" and i + 1 < n:
-            i += 1
-        chars.append(pattern[i])
-        i += 1
-    if i >= n:
-        raise PatternError("unclosed '['")
-    if not chars:
-        raise PatternError("empty character class")
-    return i + 1, f"[{caret}{''.join(_class_char(c) for c in chars)}]"
-
-
-def _class_char(c: str) -> str:
-    return "\\" + c if c in "\\]^-[" else c
+        return compile_glob(pattern)
+    except GlobError as err:
+        raise PatternError(f"invalid {what} glob {pattern!r}: {err.reason}") from None

@@ -22,8 +22,9 @@ Hooks
     PreSync, post-install/post-upgrade → PostSync; ``crd-install`` is not a hook; other
     Helm hooks such as ``test`` are not run). A hook with several types runs once per
     phase. ``Skip`` alone means "never apply". Delete policies come from
-    ``argocd.argoproj.io/hook-delete-policy`` plus ``helm.sh/hook-delete-policy``,
-    default BeforeHookCreation. SyncFail hooks are not in ``waves``: they are in
+    ``argocd.argoproj.io/hook-delete-policy`` plus ``helm.sh/hook-delete-policy``
+    (``DELETE_POLICY_ANNOTATIONS``; an unknown value is a PlanError), default
+    BeforeHookCreation. SyncFail hooks are not in ``waves``: they are in
     ``sync_fail_hooks`` and run only when the sync fails.
 
 Pruning
@@ -32,16 +33,18 @@ Pruning
     Within a wave, prunes run before applies (gitops-engine's ``runTasks``), ordered by
     reverse kind order. ``PruneLast=true`` (app or resource) moves a prune to an extra
     wave after the last Sync wave. ``Prune=false`` and a sync without prune leave the
-    object alone and report it in ``skipped``; ``Prune=confirm`` keeps the task but marks
-    it ``requires_confirmation``.
+    object alone and report it in ``skipped``; so does an invalid sync-options annotation
+    on a live object (with a warning).
 
 Sync options
     The app's ``syncOptions`` merged with the object's ``argocd.argoproj.io/sync-options``
-    annotation, key by key, the annotation winning (Argo CD documents this for Prune,
-    Delete and ServerSideApply; Bosun applies it to every option).
+    annotation, key by key, the annotation winning (:mod:`bosun.sync_options`, the one
+    table and parser). An invalid annotation on a desired object is a PlanError naming
+    the object and the annotation.
 
-Where Bosun is stricter than gitops-engine: an unparsable sync-wave on a desired object
-is an error naming the object (gitops-engine silently uses 0).
+Where Bosun is stricter than gitops-engine: an unparsable sync-wave, sync-options,
+compare-options or hook-delete-policy annotation on a desired object is an error naming
+the object (gitops-engine silently uses wave 0 and ignores unknown values).
 
 To extend: a new annotation is one parsing function and a field on ``SyncTask``; a new
 ordering rule is a change to the data above plus a fixture in
@@ -58,8 +61,11 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from bosun.manifests import is_tracked_by
+from bosun.compare_options import ANNOTATION_COMPARE_OPTIONS, CompareOptionError, CompareOptions, parse_compare_options
+from bosun.crds import defined_kind
 from bosun.resources import Manifest, ResourceKey
+from bosun.sync_options import ANNOTATION_SYNC_OPTIONS, SyncOptionError, SyncOptions, check_app_options, merge
+from bosun.tracking import TrackingConfig, is_tracked_by
 
 __all__ = [
     "ANNOTATION_COMPARE_OPTIONS",
@@ -67,6 +73,7 @@ __all__ = [
     "ANNOTATION_HOOK_DELETE_POLICY",
     "ANNOTATION_SYNC_OPTIONS",
     "ANNOTATION_SYNC_WAVE",
+    "DELETE_POLICY_ANNOTATIONS",
     "HELM_ANNOTATION_HOOK",
     "HELM_ANNOTATION_HOOK_DELETE_POLICY",
     "HELM_ANNOTATION_HOOK_WEIGHT",
@@ -89,7 +96,7 @@ __all__ = [
     "is_hook",
     "kind_rank",
     "merged_sync_options",
-    "parse_options",
+    "plan_key",
     "summarize_wave",
     "sync_options",
     "sync_phases",
@@ -99,8 +106,6 @@ __all__ = [
 ANNOTATION_HOOK = "argocd.argoproj.io/hook"
 ANNOTATION_HOOK_DELETE_POLICY = "argocd.argoproj.io/hook-delete-policy"
 ANNOTATION_SYNC_WAVE = "argocd.argoproj.io/sync-wave"
-ANNOTATION_SYNC_OPTIONS = "argocd.argoproj.io/sync-options"
-ANNOTATION_COMPARE_OPTIONS = "argocd.argoproj.io/compare-options"
 HELM_ANNOTATION_HOOK = "helm.sh/hook"
 HELM_ANNOTATION_HOOK_WEIGHT = "helm.sh/hook-weight"
 HELM_ANNOTATION_HOOK_DELETE_POLICY = "helm.sh/hook-delete-policy"
@@ -193,6 +198,15 @@ HELM_DELETE_POLICIES: Mapping[str, HookDeletePolicy] = {
     "before-hook-creation": HookDeletePolicy.BEFORE_HOOK_CREATION,
 }
 
+DELETE_POLICY_ANNOTATIONS: Mapping[str, Mapping[str, HookDeletePolicy]] = {
+    ANNOTATION_HOOK_DELETE_POLICY: {p.value: p for p in HookDeletePolicy},
+    HELM_ANNOTATION_HOOK_DELETE_POLICY: HELM_DELETE_POLICIES,
+}
+"""The one table of hook delete policies: each annotation and the values it accepts
+(an unknown value is a PlanError naming the hook, never a silent fallback to the
+default). Every policy is acted on: BeforeHookCreation by the apply activity,
+HookSucceeded and HookFailed by the sync workflow."""
+
 _PHASE_INDEX = {phase: i for i, phase in enumerate(PHASE_ORDER)}
 _KIND_INDEX = {kind: i for i, kind in enumerate(KIND_ORDER)}
 _INTEGER = re.compile(r"[+-]?[0-9]+")
@@ -203,41 +217,6 @@ class PlanError(ValueError):
 
 
 # --------------------------------------------------------------------------- models
-
-
-class SyncOptions(BaseModel):
-    """Effective sync options of one object (app ``syncOptions`` + its annotation)."""
-
-    model_config = ConfigDict(frozen=True)
-
-    prune: bool = True
-    prune_confirm: bool = False
-    delete: bool = True
-    delete_confirm: bool = False
-    prune_last: bool = False
-    replace: bool = False
-    server_side_apply: bool = False
-    force: bool = False
-    validate_schema: bool = True
-    skip_dry_run_on_missing_resource: bool = False
-
-    @classmethod
-    def from_map(cls, options: Mapping[str, str]) -> SyncOptions:
-        def value(key: str) -> str:
-            return options.get(key, "").strip().lower()
-
-        return cls(
-            prune=value("Prune") != "false",
-            prune_confirm=value("Prune") == "confirm",
-            delete=value("Delete") != "false",
-            delete_confirm=value("Delete") == "confirm",
-            prune_last=value("PruneLast") == "true",
-            replace=value("Replace") == "true",
-            server_side_apply=value("ServerSideApply") == "true",
-            force=value("Force") == "true",
-            validate_schema=value("Validate") != "false",
-            skip_dry_run_on_missing_resource=value("SkipDryRunOnMissingResource") == "true",
-        )
 
 
 class SyncTask(BaseModel):
@@ -257,7 +236,8 @@ class SyncTask(BaseModel):
     generate_name: bool = False
     """A hook named by ``metadata.generateName``; ``key.name`` is the prefix."""
     requires_confirmation: bool = False
-    """A prune held back until the user confirms it (``Prune=confirm``)."""
+    """A prune held back until the user confirms it. Always false now that ``Prune=confirm``
+    is refused (:mod:`bosun.sync_options`); kept so plans in recorded histories still load."""
 
     @property
     def kind(self) -> str:
@@ -341,38 +321,32 @@ def _csv(obj: Manifest, annotation: str) -> list[str]:
     return values
 
 
-def parse_options(value: str | Iterable[str]) -> dict[str, str]:
-    """``"Prune=false, Replace=true"`` or ``["Prune=false", ...]`` → ``{"Prune": "false", ...}``.
-
-    Entries without ``=`` are kept as flags with the value ``"true"``
-    (``IgnoreExtraneous``).
-    """
-    entries = value.split(",") if isinstance(value, str) else value
-    options: dict[str, str] = {}
-    for entry in entries:
-        entry = entry.strip()
-        if not entry:
-            continue
-        key, sep, val = entry.partition("=")
-        options[key.strip()] = val.strip() if sep else "true"
-    return options
-
-
 def merged_sync_options(obj: Manifest, app_options: Mapping[str, str]) -> dict[str, str]:
-    """App options overridden, key by key, by the object's sync-options annotation."""
-    merged = dict(app_options)
-    merged.update(parse_options(_csv(obj, ANNOTATION_SYNC_OPTIONS)))
-    return merged
+    """App options overridden, key by key, by the object's sync-options annotation.
+
+    SyncOptionError (a ValueError) if the annotation holds an option Bosun refuses; the
+    message names the object and the annotation."""
+    raw = _annotations(obj).get(ANNOTATION_SYNC_OPTIONS)
+    try:
+        return merge(app_options, None if raw is None else str(raw))
+    except SyncOptionError as exc:
+        raise SyncOptionError(f"{_describe(obj)}: annotation {ANNOTATION_SYNC_OPTIONS}: {exc.message}") from None
 
 
 def sync_options(obj: Manifest, app_options: Mapping[str, str]) -> SyncOptions:
-    """The object's effective options: app options overridden by its annotation."""
+    """The object's effective options: app options overridden by its annotation
+    (SyncOptionError as :func:`merged_sync_options`)."""
     return SyncOptions.from_map(merged_sync_options(obj, app_options))
 
 
-def compare_options(obj: Manifest) -> dict[str, str]:
-    """``argocd.argoproj.io/compare-options``, e.g. ``{"IgnoreExtraneous": "true"}``."""
-    return parse_options(_csv(obj, ANNOTATION_COMPARE_OPTIONS))
+def compare_options(obj: Manifest) -> CompareOptions:
+    """``argocd.argoproj.io/compare-options`` (:mod:`bosun.compare_options`);
+    CompareOptionError naming the object and the annotation if Bosun refuses it."""
+    raw = _annotations(obj).get(ANNOTATION_COMPARE_OPTIONS)
+    try:
+        return parse_compare_options(None if raw is None else str(raw))
+    except CompareOptionError as exc:
+        raise CompareOptionError(f"{_describe(obj)}: annotation {ANNOTATION_COMPARE_OPTIONS}: {exc}") from None
 
 
 def hook_types(obj: Manifest) -> tuple[HookType, ...]:
@@ -380,9 +354,7 @@ def hook_types(obj: Manifest) -> tuple[HookType, ...]:
     known = {t.value: t for t in HookType}
     types = [known[v] for v in _csv(obj, ANNOTATION_HOOK) if v in known]
     if not types:
-        types = [
-            HELM_HOOK_TYPES[v] for v in _csv(obj, HELM_ANNOTATION_HOOK) if v in HELM_HOOK_TYPES
-        ]
+        types = [HELM_HOOK_TYPES[v] for v in _csv(obj, HELM_ANNOTATION_HOOK) if v in HELM_HOOK_TYPES]
     return tuple(dict.fromkeys(types))
 
 
@@ -412,16 +384,19 @@ def sync_phases(obj: Manifest) -> tuple[SyncPhase, ...]:
 
 def delete_policies(obj: Manifest) -> tuple[HookDeletePolicy, ...]:
     """A hook's delete policies (Argo CD's, then Helm's); BeforeHookCreation by default.
-    Empty for an object that is not a hook."""
+    Empty for an object that is not a hook. PlanError naming the hook and the
+    annotation for a value :data:`DELETE_POLICY_ANNOTATIONS` does not hold."""
     if not is_hook(obj):
         return ()
-    known = {p.value: p for p in HookDeletePolicy}
-    policies = [known[v] for v in _csv(obj, ANNOTATION_HOOK_DELETE_POLICY) if v in known]
-    policies += [
-        HELM_DELETE_POLICIES[v]
-        for v in _csv(obj, HELM_ANNOTATION_HOOK_DELETE_POLICY)
-        if v in HELM_DELETE_POLICIES
-    ]
+    policies: list[HookDeletePolicy] = []
+    for annotation, known in DELETE_POLICY_ANNOTATIONS.items():
+        for value in _csv(obj, annotation):
+            if value not in known:
+                raise PlanError(
+                    f"{_describe(obj)}: annotation {annotation}: unknown delete policy "
+                    f"{value!r}; use {', '.join(known)}"
+                )
+            policies.append(known[value])
     return tuple(dict.fromkeys(policies)) or (HookDeletePolicy.BEFORE_HOOK_CREATION,)
 
 
@@ -445,8 +420,7 @@ def sync_wave(obj: Manifest) -> int:
         wave = _integer(raw)
         if wave is None:
             raise PlanError(
-                f"{_describe(obj)}: invalid {ANNOTATION_SYNC_WAVE} {raw!r}: "
-                'must be an integer such as "-1", "0" or "5"'
+                f'{_describe(obj)}: invalid {ANNOTATION_SYNC_WAVE} {raw!r}: must be an integer such as "-1", "0" or "5"'
             )
         return wave
     return _integer(annotations.get(HELM_ANNOTATION_HOOK_WEIGHT)) or 0
@@ -457,7 +431,8 @@ def kind_rank(kind: str) -> int:
     return _KIND_INDEX.get(kind, len(KIND_ORDER))
 
 
-def _key(obj: Manifest) -> ResourceKey:
+def plan_key(obj: Manifest) -> ResourceKey:
+    """The key the sync plan uses for an object: a ``generateName`` hook is keyed by its prefix."""
     key = ResourceKey.of(obj)
     if not key.name:
         metadata = obj.get("metadata") or {}
@@ -466,9 +441,7 @@ def _key(obj: Manifest) -> ResourceKey:
 
 
 def _describe(obj: Manifest) -> str:
-    key = _key(obj)
-    where = f" in namespace {key.namespace}" if key.namespace else ""
-    return f"{key.kind}/{key.name}{where}"
+    return plan_key(obj).described
 
 
 # --------------------------------------------------------------------------- planning
@@ -486,7 +459,6 @@ class _Task:
     delete_policies: tuple[HookDeletePolicy, ...] = ()
     ignore_extraneous: bool = False
     generate_name: bool = False
-    requires_confirmation: bool = False
 
     @property
     def options(self) -> SyncOptions:
@@ -512,21 +484,26 @@ def build_plan(
     prune: bool,
     app_sync_options: Mapping[str, str],
     app: str | None = None,
+    tracking: TrackingConfig | None = None,
 ) -> SyncPlan:
     """Plan a sync of ``desired`` (rendered, namespaced, tracked objects and hooks).
 
     ``prune_candidates`` are live objects of the app that are no longer desired (the
-    caller finds them by tracking label and checks ``is_tracked_by``; objects that are
-    desired after all are ignored). ``prune`` is the sync's prune flag. When ``app`` is
-    given, a candidate whose tracking id does not name it is never pruned.
+    caller finds them with :mod:`bosun.tracking`; objects that are desired after all are
+    ignored). ``prune`` is the sync's prune flag. When ``app`` is given, a candidate that
+    is not tracked by it under ``tracking`` (default: Argo CD 3's) is never pruned.
     """
+    try:
+        check_app_options(app_sync_options)
+    except SyncOptionError as exc:
+        raise PlanError(f"spec.syncPolicy.syncOptions: {exc.message}") from None
     warnings: list[str] = []
     skipped: list[SkippedResource] = []
     tasks: list[_Task] = []
 
     unique: dict[ResourceKey, Manifest] = {}
     for obj in desired:
-        key = _key(obj)
+        key = plan_key(obj)
         if key in unique:
             warnings.append(f"{_describe(obj)} is defined more than once; the last one is used")
         unique[key] = obj
@@ -538,7 +515,11 @@ def build_plan(
             continue
         wave = sync_wave(obj)
         hook = is_hook(obj)
-        options = merged_sync_options(obj, app_sync_options)
+        try:
+            options = merged_sync_options(obj, app_sync_options)
+            ignore_extraneous = compare_options(obj).ignore_extraneous
+        except (SyncOptionError, CompareOptionError) as exc:
+            raise PlanError(str(exc)) from None
         for phase in phases:
             tasks.append(
                 _Task(
@@ -549,12 +530,12 @@ def build_plan(
                     TaskAction.HOOK if hook else TaskAction.APPLY,
                     options,
                     delete_policies=delete_policies(obj),
-                    ignore_extraneous="IgnoreExtraneous" in compare_options(obj),
+                    ignore_extraneous=ignore_extraneous,
                     generate_name=bool(hook and not (obj.get("metadata") or {}).get("name")),
                 )
             )
 
-    tasks += _prune_tasks(unique, prune_candidates, prune, app_sync_options, app, skipped, warnings)
+    tasks += _prune_tasks(unique, prune_candidates, prune, app_sync_options, app, tracking, skipped, warnings)
     _mirror_prune_waves(tasks)
     _move_prune_last(tasks)
 
@@ -592,6 +573,7 @@ def _prune_tasks(
     prune: bool,
     app_sync_options: Mapping[str, str],
     app: str | None,
+    tracking: TrackingConfig | None,
     skipped: list[SkippedResource],
     warnings: list[str],
 ) -> list[_Task]:
@@ -612,7 +594,7 @@ def _prune_tasks(
         desired_ns = loose.get((key.group, key.kind, key.name))
         if desired_ns is not None and "" in (desired_ns, key.namespace):
             continue  # the same object; one side just lacks the defaulted namespace
-        if app is not None and not is_tracked_by(live, app):
+        if app is not None and not is_tracked_by(live, app, tracking):
             reason = f"not pruned: its tracking id does not name app {app!r} and this object"
             skipped.append(SkippedResource(key=key, reason=reason))
             continue
@@ -623,8 +605,19 @@ def _prune_tasks(
         if not sync_phases(live):
             skipped.append(SkippedResource(key=key, reason=f"not pruned: {_why_not_synced(live)}"))
             continue
-        option_map = merged_sync_options(live, app_sync_options)
+        try:
+            option_map = merged_sync_options(live, app_sync_options)
+        except SyncOptionError as exc:
+            # Whether the object was meant to be kept is unknown: never prune it.
+            warnings.append(f"{exc}; not pruned")
+            skipped.append(SkippedResource(key=key, reason=f"not pruned: invalid {ANNOTATION_SYNC_OPTIONS}"))
+            continue
         options = SyncOptions.from_map(option_map)
+        try:
+            ignore_extraneous = compare_options(live).ignore_extraneous
+        except CompareOptionError as exc:
+            warnings.append(str(exc))  # recorded only: IgnoreExtraneous never stops a prune
+            ignore_extraneous = False
         try:
             wave = sync_wave(live)
         except PlanError as err:
@@ -644,8 +637,7 @@ def _prune_tasks(
                 TaskAction.PRUNE,
                 option_map,
                 skip_reason,
-                ignore_extraneous="IgnoreExtraneous" in compare_options(live),
-                requires_confirmation=options.prune_confirm,
+                ignore_extraneous=ignore_extraneous,
             )
         )
     return tasks
@@ -706,18 +698,8 @@ def _namespace_reference(obj: Manifest) -> str | None:
 
 
 def _crd_dependency(obj: Manifest) -> str | None:
-    key = ResourceKey.of(obj)
-    if key.kind != "CustomResourceDefinition" or key.group != "apiextensions.k8s.io":
-        return None
-    spec = obj.get("spec")
-    if not isinstance(spec, dict):
-        return None
-    group = spec.get("group")
-    names = spec.get("names")
-    kind = names.get("kind") if isinstance(names, dict) else None
-    if not isinstance(group, str) or not isinstance(kind, str):
-        return None
-    return f"{group}/{kind}"
+    defined = defined_kind(obj)
+    return f"{defined.group}/{defined.kind}" if defined is not None else None
 
 
 def _crd_reference(obj: Manifest) -> str | None:
@@ -737,7 +719,6 @@ def _public(task: _Task) -> SyncTask:
         sync_options=task.option_map,
         ignore_extraneous=task.ignore_extraneous,
         generate_name=task.generate_name,
-        requires_confirmation=task.requires_confirmation,
     )
 
 
@@ -754,9 +735,7 @@ def _waves(tasks: list[_Task]) -> list[Wave]:
             key=lambda t: (-kind_rank(t.key.kind), *t.order()[3:]),
         )
         others = [t for t in members if t.action is not TaskAction.PRUNE]
-        waves.append(
-            Wave(phase=phase, number=number, tasks=tuple(_public(t) for t in prunes + others))
-        )
+        waves.append(Wave(phase=phase, number=number, tasks=tuple(_public(t) for t in prunes + others)))
     return waves
 
 
@@ -764,10 +743,7 @@ def _waves(tasks: list[_Task]) -> list[Wave]:
 
 
 def _names(tasks: Iterable[SyncTask], *, limit: int) -> str:
-    names = [
-        task.key.short + (" (needs confirmation)" if task.requires_confirmation else "")
-        for task in tasks
-    ]
+    names = [task.key.short + (" (needs confirmation)" if task.requires_confirmation else "") for task in tasks]
     if len(names) > limit:
         return ", ".join(names[:limit]) + f" and {len(names) - limit} more"
     return ", ".join(names)
@@ -807,3 +783,17 @@ def only_out_of_sync(plan: SyncPlan, out_of_sync: set[ResourceKey]) -> SyncPlan:
         if tasks:
             waves.append(wave.model_copy(update={"tasks": tasks}))
     return plan.model_copy(update={"waves": waves})
+
+
+def only_resources(plan: SyncPlan, selected: Callable[[ResourceKey], bool]) -> SyncPlan:
+    """A partial sync (Argo CD's ``--resource``): only the applies and prunes of the
+    selected resources. Hooks do not run, SyncFail hooks included: Argo CD skips hooks
+    in a partial sync (``WithOperationSettings(..., skipHooks=len(resources) > 0)``).
+    Waves left empty are dropped; ``skipped`` is kept.
+    """
+    waves = []
+    for wave in plan.waves:
+        tasks = tuple(t for t in wave.tasks if t.action is not TaskAction.HOOK and selected(t.key))
+        if tasks:
+            waves.append(wave.model_copy(update={"tasks": tasks}))
+    return plan.model_copy(update={"waves": waves, "sync_fail_hooks": []})

@@ -41,6 +41,19 @@ class HealthStatus(BaseModel):
     message: str = ""
 
 
+def api_group(api_version: str) -> str:
+    """The API group of an ``apiVersion``: ``apps/v1`` → ``apps``, ``v1`` → "" (the core group).
+
+    The one place Bosun splits an apiVersion (Kubernetes' ``schema.ParseGroupVersion``).
+    """
+    return api_version.rsplit("/", 1)[0] if "/" in api_version else ""
+
+
+def group_kind(obj: Manifest) -> tuple[str, str]:
+    """(group, kind) of an object, as :meth:`ResourceKey.of` reads them."""
+    return api_group(str(obj.get("apiVersion") or "")), str(obj.get("kind") or "")
+
+
 class ResourceKey(BaseModel):
     """group/kind/namespace/name; ``group`` is "" for the core API group."""
 
@@ -53,12 +66,11 @@ class ResourceKey(BaseModel):
 
     @classmethod
     def of(cls, obj: Manifest) -> ResourceKey:
-        api_version = str(obj.get("apiVersion", ""))
-        group = api_version.rsplit("/", 1)[0] if "/" in api_version else ""
+        group, kind = group_kind(obj)
         meta = obj.get("metadata") or {}
         return cls(
             group=group,
-            kind=str(obj.get("kind", "")),
+            kind=kind,
             namespace=str(meta.get("namespace") or ""),
             name=str(meta.get("name") or ""),
         )
@@ -71,3 +83,8 @@ class ResourceKey(BaseModel):
     def short(self) -> str:
         """``Kind/name`` for summaries a person reads."""
         return f"{self.kind}/{self.name}"
+
+    @property
+    def described(self) -> str:
+        """``Kind/name in namespace ns`` (just ``Kind/name`` when cluster-scoped), for messages."""
+        return self.short + (f" in namespace {self.namespace}" if self.namespace else "")

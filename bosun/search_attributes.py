@@ -1,11 +1,18 @@
 """Names of the search attributes Bosun keeps on every app workflow.
 
 They make the Temporal UI a dashboard (``BosunSyncStatus="OutOfSync"``). All are
-Keywords. The dev stack registers them at start; ``bosun setup`` registers them on
-any other Temporal server.
+Keywords but ``BosunLabels``, a KeywordList with one ``key=value`` item per label of the
+Application (what ``bosun app list -l team=web`` searches first), and ``BosunRolloutStep``,
+an Int. The RolloutWorkflow keeps ``BosunRolloutPhase`` (the Rollout's ``status.phase``)
+and ``BosunRolloutStep`` (its ``currentStepIndex``), with ``BosunApp``, ``BosunCluster``
+and ``BosunNamespace`` of the Rollout. The dev stack registers
+them at start; ``bosun setup`` registers them on any other Temporal server. To add one,
+add its name to :data:`KEYWORDS` (or another type's tuple) and :data:`TYPES` follows.
 """
 
 from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
 
 APP = "BosunApp"
 PROJECT = "BosunProject"
@@ -15,5 +22,27 @@ SYNC_STATUS = "BosunSyncStatus"
 HEALTH_STATUS = "BosunHealthStatus"
 REVISION = "BosunRevision"
 OPERATION = "BosunOperation"
+LABELS = "BosunLabels"
+ROLLOUT_PHASE = "BosunRolloutPhase"
+ROLLOUT_STEP = "BosunRolloutStep"
 
-ALL = (APP, PROJECT, CLUSTER, NAMESPACE, SYNC_STATUS, HEALTH_STATUS, REVISION, OPERATION)
+KEYWORDS = (APP, PROJECT, CLUSTER, NAMESPACE, SYNC_STATUS, HEALTH_STATUS, REVISION, OPERATION, ROLLOUT_PHASE)
+KEYWORD_LISTS = (LABELS,)
+INTS = (ROLLOUT_STEP,)
+ALL = KEYWORDS + KEYWORD_LISTS + INTS
+TYPES: dict[str, str] = {
+    **{name: "Keyword" for name in KEYWORDS},
+    **{name: "KeywordList" for name in KEYWORD_LISTS},
+    **{name: "Int" for name in INTS},
+}
+"""Every attribute's type, as Temporal names it (``temporal server start-dev --search-attribute``)."""
+
+
+def label_items(labels: Mapping[str, str]) -> list[str]:
+    """The ``BosunLabels`` value of an Application's labels: sorted ``key=value`` items."""
+    return sorted(f"{key}={value}" for key, value in labels.items())
+
+
+def labels_of(items: Iterable[str]) -> dict[str, str]:
+    """The labels back from ``BosunLabels`` items."""
+    return dict(item.split("=", 1) for item in items if "=" in item)

@@ -18,7 +18,7 @@ Matching
     name, one of its ``namespaces`` globs matches the destination namespace, or one of
     its ``clusters`` globs matches the destination server or name. With ``andOperator``
     every list that is set must match instead. Globs are Argo CD's (gobwas, see
-    :func:`bosun.manifests.glob_match`); ``!`` is not a negation here, as in Argo CD.
+    :mod:`bosun.glob`); ``!`` is not a negation here, as in Argo CD.
 
 Activity
     A window is active from each firing of ``schedule``, read as wall-clock time in
@@ -69,7 +69,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict
 
-from bosun.manifests import PatternError, glob_match
+from bosun import glob
 from bosun.models.formats import parse_go_duration
 from bosun.models.project import SyncWindow
 
@@ -173,10 +173,10 @@ def _any_glob(index: int, w: SyncWindow, patterns: list[str], values: list[str])
     for pattern in patterns:
         for value in values:
             try:
-                if pattern == "*" or glob_match(pattern, value):
+                if glob.match_with_error(pattern, value):
                     return True
-            except PatternError as err:
-                raise _error(index, w, str(err)) from None
+            except glob.GlobError as err:
+                raise _error(index, w, f"invalid pattern glob {pattern!r}: {err.reason}") from None
     return False
 
 

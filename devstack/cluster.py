@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import shutil
 import ssl
 import subprocess
@@ -31,6 +30,7 @@ from pathlib import Path
 
 import yaml
 
+from bosun.paths import bosun_home
 from devstack import pki as pki_mod
 from devstack import processes, tools
 from devstack.processes import StackError
@@ -38,10 +38,6 @@ from devstack.processes import StackError
 STAGES_TEMPLATE = tools.REPO_ROOT / "deploy" / "devcluster" / "stages.yaml"
 SERVICE_CIDR = "10.96.0.0/12"
 COMPONENTS = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok")
-
-
-def bosun_home() -> Path:
-    return Path(os.environ.get("BOSUN_HOME", Path.home() / ".bosun"))
 
 
 def cluster_dir(name: str) -> Path:
@@ -113,8 +109,13 @@ def up(
         name=name,
         directory=str(directory),
         api_port=api_port,
-        ports={"etcd": etcd_client, "etcd-peer": etcd_peer, "kube-controller-manager": kcm,
-               "kube-scheduler": sched, "kwok": kwok_port},
+        ports={
+            "etcd": etcd_client,
+            "etcd-peer": etcd_peer,
+            "kube-controller-manager": kcm,
+            "kube-scheduler": sched,
+            "kwok": kwok_port,
+        },
     )
     certs = pki_mod.generate(directory / "pki")
     _write_kubeconfigs(state, certs)
@@ -133,54 +134,74 @@ def up(
         pid = launch("etcd", [str(binary), "etcd", *_etcd_flags(directory, etcd_client, etcd_peer)])
         processes.wait_until(
             lambda: _http_ok(f"http://127.0.0.1:{etcd_client}/health"),
-            what="etcd", pid=pid, log=logs / "etcd.log", timeout=timeout,
+            what="etcd",
+            pid=pid,
+            log=logs / "etcd.log",
+            timeout=timeout,
         )
         pid = launch("kube-apiserver", [str(binary), "kube-apiserver", *_apiserver_flags(state, certs)])
         admin_ctx = _client_ssl(certs, "admin")
         processes.wait_until(
             lambda: _http_ok(f"{state.server}/readyz", admin_ctx),
-            what="kube-apiserver", pid=pid, log=logs / "kube-apiserver.log", timeout=timeout,
+            what="kube-apiserver",
+            pid=pid,
+            log=logs / "kube-apiserver.log",
+            timeout=timeout,
         )
         component_kubeconfig = directory / "kubeconfig-kube-controller-manager"
-        pid = launch("kube-controller-manager", [
-            str(binary), "kube-controller-manager",
-            f"--kubeconfig={component_kubeconfig}",
-            f"--authentication-kubeconfig={component_kubeconfig}",
-            f"--authorization-kubeconfig={component_kubeconfig}",
-            f"--root-ca-file={certs.ca_cert}",
-            f"--service-account-private-key-file={certs.sa_key}",
-            "--use-service-account-credentials=true",
-            "--leader-elect=false",
-            "--bind-address=127.0.0.1",
-            f"--secure-port={kcm}",
-            f"--service-cluster-ip-range={SERVICE_CIDR}",
-            "--controllers=*,-nodeipam,-cloud-node-lifecycle,-service-lb-controller",
-        ])
+        pid = launch(
+            "kube-controller-manager",
+            [
+                str(binary),
+                "kube-controller-manager",
+                f"--kubeconfig={component_kubeconfig}",
+                f"--authentication-kubeconfig={component_kubeconfig}",
+                f"--authorization-kubeconfig={component_kubeconfig}",
+                f"--root-ca-file={certs.ca_cert}",
+                f"--service-account-private-key-file={certs.sa_key}",
+                "--use-service-account-credentials=true",
+                "--leader-elect=false",
+                "--bind-address=127.0.0.1",
+                f"--secure-port={kcm}",
+                f"--service-cluster-ip-range={SERVICE_CIDR}",
+                "--controllers=*,-nodeipam,-cloud-node-lifecycle,-service-lb-controller",
+            ],
+        )
         _wait_healthz(state, "kube-controller-manager", kcm, pid, logs, timeout)
         sched_kubeconfig = directory / "kubeconfig-kube-scheduler"
-        pid = launch("kube-scheduler", [
-            str(binary), "kube-scheduler",
-            f"--kubeconfig={sched_kubeconfig}",
-            f"--authentication-kubeconfig={sched_kubeconfig}",
-            f"--authorization-kubeconfig={sched_kubeconfig}",
-            "--leader-elect=false",
-            "--bind-address=127.0.0.1",
-            f"--secure-port={sched}",
-        ])
+        pid = launch(
+            "kube-scheduler",
+            [
+                str(binary),
+                "kube-scheduler",
+                f"--kubeconfig={sched_kubeconfig}",
+                f"--authentication-kubeconfig={sched_kubeconfig}",
+                f"--authorization-kubeconfig={sched_kubeconfig}",
+                "--leader-elect=false",
+                "--bind-address=127.0.0.1",
+                f"--secure-port={sched}",
+            ],
+        )
         _wait_healthz(state, "kube-scheduler", sched, pid, logs, timeout)
-        pid = launch("kwok", [
-            str(kwok),
-            f"--kubeconfig={state.kubeconfig}",
-            f"--config={stages}",
-            "--manage-all-nodes=true",
-            f"--server-address=127.0.0.1:{kwok_port}",
-            "--node-lease-duration-seconds=40",
-            "--cidr=10.244.0.1/16",
-            "--node-ip=10.0.0.1",
-        ])
+        pid = launch(
+            "kwok",
+            [
+                str(kwok),
+                f"--kubeconfig={state.kubeconfig}",
+                f"--config={stages}",
+                "--manage-all-nodes=true",
+                f"--server-address=127.0.0.1:{kwok_port}",
+                "--node-lease-duration-seconds=40",
+                "--cidr=10.244.0.1/16",
+                "--node-ip=10.0.0.1",
+            ],
+        )
         processes.wait_until(
             lambda: _http_ok(f"http://127.0.0.1:{kwok_port}/healthz"),
-            what="kwok", pid=pid, log=logs / "kwok.log", timeout=timeout,
+            what="kwok",
+            pid=pid,
+            log=logs / "kwok.log",
+            timeout=timeout,
         )
         _register_nodes(state, nodes)
         state.nodes = nodes
@@ -211,7 +232,10 @@ def status(name: str = "dev", *, directory: Path | None = None) -> ClusterState 
 def kubectl(state: ClusterState, *args: str, input: str | None = None, timeout: float = 60) -> str:
     proc = subprocess.run(
         [str(tools.venv_tool("kubectl")), f"--kubeconfig={state.kubeconfig}", *args],
-        input=input, capture_output=True, text=True, timeout=timeout,
+        input=input,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
     )
     if proc.returncode != 0:
         raise StackError(f"kubectl {' '.join(args)} failed: {proc.stderr.strip()}")
@@ -273,13 +297,22 @@ def _kubeconfig(state: ClusterState, certs: pki_mod.Pki, user: str) -> dict[str,
     return {
         "apiVersion": "v1",
         "kind": "Config",
-        "clusters": [{"name": state.context, "cluster": {
-            "server": state.server, "certificate-authority-data": b64(certs.ca_cert)}}],
-        "users": [{"name": f"{state.context}-{user}", "user": {
-            "client-certificate-data": b64(certs.client_cert(user)),
-            "client-key-data": b64(certs.client_key(user))}}],
-        "contexts": [{"name": state.context, "context": {
-            "cluster": state.context, "user": f"{state.context}-{user}"}}],
+        "clusters": [
+            {
+                "name": state.context,
+                "cluster": {"server": state.server, "certificate-authority-data": b64(certs.ca_cert)},
+            }
+        ],
+        "users": [
+            {
+                "name": f"{state.context}-{user}",
+                "user": {
+                    "client-certificate-data": b64(certs.client_cert(user)),
+                    "client-key-data": b64(certs.client_key(user)),
+                },
+            }
+        ],
+        "contexts": [{"name": state.context, "context": {"cluster": state.context, "user": f"{state.context}-{user}"}}],
         "current-context": state.context,
     }
 
@@ -307,15 +340,16 @@ def _http_ok(url: str, context: ssl.SSLContext | None = None) -> bool:
         return bool(resp.status == 200)
 
 
-def _wait_healthz(
-    state: ClusterState, component: str, port: int, pid: int, logs: Path, timeout: float
-) -> None:
+def _wait_healthz(state: ClusterState, component: str, port: int, pid: int, logs: Path, timeout: float) -> None:
     insecure = ssl.create_default_context()
     insecure.check_hostname = False
     insecure.verify_mode = ssl.CERT_NONE  # self-signed serving cert of a loopback component
     processes.wait_until(
         lambda: _http_ok(f"https://127.0.0.1:{port}/healthz", insecure),
-        what=component, pid=pid, log=logs / f"{component}.log", timeout=timeout,
+        what=component,
+        pid=pid,
+        log=logs / f"{component}.log",
+        timeout=timeout,
     )
 
 
@@ -323,18 +357,26 @@ def _register_nodes(state: ClusterState, count: int) -> None:
     docs = []
     for i in range(count):
         node_name = f"kwok-node-{i}"
-        docs.append({
-            "apiVersion": "v1",
-            "kind": "Node",
-            "metadata": {
-                "name": node_name,
-                "annotations": {"kwok.x-k8s.io/node": "fake", "node.alpha.kubernetes.io/ttl": "0"},
-                "labels": {"type": "kwok", "kubernetes.io/hostname": node_name,
-                           "kubernetes.io/os": "linux", "kubernetes.io/arch": "amd64"},
-            },
-            "status": {"allocatable": {"cpu": "32", "memory": "256Gi", "pods": "110"},
-                       "capacity": {"cpu": "32", "memory": "256Gi", "pods": "110"}},
-        })
+        docs.append(
+            {
+                "apiVersion": "v1",
+                "kind": "Node",
+                "metadata": {
+                    "name": node_name,
+                    "annotations": {"kwok.x-k8s.io/node": "fake", "node.alpha.kubernetes.io/ttl": "0"},
+                    "labels": {
+                        "type": "kwok",
+                        "kubernetes.io/hostname": node_name,
+                        "kubernetes.io/os": "linux",
+                        "kubernetes.io/arch": "amd64",
+                    },
+                },
+                "status": {
+                    "allocatable": {"cpu": "32", "memory": "256Gi", "pods": "110"},
+                    "capacity": {"cpu": "32", "memory": "256Gi", "pods": "110"},
+                },
+            }
+        )
     kubectl(state, "apply", "-f", "-", input=yaml.safe_dump_all(docs))
 
 
@@ -346,9 +388,11 @@ def _wait_cluster_usable(state: ClusterState, nodes: int, timeout: float) -> Non
         try:
             listing = json.loads(kubectl(state, "get", "nodes", "-o", "json"))
             ready = [
-                n for n in listing["items"]
-                if any(c["type"] == "Ready" and c["status"] == "True"
-                       for c in n.get("status", {}).get("conditions", []))
+                n
+                for n in listing["items"]
+                if any(
+                    c["type"] == "Ready" and c["status"] == "True" for c in n.get("status", {}).get("conditions", [])
+                )
             ]
             kubectl(state, "get", "serviceaccount", "default", "-n", "default")
             if len(ready) >= nodes:
@@ -357,5 +401,7 @@ def _wait_cluster_usable(state: ClusterState, nodes: int, timeout: float) -> Non
         except StackError as exc:
             last = str(exc)
         time.sleep(0.5)
-    raise StackError(f"devcluster {state.name!r} not usable after {timeout:.0f}s: {last}\n"
-                     f"kwok log:\n{processes.log_tail(Path(state.directory) / 'logs' / 'kwok.log')}")
+    raise StackError(
+        f"devcluster {state.name!r} not usable after {timeout:.0f}s: {last}\n"
+        f"kwok log:\n{processes.log_tail(Path(state.directory) / 'logs' / 'kwok.log')}"
+    )

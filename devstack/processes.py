@@ -54,8 +54,9 @@ def free_ports(count: int, *, avoid: set[int] | None = None) -> list[int]:
 
 def require_free(port: int, what: str) -> None:
     if not port_is_free(port):
-        raise StackError(f"port {port} for {what} is already in use on 127.0.0.1; "
-                         f"stop whatever holds it or choose another port")
+        raise StackError(
+            f"port {port} for {what} is already in use on 127.0.0.1; stop whatever holds it or choose another port"
+        )
 
 
 def start(name: str, argv: list[str], *, log: Path, env: dict[str, str] | None = None) -> int:

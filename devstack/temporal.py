@@ -15,8 +15,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from bosun import search_attributes
+from bosun.paths import bosun_home
 from devstack import processes, tools
-from devstack.cluster import bosun_home
 
 
 @dataclass
@@ -50,9 +50,7 @@ def temporal_dir() -> Path:
     return bosun_home() / "temporal"
 
 
-def up(
-    *, port: int = 7233, ui_port: int = 8233, directory: Path | None = None, timeout: float = 60.0
-) -> TemporalState:
+def up(*, port: int = 7233, ui_port: int = 8233, directory: Path | None = None, timeout: float = 60.0) -> TemporalState:
     """Start the dev server (or return the running one)."""
     directory = directory or temporal_dir()
     existing = TemporalState.load(directory)
@@ -64,22 +62,29 @@ def up(
     state = TemporalState(directory=str(directory), port=port, ui_port=ui_port)
     log = directory / "temporal.log"
     argv = [
-        str(tools.venv_tool("temporal")), "server", "start-dev",
-        "--db-filename", str(directory / "temporal.db"),
-        "--ip", "127.0.0.1",
-        "--port", str(port),
-        "--ui-port", str(ui_port),
-        "--log-level", "warn",
+        str(tools.venv_tool("temporal")),
+        "server",
+        "start-dev",
+        "--db-filename",
+        str(directory / "temporal.db"),
+        "--ip",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--ui-port",
+        str(ui_port),
+        "--log-level",
+        "warn",
     ]
-    for name in search_attributes.ALL:
-        argv += ["--search-attribute", f"{name}=Keyword"]
+    for name, kind in search_attributes.TYPES.items():
+        argv += ["--search-attribute", f"{name}={kind}"]
     state.pid = processes.start("temporal", argv, log=log)
     state.save()
     try:
-        processes.wait_until(lambda: _port_open(port), what="Temporal server", pid=state.pid,
-                             log=log, timeout=timeout)
-        processes.wait_until(lambda: _ui_ok(state.ui_url), what="Temporal Web UI", pid=state.pid,
-                             log=log, timeout=timeout)
+        processes.wait_until(lambda: _port_open(port), what="Temporal server", pid=state.pid, log=log, timeout=timeout)
+        processes.wait_until(
+            lambda: _ui_ok(state.ui_url), what="Temporal Web UI", pid=state.pid, log=log, timeout=timeout
+        )
     except BaseException:
         processes.stop(state.pid)
         raise

@@ -22,6 +22,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from bosun.paths import bosun_cache
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEVCLUSTER_MODULE = REPO_ROOT / "deploy" / "devcluster"
 
@@ -34,7 +36,7 @@ class ToolError(RuntimeError):
 
 
 def cache_root() -> Path:
-    return Path(os.environ.get("BOSUN_CACHE", Path.home() / ".cache" / "bosun"))
+    return bosun_cache()
 
 
 def go_binary() -> str:
@@ -128,8 +130,16 @@ def devcluster() -> Path:
 
     def produce(out: Path) -> None:
         _run_go(
-            ["build", "-trimpath", "-mod=mod", "-ldflags", _version_ldflags(kubernetes_version()),
-             "-o", str(out / "devcluster"), "./cmd/devcluster"],
+            [
+                "build",
+                "-trimpath",
+                "-mod=mod",
+                "-ldflags",
+                _version_ldflags(kubernetes_version()),
+                "-o",
+                str(out / "devcluster"),
+                "./cmd/devcluster",
+            ],
             cwd=DEVCLUSTER_MODULE,
         )
 

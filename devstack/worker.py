@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 
+from bosun.paths import bosun_home
 from devstack import processes
-from devstack.cluster import bosun_home
 
 
 def worker_dir() -> Path:
@@ -24,15 +25,21 @@ def up(*, kubeconfig: Path, temporal_address: str, task_queue: str = "bosun") ->
         if pid and processes.alive(pid):
             return pid
     log = directory / "worker.log"
-    pid = processes.start("worker", [sys.executable, "-m", "worker"], log=log, env={
-        "BOSUN_KUBECONFIG": str(kubeconfig),
-        "BOSUN_TEMPORAL_ADDRESS": temporal_address,
-        "BOSUN_TASK_QUEUE": task_queue,
-        "BOSUN_HOME": str(bosun_home()),
-    })
+    pid = processes.start(
+        "worker",
+        [sys.executable, "-m", "worker"],
+        log=log,
+        env={
+            "BOSUN_KUBECONFIG": str(kubeconfig),
+            "BOSUN_TEMPORAL_ADDRESS": temporal_address,
+            "BOSUN_TASK_QUEUE": task_queue,
+            "BOSUN_HOME": str(bosun_home()),
+            # No /healthz server for the local stack unless asked: port 8080 is often taken on a laptop.
+            "BOSUN_HTTP_PORT": os.environ.get("BOSUN_HTTP_PORT", "0"),
+        },
+    )
     state_file.write_text(json.dumps({"pid": pid, "log": str(log)}))
-    processes.wait_until(lambda: "polling" in log.read_text(), what="Bosun worker", pid=pid, log=log,
-                         timeout=60)
+    processes.wait_until(lambda: "polling" in log.read_text(), what="Bosun worker", pid=pid, log=log, timeout=60)
     return pid
 
 

@@ -1,3 +1,3 @@
-from worker.main import main
+from worker.launch import main
 
 main()

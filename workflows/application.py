@@ -3,17 +3,21 @@
 It loops: wait for a trigger (the refresh timer, a ``refresh`` signal, a ``sync``
 update), reconcile (resolve the revision → render → compare), decide whether to sync,
 and keep the status that the ``status`` query returns. Syncs run as SyncWorkflow
-children. The rules it decides by are Argo CD's:
-
-- an automated app syncs when it is OutOfSync and the commit differs from the last
-  synced one; with ``selfHeal`` it also syncs drift made directly in the cluster;
-- an automated sync that failed is not retried for the same commit and manifests
-  (``syncPolicy.retry`` retries inside the operation);
-- a failing fetch or render leaves a condition and changes nothing in the cluster.
+children. The rules it decides by are Argo CD's, and live in pure modules it calls:
+:mod:`bosun.autosync` (when an automated sync runs: OutOfSync, a new commit or spec,
+``selfHeal`` for drift, no retry of a failed attempt, suspend, windows, the rollback pin),
+:mod:`bosun.app_spec` (values derived from the spec), :mod:`bosun.windows`. A failing
+fetch or render leaves a condition and changes nothing in the cluster. Activities are
+called through :mod:`workflows.activity_calls` (timeouts and retries per family).
 
 Signals: ``refresh`` (RefreshRequest), ``update_spec`` (the Application JSON).
-Updates: ``sync`` (SyncRequest → OperationResult), ``refresh_now`` (→ AppStatus),
-``delete`` (DeleteRequest). Queries: ``status``, ``history``.
+Updates: ``sync`` (SyncRequest → OperationResult), ``sync_async`` (SyncRequest →
+SyncStarted, answered once queued), ``refresh_now`` (→ AppStatus), ``delete``
+(DeleteRequest), ``orphaned_resources`` (→ ListOrphanedResult), ``edit_spec`` (SpecEdit:
+``update_spec`` with the validation errors returned to the caller), ``suspend`` /
+``resume`` (automated sync off / on, Flux's ``suspend``: a suspended app is still
+compared and synced by hand, never automatically).
+Queries: ``status``, ``history``, ``application``.
 
 History stays bounded: the workflow continues-as-new when Temporal suggests it or after
 ``MAX_HISTORY_EVENTS``, once its handlers have finished, carrying its state and any
@@ -24,10 +28,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
+from dataclasses import replace
 from datetime import timedelta
+from typing import Any
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy, SearchAttributeKey
+from temporalio.common import SearchAttributeKey, SearchAttributeUpdate
 from temporalio.exceptions import ActivityError, ApplicationError, ChildWorkflowError
 
 with workflow.unsafe.imports_passed_through():
@@ -36,76 +43,87 @@ with workflow.unsafe.imports_passed_through():
         CompareResult,
         Destination,
         PruneInput,
-        PruneResult,
         ReadLiveInput,
-        ReadLiveResult,
         RenderInput,
         RenderResult,
         ResolveRevisionInput,
-        ResolveRevisionResult,
+        ShowDiffInput,
+        ShowManifestsInput,
+        ShownDiff,
         SourceAtCommit,
     )
-    from activities.destinations import ResolveDestinationInput, ResolveDestinationResult
-    from activities.projects import GetProjectInput, GetProjectResult
-    from activities.trigger import (
-        AppScheduleInput,
-        AppScheduleResult,
-        RemoveAppScheduleInput,
-        RemoveAppScheduleResult,
-    )
+    from activities.destinations import ResolveDestinationInput
+    from activities.orphans import ListOrphanedInput, ListOrphanedResult
+    from activities.projects import GetProjectInput
+    from activities.trigger import AppScheduleInput, RemoveAppScheduleInput
+    from bosun import app_spec
     from bosun import search_attributes as sa
-    from bosun.models import (
-        Application,
-        ApplicationSource,
-        AppProject,
-        ModelError,
-        parse_application,
-        parse_backoff_duration,
-        parse_project,
+    from bosun.app_edits import document_digest
+    from bosun.app_spec import SYNC_SCHEDULE_ANNOTATION
+    from bosun.autosync import AutoSyncFacts, Rule, decide, failed_attempt_after, pinned_revision
+    from bosun.models import Application, ApplicationSource, AppProject, parse_application, parse_project
+    from bosun.operation import ConditionType, OperationPhase, ResultStatus
+    from bosun.plan import SyncPlan, only_out_of_sync, only_resources
+    from bosun.protocol import (
+        AppQuery,
+        AppSignal,
+        AppUpdate,
+        DeleteRequest,
+        RefreshRequest,
+        WorkflowType,
+        sync_workflow_id,
     )
-    from bosun.plan import SyncPlan, only_out_of_sync
     from bosun.resources import HealthCode, ResourceKey, SyncCode
+    from bosun.sync_options import SyncOptions
     from bosun.windows import WindowError, WindowState, window_state
+    from workflows import actions as action_flow
+    from workflows import activity_calls as calls
+    from workflows.actions import (
+        ActionRecord,
+        ResourceActionsRequest,
+        ResourceActionsResponse,
+        RunResourceActionRequest,
+    )
     from workflows.state import (
         AppState,
         AppStatus,
         AppWorkflowInput,
         Condition,
-        DeleteRequest,
+        DiffRequest,
+        ManifestsContent,
         ManifestsRequest,
         ManifestsResult,
         OperationResult,
+        OrphanedResourcesRequest,
         Pin,
-        RefreshRequest,
         RollbackRequest,
+        SpecEdit,
+        SpecSource,
         SyncRequest,
+        SyncStarted,
     )
-    from workflows.sync import RetryStrategy, SyncInput, SyncOutcome, SyncWorkflow, cause_message
+    from workflows.sync import SyncInput, SyncOutcome, SyncWorkflow, cause_message
 
 MAX_HISTORY_EVENTS = 5000
 LOCAL_OR_ACTIVITY_ERRORS = (ActivityError, ApplicationError)
 """What a failed activity raises: ActivityError, or for a local activity (resolve_destination)
 the activity's own ApplicationError."""
-GIT_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), backoff_coefficient=2.0, maximum_attempts=3)
-RENDER_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_attempts=3)
-CLUSTER_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=20),
-                            maximum_attempts=5)
 
-KEYS = {name: SearchAttributeKey.for_keyword(name) for name in sa.ALL}
-SYNC_SCHEDULE_ANNOTATION = "bosun.dev/sync-schedule"
-"""A cron expression: the app is synced by a Temporal Schedule then, and not on every commit."""
-SYNC_SCHEDULE_TIMEZONE_ANNOTATION = "bosun.dev/sync-schedule-timezone"
+KEYS = {name: SearchAttributeKey.for_keyword(name) for name in sa.KEYWORDS}
+LABELS_KEY = SearchAttributeKey.for_keyword_list(sa.LABELS)
+LABELS_PATCH = "labels-search-attribute"
+"""Histories from before BosunLabels was upserted replay without that upsert."""
+ALLOW_EMPTY_PATCH = "autosync-allow-empty"
+"""Histories from before the allowEmpty rule (:mod:`bosun.autosync`) replay without it."""
+SETTINGS_CONDITIONS = (ConditionType.EXCLUDED_RESOURCE_WARNING, ConditionType.SETTINGS_WARNING)
+"""Condition types a compare reports from the settings (CompareResult.warnings)."""
 
 
 class _ReconcileFailed(Exception):
     """Fetch, render or compare failed; the condition is already recorded."""
 
 
-def workflow_id(app: str) -> str:
-    return f"app:{app}"
-
-
-@workflow.defn(name="ApplicationWorkflow")
+@workflow.defn(name=WorkflowType.APPLICATION)
 class ApplicationWorkflow:
     @workflow.init
     def __init__(self, input: AppWorkflowInput) -> None:
@@ -120,31 +138,67 @@ class ApplicationWorkflow:
         self._operation_task: asyncio.Task[SyncOutcome] | None = None
         self._project: AppProject | None = None
         self._cluster_queue = ""
+        self._window: WindowState | None = None
         self._describe_app()
 
     # ---------------------------------------------------------------- handlers
 
-    @workflow.signal(name="refresh")
+    @workflow.signal(name=AppSignal.REFRESH)
     def refresh(self, request: RefreshRequest) -> None:
         self._state.refresh_requested = True
         self._state.hard_refresh_requested = self._state.hard_refresh_requested or request.hard
 
-    @workflow.signal(name="update_spec")
+    @workflow.signal(name=AppSignal.UPDATE_SPEC)
     def update_spec(self, application: dict) -> None:  # type: ignore[type-arg]
         try:
-            app = parse_application(application, source_name="update_spec")
-        except ModelError as exc:
-            self._set_condition("InvalidSpecError", str(exc))
-            return
+            self._use_spec(application, source_name="update_spec")
+        except ValueError as exc:
+            self._spec_problem(SpecSource.SPEC, str(exc))
+
+    @workflow.update(name=AppUpdate.EDIT_SPEC)
+    async def edit_spec(self, edit: SpecEdit) -> str:
+        """``update_spec`` for a caller that wants to know: rejected (by the validator) when
+        the document is invalid or was edited from a copy that is no longer current."""
+        self._use_spec(edit.application, source_name="edit_spec")
+        return document_digest(edit.application)
+
+    @edit_spec.validator
+    def _validate_edit_spec(self, edit: SpecEdit) -> None:
+        if edit.base_digest and edit.base_digest != document_digest(self._input.application):
+            raise ValueError(
+                f"application {self._app.metadata.name} changed since it was read: read it again and repeat the edit"
+            )
+        self._check_spec(edit.application, source_name="edit_spec")
+
+    def _check_spec(self, application: dict, *, source_name: str) -> Application:  # type: ignore[type-arg]
+        """The Application ``application`` holds; ValueError if invalid or renamed."""
+        app = parse_application(application, source_name=source_name)  # ModelError is a ValueError
         if app.metadata.name != self._app.metadata.name:
-            self._set_condition("InvalidSpecError", "update_spec cannot rename an application")
-            return
-        self._app = app
+            raise ValueError(
+                f"{source_name} cannot rename an application ({self._app.metadata.name} to {app.metadata.name})"
+            )
+        return app
+
+    def _use_spec(self, application: dict, *, source_name: str) -> None:  # type: ignore[type-arg]
+        self._app = self._check_spec(application, source_name=source_name)
+        self._spec_problem(SpecSource.SPEC, "")
         self._input.application = application
         self._describe_app()
         self._state.refresh_requested = True
 
-    @workflow.update(name="sync")
+    @workflow.update(name=AppUpdate.SUSPEND)
+    async def suspend(self) -> str:
+        """Automated sync off until ``resume`` (Flux's ``suspend``)."""
+        self._state.status.suspended = True
+        return f"application {self._app.metadata.name} suspended: no automated sync until resumed"
+
+    @workflow.update(name=AppUpdate.RESUME)
+    async def resume(self) -> str:
+        self._state.status.suspended = False
+        self._state.refresh_requested = True  # catch up now, as Flux's resume reconciles
+        return f"application {self._app.metadata.name} resumed"
+
+    @workflow.update(name=AppUpdate.SYNC)
     async def sync(self, request: SyncRequest) -> OperationResult:
         return await self._queue_sync(request)
 
@@ -161,43 +215,157 @@ class ApplicationWorkflow:
         if self._delete is not None:
             raise ValueError(f"application {self._app.metadata.name} is being deleted")
 
-    @workflow.update(name="rollback")
+    @workflow.update(name=AppUpdate.SYNC_ASYNC)
+    def sync_async(self, request: SyncRequest) -> SyncStarted:
+        """Queue a sync and answer at once (``bosun app sync --async``); its result goes to
+        the status and history only."""
+        op_id = self._next_op_id()
+        self._state.pending_syncs.append((op_id, request))
+        self._state.detached_syncs.append(op_id)
+        return SyncStarted(id=op_id, workflow_id=sync_workflow_id(self._app.metadata.name, op_id))
+
+    @sync_async.validator
+    def _validate_sync_async(self, request: SyncRequest) -> None:
+        self._validate_sync(request)
+
+    @workflow.update(name=AppUpdate.ORPHANED_RESOURCES)
+    async def orphaned_resources(self, request: OrphanedResourcesRequest) -> ListOrphanedResult:
+        """The destination namespace's objects that no app tracks (read on the destination
+        cluster's task queue; see :mod:`activities.orphans`)."""
+        managed = [r.key for r in self._state.status.resources]
+        return await calls.list_orphaned(
+            ListOrphanedInput(app=self._app.metadata.name, destination=self._destination(), managed=managed),
+            task_queue=await self._resolve_destination(),
+            summary=f"list orphaned resources in namespace {self._destination().namespace}",
+        )
+
+    @workflow.update(name=AppUpdate.ROLLBACK)
     async def rollback(self, request: RollbackRequest) -> OperationResult:
         """Sync the revision of history entry ``id`` again and pin automated sync to it."""
         entry = next((h for h in self._state.history if h.id == request.id), None)
         if entry is None or not entry.revision:
-            raise ApplicationError(f"no history entry {request.id} with a revision (see `bosun app history`)",
-                                   type="NotFound", non_retryable=True)
-        return await self._queue_sync(SyncRequest(revision=entry.revision, prune=request.prune,
-                                                  trigger=f"rollback to #{request.id}", rollback_of=request.id))
+            raise ApplicationError(
+                f"no history entry {request.id} with a revision (see `bosun app history`)",
+                type="NotFound",
+                non_retryable=True,
+            )
+        return await self._queue_sync(
+            SyncRequest(
+                revision=entry.revision,
+                prune=request.prune,
+                trigger=f"rollback to #{request.id}",
+                rollback_of=request.id,
+            )
+        )
 
-    @workflow.signal(name="unpin")
+    @workflow.signal(name=AppSignal.UNPIN)
     def unpin(self) -> None:
         """Release a rollback pin: automated sync follows the target revision again."""
         self._state.pin = None
         self._state.status.pinned_revision = ""
         self._state.refresh_requested = True
 
-    @workflow.signal(name="terminate_operation")
+    @workflow.signal(name=AppSignal.TERMINATE_OPERATION)
     def terminate_operation(self) -> None:
         """Stop the running sync: its current step is cancelled and it ends Failed."""
         if self._operation_task is not None and not self._operation_task.done():
             self._operation_task.cancel()
 
-    @workflow.update(name="manifests")
+    @workflow.update(name=AppUpdate.MANIFESTS)
     async def manifests(self, request: ManifestsRequest) -> ManifestsResult:
         """Render a revision (``git``) or read the live objects (``live``) into the store."""
         if request.source == "live":
             keys = [r.key for r in self._state.status.resources if r.health is not HealthCode.MISSING]
-            live: ReadLiveResult = await workflow.execute_activity(
-                "read_live", ReadLiveInput(app=self._app.metadata.name, destination=self._destination(), keys=keys),
-                result_type=ReadLiveResult, start_to_close_timeout=timedelta(minutes=2), retry_policy=CLUSTER_RETRY,
-                task_queue=await self._resolve_destination(), summary=f"read {len(keys)} live objects")
+            live = await calls.read_live(
+                ReadLiveInput(app=self._app.metadata.name, destination=self._destination(), keys=keys),
+                task_queue=await self._resolve_destination(),
+                summary=f"read {len(keys)} live objects",
+            )
             return ManifestsResult(digest=live.digest, count=live.count, revision=self._state.status.revision)
-        commits, rendered = await self._render(request.revision or self._target_revision(), hard=False)
+        commits, rendered, _ = await self._render(request.revision or app_spec.target_revision(self._app), hard=False)
         return ManifestsResult(digest=rendered.manifests_digest, count=rendered.resource_count, revision=commits[0])
 
-    @workflow.update(name="refresh_now")
+    @workflow.update(name=AppUpdate.MANIFESTS_CONTENT)
+    async def manifests_content(self, request: ManifestsRequest) -> ManifestsContent:
+        """``bosun app manifests``: a revision rendered (``git``) or the live objects (``live``),
+        the objects themselves, fetched on whichever worker takes the activity."""
+        task_queue = await self._resolve_destination()
+        if request.source == "live":
+            keys = [r.key for r in self._state.status.resources if r.health is not HealthCode.MISSING]
+            live = ReadLiveInput(app=self._app.metadata.name, destination=self._destination(), keys=keys)
+            shown = await calls.show_manifests(
+                ShowManifestsInput(live=live), task_queue=task_queue, summary=f"read {len(keys)} live objects"
+            )
+            revision = self._state.status.revision
+        else:
+            commits, rendered, recipe = await self._render(
+                request.revision or app_spec.target_revision(self._app), hard=False
+            )
+            shown = await calls.show_manifests(
+                ShowManifestsInput(digest=rendered.manifests_digest, render=recipe),
+                task_queue=task_queue,
+                summary=f"show {rendered.resource_count} rendered objects",
+            )
+            revision = commits[0]
+        return ManifestsContent(objects=shown.objects, total=shown.total, note=shown.note, revision=revision)
+
+    @workflow.update(name=AppUpdate.DIFF_CONTENT)
+    async def diff_content(self, request: DiffRequest) -> ShownDiff:
+        """``bosun app diff``: the diff bodies of the last comparison (compared again by a
+        worker whose store misses them)."""
+        status = self._state.status
+        if not status.diff_digest:
+            raise ApplicationError(
+                "the application has not been compared yet: "
+                + ("; ".join(c.message for c in status.conditions) or "refresh it first"),
+                type="NotCompared",
+                non_retryable=True,
+            )
+        return await calls.show_diff(
+            ShowDiffInput(
+                diff_digest=status.diff_digest,
+                compare=self._compare_input(status.manifests_digest, self._state.render_recipe),
+            ),
+            task_queue=await self._resolve_destination(),
+            summary="show the diff of the last comparison",
+        )
+
+    @workflow.update(name=AppUpdate.RESOURCE_ACTIONS)
+    async def resource_actions(self, request: ResourceActionsRequest) -> ResourceActionsResponse:
+        """The actions one of the app's resources offers (``bosun app actions list``)."""
+        return await action_flow.list_actions(
+            app=self._app.metadata.name,
+            project=self._app.spec.project,
+            destination=self._destination(),
+            keys=[r.key for r in self._state.status.resources],
+            request=request,
+            task_queue=self._resolve_destination,
+        )
+
+    @workflow.update(name=AppUpdate.RUN_RESOURCE_ACTION)
+    async def run_resource_action(self, request: RunResourceActionRequest) -> ActionRecord:
+        """Run an action on one of the app's resources, record it, refresh (``bosun app actions run``)."""
+
+        def record(entry: ActionRecord) -> None:
+            self._state.status.last_action = entry
+            self._state.actions = [*self._state.actions, entry][-action_flow.ACTION_HISTORY_LIMIT :]
+            self._state.refresh_requested = True
+
+        return await action_flow.run_action(
+            app=self._app.metadata.name,
+            project=self._app.spec.project,
+            destination=self._destination(),
+            keys=[r.key for r in self._state.status.resources],
+            request=request,
+            task_queue=self._resolve_destination,
+            record=record,
+        )
+
+    @workflow.query(name=AppQuery.ACTION_HISTORY)
+    def action_history(self) -> list[ActionRecord]:
+        return self._state.actions
+
+    @workflow.update(name=AppUpdate.REFRESH_NOW)
     async def refresh_now(self, request: RefreshRequest) -> AppStatus:
         """Reconcile now and return the fresh status (what ``bosun app diff`` uses)."""
         epoch = self._refresh_epoch
@@ -206,21 +374,21 @@ class ApplicationWorkflow:
         await workflow.wait_condition(lambda: self._refresh_epoch > epoch)
         return self._state.status
 
-    @workflow.update(name="delete")
+    @workflow.update(name=AppUpdate.DELETE)
     async def delete(self, request: DeleteRequest) -> str:
         self._delete = request
         await workflow.wait_condition(lambda: self._deleted)
         return f"application {self._app.metadata.name} deleted" + (" with its resources" if request.cascade else "")
 
-    @workflow.query(name="status")
+    @workflow.query(name=AppQuery.STATUS)
     def status(self) -> AppStatus:
         return self._state.status
 
-    @workflow.query(name="history")
+    @workflow.query(name=AppQuery.HISTORY)
     def history(self) -> list[OperationResult]:
         return self._state.history
 
-    @workflow.query(name="application")
+    @workflow.query(name=AppQuery.APPLICATION)
     def application(self) -> dict:  # type: ignore[type-arg]
         return self._input.application
 
@@ -237,7 +405,11 @@ class ApplicationWorkflow:
             await self._keep_schedule()
             if self._state.pending_syncs:
                 op_id, request = self._state.pending_syncs.pop(0)
-                self._results[op_id] = await self._manual_sync(op_id, request)
+                result = await self._manual_sync(op_id, request)
+                if op_id in self._state.detached_syncs:  # sync_async: nobody waits for it
+                    self._state.detached_syncs.remove(op_id)
+                else:
+                    self._results[op_id] = result
             else:
                 self._state.refresh_requested = False
                 await self._reconcile_and_auto_sync(trigger)
@@ -247,9 +419,13 @@ class ApplicationWorkflow:
                 # continue as new only once nothing is in flight.
                 await workflow.wait_condition(lambda: workflow.all_handlers_finished() or self._has_work())
                 if not self._has_work():
-                    workflow.continue_as_new(AppWorkflowInput(
-                        application=self._input.application, refresh_seconds=self._input.refresh_seconds,
-                        state=self._state))
+                    workflow.continue_as_new(
+                        AppWorkflowInput(
+                            application=self._input.application,
+                            refresh_seconds=self._input.refresh_seconds,
+                            state=self._state,
+                        )
+                    )
             trigger = await self._wait_for_trigger()
 
     def _deletion_order(self, keys: list[ResourceKey]) -> list[ResourceKey]:
@@ -262,9 +438,16 @@ class ApplicationWorkflow:
     def _has_work(self) -> bool:
         return bool(self._state.pending_syncs) or self._state.refresh_requested or self._delete is not None
 
+    def _refresh_seconds(self) -> float:
+        """``timeout.reconciliation`` from the settings when they set it, else the app's own interval."""
+        configured = self._state.settings_refresh_seconds
+        return float(configured) if configured is not None else self._input.refresh_seconds
+
     async def _wait_for_trigger(self) -> str:
-        jitter = workflow.random().uniform(0, self._input.refresh_seconds * 0.1)
-        wait = self._input.refresh_seconds + jitter
+        refresh = self._refresh_seconds()
+        jitter = workflow.random().uniform(0, refresh * 0.1)
+        # timeout.reconciliation 0: no periodic refresh, only requests (and sync windows) wake the app.
+        wait = refresh + jitter if refresh > 0 else math.inf
         summary = "refresh timer"
         window = self._state.status.sync_window
         if window is not None and not window.automated_allowed and window.next_change is not None:
@@ -274,7 +457,7 @@ class ApplicationWorkflow:
         try:
             await workflow.wait_condition(
                 lambda: self._state.refresh_requested or bool(self._state.pending_syncs) or self._delete is not None,
-                timeout=timedelta(seconds=wait),
+                timeout=timedelta(seconds=wait) if math.isfinite(wait) else None,
                 timeout_summary=summary,
             )
         except TimeoutError:
@@ -292,57 +475,92 @@ class ApplicationWorkflow:
             compared = await self._reconcile(await self._effective_revision())
         except _ReconcileFailed:
             return
-        if self._app.is_automated() and compared.sync is SyncCode.OUT_OF_SYNC and not self._sync_schedule()[0]:
-            await self._maybe_auto_sync(compared)
+        status = self._state.status
+        facts = AutoSyncFacts(
+            automated=self._app.is_automated(),
+            sync=compared.sync,
+            revision=status.revision,
+            revisions=status.revisions,
+            manifests_digest=status.manifests_digest,
+            synced_revisions=status.synced_revisions,
+            synced_manifests_digest=self._state.synced_manifests_digest,
+            failed_attempt=self._state.failed_auto_sync,
+            self_heal=app_spec.self_heal(self._app),
+            prune=app_spec.auto_prune(self._app),
+            allow_empty=app_spec.allow_empty(self._app),
+            suspended=status.suspended,
+            scheduled=bool(app_spec.sync_schedule(self._app)[0]),
+            resources=compared.resources,
+            window=self._window,  # as _reconcile just evaluated it (None: no windows, or invalid ones)
+        )
+        decision = decide(facts)
+        if decision.rule is Rule.ALLOW_EMPTY and not workflow.patched(ALLOW_EMPTY_PATCH):
+            decision = decide(replace(facts, allow_empty=True))  # a history from before the rule
+        if decision.condition and decision.condition != self._condition_message(ConditionType.SYNC_ERROR):
+            self._set_condition(ConditionType.SYNC_ERROR, decision.condition)
+        if not decision.sync:
+            return  # a closed window: the refresh timer wakes the workflow when it opens
+        result = await self._run_sync(
+            self._next_op_id(),
+            compared,
+            SyncRequest(trigger=decision.trigger, prune=app_spec.auto_prune(self._app)),
+        )
+        self._state.failed_auto_sync = failed_attempt_after(facts, succeeded=result.phase is OperationPhase.SUCCEEDED)
 
     async def _effective_revision(self) -> str:
         """The target revision, or the pinned one while a rollback holds and Git has not moved."""
         pin = self._state.pin
         if pin is None:
-            return self._target_revision()
+            return app_spec.target_revision(self._app)
         try:
-            head = await self._resolve(self._target_revision())
+            head = await self._resolve(app_spec.target_revision(self._app))
         except ActivityError as exc:
-            self._set_condition("ComparisonError", cause_message(exc))
+            self._set_condition(ConditionType.COMPARISON_ERROR, cause_message(exc))
             raise _ReconcileFailed() from None
-        if head == pin.target_commit:
-            return pin.revision
-        self._state.pin = None  # a newer commit arrived: automated sync moves forward again
-        self._state.status.pinned_revision = ""
-        return head
+        outcome = pinned_revision(pinned=pin.revision, pinned_at_target=pin.target_commit, target_commit=head)
+        if not outcome.holds:  # a newer commit arrived: automated sync moves forward again
+            self._state.pin = None
+            self._state.status.pinned_revision = ""
+        return outcome.revision
 
     async def _resolve(self, revision: str, source: ApplicationSource | None = None) -> str:
         """The commit ``revision`` names now; a Helm repository chart's version is kept as is."""
         source = source or self._app.sources_list()[0]
         if source.chart:
             return revision
-        resolved: ResolveRevisionResult = await workflow.execute_activity(
-            "resolve_revision", ResolveRevisionInput(repo_url=source.repo_url, revision=revision),
-            result_type=ResolveRevisionResult, start_to_close_timeout=timedelta(seconds=150),
-            retry_policy=GIT_RETRY, summary=f"resolve {revision or 'HEAD'}",
+        resolved = await calls.resolve_revision(
+            ResolveRevisionInput(repo_url=source.repo_url, revision=revision), summary=f"resolve {revision or 'HEAD'}"
         )
         return resolved.commit
 
-    async def _render(self, revision: str, *, hard: bool) -> tuple[list[str], RenderResult]:
+    async def _render(self, revision: str, *, hard: bool) -> tuple[list[str], RenderResult, RenderInput]:
         """Resolve every source (``revision`` for the first, targetRevision for the others)
-        and render them together; (the commits, the render)."""
+        and render them together; (the commits, the render, what was rendered: the recipe)."""
         sources = self._app.sources_list()
-        commits = [await self._resolve(revision if i == 0 else src.target_revision, src)
-                   for i, src in enumerate(sources)]
-        rendered: RenderResult = await workflow.execute_activity(
-            "render", RenderInput(
-                app=self._app.metadata.name,
-                sources=[SourceAtCommit(repo_url=src.repo_url, commit=commit, source=src.dump())
-                         for src, commit in zip(sources, commits, strict=True)],
-                destination_namespace=self._app.spec.destination.namespace or "",
-                destination=self._destination(), hard_refresh=hard),
-            result_type=RenderResult, start_to_close_timeout=timedelta(seconds=180), retry_policy=RENDER_RETRY,
-            summary=("hard refresh: " if hard else "") + "render " + ", ".join(
+        commits = [
+            await self._resolve(revision if i == 0 else src.target_revision, src) for i, src in enumerate(sources)
+        ]
+        recipe = RenderInput(
+            app=self._app.metadata.name,
+            sources=[
+                SourceAtCommit(repo_url=src.repo_url, commit=commit, source=src.dump())
+                for src, commit in zip(sources, commits, strict=True)
+            ],
+            destination_namespace=self._app.spec.destination.namespace or "",
+            destination=self._destination(),
+            hard_refresh=hard,
+        )
+        rendered = await calls.render(
+            recipe,
+            summary=("hard refresh: " if hard else "")
+            + "render "
+            + ", ".join(
                 f"{src.chart or src.path or '.'} at {commit[:12]}"
                 for src, commit in zip(sources, commits, strict=True)
-                if src.chart or src.path or len(sources) == 1),
+                if src.chart or src.path or len(sources) == 1
+            ),
         )
-        return commits, rendered
+        return commits, rendered, recipe.model_copy(update={"hard_refresh": False})
 
     async def _reconcile(self, revision: str, *, prune: bool | None = None) -> CompareResult:
         """Resolve every source, render them together, compare with the cluster.
@@ -351,37 +569,29 @@ class ApplicationWorkflow:
         of a multi-source app follow their own targetRevision.
         """
         status = self._state.status
-        sources = self._app.sources_list()
         status.operation = "comparing" if status.operation == "idle" else status.operation
         try:
             await self._resolve_destination()
-            project: GetProjectResult = await workflow.execute_activity(
-                "get_project", GetProjectInput(name=self._app.spec.project), result_type=GetProjectResult,
-                start_to_close_timeout=timedelta(seconds=30), retry_policy=CLUSTER_RETRY,
-                summary=f"read project {self._app.spec.project}")
+            project = await calls.get_project(
+                GetProjectInput(name=self._app.spec.project), summary=f"read project {self._app.spec.project}"
+            )
             self._project = parse_project(project.project, source_name=f"project {self._app.spec.project}")
-            commits, rendered = await self._render(revision, hard=self._state.hard_refresh_requested)
-            compared: CompareResult = await workflow.execute_activity(
-                "compare", CompareInput(
-                    app=self._app.metadata.name, manifests_digest=rendered.manifests_digest,
-                    destination=self._destination(), project=self._app.spec.project,
-                    repo_urls=[src.repo_url for src in sources],
-                    ignore_differences=[d.dump() for d in self._app.spec.ignore_differences or []],
-                    sync_options=self._app.sync_options(),
-                    prune=self._auto_prune() if prune is None else prune,
-                    known_kinds=self._state.known_kinds),
-                result_type=CompareResult, start_to_close_timeout=timedelta(minutes=5),
-                heartbeat_timeout=timedelta(seconds=60), retry_policy=CLUSTER_RETRY, task_queue=self._cluster_queue,
+            commits, rendered, recipe = await self._render(revision, hard=self._state.hard_refresh_requested)
+            compared = await calls.compare(
+                self._compare_input(rendered.manifests_digest, recipe, prune=prune),
+                task_queue=self._cluster_queue,
                 summary=f"compare {rendered.resource_count} resources with the cluster",
             )
         except LOCAL_OR_ACTIVITY_ERRORS as exc:
-            self._set_condition("ComparisonError", cause_message(exc))
+            self._set_condition(ConditionType.COMPARISON_ERROR, cause_message(exc))
             status.sync = SyncCode.UNKNOWN
             status.operation = "idle" if status.operation == "comparing" else status.operation
             status.reconciled_at = workflow.now()
             self._upsert_search_attributes()
             raise _ReconcileFailed() from None
-        self._clear_condition("ComparisonError")
+        self._clear_condition(ConditionType.COMPARISON_ERROR)
+        self._settings_conditions(compared.warnings)
+        self._state.settings_refresh_seconds = compared.refresh_seconds
         self._state.hard_refresh_requested = False
         self._state.known_kinds = compared.kinds
         status.revision = commits[0]
@@ -390,166 +600,209 @@ class ApplicationWorkflow:
         status.health = compared.health
         status.resources = compared.resources
         status.manifests_digest = rendered.manifests_digest
+        self._state.render_recipe = recipe
         status.diff_digest = compared.diff_digest
         status.reconciled_at = workflow.now()
         status.operation = "idle" if status.operation == "comparing" else status.operation
         self._last_compare = compared
-        self._window_state()
+        self._window = self._window_state()
         self._upsert_search_attributes()
         return compared
 
-    async def _maybe_auto_sync(self, compared: CompareResult) -> None:
-        status = self._state.status
-        attempt = f"{status.revision}@{status.manifests_digest}"
-        if attempt == self._state.failed_auto_sync:
-            return  # Argo CD: never auto-retry the same failed revision
-        # Argo CD syncs a new commit, and also a changed spec (another path, other Helm
-        # values): whatever changes the desired manifests since the last successful sync.
-        new_commit = (status.revisions != status.synced_revisions
-                      or status.manifests_digest != self._state.synced_manifests_digest)
-        drift = not new_commit and self._self_heal() and any(
-            r.sync is SyncCode.OUT_OF_SYNC and not r.requires_pruning for r in compared.resources)
-        if not (new_commit or drift):
-            return
-        window = self._window_state()
-        if window is not None and not window.automated_allowed:
-            return  # the refresh timer wakes the workflow when the window opens
-        result = await self._run_sync(self._next_op_id(), compared, SyncRequest(
-            trigger="automated (self-heal)" if drift else "automated", prune=self._auto_prune()))
-        self._state.failed_auto_sync = "" if result.phase == "Succeeded" else attempt
+    def _compare_input(self, digest: str, recipe: RenderInput | None, *, prune: bool | None = None) -> CompareInput:
+        """The comparison of rendered manifests ``digest`` (rendered from ``recipe``) with the cluster."""
+        return CompareInput(
+            app=self._app.metadata.name,
+            manifests_digest=digest,
+            destination=self._destination(),
+            project=self._app.spec.project,
+            repo_urls=[src.repo_url for src in self._app.sources_list()],
+            ignore_differences=[d.dump() for d in self._app.spec.ignore_differences or []],
+            sync_options=self._app.sync_options(),
+            prune=app_spec.auto_prune(self._app) if prune is None else prune,
+            known_kinds=self._state.known_kinds,
+            render=recipe,
+        )
 
     async def _manual_sync(self, op_id: int, request: SyncRequest) -> OperationResult:
+        if self._state.status.suspended and request.trigger.startswith("schedule"):
+            now = workflow.now()  # a schedule syncs in place of automated sync: suspended too
+            result = OperationResult(
+                id=op_id,
+                phase=OperationPhase.FAILED,
+                trigger=request.trigger,
+                started_at=now,
+                finished_at=now,
+                message="the application is suspended (bosun app resume)",
+            )
+            self._record(result)
+            return result
         window = self._window_state()
         if window is not None and not window.manual_allowed and request.trigger.startswith("manual"):
             now = workflow.now()
-            result = OperationResult(id=op_id, phase="Failed", trigger=request.trigger, started_at=now,
-                                     finished_at=now, dry_run=request.dry_run,
-                                     message=f"blocked by sync window: {window.reason}")
+            result = OperationResult(
+                id=op_id,
+                phase=OperationPhase.FAILED,
+                trigger=request.trigger,
+                started_at=now,
+                finished_at=now,
+                dry_run=request.dry_run,
+                message=f"blocked by sync window: {window.reason}",
+            )
             self._record(result)
             return result
-        revision = request.revision or self._target_revision()
+        revision = request.revision or app_spec.target_revision(self._app)
         prune = request.prune if request.prune is not None else False
         try:
             compared = await self._reconcile(revision, prune=prune)
         except _ReconcileFailed:
             now = workflow.now()
-            result = OperationResult(id=op_id, phase="Error", trigger=request.trigger, started_at=now,
-                                     finished_at=now, dry_run=request.dry_run,
-                                     message=self._condition_message("ComparisonError"))
+            result = OperationResult(
+                id=op_id,
+                phase=OperationPhase.ERROR,
+                trigger=request.trigger,
+                started_at=now,
+                finished_at=now,
+                dry_run=request.dry_run,
+                message=self._condition_message(ConditionType.COMPARISON_ERROR),
+            )
             self._record(result)
             return result
         if request.rollback_of is not None:
-            target = await self._resolve(self._target_revision())
-            self._state.pin = Pin(revision=self._state.status.revision, target_commit=target,
-                                  operation_id=request.rollback_of)
+            target = await self._resolve(app_spec.target_revision(self._app))
+            self._state.pin = Pin(
+                revision=self._state.status.revision, target_commit=target, operation_id=request.rollback_of
+            )
             self._state.status.pinned_revision = self._state.status.revision
         return await self._run_sync(op_id, compared, request.model_copy(update={"prune": prune}))
 
     async def _run_sync(self, op_id: int, compared: CompareResult, request: SyncRequest) -> OperationResult:
         status = self._state.status
         name = self._app.metadata.name
-        child_id = f"{workflow_id(name)}:sync:{op_id}"
+        child_id = sync_workflow_id(name, op_id)
         started = workflow.now()
         status.operation = f"syncing to {status.revision[:12]} ({request.trigger})"
         status.operation_workflow_id = child_id
         self._upsert_search_attributes()
-        self._operation_task = asyncio.ensure_future(workflow.execute_child_workflow(
-            SyncWorkflow.run,
-            SyncInput(app=name, operation_id=op_id, destination=self._destination(),
-                      manifests_digest=status.manifests_digest, plan=self._plan_for(compared),
-                      sync_options=self._app.sync_options(), dry_run=request.dry_run, task_queue=self._cluster_queue,
-                      namespace_metadata=self._namespace_metadata(), retry=self._retry_strategy(),
-                      project=self._app.spec.project, repo_urls=[src.repo_url for src in self._app.sources_list()],
-                      ignore_differences=[d.dump() for d in self._app.spec.ignore_differences or []]),
-            id=child_id,
-            static_summary=f"sync {name} to {status.revision[:12]} ({request.trigger})",
-        ))
+        self._operation_task = asyncio.ensure_future(
+            workflow.execute_child_workflow(
+                SyncWorkflow.run,
+                SyncInput(
+                    app=name,
+                    operation_id=op_id,
+                    destination=self._destination(),
+                    manifests_digest=status.manifests_digest,
+                    render=self._state.render_recipe,
+                    plan=self._plan_for(compared, request),
+                    sync_options=request.sync_options(self._app.sync_options()),
+                    dry_run=request.dry_run,
+                    task_queue=self._cluster_queue,
+                    namespace_metadata=app_spec.namespace_metadata(self._app),
+                    retry=app_spec.operation_retry(self._app),
+                    project=self._app.spec.project,
+                    repo_urls=[src.repo_url for src in self._app.sources_list()],
+                    ignore_differences=[d.dump() for d in self._app.spec.ignore_differences or []],
+                ),
+                id=child_id,
+                static_summary=f"sync {name} to {status.revision[:12]} ({request.trigger})",
+            )
+        )
         try:
             outcome: SyncOutcome = await self._operation_task
             phase, message, resources = outcome.phase, outcome.message, outcome.resources
         except ChildWorkflowError as exc:
-            phase, message, resources = "Error", cause_message(exc), []
+            phase, message, resources = OperationPhase.ERROR, cause_message(exc), []
         except asyncio.CancelledError:
-            phase, message, resources = "Failed", "operation terminated by user", []
+            phase, message, resources = OperationPhase.FAILED, "operation terminated by user", []
         finally:
             self._operation_task = None
             status.operation_workflow_id = ""
-        result = OperationResult(id=op_id, phase=phase, message=message, revision=status.revision,
-                                 trigger=request.trigger, dry_run=request.dry_run, started_at=started,
-                                 finished_at=workflow.now(), resources=resources, workflow_id=child_id)
-        self._record(result)
+        result = OperationResult(
+            id=op_id,
+            phase=phase,
+            message=message,
+            revision=status.revision,
+            trigger=request.trigger,
+            dry_run=request.dry_run,
+            started_at=started,
+            finished_at=workflow.now(),
+            resources=resources,
+            workflow_id=child_id,
+        )
+        partial = bool(request.resources)
+        self._record(result, history=not partial)  # Argo CD keeps no history entry of a partial sync
         status.operation = "idle"
-        if phase == "Succeeded" and not request.dry_run:
+        if phase is OperationPhase.SUCCEEDED and not request.dry_run and not partial:
             self._state.failed_auto_sync = ""  # the last attempt at this revision succeeded
             status.synced_revision = status.revision
             status.synced_revisions = list(status.revisions)
             self._state.synced_manifests_digest = status.manifests_digest
-            self._clear_condition("SyncError")
-        elif phase != "Succeeded":
-            self._set_condition("SyncError", message)
+            self._clear_condition(ConditionType.SYNC_ERROR)
+        elif phase is not OperationPhase.SUCCEEDED:
+            self._set_condition(ConditionType.SYNC_ERROR, message)
         with contextlib.suppress(_ReconcileFailed):  # the condition is recorded already
             await self._reconcile(status.revision)  # status after the sync
         return result
 
-    def _sync_schedule(self) -> tuple[str, str]:
-        annotations = self._app.metadata.annotations or {}
-        return (annotations.get(SYNC_SCHEDULE_ANNOTATION, "").strip(),
-                annotations.get(SYNC_SCHEDULE_TIMEZONE_ANNOTATION, "UTC").strip() or "UTC")
-
     async def _keep_schedule(self) -> None:
         """Create, update or remove the Temporal Schedule of ``bosun.dev/sync-schedule``."""
-        cron, timezone = self._sync_schedule()
+        cron, timezone = app_spec.sync_schedule(self._app)
         wanted = f"{cron} {timezone}" if cron else ""
         if wanted == self._state.schedule:
             return
         try:
             if cron:
-                await workflow.execute_activity(
-                    "ensure_app_schedule", AppScheduleInput(app=self._app.metadata.name, cron=cron, timezone=timezone),
-                    result_type=AppScheduleResult, start_to_close_timeout=timedelta(seconds=30),
-                    retry_policy=GIT_RETRY, summary=f"schedule syncs at {cron} ({timezone})")
+                await calls.ensure_app_schedule(
+                    AppScheduleInput(app=self._app.metadata.name, cron=cron, timezone=timezone),
+                    summary=f"schedule syncs at {cron} ({timezone})",
+                )
             else:
-                await workflow.execute_activity(
-                    "remove_app_schedule", RemoveAppScheduleInput(app=self._app.metadata.name),
-                    result_type=RemoveAppScheduleResult, start_to_close_timeout=timedelta(seconds=30),
-                    retry_policy=GIT_RETRY, summary="remove the sync schedule")
+                await calls.remove_app_schedule(
+                    RemoveAppScheduleInput(app=self._app.metadata.name), summary="remove the sync schedule"
+                )
         except ActivityError as exc:
-            self._set_condition("InvalidSpecError", f"{SYNC_SCHEDULE_ANNOTATION}: {cause_message(exc)}")
+            self._spec_problem(SpecSource.SYNC_SCHEDULE, f"{SYNC_SCHEDULE_ANNOTATION}: {cause_message(exc)}")
             return
-        self._clear_condition("InvalidSpecError")
+        self._spec_problem(SpecSource.SYNC_SCHEDULE, "")
         self._state.schedule = wanted
 
     async def _run_delete(self, request: DeleteRequest) -> None:
         status = self._state.status
         now = workflow.now()
         for op_id, pending in self._state.pending_syncs:  # answered, never left waiting
-            self._results[op_id] = OperationResult(id=op_id, phase="Failed", trigger=pending.trigger, started_at=now,
-                                                   finished_at=now, message="the application was deleted first")
+            self._results[op_id] = OperationResult(
+                id=op_id,
+                phase=OperationPhase.FAILED,
+                trigger=pending.trigger,
+                started_at=now,
+                finished_at=now,
+                message="the application was deleted first",
+            )
         self._state.pending_syncs = []
         if self._state.schedule:
-            await workflow.execute_activity(
-                "remove_app_schedule", RemoveAppScheduleInput(app=self._app.metadata.name),
-                result_type=RemoveAppScheduleResult, start_to_close_timeout=timedelta(seconds=30),
-                retry_policy=GIT_RETRY, summary="remove the sync schedule")
+            await calls.remove_app_schedule(
+                RemoveAppScheduleInput(app=self._app.metadata.name), summary="remove the sync schedule"
+            )
         if request.cascade:
             status.operation = "deleting resources"
-            keys = self._deletion_order([r.key for r in status.resources
-                                         if not r.hook and r.health is not HealthCode.MISSING])
+            keys = self._deletion_order(
+                [r.key for r in status.resources if not r.hook and r.health is not HealthCode.MISSING]
+            )
             if keys:
                 try:
-                    result: PruneResult = await workflow.execute_activity(
-                        "prune", PruneInput(app=self._app.metadata.name, destination=self._destination(),
-                                            keys=keys, deleting_app=True),
-                        result_type=PruneResult, start_to_close_timeout=timedelta(minutes=5),
-                        heartbeat_timeout=timedelta(seconds=60), retry_policy=CLUSTER_RETRY,
+                    result = await calls.prune(
+                        PruneInput(
+                            app=self._app.metadata.name, destination=self._destination(), keys=keys, deleting_app=True
+                        ),
                         task_queue=await self._resolve_destination(),
                         summary=f"delete {len(keys)} resources of {self._app.metadata.name}",
+                        retry=calls.CLUSTER_RETRY,
                     )
-                    failed = [f"{r.key.short}: {r.message}" for r in result.results if r.status == "failed"]
+                    failed = [f"{r.key.short}: {r.message}" for r in result.results if r.status is ResultStatus.FAILED]
                 except LOCAL_OR_ACTIVITY_ERRORS as exc:
                     failed = [cause_message(exc)]
                 if failed:
-                    self._set_condition("DeletionError", "; ".join(failed))
+                    self._set_condition(ConditionType.DELETION_ERROR, "; ".join(failed))
         status.operation = "deleted"
         self._deleted = True
         await workflow.wait_condition(workflow.all_handlers_finished)
@@ -560,10 +813,10 @@ class ApplicationWorkflow:
         """The destination cluster's task queue (its activities run there); ActivityError
         if the cluster is unknown. A local activity: it runs on every reconcile, reads only
         the worker's own cluster list, and so costs a marker in history, not a task."""
-        resolved: ResolveDestinationResult = await workflow.execute_local_activity(
-            "resolve_destination", ResolveDestinationInput(destination=self._destination()),
-            result_type=ResolveDestinationResult, start_to_close_timeout=timedelta(seconds=30),
-            retry_policy=CLUSTER_RETRY, summary=f"find cluster {self._destination().describe()}")
+        resolved = await calls.resolve_destination(
+            ResolveDestinationInput(destination=self._destination()),
+            summary=f"find cluster {self._destination().describe()}",
+        )
         self._cluster_queue = resolved.task_queue
         return resolved.task_queue
 
@@ -575,73 +828,48 @@ class ApplicationWorkflow:
             return None
         dest = self._app.spec.destination
         try:
-            state = window_state(project.spec.sync_windows, app=self._app.metadata.name,
-                                 namespace=dest.namespace or "", cluster_server=dest.server or "",
-                                 cluster_name=dest.name or "", now=workflow.now())
+            state = window_state(
+                project.spec.sync_windows,
+                app=self._app.metadata.name,
+                namespace=dest.namespace or "",
+                cluster_server=dest.server or "",
+                cluster_name=dest.name or "",
+                now=workflow.now(),
+            )
         except WindowError as exc:
-            self._set_condition("InvalidSpecError", f"project {project.metadata.name}: {exc}")
+            self._spec_problem(SpecSource.SYNC_WINDOWS, f"project {project.metadata.name}: {exc}")
             return None
+        self._spec_problem(SpecSource.SYNC_WINDOWS, "")
         self._state.status.sync_window = state
         return state
 
-    def _plan_for(self, compared: CompareResult) -> SyncPlan:
-        """The plan to run: with ApplyOutOfSyncOnly=true, applies of Synced resources are dropped."""
-        if self._app.sync_options().get("ApplyOutOfSyncOnly", "").lower() != "true":
-            return compared.plan
+    def _plan_for(self, compared: CompareResult, request: SyncRequest) -> SyncPlan:
+        """The plan to run: with ApplyOutOfSyncOnly=true (the app's or the request's), applies
+        of Synced resources are dropped; a partial sync keeps only the requested resources."""
+        plan = compared.plan
+        if request.resources:
+            plan = only_resources(plan, lambda key: any(r.has_identity(key) for r in request.resources))
+        if not SyncOptions.from_map(request.sync_options(self._app.sync_options())).apply_out_of_sync_only:
+            return plan
         out_of_sync = {r.key for r in compared.resources if r.sync is not SyncCode.SYNCED}
-        return only_out_of_sync(compared.plan, out_of_sync)
-
-    def _namespace_metadata(self) -> dict[str, dict[str, str]]:
-        policy = self._app.spec.sync_policy
-        managed = policy.managed_namespace_metadata if policy else None
-        if managed is None:
-            return {}
-        return {"labels": dict(managed.labels), "annotations": dict(managed.annotations)}
-
-    def _target_revision(self) -> str:
-        sources = self._app.sources_list()
-        return sources[0].target_revision if sources else "HEAD"
+        return only_out_of_sync(plan, out_of_sync)
 
     def _next_op_id(self) -> int:
         op_id = self._state.next_operation_id
         self._state.next_operation_id += 1
         return op_id
 
-    def _record(self, result: OperationResult) -> None:
+    def _record(self, result: OperationResult, *, history: bool = True) -> None:
         self._state.status.last_operation = result
+        if not history:
+            return
         self._state.history.append(result)
-        limit = self._app.spec.revision_history_limit
-        limit = 10 if limit is None else limit
+        limit = app_spec.history_limit(self._app)
         self._state.history = self._state.history[-limit:] if limit > 0 else []
 
     def _destination(self) -> Destination:
         dest = self._app.spec.destination
         return Destination(server=dest.server or "", name=dest.name or "", namespace=dest.namespace or "")
-
-    def _auto_prune(self) -> bool:
-        policy = self._app.spec.sync_policy
-        return bool(policy and policy.automated and policy.automated.prune)
-
-    def _self_heal(self) -> bool:
-        policy = self._app.spec.sync_policy
-        return bool(policy and policy.automated and policy.automated.self_heal)
-
-    def _retry_strategy(self) -> RetryStrategy:
-        policy = self._app.spec.sync_policy
-        retry = policy.retry if policy else None
-        if retry is None:
-            return RetryStrategy()
-        backoff = retry.backoff
-        strategy = RetryStrategy(limit=retry.limit if retry.limit is not None else 0)
-        if backoff is not None:
-            if backoff.duration:
-                strategy.duration_seconds = parse_backoff_duration(backoff.duration).total_seconds()
-            if backoff.factor:
-                strategy.factor = float(backoff.factor)
-            if backoff.max_duration:
-                cap = parse_backoff_duration(backoff.max_duration).total_seconds()
-                strategy.max_duration_seconds = cap if cap > 0 else None  # Argo CD: 0 means no cap
-        return strategy
 
     def _describe_app(self) -> None:
         status = self._state.status
@@ -650,20 +878,45 @@ class ApplicationWorkflow:
         status.project = app.spec.project
         status.repo_url = source.repo_url if source else ""
         status.path = (source.path or "") if source else ""
-        status.target_revision = self._target_revision()
+        status.target_revision = app_spec.target_revision(self._app)
         status.destination_server = app.spec.destination.server or app.spec.destination.name or ""
         status.destination_namespace = app.spec.destination.namespace or ""
         status.automated = app.is_automated()
+        status.labels = dict(app.metadata.labels or {})
         unsupported = app.unsupported_fields()
         if unsupported:
-            self._set_condition("UnsupportedField", "Bosun does not act on these fields yet: " + ", ".join(unsupported))
+            self._set_condition(
+                ConditionType.UNSUPPORTED_FIELD, "Bosun does not act on these fields yet: " + ", ".join(unsupported)
+            )
         else:
-            self._clear_condition("UnsupportedField")
+            self._clear_condition(ConditionType.UNSUPPORTED_FIELD)
 
     def _set_condition(self, kind: str, message: str) -> None:
         conditions = [c for c in self._state.status.conditions if c.type != kind]
-        conditions.append(Condition(type=kind, message=message, at=workflow.now()))
+        conditions.append(Condition(type=str(kind), message=message, at=workflow.now()))
         self._state.status.conditions = conditions
+
+    def _spec_problem(self, source: SpecSource, message: str) -> None:
+        """The one place InvalidSpecError is set and cleared: ``message`` is what is wrong
+        with the spec as ``source`` reads it ("" when nothing is); the condition lists the
+        problems of every source and goes once none is left."""
+        problems = {k: v for k, v in self._state.spec_problems.items() if k != source}
+        if message:
+            problems[source] = message
+        self._state.spec_problems = problems
+        text = "; ".join(problems.values())
+        if not text:
+            self._clear_condition(ConditionType.INVALID_SPEC_ERROR)
+        elif text != self._condition_message(ConditionType.INVALID_SPEC_ERROR):
+            self._set_condition(ConditionType.INVALID_SPEC_ERROR, text)
+
+    def _settings_conditions(self, warnings: dict[str, str]) -> None:
+        """Conditions the settings cause (see activities.cluster.settings_warnings), kept as they come."""
+        for kind in SETTINGS_CONDITIONS:
+            if kind not in warnings:
+                self._clear_condition(kind)
+            elif self._condition_message(kind) != warnings[kind]:
+                self._set_condition(kind, warnings[kind])
 
     def _clear_condition(self, kind: str) -> None:
         self._state.status.conditions = [c for c in self._state.status.conditions if c.type != kind]
@@ -674,15 +927,24 @@ class ApplicationWorkflow:
     def _upsert_search_attributes(self) -> None:
         status = self._state.status
         values = {
-            sa.APP: status.name, sa.PROJECT: status.project, sa.CLUSTER: status.destination_server,
-            sa.NAMESPACE: status.destination_namespace, sa.SYNC_STATUS: str(status.sync),
-            sa.HEALTH_STATUS: str(status.health), sa.REVISION: status.revision or "",
+            sa.APP: status.name,
+            sa.PROJECT: status.project,
+            sa.CLUSTER: status.destination_server,
+            sa.NAMESPACE: status.destination_namespace,
+            sa.SYNC_STATUS: str(status.sync),
+            sa.HEALTH_STATUS: str(status.health),
+            sa.REVISION: status.revision or "",
             sa.OPERATION: "idle" if status.operation == "idle" else "running",
         }
         current = workflow.info().typed_search_attributes
-        updates = [KEYS[name].value_set(value) for name, value in values.items()
-                   if current.get(KEYS[name]) != value]
+        updates: list[SearchAttributeUpdate[Any]] = [
+            KEYS[name].value_set(value) for name, value in values.items() if current.get(KEYS[name]) != value
+        ]
+        labels = sa.label_items(status.labels)
+        if labels != (current.get(LABELS_KEY) or []) and workflow.patched(LABELS_PATCH):
+            updates.append(LABELS_KEY.value_set(labels))
         if updates:
             workflow.upsert_search_attributes(updates)
         workflow.set_current_details(
-            f"{status.sync} / {status.health} at {status.revision[:12] or '-'}; {status.operation}")
+            f"{status.sync} / {status.health} at {status.revision[:12] or '-'}; {status.operation}"
+        )

@@ -17,26 +17,37 @@ phase, the failed app and its message are in the result and the current details.
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
+from enum import StrEnum
 
 from pydantic import BaseModel, Field
 from temporalio import workflow
-from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    from activities.trigger import BatchSyncInput, SyncAppInput, SyncAppResult
+    from activities.trigger import BatchSyncInput, SyncAppInput
+    from bosun.operation import OperationPhase
+    from bosun.protocol import BatchQuery, WorkflowType
+    from workflows import activity_calls as calls
 
-SYNC_APP_RETRY = RetryPolicy(initial_interval=timedelta(seconds=2),
-                             maximum_interval=timedelta(seconds=30), maximum_attempts=5)
-SYNC_APP_TIMEOUT = timedelta(hours=2)
-"""One app's sync, health waits included; a stuck sync fails the batch instead of hanging it."""
+
+class AppPhase(StrEnum):
+    """Where one app of a batch is: an operation's phases, and the batch's own Pending and Skipped."""
+
+    PENDING = "Pending"
+    RUNNING = "Running"
+    SUCCEEDED = "Succeeded"
+    FAILED = "Failed"
+    ERROR = "Error"
+    """The sync could not run (the ``sync_app`` activity failed)."""
+    SKIPPED = "Skipped"
+
+
+FAILED_PHASES = (AppPhase.FAILED, AppPhase.ERROR)
 
 
 class AppOutcome(BaseModel):
     app: str
-    phase: str = "Pending"
-    """Pending, Running, Succeeded, Failed, Error (the sync could not run), Skipped."""
+    phase: AppPhase = AppPhase.PENDING
     message: str = ""
     revision: str = ""
     operation_id: int = 0
@@ -45,7 +56,7 @@ class AppOutcome(BaseModel):
 
 
 class BatchSyncResult(BaseModel):
-    phase: str
+    phase: OperationPhase
     """Succeeded when every app's sync succeeded; otherwise Failed."""
     message: str = ""
     failed_app: str = ""
@@ -53,29 +64,28 @@ class BatchSyncResult(BaseModel):
     apps: list[AppOutcome] = Field(default_factory=list)
 
 
-@workflow.defn(name="BatchSyncWorkflow")
+@workflow.defn(name=WorkflowType.BATCH_SYNC)
 class BatchSyncWorkflow:
     @workflow.init
     def __init__(self, input: BatchSyncInput) -> None:
         self._input = input
         self._outcomes = [AppOutcome(app=app) for app in input.apps]
 
-    @workflow.query(name="progress")
+    @workflow.query(name=BatchQuery.PROGRESS)
     def progress(self) -> BatchSyncResult:
         return self._result()
 
     @workflow.run
     async def run(self, input: BatchSyncInput) -> BatchSyncResult:
         if not input.apps:
-            raise ApplicationError("a batch needs at least one app", type="InvalidBatch",
-                                   non_retryable=True)
+            raise ApplicationError("a batch needs at least one app", type="InvalidBatch", non_retryable=True)
         if input.in_order:
             for outcome in self._outcomes:
                 await self._sync(outcome)
-                if outcome.phase != "Succeeded":
+                if outcome.phase is not AppPhase.SUCCEEDED:
                     for later in self._outcomes:
-                        if later.phase == "Pending":
-                            later.phase = "Skipped"
+                        if later.phase is AppPhase.PENDING:
+                            later.phase = AppPhase.SKIPPED
                             later.message = f"not synced: {outcome.app} failed"
                     break
         else:
@@ -86,30 +96,25 @@ class BatchSyncWorkflow:
 
     async def _sync(self, outcome: AppOutcome) -> None:
         position = f"{self._outcomes.index(outcome) + 1} of {len(self._outcomes)}"
-        outcome.phase = "Running"
+        outcome.phase = AppPhase.RUNNING
         self._show()
         try:
-            result: SyncAppResult = await workflow.execute_activity(
-                "sync_app",
+            result = await calls.sync_app(
                 SyncAppInput(app=outcome.app, trigger=self._input.trigger),
-                result_type=SyncAppResult,
-                start_to_close_timeout=SYNC_APP_TIMEOUT,
-                heartbeat_timeout=timedelta(seconds=60),
-                retry_policy=SYNC_APP_RETRY,
                 summary=f"sync app {outcome.app} ({position})",
             )
         except ActivityError as exc:
-            outcome.phase, outcome.message = "Error", _cause(exc)
+            outcome.phase, outcome.message = AppPhase.ERROR, _cause(exc)
         else:
-            outcome.phase, outcome.message = result.phase, result.message
+            outcome.phase, outcome.message = AppPhase(result.phase), result.message
             outcome.revision, outcome.operation_id = result.revision, result.id
             outcome.workflow_id = result.workflow_id
         self._show()
 
     def _show(self) -> None:
-        done = sum(1 for o in self._outcomes if o.phase not in ("Pending", "Running"))
-        running = [o.app for o in self._outcomes if o.phase == "Running"]
-        failed = [o.app for o in self._outcomes if o.phase in ("Failed", "Error")]
+        done = sum(1 for o in self._outcomes if o.phase not in (AppPhase.PENDING, AppPhase.RUNNING))
+        running = [o.app for o in self._outcomes if o.phase is AppPhase.RUNNING]
+        failed = [o.app for o in self._outcomes if o.phase in FAILED_PHASES]
         details = f"{done} of {len(self._outcomes)} done"
         if running:
             details += "; syncing " + ", ".join(running)
@@ -118,20 +123,27 @@ class BatchSyncWorkflow:
         workflow.set_current_details(details)
 
     def _result(self) -> BatchSyncResult:
-        failed = next((o for o in self._outcomes if o.phase in ("Failed", "Error")), None)
+        failed = next((o for o in self._outcomes if o.phase in FAILED_PHASES), None)
         total = len(self._outcomes)
         if failed is not None:
-            succeeded = sum(1 for o in self._outcomes if o.phase == "Succeeded")
+            succeeded = sum(1 for o in self._outcomes if o.phase is AppPhase.SUCCEEDED)
             return BatchSyncResult(
-                phase="Failed", failed_app=failed.app, apps=self._outcomes,
-                message=f"{failed.app} failed ({succeeded} of {total} synced): {failed.message}")
-        if all(o.phase == "Succeeded" for o in self._outcomes):
-            return BatchSyncResult(phase="Succeeded", apps=self._outcomes,
-                                   message=f"synced {total} app{'s' if total != 1 else ''}: "
-                                           + ", ".join(o.app for o in self._outcomes))
-        return BatchSyncResult(phase="Running", apps=self._outcomes,
-                               message=f"{sum(o.phase == 'Succeeded' for o in self._outcomes)} of "
-                                       f"{total} synced")
+                phase=OperationPhase.FAILED,
+                failed_app=failed.app,
+                apps=self._outcomes,
+                message=f"{failed.app} failed ({succeeded} of {total} synced): {failed.message}",
+            )
+        if all(o.phase is AppPhase.SUCCEEDED for o in self._outcomes):
+            return BatchSyncResult(
+                phase=OperationPhase.SUCCEEDED,
+                apps=self._outcomes,
+                message=f"synced {total} app{'s' if total != 1 else ''}: " + ", ".join(o.app for o in self._outcomes),
+            )
+        return BatchSyncResult(
+            phase=OperationPhase.RUNNING,
+            apps=self._outcomes,
+            message=f"{sum(o.phase is AppPhase.SUCCEEDED for o in self._outcomes)} of {total} synced",
+        )
 
 
 def _cause(exc: BaseException) -> str:

@@ -8,50 +8,56 @@ field names). Add fields with defaults; never rename one.
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 from pydantic import BaseModel, Field
 
-from activities.contracts import ResourceResult, ResourceStatus
+from activities.contracts import RenderInput, ResourceResult, ResourceStatus
+from bosun.operation import OperationPhase
+from bosun.protocol import AppWorkflowStart
+from bosun.protocol import SyncRequest as SyncRequest  # its home; re-exported for the workflows
 from bosun.resources import HealthCode, SyncCode
 from bosun.windows import WindowState
+from workflows.actions import ActionRecord
 
 
 class Condition(BaseModel):
     type: str
-    """Argo CD condition types: ComparisonError, SyncError, InvalidSpecError, UnsupportedField …"""
+    """A :class:`bosun.operation.ConditionType` (Argo CD's ComparisonError, SyncError,
+    InvalidSpecError … and Bosun's UnsupportedField, SettingsWarning); a plain string on the
+    wire, so a newer worker's type never breaks an older client."""
     message: str
     at: datetime | None = None
 
 
-class SyncRequest(BaseModel):
-    """A sync asked for by a person or a schedule (the ``sync`` update)."""
+class SpecSource(StrEnum):
+    """What found a problem in the spec (``AppState.spec_problems``, the InvalidSpecError
+    condition): the Application document, its sync-schedule annotation, its project's sync
+    windows."""
 
-    rollback_of: int | None = None
-    """Set by ``rollback``: the history entry this sync restores (pins the revision)."""
-
-    revision: str = ""
-    """Commit, branch or tag; empty means the app's targetRevision."""
-    prune: bool | None = None
-    """Delete resources removed from Git; a manual sync prunes only when asked (as
-    ``argocd app sync --prune``); automated syncs use ``automated.prune``."""
-    dry_run: bool = False
-    trigger: str = "manual"
+    SPEC = "spec"
+    SYNC_SCHEDULE = "sync-schedule"
+    SYNC_WINDOWS = "sync-windows"
 
 
-class RefreshRequest(BaseModel):
-    hard: bool = False
+class SyncStarted(BaseModel):
+    """The answer to ``sync_async`` (``bosun app sync --async``): the queued operation."""
+
+    id: int
+    workflow_id: str
+    """The sync operation's own workflow, once it starts (``app:<name>:sync:<id>``)."""
 
 
-class DeleteRequest(BaseModel):
-    cascade: bool = True
+class OrphanedResourcesRequest(BaseModel):
+    """``bosun app resources --orphaned``: nothing to ask yet; a model so fields can be added."""
 
 
 class OperationResult(BaseModel):
     """The outcome of one sync, as `bosun app sync` and `app history` show it."""
 
     id: int
-    phase: str
+    phase: OperationPhase
     """Succeeded, Failed, Error."""
     message: str = ""
     revision: str = ""
@@ -72,6 +78,11 @@ class AppStatus(BaseModel):
     destination_server: str = ""
     destination_namespace: str = ""
     automated: bool = False
+    suspended: bool = False
+    """``bosun app suspend``: automated sync (and the sync schedule) is off until ``resume``;
+    the app is still compared, and a manual sync still runs. Kept across continue-as-new."""
+    labels: dict[str, str] = Field(default_factory=dict)
+    """The Application's labels (also in the ``BosunLabels`` search attribute)."""
     sync: SyncCode = SyncCode.UNKNOWN
     health: HealthCode = HealthCode.UNKNOWN
     revision: str = ""
@@ -93,6 +104,8 @@ class AppStatus(BaseModel):
     """The project's sync windows for this app at the last decision (None: no windows)."""
     pinned_revision: str = ""
     """Set after a rollback: automated sync stays here until a newer commit arrives."""
+    last_action: ActionRecord | None = None
+    """The last resource action run on the app (``bosun app actions run``): who, what, outcome."""
     reconciled_at: datetime | None = None
     manifests_digest: str = ""
     diff_digest: str = ""
@@ -132,13 +145,34 @@ class AppState(BaseModel):
     refresh_requested: bool = False
     hard_refresh_requested: bool = False
     """The next reconcile renders again, bypassing the render cache."""
+    settings_refresh_seconds: int | None = None
+    """``timeout.reconciliation`` as the last compare read it from the settings (None: not set)."""
+    actions: list[ActionRecord] = Field(default_factory=list)
+    """The last resource actions run on the app, oldest first (the ``action_history`` query)."""
+    detached_syncs: list[int] = Field(default_factory=list)
+    """Operation ids queued by ``sync_async``: nobody waits for their result."""
+    render_recipe: RenderInput | None = None
+    """How ``status.manifests_digest`` was rendered: sent with it, so a worker whose store
+    misses the digest renders it again (the store is a cache)."""
+    spec_problems: dict[str, str] = Field(default_factory=dict)
+    """What is wrong with the spec, by :class:`SpecSource`: the InvalidSpecError condition."""
 
 
-class AppWorkflowInput(BaseModel):
-    application: dict[str, Any]
-    """The Application as Argo CD JSON (apiVersion argoproj.io/v1alpha1)."""
-    refresh_seconds: float = 120.0
+class AppWorkflowInput(AppWorkflowStart):
+    """What starts an app workflow (:class:`bosun.protocol.AppWorkflowStart`), and the
+    state it carries over continue-as-new."""
+
     state: AppState | None = None
+
+
+class SpecEdit(BaseModel):
+    """The ``edit_spec`` update (``bosun app set|unset|patch``): the whole new Application,
+    validated before it is accepted, and the digest
+    (:func:`bosun.app_edits.document_digest`) of the document it was made from; ``""``
+    skips that check. A stale edit is rejected instead of undoing a newer one."""
+
+    application: dict[str, Any]
+    base_digest: str = ""
 
 
 class ManifestsRequest(BaseModel):
@@ -146,6 +180,20 @@ class ManifestsRequest(BaseModel):
 
     revision: str = ""
     source: str = "git"
+
+
+class ManifestsContent(BaseModel):
+    """``bosun app manifests``: the objects themselves (Secret values masked), within a payload."""
+
+    objects: list[dict[str, Any]] = Field(default_factory=list)
+    total: int = 0
+    note: str = ""
+    """What was left out to fit a Temporal payload (empty: nothing)."""
+    revision: str = ""
+
+
+class DiffRequest(BaseModel):
+    """``bosun app diff``: the diff bodies of the app's last comparison."""
 
 
 class ManifestsResult(BaseModel):

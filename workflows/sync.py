@@ -15,48 +15,26 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 from temporalio import workflow
-from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
     from activities.contracts import (
         ApplyInput,
-        ApplyResult,
         Destination,
         PruneInput,
-        PruneResult,
+        RenderInput,
         ResourceResult,
         WaitHealthyInput,
-        WaitHealthyResult,
     )
+    from activities.rollout_trigger import ROLLOUT_GROUP, ROLLOUT_KIND, RolloutName, StartRolloutsInput
+    from bosun.app_spec import OperationRetry
     from bosun.hooks import hook_key
+    from bosun.operation import OperationPhase, ResultStatus
     from bosun.plan import HookDeletePolicy, SyncPhase, SyncPlan, SyncTask, TaskAction, Wave
+    from bosun.protocol import SyncQuery, WorkflowType
     from bosun.resources import ResourceKey
-
-ACTIVITY_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=30),
-                             maximum_attempts=10)
-
-
-class RetryStrategy(BaseModel):
-    """Argo CD's ``syncPolicy.retry``; defaults as Argo CD's (5s, factor 2, max 3m)."""
-
-    limit: int = 0
-    """Retries after the first attempt; below 0 means no limit (Argo CD)."""
-    duration_seconds: float = 5.0
-    factor: float = 2.0
-    max_duration_seconds: float | None = 180.0
-    """The cap of one delay; None: no cap (``maxDuration: "0"``)."""
-
-    def delay(self, attempt: int) -> float:
-        delay = self.duration_seconds * self.factor ** (attempt - 1)
-        return float(delay if self.max_duration_seconds is None else min(delay, self.max_duration_seconds))
-
-    def allows(self, attempt: int) -> bool:
-        """Whether a failed ``attempt`` may be followed by another."""
-        return self.limit < 0 or attempt <= self.limit
-
-    def describe(self, attempt: int) -> str:
-        return f"retry {attempt} of {self.limit if self.limit >= 0 else 'unlimited'}"
+    from bosun.sync_options import SyncOptions
+    from workflows import activity_calls as calls
 
 
 class SyncInput(BaseModel):
@@ -65,6 +43,8 @@ class SyncInput(BaseModel):
     destination: Destination
     manifests_digest: str
     plan: SyncPlan
+    render: RenderInput | None = None
+    """How ``manifests_digest`` was rendered: a worker that misses it renders it again."""
     sync_options: dict[str, str] = Field(default_factory=dict)
     namespace_metadata: dict[str, dict[str, str]] = Field(default_factory=dict)
     project: str = "default"
@@ -72,13 +52,13 @@ class SyncInput(BaseModel):
     ignore_differences: list[dict[str, Any]] = Field(default_factory=list)
     dry_run: bool = False
     health_timeout_seconds: float = 300.0
-    retry: RetryStrategy = Field(default_factory=RetryStrategy)
+    retry: OperationRetry = Field(default_factory=OperationRetry)
     task_queue: str = ""
     """The destination cluster's task queue for apply, prune and wait_healthy (empty: the workflow's own)."""
 
 
 class SyncOutcome(BaseModel):
-    phase: str
+    phase: OperationPhase
     """Succeeded or Failed."""
     message: str = ""
     resources: list[ResourceResult] = Field(default_factory=list)
@@ -89,13 +69,13 @@ class _Failed(Exception):
     pass
 
 
-@workflow.defn(name="SyncWorkflow")
+@workflow.defn(name=WorkflowType.SYNC)
 class SyncWorkflow:
     def __init__(self) -> None:
         self._progress = "starting"
         self._results: list[ResourceResult] = []
 
-    @workflow.query(name="progress")
+    @workflow.query(name=SyncQuery.PROGRESS)
     def progress(self) -> str:
         return self._progress
 
@@ -110,21 +90,29 @@ class SyncWorkflow:
                     await self._run_plan(input, operation)
                 except ActivityError as exc:
                     raise _Failed(f"{self._progress}: {cause_message(exc)}") from None
-                return SyncOutcome(phase="Succeeded", message=self._success_message(input),
-                                   resources=self._results, attempts=attempt)
+                return SyncOutcome(
+                    phase=OperationPhase.SUCCEEDED,
+                    message=self._success_message(input),
+                    resources=self._results,
+                    attempts=attempt,
+                )
             except _Failed as failure:
                 if not input.retry.allows(attempt) or input.dry_run:
                     note = await self._run_sync_fail_hooks(input, operation)
-                    return SyncOutcome(phase="Failed", message=str(failure) + note, resources=self._results,
-                                       attempts=attempt)
+                    return SyncOutcome(
+                        phase=OperationPhase.FAILED,
+                        message=str(failure) + note,
+                        resources=self._results,
+                        attempts=attempt,
+                    )
                 delay = input.retry.delay(attempt)
                 self._progress = f"{input.retry.describe(attempt)} in {delay:g}s: {failure}"
                 await workflow.sleep(timedelta(seconds=delay), summary=f"{input.retry.describe(attempt)} in {delay:g}s")
                 attempt += 1
 
     def _success_message(self, input: SyncInput) -> str:
-        applied = sum(1 for r in self._results if r.status.startswith(("created", "configured")))
-        pruned = sum(1 for r in self._results if r.status.startswith("pruned"))
+        applied = sum(1 for r in self._results if r.status.applied)
+        pruned = sum(1 for r in self._results if r.status is ResultStatus.PRUNED)
         return f"successfully synced: {applied} applied, {pruned} pruned" + (" (dry run)" if input.dry_run else "")
 
     async def _run_plan(self, input: SyncInput, operation: str) -> None:
@@ -137,14 +125,15 @@ class SyncWorkflow:
         applies = [t for t in wave.tasks if t.action is not TaskAction.PRUNE]
         if prunes:
             self._progress = f"{label}: pruning {len(prunes)}"
-            pruned: PruneResult = await workflow.execute_activity(
-                "prune",
-                PruneInput(app=input.app, destination=input.destination, keys=prunes,
-                           propagation_policy=input.sync_options.get("PrunePropagationPolicy", "foreground"),
-                           dry_run=input.dry_run),
-                result_type=PruneResult,
-                start_to_close_timeout=timedelta(minutes=5), heartbeat_timeout=timedelta(seconds=60),
-                retry_policy=ACTIVITY_RETRY, task_queue=input.task_queue or None,
+            pruned = await calls.prune(
+                PruneInput(
+                    app=input.app,
+                    destination=input.destination,
+                    keys=prunes,
+                    propagation_policy=SyncOptions.from_map(input.sync_options).prune_propagation_policy,
+                    dry_run=input.dry_run,
+                ),
+                task_queue=input.task_queue,
                 summary=f"{label}: prune " + _names(prunes),
             )
             self._record(pruned.results, label)
@@ -153,22 +142,43 @@ class SyncWorkflow:
         hooks = [t for t in applies if t.is_hook]
         verb = "run hooks" if len(hooks) == len(applies) else "apply"
         self._progress = f"{label}: applying {len(applies)}"
-        applied: ApplyResult = await workflow.execute_activity(
-            "apply",
-            ApplyInput(app=input.app, manifests_digest=input.manifests_digest,
-                       destination=input.destination, keys=[t.key for t in applies],
-                       sync_options=input.sync_options, dry_run=input.dry_run, operation=operation,
-                       namespace_metadata=input.namespace_metadata, project=input.project,
-                       repo_urls=input.repo_urls, ignore_differences=input.ignore_differences),
-            result_type=ApplyResult,
-            start_to_close_timeout=timedelta(minutes=5), heartbeat_timeout=timedelta(seconds=60),
-            retry_policy=ACTIVITY_RETRY, task_queue=input.task_queue or None,
+        applied = await calls.apply(
+            ApplyInput(
+                app=input.app,
+                manifests_digest=input.manifests_digest,
+                render=input.render,
+                destination=input.destination,
+                keys=[t.key for t in applies],
+                sync_options=input.sync_options,
+                dry_run=input.dry_run,
+                operation=operation,
+                namespace_metadata=input.namespace_metadata,
+                project=input.project,
+                repo_urls=input.repo_urls,
+                ignore_differences=input.ignore_differences,
+            ),
+            task_queue=input.task_queue,
             summary=f"{label}: {verb} " + _names([t.key for t in applies]),
         )
         self._record(applied.results, label)
         if input.dry_run:
             return
-        keys = [hook_key(t.key, generate_name=t.generate_name, operation=operation) for t in applies]
+        rollouts = [t.key for t in applies if (t.key.group, t.key.kind) == (ROLLOUT_GROUP, ROLLOUT_KIND)]
+        driven: set[ResourceKey] = set()
+        if rollouts and workflow.patched("start-rollout-workflows"):
+            await self._start_rollouts(input, rollouts, label)
+            if input.plan.waves and wave is input.plan.waves[-1]:
+                # As gitops-engine: the last wave's objects do not hold the sync for their health
+                # ("successful EVEN if those objects subsequently degraded"); a Rollout's steps and
+                # pauses belong to its RolloutWorkflow, not to this operation.
+                driven = set(rollouts)
+        keys = [
+            hook_key(t.key, generate_name=t.generate_name, operation=operation)
+            for t in applies
+            if t.is_hook or t.key not in driven
+        ]
+        if not keys:
+            return
         hook_keys = [hook_key(t.key, generate_name=t.generate_name, operation=operation) for t in hooks]
         try:
             await self._wait_healthy(input, keys, hook_keys, label)
@@ -177,18 +187,30 @@ class SyncWorkflow:
             raise
         await self._delete_hooks(input, hooks, operation, HookDeletePolicy.HOOK_SUCCEEDED, label)
 
-    async def _delete_hooks(self, input: SyncInput, hooks: list[SyncTask], operation: str,
-                            policy: HookDeletePolicy, label: str) -> None:
-        keys = [hook_key(t.key, generate_name=t.generate_name, operation=operation)
-                for t in hooks if policy in t.delete_policies]
+    async def _start_rollouts(self, input: SyncInput, keys: list[ResourceKey], label: str) -> None:
+        """Bosun is the Rollout controller: each applied Rollout's workflow observes it now."""
+        await calls.start_rollout_workflows(
+            StartRolloutsInput(
+                app=input.app,
+                destination=input.destination,
+                rollouts=[RolloutName(namespace=k.namespace, name=k.name) for k in keys],
+            ),
+            summary=f"{label}: start the rollout of " + _names(keys),
+        )
+
+    async def _delete_hooks(
+        self, input: SyncInput, hooks: list[SyncTask], operation: str, policy: HookDeletePolicy, label: str
+    ) -> None:
+        keys = [
+            hook_key(t.key, generate_name=t.generate_name, operation=operation)
+            for t in hooks
+            if policy in t.delete_policies
+        ]
         if not keys:
             return
-        await workflow.execute_activity(
-            "prune",
+        await calls.prune(
             PruneInput(app=input.app, destination=input.destination, keys=keys, propagation_policy="background"),
-            result_type=PruneResult,
-            start_to_close_timeout=timedelta(minutes=5), heartbeat_timeout=timedelta(seconds=60),
-            retry_policy=ACTIVITY_RETRY, task_queue=input.task_queue or None,
+            task_queue=input.task_queue,
             summary=f"{label}: delete hooks ({policy}) " + _names(keys),
         )
 
@@ -203,18 +225,16 @@ class SyncWorkflow:
             return f"; SyncFail hooks failed too: {exc if isinstance(exc, _Failed) else cause_message(exc)}"
         return "; SyncFail hooks ran"
 
-    async def _wait_healthy(self, input: SyncInput, keys: list[ResourceKey], hooks: list[ResourceKey],
-                            label: str) -> None:
+    async def _wait_healthy(
+        self, input: SyncInput, keys: list[ResourceKey], hooks: list[ResourceKey], label: str
+    ) -> None:
         self._progress = f"{label}: waiting for {len(keys)} to be healthy"
         try:
-            health: WaitHealthyResult = await workflow.execute_activity(
-                "wait_healthy",
-                WaitHealthyInput(destination=input.destination, keys=keys, hooks=hooks,
-                                 timeout_seconds=input.health_timeout_seconds),
-                result_type=WaitHealthyResult,
-                start_to_close_timeout=timedelta(seconds=input.health_timeout_seconds + 60),
-                heartbeat_timeout=timedelta(seconds=30),
-                retry_policy=ACTIVITY_RETRY, task_queue=input.task_queue or None,
+            health = await calls.wait_healthy(
+                WaitHealthyInput(
+                    destination=input.destination, keys=keys, hooks=hooks, timeout_seconds=input.health_timeout_seconds
+                ),
+                task_queue=input.task_queue,
                 summary=f"{label}: wait until " + ("hooks finish" if len(hooks) == len(keys) else "healthy"),
             )
         except ActivityError as exc:
@@ -224,7 +244,7 @@ class SyncWorkflow:
 
     def _record(self, results: list[ResourceResult], label: str) -> None:
         self._results.extend(results)
-        failed = [r for r in results if r.status == "failed"]
+        failed = [r for r in results if r.status is ResultStatus.FAILED]
         if failed:
             raise _Failed(f"{label}: " + "; ".join(f"{r.key.short}: {r.message}" for r in failed))
 

@@ -70,9 +70,17 @@ def render_source(
     Private Helm repositories are reached with their ``credentials`` from the store
     (a :class:`~activities.credentials.CredentialError` if it cannot be read)."""
     spec = _source_model(source)
-    env = BuildEnv(app=app, namespace=namespace, revision=revision, repo_url=spec.repo_url,
-                   path=spec.path, target_revision=spec.target_revision,
-                   kube_version=kube_version, api_versions=tuple(api_versions), refs=dict(refs or {}))
+    env = BuildEnv(
+        app=app,
+        namespace=namespace,
+        revision=revision,
+        repo_url=spec.repo_url,
+        path=spec.path,
+        target_revision=spec.target_revision,
+        kube_version=kube_version,
+        api_versions=tuple(api_versions),
+        refs=dict(refs or {}),
+    )
     shown = {checkout: ".", **{root: f"${name}" for name, root in (refs or {}).items()}}
     with ToolRun.open(env, shown=shown, timeout=timeout) as run:
         if spec.is_chart:
@@ -136,5 +144,4 @@ def refuse_links_out(checkout: Path, *, shown: str = "") -> None:
             except (RuntimeError, OSError):  # RuntimeError: a loop, on Python 3.11
                 raise RenderError(f"{where} is a symlink loop: refused") from None
             if target != root and root not in target.parents:
-                raise RenderError(f"{where} is a link to {os.readlink(path)!r}, outside the "
-                                  "repository: refused")
+                raise RenderError(f"{where} is a link to {os.readlink(path)!r}, outside the repository: refused")

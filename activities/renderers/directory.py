@@ -12,23 +12,25 @@ from typing import Any
 from activities.renderers.jsonnet import JSONNET_EXTENSION, evaluate_jsonnet_files
 from activities.renderers.paths import RenderError
 from activities.renderers.tools import BuildEnv, ToolRun
-from bosun.manifests import ManifestError, PatternError, glob_match, parse_manifests, select_files
+from bosun.glob import match_with_error
+from bosun.manifests import ManifestError, PatternError, parse_manifests, select_files
 from bosun.models.source import ApplicationSourceJsonnet
 from bosun.resources import Manifest
 
 
-def render_directory(checkout: Path, root: Path, options: dict[str, Any], *,
-                     run: ToolRun | None = None) -> list[Manifest]:
+def render_directory(
+    checkout: Path, root: Path, options: dict[str, Any], *, run: ToolRun | None = None
+) -> list[Manifest]:
     recurse = bool(options.get("recurse", False))
     candidates = root.rglob("*") if recurse else root.glob("*")
-    relative = sorted(
-        p.relative_to(root).as_posix() for p in candidates if p.is_file() and not _hidden(p, root)
-    )
+    relative = sorted(p.relative_to(root).as_posix() for p in candidates if p.is_file() and not _hidden(p, root))
     try:
-        files = select_files(relative, recurse=recurse, include=options.get("include") or None,
-                             exclude=options.get("exclude") or None)
-        jsonnet_files = _select_jsonnet(relative, recurse=recurse, include=options.get("include"),
-                                        exclude=options.get("exclude"))
+        files = select_files(
+            relative, recurse=recurse, include=options.get("include") or None, exclude=options.get("exclude") or None
+        )
+        jsonnet_files = _select_jsonnet(
+            relative, recurse=recurse, include=options.get("include"), exclude=options.get("exclude")
+        )
     except PatternError as exc:
         raise RenderError(str(exc)) from None
     evaluated: dict[str, list[Manifest]] = {}
@@ -58,14 +60,15 @@ def render_directory(checkout: Path, root: Path, options: dict[str, Any], *,
     return objects
 
 
-def _select_jsonnet(relative: list[str], *, recurse: bool, include: str | None,
-                    exclude: str | None) -> list[str]:
+def _select_jsonnet(relative: list[str], *, recurse: bool, include: str | None, exclude: str | None) -> list[str]:
     """The ``*.jsonnet`` files among ``relative``, by the rules of ``select_files``."""
     return [
-        path for path in relative
-        if path.endswith(JSONNET_EXTENSION) and (recurse or "/" not in path)
-        and not (exclude and glob_match(exclude, path))
-        and (not include or glob_match(include, path))
+        path
+        for path in relative
+        if path.endswith(JSONNET_EXTENSION)
+        and (recurse or "/" not in path)
+        and not (exclude and match_with_error(exclude, path))
+        and (not include or match_with_error(include, path))
     ]
 
 

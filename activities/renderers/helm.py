@@ -72,8 +72,14 @@ _CHART_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 _MISSING_DEPENDENCY = ("missing in charts", "found in requirements.yaml, but missing")
 
 
-def render_helm(checkout: Path, chart_dir: Path, options: ApplicationSourceHelm | None,
-                run: ToolRun, *, credentials: CredentialStore | None = None) -> list[Manifest]:
+def render_helm(
+    checkout: Path,
+    chart_dir: Path,
+    options: ApplicationSourceHelm | None,
+    run: ToolRun,
+    *,
+    credentials: CredentialStore | None = None,
+) -> list[Manifest]:
     """``helm template`` of ``chart_dir`` (inside ``checkout``) with ``options``; missing
     dependencies are fetched with the ``credentials`` of their repositories."""
     options = options or ApplicationSourceHelm()
@@ -95,12 +101,15 @@ def render_helm(checkout: Path, chart_dir: Path, options: ApplicationSourceHelm 
         raise RenderError(str(exc)) from None
 
 
-def _template_args(checkout: Path, chart_dir: Path, options: ApplicationSourceHelm,
-                   run: ToolRun) -> list[str]:
+def _template_args(checkout: Path, chart_dir: Path, options: ApplicationSourceHelm, run: ToolRun) -> list[str]:
     env = run.build_env
     # Every user value goes as --flag=value, so none can be taken for a flag of its own.
-    args = [str(find_tool("helm")), "template", str(chart_dir),
-            f"--name-template={options.release_name or env.app or 'release-name'}"]
+    args = [
+        str(find_tool("helm")),
+        "template",
+        str(chart_dir),
+        f"--name-template={options.release_name or env.app or 'release-name'}",
+    ]
     namespace = options.namespace or env.namespace
     if namespace:
         args.append(f"--namespace={namespace}")
@@ -111,8 +120,9 @@ def _template_args(checkout: Path, chart_dir: Path, options: ApplicationSourceHe
         args.append(f"--api-versions={api_version}")
     for value_file in options.value_files:
         root, base, value = _locate(checkout, chart_dir, value_file, env, what="value file")
-        path = _resolve(root, base, value, what="value file",
-                        original=value_file, missing_ok=options.ignore_missing_value_files)
+        path = _resolve(
+            root, base, value, what="value file", original=value_file, missing_ok=options.ignore_missing_value_files
+        )
         if path is not None:
             args.append(f"--values={path}")
     inline = _inline_values(options)
@@ -170,17 +180,19 @@ def _locate(checkout: Path, chart_dir: Path, raw: str, env: BuildEnv, *, what: s
             ref_root = env.refs[name]
             return ref_root, ref_root, "/" + env.subst(rest)
         if name not in env.variables():
-            raise RenderError(f"{what} {raw!r} refers to the source ref {name!r}, which no source of this "
-                              "app declares (spec.sources[].ref)")
+            raise RenderError(
+                f"{what} {raw!r} refers to the source ref {name!r}, which no source of this "
+                "app declares (spec.sources[].ref)"
+            )
     return checkout, chart_dir, env.subst(raw)
 
 
-def _resolve(checkout: Path, base: Path, value: str, *, what: str, original: str,
-             missing_ok: bool) -> Path | None:
+def _resolve(checkout: Path, base: Path, value: str, *, what: str, original: str, missing_ok: bool) -> Path | None:
     """A value file or file parameter path, confined to ``checkout``."""
     if _URL.match(value):
-        raise RenderError(f"{what} {original!r} is a URL; remote {what}s are not supported, "
-                          "commit the file to the repository")
+        raise RenderError(
+            f"{what} {original!r} is a URL; remote {what}s are not supported, commit the file to the repository"
+        )
     checkout = checkout.resolve()
     if value.startswith("/"):
         relative = value.lstrip("/") or "."  # Argo CD: relative to the repository root
@@ -226,8 +238,9 @@ def _chart_name(chart_dir: Path) -> str:
     return str(doc.get("name") or chart_dir.name) if isinstance(doc, dict) else chart_dir.name
 
 
-def build_dependencies(checkout: Path, chart_dir: Path, run: ToolRun, *,
-                       credentials: CredentialStore | None = None) -> None:
+def build_dependencies(
+    checkout: Path, chart_dir: Path, run: ToolRun, *, credentials: CredentialStore | None = None
+) -> None:
     """``helm dependency build``, after checking that every repository is one Bosun may use,
     logged in to those that have ``credentials``."""
     chart = _chart_name(chart_dir)
@@ -236,8 +249,7 @@ def build_dependencies(checkout: Path, chart_dir: Path, run: ToolRun, *,
     remote: dict[str, RepoCredentials | None] = {}
     for dep in dependencies:
         name, repository = str(dep.get("name", "")), str(dep.get("repository", ""))
-        described.append(f"{name} {dep.get('version', '')} from {repository or 'charts/'}".replace(
-            "  ", " "))
+        described.append(f"{name} {dep.get('version', '')} from {repository or 'charts/'}".replace("  ", " "))
         if repository.startswith("file://"):
             local = repository.removeprefix("file://")
             base = chart_dir.resolve().relative_to(checkout.resolve())
@@ -245,15 +257,20 @@ def build_dependencies(checkout: Path, chart_dir: Path, run: ToolRun, *,
             try:
                 inside(checkout, target, what="dependency")
             except RenderError:
-                raise RenderError(f"chart {chart!r}: dependency {name!r} has repository "
-                                  f"{repository!r}, outside the repository: refused") from None
+                raise RenderError(
+                    f"chart {chart!r}: dependency {name!r} has repository "
+                    f"{repository!r}, outside the repository: refused"
+                ) from None
         elif repository.startswith("@") or repository.startswith("alias:"):
-            raise RenderError(f"chart {chart!r}: dependency {name!r} names the Helm repository "
-                              f"{repository!r}; this worker has no named repositories, use the "
-                              "repository URL in Chart.yaml")
+            raise RenderError(
+                f"chart {chart!r}: dependency {name!r} names the Helm repository "
+                f"{repository!r}; this worker has no named repositories, use the "
+                "repository URL in Chart.yaml"
+            )
         elif not repository:
-            raise RenderError(f"chart {chart!r}: dependency {name!r} is missing from charts/ and "
-                              "has no repository to fetch it from")
+            raise RenderError(
+                f"chart {chart!r}: dependency {name!r} is missing from charts/ and has no repository to fetch it from"
+            )
         else:
             url = repository.rstrip("/")
             if url not in remote:
@@ -274,8 +291,9 @@ def build_dependencies(checkout: Path, chart_dir: Path, run: ToolRun, *,
         except RenderError as exc:
             refused = _refused_dependency(remote, str(exc), run)
             hint = f" — {refused}" if refused else ""
-            raise RenderError(f"chart {chart!r}: could not fetch its dependencies "
-                              f"({'; '.join(described)}){hint}: {exc}") from None
+            raise RenderError(
+                f"chart {chart!r}: could not fetch its dependencies ({'; '.join(described)}){hint}: {exc}"
+            ) from None
 
 
 def _refused_dependency(remote: dict[str, RepoCredentials | None], message: str, run: ToolRun) -> str | None:
@@ -300,8 +318,7 @@ def _log_in(auth: HelmAuth, url: str, creds: RepoCredentials) -> str | None:
 # -- charts from Helm repositories
 
 
-def pull_chart(source: ApplicationSource, run: ToolRun, *,
-               credentials: CredentialStore | None = None) -> Path:
+def pull_chart(source: ApplicationSource, run: ToolRun, *, credentials: CredentialStore | None = None) -> Path:
     """Fetch ``source.chart`` from its Helm repository or OCI registry, with the
     ``credentials`` the store has for it; the chart directory."""
     chart = source.chart.strip()
@@ -334,8 +351,7 @@ def pull_chart(source: ApplicationSource, run: ToolRun, *,
                 args.append("--plain-http")  # as Docker treats localhost registries
             args += ["--", f"oci://{reference}/{chart}"]
         try:
-            run.run(args, what=f"helm pull {chart}{shown_version} from {run.redact(repo)}",
-                    cwd=destination)
+            run.run(args, what=f"helm pull {chart}{shown_version} from {run.redact(repo)}", cwd=destination)
         except RenderError as exc:
             refused = auth_failure(run.redact(repo), str(exc), creds)
             if refused is None:
@@ -345,4 +361,3 @@ def pull_chart(source: ApplicationSource, run: ToolRun, *,
     if not (chart_dir / "Chart.yaml").is_file():
         raise RenderError(f"helm pull {chart}{shown_version}: no {chart}/Chart.yaml in the archive")
     return chart_dir
-

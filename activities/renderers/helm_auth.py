@@ -42,8 +42,11 @@ from activities.renderers.tools import ToolRun, find_tool
 
 __all__ = ["HelmAuth", "auth_failure", "is_loopback", "login_credentials", "lookup_helm_credentials"]
 
-_REFUSED = re.compile(r"\b40[13]\b|unauthorized|forbidden|basic credential not found"
-                      r"|authentication required", re.IGNORECASE)
+_REFUSED = re.compile(
+    r"\b40[13]\b|unauthorized|forbidden|basic credential not found"
+    r"|authentication required",
+    re.IGNORECASE,
+)
 
 
 def lookup_helm_credentials(store: CredentialStore | None, url: str) -> RepoCredentials | None:
@@ -73,10 +76,14 @@ def auth_failure(url: str, message: str, creds: RepoCredentials | None) -> str |
     if not _REFUSED.search(message):
         return None
     if login_credentials(creds) is None or creds is None:
-        return (f"Helm repository {url} requires credentials and none are configured for it "
-                f"(add them with `bosun repo add {url} --type helm --username <user> --password -`)")
-    return (f"Helm repository {url} refused the credentials from {creds.describe()}: they are "
-            f"missing or wrong (check them with `bosun repo add {url} --type helm --upsert`)")
+        return (
+            f"Helm repository {url} requires credentials and none are configured for it "
+            f"(add them with `bosun repo add {url} --type helm --username <user> --password -`)"
+        )
+    return (
+        f"Helm repository {url} refused the credentials from {creds.describe()}: they are "
+        f"missing or wrong (check them with `bosun repo add {url} --type helm --upsert`)"
+    )
 
 
 def is_loopback(host_port: str) -> bool:
@@ -106,9 +113,11 @@ class HelmAuth:
             shutil.rmtree(directory, ignore_errors=True)
 
     def flags(self) -> list[str]:
-        return [f"--repository-config={self._directory / 'repositories.yaml'}",
-                f"--repository-cache={self._directory / 'cache'}",
-                f"--registry-config={self._directory / 'registry.json'}"]
+        return [
+            f"--repository-config={self._directory / 'repositories.yaml'}",
+            f"--repository-cache={self._directory / 'cache'}",
+            f"--registry-config={self._directory / 'registry.json'}",
+        ]
 
     def add_repository(self, url: str, creds: RepoCredentials) -> str:
         """``helm repo add`` of the HTTP(S) repository ``url`` with ``creds``; its name."""
@@ -122,8 +131,13 @@ class HelmAuth:
 
     def login(self, registry: str, url: str, creds: RepoCredentials) -> None:
         """``helm registry login`` to the OCI ``registry`` (host:port) serving ``url``."""
-        args = [str(find_tool("helm")), "registry", "login", *self._login_flags(creds),
-                f"--registry-config={self._directory / 'registry.json'}"]
+        args = [
+            str(find_tool("helm")),
+            "registry",
+            "login",
+            *self._login_flags(creds),
+            f"--registry-config={self._directory / 'registry.json'}",
+        ]
         if creds.insecure:
             args.append("--insecure")
         if is_loopback(registry):
@@ -133,8 +147,10 @@ class HelmAuth:
     def _login_flags(self, creds: RepoCredentials) -> list[str]:
         if not creds.username:
             # helm asks for a username on the terminal otherwise; there is none here.
-            raise RenderError(f"{creds.describe()} has a password but no username, which Helm "
-                              "repositories need (any name the server accepts, for a token)")
+            raise RenderError(
+                f"{creds.describe()} has a password but no username, which Helm "
+                "repositories need (any name the server accepts, for a token)"
+            )
         return [f"--username={creds.username}", "--password-stdin"]
 
     def _authenticate(self, args: list[str], url: str, creds: RepoCredentials, *, what: str) -> None:

@@ -103,8 +103,7 @@ def evaluate_jsonnet_files(
         "tla_vars": {v.name: run.build_env.subst(v.value) for v in options.tlas if not v.code},
         "tla_codes": {v.name: run.build_env.subst(v.value) for v in options.tlas if v.code},
     }
-    out = run.run([sys.executable, "-I", "-c", _EVALUATE], what="jsonnet", cwd=root,
-                  stdin=json.dumps(request).encode())
+    out = run.run([sys.executable, "-I", "-c", _EVALUATE], what="jsonnet", cwd=root, stdin=json.dumps(request).encode())
     try:
         results = json.loads(out)
     except ValueError:

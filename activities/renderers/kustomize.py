@@ -42,20 +42,19 @@ def find_kustomization(directory: Path) -> Path | None:
     return None
 
 
-def render_kustomize(checkout: Path, root: Path, options: ApplicationSourceKustomize | None,
-                     run: ToolRun) -> list[Manifest]:
+def render_kustomize(
+    checkout: Path, root: Path, options: ApplicationSourceKustomize | None, run: ToolRun
+) -> list[Manifest]:
     """``kubectl kustomize`` of ``root`` (inside ``checkout``), after applying ``options``."""
     kustomization = find_kustomization(root)
     if kustomization is None:
-        raise RenderError(f"{run.show(root)}: no kustomization.yaml, kustomization.yml or "
-                          "Kustomization")
+        raise RenderError(f"{run.show(root)}: no kustomization.yaml, kustomization.yml or Kustomization")
     kubectl = find_tool("kubectl")
     original = kustomization.read_bytes()
     try:
         if options is not None:
             apply_options(checkout, kustomization, options, run)
-        out = run.run([str(kubectl), "kustomize", str(root)],
-                      what=f"kustomize build {run.show(root)}", cwd=checkout)
+        out = run.run([str(kubectl), "kustomize", str(root)], what=f"kustomize build {run.show(root)}", cwd=checkout)
     finally:
         if kustomization.read_bytes() != original:  # leave the checkout as it was
             kustomization.write_bytes(original)
@@ -65,8 +64,7 @@ def render_kustomize(checkout: Path, root: Path, options: ApplicationSourceKusto
         raise RenderError(str(exc)) from None
 
 
-def apply_options(checkout: Path, kustomization: Path, options: ApplicationSourceKustomize,
-                  run: ToolRun) -> None:
+def apply_options(checkout: Path, kustomization: Path, options: ApplicationSourceKustomize, run: ToolRun) -> None:
     """Edit ``kustomization`` as Argo CD's ``kustomize edit`` commands would."""
     if not options.model_dump(exclude_defaults=True):
         return
@@ -89,15 +87,21 @@ def apply_options(checkout: Path, kustomization: Path, options: ApplicationSourc
     if options.common_labels:
         labels = {k: subst(v) for k, v in options.common_labels.items()}
         if options.label_without_selector:
-            _add_labels_without_selector(doc, labels, force=options.force_common_labels,
-                                         templates=options.label_include_templates, shown=shown)
+            _add_labels_without_selector(
+                doc, labels, force=options.force_common_labels, templates=options.label_include_templates, shown=shown
+            )
         else:
-            _add_to_map(doc, "commonLabels", labels, force=options.force_common_labels,
-                        kind="label", shown=shown)
+            _add_to_map(doc, "commonLabels", labels, force=options.force_common_labels, kind="label", shown=shown)
     if options.common_annotations:
         # Argo CD substitutes here only with commonAnnotationsEnvsubst (kept as an Argo-only field).
-        _add_to_map(doc, "commonAnnotations", dict(options.common_annotations),
-                    force=options.force_common_annotations, kind="annotation", shown=shown)
+        _add_to_map(
+            doc,
+            "commonAnnotations",
+            dict(options.common_annotations),
+            force=options.force_common_annotations,
+            kind="annotation",
+            shown=shown,
+        )
     if options.namespace:
         doc["namespace"] = options.namespace
     if options.patches:
@@ -169,22 +173,21 @@ def _set_replicas(doc: dict[str, Any], counts: dict[str, int]) -> None:
     doc["replicas"] = replicas
 
 
-def _add_to_map(doc: dict[str, Any], field: str, values: dict[str, str], *, force: bool, kind: str,
-                shown: str) -> None:
+def _add_to_map(doc: dict[str, Any], field: str, values: dict[str, str], *, force: bool, kind: str, shown: str) -> None:
     current = doc.get(field) or {}
     if not isinstance(current, dict):
         raise RenderError(f"{shown}: {field!r} must be a mapping")
     for key, value in values.items():
         if key in current and not force:
             option = "forceCommonLabels" if kind == "label" else "forceCommonAnnotations"
-            raise RenderError(f"{shown}: {kind} {key!r} is already in the kustomization; "
-                              f"set {option} to override it")
+            raise RenderError(f"{shown}: {kind} {key!r} is already in the kustomization; set {option} to override it")
         current[key] = value
     doc[field] = current
 
 
-def _add_labels_without_selector(doc: dict[str, Any], values: dict[str, str], *, force: bool,
-                                 templates: bool, shown: str) -> None:
+def _add_labels_without_selector(
+    doc: dict[str, Any], values: dict[str, str], *, force: bool, templates: bool, shown: str
+) -> None:
     labels = [entry for entry in doc.get("labels") or [] if isinstance(entry, dict)]
     for key, value in values.items():
         present = False
@@ -192,8 +195,9 @@ def _add_labels_without_selector(doc: dict[str, Any], values: dict[str, str], *,
             pairs = entry.get("pairs") or {}
             if key in pairs:
                 if not force:
-                    raise RenderError(f"{shown}: label {key!r} is already in the kustomization; "
-                                      "set forceCommonLabels to override it")
+                    raise RenderError(
+                        f"{shown}: label {key!r} is already in the kustomization; set forceCommonLabels to override it"
+                    )
                 pairs[key] = value
                 present = True
         if not present:
@@ -217,8 +221,9 @@ def _patch(patch: KustomizePatch) -> dict[str, Any]:
     return out
 
 
-def _add_components(checkout: Path, directory: Path, doc: dict[str, Any],
-                    options: ApplicationSourceKustomize, run: ToolRun) -> None:
+def _add_components(
+    checkout: Path, directory: Path, doc: dict[str, Any], options: ApplicationSourceKustomize, run: ToolRun
+) -> None:
     components = [c for c in doc.get("components") or [] if isinstance(c, str)]
     relative_dir = directory.resolve().relative_to(checkout.resolve())
     for component in options.components:
@@ -226,13 +231,13 @@ def _add_components(checkout: Path, directory: Path, doc: dict[str, Any],
             try:
                 path = inside(checkout, (relative_dir / component).as_posix(), what="component")
             except RenderError:
-                raise RenderError(f"kustomize component {component!r} resolves outside the "
-                                  "repository: refused") from None
+                raise RenderError(
+                    f"kustomize component {component!r} resolves outside the repository: refused"
+                ) from None
             if not path.exists():
                 if options.ignore_missing_components:
                     continue
-                raise RenderError(f"kustomize component {component!r} does not exist in "
-                                  f"{run.show(directory)}")
+                raise RenderError(f"kustomize component {component!r} does not exist in {run.show(directory)}")
         if component not in components:
             components.append(component)
     doc["components"] = components

@@ -49,6 +49,7 @@ from pathlib import Path
 
 from activities.credentials import scrub
 from activities.renderers.paths import RenderError
+from bosun.paths import bosun_cache
 
 __all__ = [
     "DEFAULT_TIMEOUT",
@@ -81,7 +82,7 @@ def envsubst(text: str, variables: Mapping[str, str]) -> str:
             out.append(ch)
             i += 1
             continue
-        name, width = _shell_name(text[i + 1:])
+        name, width = _shell_name(text[i + 1 :])
         if name:
             out.append("$" if name == "$" else variables.get(name, ""))
         elif width == 0:
@@ -153,8 +154,7 @@ class ToolRun:
     value files) and removes it afterwards. ``shown`` maps directories to how error
     messages name them (the checkout becomes ``.``)."""
 
-    def __init__(self, home: Path, env: BuildEnv, shown: Mapping[Path, str],
-                 timeout: float = DEFAULT_TIMEOUT) -> None:
+    def __init__(self, home: Path, env: BuildEnv, shown: Mapping[Path, str], timeout: float = DEFAULT_TIMEOUT) -> None:
         self.home = home
         self.build_env = env
         self.timeout = timeout
@@ -169,8 +169,9 @@ class ToolRun:
 
     @classmethod
     @contextlib.contextmanager
-    def open(cls, env: BuildEnv, *, shown: Mapping[Path, str] | None = None,
-             timeout: float = DEFAULT_TIMEOUT) -> Iterator[ToolRun]:
+    def open(
+        cls, env: BuildEnv, *, shown: Mapping[Path, str] | None = None, timeout: float = DEFAULT_TIMEOUT
+    ) -> Iterator[ToolRun]:
         home = Path(tempfile.mkdtemp(prefix="bosun-render-"))
         try:
             yield cls(home, env, shown or {}, timeout)
@@ -237,8 +238,7 @@ class ToolRun:
         remaining = min(budget, self._deadline - time.monotonic())
         if remaining <= 0:
             raise RenderError(f"{what}: the render ran out of its {self.timeout:g}s")
-        result = _run(list(argv), cwd=cwd, env=self.environ(), timeout=remaining,
-                      max_output=max_output, stdin=stdin)
+        result = _run(list(argv), cwd=cwd, env=self.environ(), timeout=remaining, max_output=max_output, stdin=stdin)
         if result.timed_out:
             raise RenderError(f"{what}: timed out after {min(budget, self.timeout):g}s")
         if result.overflow:
@@ -262,12 +262,19 @@ class _Result:
     overflow: bool = False
 
 
-def _run(argv: list[str], *, cwd: Path, env: dict[str, str], timeout: float, max_output: int,
-         stdin: bytes | None) -> _Result:
+def _run(
+    argv: list[str], *, cwd: Path, env: dict[str, str], timeout: float, max_output: int, stdin: bytes | None
+) -> _Result:
     try:
-        proc = subprocess.Popen(argv, cwd=cwd, env=env, stdin=subprocess.PIPE if stdin is not None
-                                else subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, start_new_session=True)
+        proc = subprocess.Popen(
+            argv,
+            cwd=cwd,
+            env=env,
+            stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            start_new_session=True,
+        )
     except OSError as exc:
         raise RenderError(f"cannot run {Path(argv[0]).name}: {exc.strerror}") from None
     out = bytearray()
@@ -292,8 +299,8 @@ def _run(argv: list[str], *, cwd: Path, env: dict[str, str], timeout: float, max
                 del err[:-_STDERR_KEPT]
         proc.stderr.close()
 
-    readers = [threading.Thread(target=read_stdout, daemon=True),
-               threading.Thread(target=read_stderr, daemon=True)]
+    readers = [threading.Thread(target=read_stdout, daemon=True), threading.Thread(target=read_stderr, daemon=True)]
+
     def write_stdin() -> None:
         assert proc.stdin is not None and stdin is not None
         with contextlib.suppress(BrokenPipeError, OSError):
@@ -315,8 +322,9 @@ def _run(argv: list[str], *, cwd: Path, env: dict[str, str], timeout: float, max
     for reader in readers:
         reader.join(timeout=5)
     stderr = err[-_STDERR_KEPT:].decode(errors="replace")
-    return _Result(proc.returncode, out.decode(errors="replace"), stderr,
-                   timed_out=timed_out, overflow=overflow.is_set())
+    return _Result(
+        proc.returncode, out.decode(errors="replace"), stderr, timed_out=timed_out, overflow=overflow.is_set()
+    )
 
 
 def _kill(proc: subprocess.Popen[bytes]) -> None:
@@ -348,13 +356,12 @@ def find_tool(name: str) -> Path:
     if found:
         return Path(found)
     if name == "helm":
-        cache = Path(os.environ.get("BOSUN_CACHE") or Path.home() / ".cache" / "bosun")
+        cache = bosun_cache()
         built = sorted((cache / "bin").glob("helm-*/helm"), key=lambda p: p.stat().st_mtime)
         if built:
             return built[-1]
     hint = _ENV_OVERRIDE.get(name, "PATH")
-    raise RenderError(f"{name} is not installed on this worker (set {hint} or run "
-                      "`python -m devstack.tools`)")
+    raise RenderError(f"{name} is not installed on this worker (set {hint} or run `python -m devstack.tools`)")
 
 
 _versions_lock = threading.Lock()
@@ -377,9 +384,18 @@ def tool_versions() -> dict[str, str]:
 
 def _ask(argv: list[str]) -> str | None:
     try:
-        proc = subprocess.run(argv, capture_output=True, text=True, timeout=30,
-                              env={"PATH": _BASE_PATH, "HOME": tempfile.gettempdir(),
-                                   "KUBECONFIG": "/nonexistent", "HELM_NO_PLUGINS": "1"})
+        proc = subprocess.run(
+            argv,
+            capture_output=True,
+            text=True,
+            timeout=30,
+            env={
+                "PATH": _BASE_PATH,
+                "HOME": tempfile.gettempdir(),
+                "KUBECONFIG": "/nonexistent",
+                "HELM_NO_PLUGINS": "1",
+            },
+        )
     except (OSError, subprocess.TimeoutExpired):
         return None
     return proc.stdout.strip() if proc.returncode == 0 else None
@@ -412,8 +428,10 @@ def _kubectl_versions() -> dict[str, str]:
         data = json.loads(out or "")
     except ValueError:
         return {"kubectl": "missing", "kustomize": "missing"}
-    return {"kubectl": str(data.get("clientVersion", {}).get("gitVersion") or "unknown"),
-            "kustomize": str(data.get("kustomizeVersion") or "unknown")}
+    return {
+        "kubectl": str(data.get("clientVersion", {}).get("gitVersion") or "unknown"),
+        "kustomize": str(data.get("kustomizeVersion") or "unknown"),
+    }
 
 
 def _jsonnet_version() -> str:

@@ -41,13 +41,12 @@ from bosun.diff.compare import (
     ResourceDiff,
     compare,
 )
-from bosun.diff.ignore import IgnoreDifference, IgnoreEntry, IgnoreRuleError, glob_match
+from bosun.diff.ignore import IgnoreDifference, IgnoreEntry, IgnoreRuleError
 from bosun.diff.managedfields import FieldSet
 from bosun.diff.mask import MASK, mask_secret, mask_secrets
 from bosun.diff.normalize import (
     DEFAULT_OPTIONS,
     LAST_APPLIED_ANNOTATION,
-    TRACKING_ANNOTATION,
     NormalizeOptions,
     StatusMode,
     normalize,
@@ -59,7 +58,6 @@ __all__ = [
     "LAST_APPLIED_ANNOTATION",
     "MASK",
     "MAX_CHANGED_PATHS",
-    "TRACKING_ANNOTATION",
     "DiffMethod",
     "DiffSummary",
     "FieldSet",
@@ -70,7 +68,6 @@ __all__ = [
     "ResourceDiff",
     "StatusMode",
     "compare",
-    "glob_match",
     "mask_secret",
     "mask_secrets",
     "normalize",

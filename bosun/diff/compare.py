@@ -118,9 +118,7 @@ def compare(
             sync=SyncCode.OUT_OF_SYNC,
             method=DiffMethod.MISSING,
             live_missing=True,
-            unified=unified_text(
-                "", to_yaml(masked), label=_label(key), context_lines=context_lines
-            ),
+            unified=unified_text("", to_yaml(masked), label=_label(key), context_lines=context_lines),
         )
 
     live_n = normalize(live, options=options)

@@ -15,8 +15,9 @@ group and kind) looks like::
       managedFieldsManagers:
         - kube-controller-manager
 
-Matching is Argo CD's (``util/argo/normalizers``): group and kind are globs (``*``,
-``?``, ``[a-z]``, ``{a,b}``), name and namespace match when empty or equal.
+Matching is Argo CD's (``util/argo/normalizers``): group and kind are globs
+(:func:`bosun.glob.match`; an invalid one matches nothing), name and namespace match
+when empty or equal.
 
 - ``jsonPointers`` (RFC 6901) are removed from both sides; a pointer that is not there is
   skipped, as Argo CD skips a failing JSON Patch ``remove``.
@@ -33,13 +34,13 @@ from __future__ import annotations
 
 import copy
 import functools
-import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Protocol, cast
 
 import jq
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from bosun import glob
 from bosun.diff.tree import delete_paths, parse_pointer, remove_pointer
 from bosun.resources import Manifest, ResourceKey
 
@@ -79,8 +80,8 @@ class IgnoreDifference(BaseModel):
 
     def matches(self, key: ResourceKey) -> bool:
         return (
-            glob_match(self.group, key.group)
-            and glob_match(self.kind, key.kind)
+            glob.match(self.group, key.group)
+            and glob.match(self.kind, key.kind)
             and (not self.name or self.name == key.name)
             and (not self.namespace or self.namespace == key.namespace)
         )
@@ -122,9 +123,7 @@ def as_rules(entries: Iterable[IgnoreLike]) -> tuple[IgnoreDifference, ...]:
     return tuple(rules)
 
 
-def matching_rules(
-    rules: Iterable[IgnoreDifference], key: ResourceKey
-) -> tuple[IgnoreDifference, ...]:
+def matching_rules(rules: Iterable[IgnoreDifference], key: ResourceKey) -> tuple[IgnoreDifference, ...]:
     return tuple(r for r in rules if r.matches(key))
 
 
@@ -161,9 +160,7 @@ def jq_paths(obj: Manifest, expression: str) -> list[list[str | int]]:
     if not isinstance(result, list):
         return []
     return [
-        cast(list[str | int], p)
-        for p in result
-        if isinstance(p, list) and all(isinstance(t, str | int) for t in p)
+        cast(list[str | int], p) for p in result if isinstance(p, list) and all(isinstance(t, str | int) for t in p)
     ]
 
 
@@ -174,57 +171,6 @@ def compile_path_expression(expression: str) -> Any:
         return jq.compile(f"[path({expression})]")
     except ValueError as err:
         raise IgnoreRuleError(f"invalid jqPathExpression {expression!r}: {err}") from None
-
-
-@functools.lru_cache(maxsize=512)
-def _glob_regex(pattern: str) -> re.Pattern[str] | None:
-    """gobwas/glob (no separators) as a regex: ``* ? [..] [!..] {a,b} \\x``."""
-    out: list[str] = []
-    depth = 0
-    i = 0
-    while i < len(pattern):
-        c = pattern[i]
-        if c == "\\" and i + 1 < len(pattern):
-            out.append(re.escape(pattern[i + 1]))
-            i += 2
-            continue
-        if c == "*":
-            out.append(".*")
-        elif c == "?":
-            out.append(".")
-        elif c == "[":
-            end = pattern.find("]", i + 2)
-            if end < 0:
-                return None
-            body = pattern[i + 1 : end]
-            negate = body.startswith("!")
-            if negate:
-                body = body[1:]
-            out.append("[" + ("^" if negate else "") + body.replace("\\", "\\\\") + "]")
-            i = end
-        elif c == "{":
-            depth += 1
-            out.append("(?:")
-        elif c == "}" and depth:
-            depth -= 1
-            out.append(")")
-        elif c == "," and depth:
-            out.append("|")
-        else:
-            out.append(re.escape(c))
-        i += 1
-    if depth:
-        return None
-    try:
-        return re.compile("".join(out), re.DOTALL)
-    except re.error:
-        return None
-
-
-def glob_match(pattern: str, text: str) -> bool:
-    """Argo CD's ``glob.Match``: an invalid pattern matches nothing."""
-    regex = _glob_regex(pattern)
-    return regex is not None and regex.fullmatch(text) is not None
 
 
 def keep_live_values(desired: Manifest, live: Manifest, rules: Sequence[IgnoreDifference]) -> Manifest:

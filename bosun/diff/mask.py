@@ -38,9 +38,7 @@ def mask_secret(obj: Manifest, *, annotations: Collection[str] = ()) -> Manifest
     return masked
 
 
-def mask_secrets(
-    *objs: Manifest | None, annotations: Collection[str] = ()
-) -> list[Manifest | None]:
+def mask_secrets(*objs: Manifest | None, annotations: Collection[str] = ()) -> list[Manifest | None]:
     """Mask several objects together, so equal values get equal masks across them."""
     copies = [copy.deepcopy(o) if o is not None else None for o in objs]
     targets: list[Manifest] = []
@@ -75,9 +73,7 @@ def mask_secrets(
         if parsed is None or LAST_APPLIED_ANNOTATION in hidden:
             notes[LAST_APPLIED_ANNOTATION] = MASK
         else:
-            notes[LAST_APPLIED_ANNOTATION] = json.dumps(
-                parsed, sort_keys=True, separators=(",", ":")
-            )
+            notes[LAST_APPLIED_ANNOTATION] = json.dumps(parsed, sort_keys=True, separators=(",", ":"))
     return copies
 
 

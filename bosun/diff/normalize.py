@@ -9,8 +9,10 @@ rule added here applies to desired, predicted and live alike. What is removed:
   ``creationTimestamp``, ``selfLink``, ``deletionTimestamp``,
   ``deletionGracePeriodSeconds``;
 - the ``kubectl.kubernetes.io/last-applied-configuration`` annotation and any other
-  annotation or label listed in :class:`NormalizeOptions` (Bosun's tracking annotation is
-  *kept* by default, so a resource that moved to another app shows as changed);
+  annotation or label listed in :class:`NormalizeOptions` (the tracking annotation of
+  :mod:`bosun.tracking` is *kept*, so a resource that moved to another app shows as
+  changed; the caller aligns tracking written by an older scheme for the same app with
+  :func:`bosun.tracking.align_tracking` first);
 - null values, empty maps and empty lists (the API server's ``omitempty`` makes them
   indistinguishable from absent fields).
 
@@ -34,10 +36,9 @@ from enum import StrEnum
 from typing import Any
 
 from bosun.diff.tree import prune_empty
-from bosun.resources import Manifest
+from bosun.resources import Manifest, group_kind
 
 LAST_APPLIED_ANNOTATION = "kubectl.kubernetes.io/last-applied-configuration"
-TRACKING_ANNOTATION = "bosun.dev/tracking-id"
 
 SERVER_OWNED_METADATA = (
     "managedFields",
@@ -72,20 +73,12 @@ class NormalizeOptions:
     """What :func:`normalize` strips besides the fields that never count."""
 
     ignore_status: StatusMode = StatusMode.ALL
-    ignore_annotations: frozenset[str] = field(
-        default_factory=lambda: frozenset({LAST_APPLIED_ANNOTATION})
-    )
+    ignore_annotations: frozenset[str] = field(default_factory=lambda: frozenset({LAST_APPLIED_ANNOTATION}))
     ignore_labels: frozenset[str] = frozenset()
     ignore_aggregated_roles: bool = False
 
 
 DEFAULT_OPTIONS = NormalizeOptions()
-
-
-def group_kind(obj: Manifest) -> tuple[str, str]:
-    api_version = str(obj.get("apiVersion") or "")
-    group = api_version.rsplit("/", 1)[0] if "/" in api_version else ""
-    return group, str(obj.get("kind") or "")
 
 
 def is_secret(obj: Manifest) -> bool:

@@ -11,6 +11,11 @@ Before any per-kind check, an object with ``metadata.deletionTimestamp`` is
 Progressing, "Pending deletion", unless it is a sync hook still holding
 ``argocd.argoproj.io/hook-finalizer`` (see :mod:`bosun.health.hooks`).
 
+``assess_health(obj, override=...)`` asks ``override`` first (gitops-engine's
+``healthOverride``): a custom check from the settings (a Lua ``health.lua``, see
+:mod:`bosun.health.custom`) replaces the built-in one for its kind; when the override
+returns None the built-in registry below decides.
+
 Each kind's rule is one small module named after the kind, holding one
 function ``<kind>_health(obj: Manifest) -> HealthStatus`` that reads the fields
 it needs into a small typed record first. Checks match on API group and kind,
@@ -26,7 +31,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 
-from bosun.health._fields import ManifestError
+from bosun.health._fields import FieldTypeError
 from bosun.health.apiservice import apiservice_health
 from bosun.health.crd import crd_health
 from bosun.health.cronjob import cronjob_health
@@ -97,18 +102,28 @@ def health_check_for(group: str, kind: str) -> HealthCheck | None:
     return REGISTRY.get((group, kind))
 
 
-def assess_health(obj: Manifest) -> HealthStatus | None:
-    """The health of one object, or None when its kind has no health."""
+def assess_health(
+    obj: Manifest, *, override: Callable[[Manifest], HealthStatus | None] | None = None
+) -> HealthStatus | None:
+    """The health of one object, or None when its kind has no health.
+
+    ``override`` (a custom check, e.g. :func:`bosun.health.custom.settings_health`) is asked
+    first; its answer wins unless it is None.
+    """
     try:
         meta = obj.get("metadata")
         if isinstance(meta, dict) and meta.get("deletionTimestamp") and not has_hook_finalizer(obj):
             return PENDING_DELETION
+        if override is not None:
+            custom = override(obj)
+            if custom is not None:
+                return custom
         key = ResourceKey.of(obj)
         check = health_check_for(key.group, key.kind)
         if check is None:
             return None
         return check(obj)
-    except ManifestError as e:
+    except FieldTypeError as e:
         # gitops-engine reports a failed conversion to the typed object as Unknown.
         return HealthStatus(
             status=HealthCode.UNKNOWN,

@@ -4,7 +4,7 @@ Health checks run on objects from Git and from the API server alike, so every
 field may be absent. Absent reads as Go's zero value (``0``, ``""``, ``False``,
 empty list), exactly as gitops-engine sees a field after converting the
 unstructured object to its typed struct. A field of the wrong type (a string
-where an integer belongs) raises :class:`ManifestError`, which
+where an integer belongs) raises :class:`FieldTypeError`, which
 ``assess_health`` reports as ``Unknown``, as gitops-engine does when the
 conversion fails.
 """
@@ -20,8 +20,13 @@ from typing import Any
 _MISSING: Any = object()
 
 
-class ManifestError(ValueError):
-    """A field a health check needs has the wrong type."""
+class FieldTypeError(ValueError):
+    """A field a health check needs has the wrong type.
+
+    Not :class:`bosun.manifests.ManifestError` (text that is not a Kubernetes object, with
+    a source and a document number): this one is about one field of an object already
+    parsed, from Git or the API server, and becomes an ``Unknown`` health, never an error.
+    """
 
 
 @contextmanager
@@ -32,8 +37,8 @@ def within(prefix: str) -> Iterator[None]:
     """
     try:
         yield
-    except ManifestError as e:
-        raise ManifestError(f"{prefix}{e}") from e
+    except FieldTypeError as e:
+        raise FieldTypeError(f"{prefix}{e}") from e
 
 
 def _walk(obj: Mapping[str, Any], path: Sequence[str]) -> Any:
@@ -43,7 +48,7 @@ def _walk(obj: Mapping[str, Any], path: Sequence[str]) -> Any:
         if current is None:
             return _MISSING
         if not isinstance(current, Mapping):
-            raise ManifestError(f".{'.'.join(walked)}: expected an object, got {_kind(current)}")
+            raise FieldTypeError(f".{'.'.join(walked)}: expected an object, got {_kind(current)}")
         walked.append(key)
         if key not in current:
             return _MISSING
@@ -66,7 +71,7 @@ def mapping(obj: Mapping[str, Any], *path: str) -> Mapping[str, Any]:
     if value is _MISSING or value is None:
         return {}
     if not isinstance(value, Mapping):
-        raise ManifestError(f"{_where(path)}: expected an object, got {_kind(value)}")
+        raise FieldTypeError(f"{_where(path)}: expected an object, got {_kind(value)}")
     return value
 
 
@@ -76,10 +81,10 @@ def mappings(obj: Mapping[str, Any], *path: str) -> list[Mapping[str, Any]]:
     if value is _MISSING or value is None:
         return []
     if not isinstance(value, list):
-        raise ManifestError(f"{_where(path)}: expected a list, got {_kind(value)}")
+        raise FieldTypeError(f"{_where(path)}: expected a list, got {_kind(value)}")
     for i, item in enumerate(value):
         if not isinstance(item, Mapping):
-            raise ManifestError(f"{_where(path)}[{i}]: expected an object, got {_kind(item)}")
+            raise FieldTypeError(f"{_where(path)}[{i}]: expected an object, got {_kind(item)}")
     return value
 
 
@@ -89,7 +94,7 @@ def items(obj: Mapping[str, Any], *path: str) -> list[Any]:
     if value is _MISSING or value is None:
         return []
     if not isinstance(value, list):
-        raise ManifestError(f"{_where(path)}: expected a list, got {_kind(value)}")
+        raise FieldTypeError(f"{_where(path)}: expected a list, got {_kind(value)}")
     return value
 
 
@@ -98,7 +103,7 @@ def string(obj: Mapping[str, Any], *path: str) -> str:
     if value is _MISSING or value is None:
         return ""
     if not isinstance(value, str):
-        raise ManifestError(f"{_where(path)}: expected a string, got {_kind(value)}")
+        raise FieldTypeError(f"{_where(path)}: expected a string, got {_kind(value)}")
     return value
 
 
@@ -117,7 +122,7 @@ def optional_integer(obj: Mapping[str, Any], *path: str) -> int | None:
         return None
     # bool is an int subclass in Python; a boolean is never a valid count.
     if isinstance(value, bool) or not isinstance(value, int):
-        raise ManifestError(f"{_where(path)}: expected an integer, got {_kind(value)}")
+        raise FieldTypeError(f"{_where(path)}: expected an integer, got {_kind(value)}")
     return value
 
 
@@ -131,7 +136,7 @@ def boolean(obj: Mapping[str, Any], *path: str) -> bool:
     if value is _MISSING or value is None:
         return False
     if not isinstance(value, bool):
-        raise ManifestError(f"{_where(path)}: expected a boolean, got {_kind(value)}")
+        raise FieldTypeError(f"{_where(path)}: expected a boolean, got {_kind(value)}")
     return value
 
 

@@ -33,13 +33,9 @@ def crd_health(obj: Manifest) -> HealthStatus:
     if terminating:
         return HealthStatus(status=HealthCode.PROGRESSING, message=f"CRD is terminating: {message}")
     if names_rejected:
-        return HealthStatus(
-            status=HealthCode.DEGRADED, message=f"CRD names have not been accepted: {message}"
-        )
+        return HealthStatus(status=HealthCode.DEGRADED, message=f"CRD names have not been accepted: {message}")
     if not established:
         return HealthStatus(status=HealthCode.DEGRADED, message="CRD is not established")
     if violations:
-        return HealthStatus(
-            status=HealthCode.DEGRADED, message=f"Schema violations found: {message}"
-        )
+        return HealthStatus(status=HealthCode.DEGRADED, message=f"Schema violations found: {message}")
     return HealthStatus(status=HealthCode.HEALTHY, message="CRD is healthy")

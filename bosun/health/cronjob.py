@@ -42,6 +42,4 @@ def cronjob_health(obj: Manifest) -> HealthStatus:
             status=HealthCode.DEGRADED,
             message="CronJob has not completed its last execution successfully",
         )
-    return HealthStatus(
-        status=HealthCode.HEALTHY, message="CronJob has completed its last execution successfully"
-    )
+    return HealthStatus(status=HealthCode.HEALTHY, message="CronJob has completed its last execution successfully")

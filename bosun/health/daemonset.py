@@ -42,8 +42,7 @@ def daemonset_health(obj: Manifest) -> HealthStatus:
     if d.generation > d.observed_generation:
         return HealthStatus(
             status=HealthCode.PROGRESSING,
-            message="Waiting for rollout to finish: "
-            "observed daemon set generation less than desired generation",
+            message="Waiting for rollout to finish: observed daemon set generation less than desired generation",
         )
     if d.strategy_type == "OnDelete":
         return HealthStatus(

@@ -49,8 +49,7 @@ def deployment_health(obj: Manifest) -> HealthStatus:
     if d.generation > d.observed_generation:
         return HealthStatus(
             status=HealthCode.PROGRESSING,
-            message="Waiting for rollout to finish: "
-            "observed deployment generation less than desired generation",
+            message="Waiting for rollout to finish: observed deployment generation less than desired generation",
         )
     progressing = f.find_condition(d.conditions, "Progressing")
     if progressing is not None and progressing.reason == "ProgressDeadlineExceeded":
@@ -59,20 +58,14 @@ def deployment_health(obj: Manifest) -> HealthStatus:
             message=f"Deployment {f.go_quote(d.name)} exceeded its progress deadline",
         )
     if d.replicas is not None and d.updated_replicas < d.replicas:
-        return _waiting(
-            f"{d.updated_replicas} out of {d.replicas} new replicas have been updated..."
-        )
+        return _waiting(f"{d.updated_replicas} out of {d.replicas} new replicas have been updated...")
     if d.status_replicas > d.updated_replicas:
         old = d.status_replicas - d.updated_replicas
         return _waiting(f"{old} old replicas are pending termination...")
     if d.available_replicas < d.updated_replicas:
-        return _waiting(
-            f"{d.available_replicas} of {d.updated_replicas} updated replicas are available..."
-        )
+        return _waiting(f"{d.available_replicas} of {d.updated_replicas} updated replicas are available...")
     return HealthStatus(status=HealthCode.HEALTHY)
 
 
 def _waiting(detail: str) -> HealthStatus:
-    return HealthStatus(
-        status=HealthCode.PROGRESSING, message=f"Waiting for rollout to finish: {detail}"
-    )
+    return HealthStatus(status=HealthCode.PROGRESSING, message=f"Waiting for rollout to finish: {detail}")

@@ -5,6 +5,9 @@ is a finite-life Pod or Job that a sync runs and waits for. While a sync still
 needs a hook's result, gitops-engine keeps ``argocd.argoproj.io/hook-finalizer``
 on it, and such an object is assessed on its real status even once it is being
 deleted, so the sync can read whether the hook succeeded.
+
+Whether an object is a hook at all is :func:`bosun.plan.is_hook`'s rule, the one
+the sync plan uses.
 """
 
 from __future__ import annotations
@@ -12,14 +15,7 @@ from __future__ import annotations
 from bosun.health import _fields as f
 from bosun.resources import Manifest
 
-HOOK_ANNOTATION = "argocd.argoproj.io/hook"
-HELM_HOOK_ANNOTATION = "helm.sh/hook"
 HOOK_FINALIZER = "argocd.argoproj.io/hook-finalizer"
-
-
-def is_hook(obj: Manifest) -> bool:
-    notes = f.annotations_of(obj)
-    return HOOK_ANNOTATION in notes or HELM_HOOK_ANNOTATION in notes
 
 
 def has_hook_finalizer(obj: Manifest) -> bool:

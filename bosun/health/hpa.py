@@ -58,18 +58,14 @@ def _v1_conditions(raw: object) -> list[f.Condition]:
     try:
         parsed = json.loads(raw) if isinstance(raw, str) else None
     except json.JSONDecodeError as e:
-        raise f.ManifestError(f"failed to convert conditions annotation to typed: {e}") from e
+        raise f.FieldTypeError(f"failed to convert conditions annotation to typed: {e}") from e
     if not isinstance(parsed, list):
-        raise f.ManifestError(
-            "failed to convert conditions annotation to typed: expected a JSON list"
-        )
+        raise f.FieldTypeError("failed to convert conditions annotation to typed: expected a JSON list")
     # Go's encoding/json matches field names case-insensitively ("type" -> Type).
     result = []
     for i, item in enumerate(parsed):
         if not isinstance(item, dict):
-            raise f.ManifestError(
-                "failed to convert conditions annotation to typed: expected JSON objects"
-            )
+            raise f.FieldTypeError("failed to convert conditions annotation to typed: expected JSON objects")
         fields = {str(k).lower(): v for k, v in item.items()}
         with f.within(f"failed to convert conditions annotation to typed: [{i}]"):
             result.append(f.Condition.from_mapping(fields))

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bosun.health import _fields as f
-from bosun.health.hooks import is_hook
+from bosun.plan import is_hook
 from bosun.resources import HealthCode, HealthStatus, Manifest
 
 IGNORE_RESTART_POLICY_ANNOTATION = "argocd.argoproj.io/ignore-restart-policy"
@@ -51,11 +51,7 @@ class ContainerStatus:
         state = f.mapping(raw, "state")
         return cls(
             name=f.string(raw, "name"),
-            waiting_reason=(
-                f.string(raw, "state", "waiting", "reason")
-                if state.get("waiting") is not None
-                else None
-            ),
+            waiting_reason=(f.string(raw, "state", "waiting", "reason") if state.get("waiting") is not None else None),
             waiting_message=f.string(raw, "state", "waiting", "message"),
             terminated=state.get("terminated") is not None,
             terminated_reason=f.string(raw, "state", "terminated", "reason"),

@@ -38,8 +38,7 @@ def replicaset_health(obj: Manifest) -> HealthStatus:
     if r.generation > r.observed_generation:
         return HealthStatus(
             status=HealthCode.PROGRESSING,
-            message="Waiting for rollout to finish: "
-            "observed replica set generation less than desired generation",
+            message="Waiting for rollout to finish: observed replica set generation less than desired generation",
         )
     failure = f.find_condition(r.conditions, "ReplicaFailure")
     if failure is not None and failure.status == "True":

@@ -155,9 +155,7 @@ def rollout_health(obj: Manifest) -> HealthStatus:
     if r.canary and r.status_replicas > r.updated_replicas:
         return _progressing("Waiting for roll out to finish: old replicas are pending termination")
     if r.available_replicas < r.updated_replicas:
-        return _progressing(
-            "Waiting for roll out to finish: updated replicas are still becoming available"
-        )
+        return _progressing("Waiting for roll out to finish: updated replicas are still becoming available")
 
     if r.blue_green:
         if r.active_selector != r.current_pod_hash:

@@ -11,8 +11,6 @@ from bosun.resources import HealthCode, HealthStatus, Manifest
 
 
 def service_health(obj: Manifest) -> HealthStatus:
-    if f.string(obj, "spec", "type") == "LoadBalancer" and not f.items(
-        obj, "status", "loadBalancer", "ingress"
-    ):
+    if f.string(obj, "spec", "type") == "LoadBalancer" and not f.items(obj, "status", "loadBalancer", "ingress"):
         return HealthStatus(status=HealthCode.PROGRESSING)
     return HealthStatus(status=HealthCode.HEALTHY)

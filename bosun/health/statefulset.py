@@ -63,13 +63,10 @@ def statefulset_health(obj: Manifest) -> HealthStatus:
                 )
         return HealthStatus(
             status=HealthCode.HEALTHY,
-            message="partitioned roll out complete: "
-            f"{s.updated_replicas} new pods have been updated...",
+            message=f"partitioned roll out complete: {s.updated_replicas} new pods have been updated...",
         )
     if s.strategy_type == "OnDelete":
-        return HealthStatus(
-            status=HealthCode.HEALTHY, message=f"statefulset has {s.ready_replicas} ready pods"
-        )
+        return HealthStatus(status=HealthCode.HEALTHY, message=f"statefulset has {s.ready_replicas} ready pods")
     if s.update_revision != s.current_revision:
         return _progressing(
             "waiting for statefulset rolling update to complete "
@@ -77,8 +74,7 @@ def statefulset_health(obj: Manifest) -> HealthStatus:
         )
     return HealthStatus(
         status=HealthCode.HEALTHY,
-        message="statefulset rolling update complete "
-        f"{s.current_replicas} pods at revision {s.current_revision}...",
+        message=f"statefulset rolling update complete {s.current_replicas} pods at revision {s.current_revision}...",
     )
 
 

@@ -10,7 +10,7 @@ Argo CD fields Bosun does not act on yet are kept and listed by
 
 - ``base``: the shared model behaviour (aliases, unknown/unsupported fields, metadata)
 - ``source``: ``spec.source(s)`` with directory/Jsonnet, Helm and Kustomize options
-- ``sync_policy``, ``sync_options``: automation, options, retry/backoff
+- ``sync_policy``: automation, options (parsed by ``bosun.sync_options``), retry/backoff
 - ``application``, ``project``: the two kinds; ``parse``: the entry points
 - ``formats``: names, repo URLs, Go durations, cron; ``errors``: ModelError
 """
@@ -59,7 +59,6 @@ from bosun.models.source import (
     KustomizeReplica,
     KustomizeSelector,
 )
-from bosun.models.sync_options import SYNC_OPTIONS, parse_sync_option, parse_sync_options
 from bosun.models.sync_policy import (
     Backoff,
     ManagedNamespaceMetadata,
@@ -67,6 +66,7 @@ from bosun.models.sync_policy import (
     SyncPolicy,
     SyncPolicyAutomated,
 )
+from bosun.sync_options import SYNC_OPTIONS, parse_sync_option, parse_sync_options
 
 __all__ = [
     "API_GROUP",

@@ -32,7 +32,7 @@ from pydantic import Field, field_validator, model_validator
 
 from bosun.models.base import API_VERSION, ArgoModel, ObjectMeta, manifest_of
 from bosun.models.errors import FieldProblem
-from bosun.models.formats import check_dns1123_label
+from bosun.models.formats import check_dns1123_label, check_dns1123_subdomain
 from bosun.models.source import ApplicationSource
 from bosun.models.sync_policy import SyncPolicy
 
@@ -53,9 +53,7 @@ class ApplicationDestination(ArgoModel):
     @model_validator(mode="after")
     def _check(self) -> ApplicationDestination:
         if self.server and self.name:
-            raise FieldProblem(
-                "name", "set server or name, not both (Argo CD rejects an Application with both)"
-            )
+            raise FieldProblem("name", "set server or name, not both (Argo CD rejects an Application with both)")
         if not (self.server or self.name):
             raise FieldProblem((), "set server (the API server URL) or name (a cluster name)")
         if self.namespace:
@@ -143,15 +141,39 @@ class ApplicationSpec(ArgoModel):
         return self
 
 
+class ApplicationMeta(ObjectMeta):
+    """An Application's metadata. Its ``name`` is the resource's name or, for an app outside
+    Bosun's home namespaces, Bosun's qualified app name ``<namespace>/<name>``
+    (:mod:`bosun.appnames`), as the app's workflow gets it."""
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        if not value:
+            raise ValueError("required: the object's name")
+        namespace, qualified, name = value.rpartition("/")
+        if qualified:
+            check_dns1123_label(namespace)
+        check_dns1123_subdomain(name)
+        return value
+
+
 class Application(ArgoModel):
     api_version: Literal["argoproj.io/v1alpha1"] = API_VERSION
     kind: Literal["Application"] = "Application"
-    metadata: ObjectMeta
+    metadata: ApplicationMeta
     spec: ApplicationSpec
     operation: dict[str, Any] | None = None
     """A pending operation written by Argo CD's API; kept, reported as unsupported."""
     status: dict[str, Any] | None = None
     """Observed state from a cluster; kept for round-trips, otherwise ignored."""
+
+    @field_validator("metadata", mode="before")
+    @classmethod
+    def _metadata(cls, value: Any) -> Any:
+        if type(value) is ObjectMeta:  # built in Python with the plain metadata type
+            return value.model_dump(by_alias=True)
+        return value
 
     @property
     def name(self) -> str:

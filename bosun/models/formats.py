@@ -65,8 +65,7 @@ def check_repo_url(value: str, *, chart: bool = False) -> str:
         return value
     raise ValueError(
         f"{value!r} is not a repository URL: use https://, http://, ssh://, "
-        "git@host:path, file:// or oci://"
-        + (" (or host/path for a Helm OCI registry)" if chart else "")
+        "git@host:path, file:// or oci://" + (" (or host/path for a Helm OCI registry)" if chart else "")
     )
 
 
@@ -100,9 +99,7 @@ def parse_go_duration(value: str) -> timedelta:
         m = _GO_PART.match(text, pos)
         if m is None:
             hint = " (missing unit)" if text[pos:].replace(".", "").isdigit() else ""
-            raise ValueError(
-                f"{value!r} is not a duration{hint}: use a Go duration such as 30s, 5m or 1h30m"
-            )
+            raise ValueError(f"{value!r} is not a duration{hint}: use a Go duration such as 30s, 5m or 1h30m")
         seconds += float(m.group(1)) * _GO_UNITS[m.group(2)]
         pos = m.end()
     return timedelta(seconds=sign * seconds)
@@ -116,8 +113,7 @@ def parse_backoff_duration(value: str) -> timedelta:
         return parse_go_duration(value)
     except ValueError:
         raise ValueError(
-            f"{value!r} is not a duration: use seconds (30) or a Go duration such as "
-            "30s, 5m or 1h30m"
+            f"{value!r} is not a duration: use seconds (30) or a Go duration such as 30s, 5m or 1h30m"
         ) from None
 
 
@@ -134,8 +130,7 @@ def check_cron_schedule(value: str) -> str:
         fields = fields[1:]
     if len(fields) != len(_CRON_FIELDS):
         raise ValueError(
-            f"{value!r} is not a cron schedule: expected 5 fields "
-            f"({' '.join(_CRON_FIELDS)}), got {len(fields)}"
+            f"{value!r} is not a cron schedule: expected 5 fields ({' '.join(_CRON_FIELDS)}), got {len(fields)}"
         )
     for name, field in zip(_CRON_FIELDS, fields, strict=True):
         if not _CRON_FIELD.match(field):

@@ -72,9 +72,7 @@ def load_yaml_documents(text: str, *, source_name: str = "<input>") -> list[dict
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        raise ModelError(
-            source_name, [Problem("", f"invalid YAML{where}: {exc.problem}")]
-        ) from None
+        raise ModelError(source_name, [Problem("", f"invalid YAML{where}: {exc.problem}")]) from None
     except yaml.YAMLError as exc:
         raise ModelError(source_name, [Problem("", f"invalid YAML: {exc}")]) from None
     docs = [d for d in raw if d is not None]
@@ -101,9 +99,7 @@ def _validate(model: type[M], doc: Mapping[str, Any], source_name: str) -> M:
     kind = model.__name__
     problems: list[Problem] = []
     if doc.get("apiVersion") != API_VERSION:
-        problems.append(
-            Problem("apiVersion", f"must be {API_VERSION}, got {doc.get('apiVersion')!r}")
-        )
+        problems.append(Problem("apiVersion", f"must be {API_VERSION}, got {doc.get('apiVersion')!r}"))
     if doc.get("kind") != kind:
         problems.append(Problem("kind", f"must be {kind}, got {doc.get('kind')!r}"))
     if problems:

@@ -16,7 +16,7 @@ from pydantic import Field, model_validator
 from bosun.models.base import ArgoModel
 from bosun.models.errors import FieldProblem
 from bosun.models.formats import parse_backoff_duration
-from bosun.models.sync_options import parse_sync_option, parse_sync_options
+from bosun.sync_options import SyncOptionError, parse_sync_options
 
 DEFAULT_RETRY_DURATION = timedelta(seconds=5)
 DEFAULT_RETRY_MAX_DURATION = timedelta(minutes=3)
@@ -97,15 +97,10 @@ class SyncPolicy(ArgoModel):
 
     @model_validator(mode="after")
     def _check(self) -> SyncPolicy:
-        seen: dict[str, str] = {}
-        for i, option in enumerate(self.sync_options):
-            try:
-                key, value = parse_sync_option(option)
-            except ValueError as exc:
-                raise FieldProblem(("syncOptions", i), str(exc)) from None
-            if seen.get(key, value) != value:
-                raise FieldProblem(("syncOptions", i), f"conflicts with {key}={seen[key]}")
-            seen[key] = value
+        try:
+            parse_sync_options(self.sync_options)
+        except SyncOptionError as exc:
+            raise FieldProblem(("syncOptions", exc.index), exc.message) from None
         return self
 
     def is_automated(self) -> bool:

@@ -6,6 +6,7 @@ the CLI runs as a user runs it (``bosun ...``), against the real Temporal dev se
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import signal
@@ -34,10 +35,16 @@ class GitRepo:
         return f"file://{self.path}"
 
     def git(self, *args: str) -> str:
-        env = {**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.com",
-               "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.com"}
-        return subprocess.run(["git", *args], cwd=self.path, env=env, check=True, capture_output=True,
-                              text=True).stdout.strip()
+        env = {
+            **os.environ,
+            "GIT_AUTHOR_NAME": "t",
+            "GIT_AUTHOR_EMAIL": "t@example.com",
+            "GIT_COMMITTER_NAME": "t",
+            "GIT_COMMITTER_EMAIL": "t@example.com",
+        }
+        return subprocess.run(
+            ["git", *args], cwd=self.path, env=env, check=True, capture_output=True, text=True
+        ).stdout.strip()
 
     def write(self, files: dict[str, str | None], message: str = "change") -> str:
         """Write (or, with None, delete) files and commit; returns the commit SHA."""
@@ -84,14 +91,28 @@ class Bosun:
             # seconds, compared every few seconds, as apps the tests create with the CLI.
             "BOSUN_DISCOVERY_SECONDS": "2",
             "BOSUN_REFRESH_SECONDS": "3",
+            # No /healthz server (default port 8080): tests run side by side on one machine.
+            "BOSUN_HTTP_PORT": "0",
         }
+
+    def machine(self, home: Path, *, task_queue: str | None = None, **env: str) -> Bosun:
+        """The same stack seen from another machine: the same Temporal and clusters, its own
+        ``BOSUN_HOME`` (store, git cache, worker log), no worker yet; ``env`` added to its environment."""
+        home.mkdir(parents=True, exist_ok=True)
+        other = dataclasses.replace(
+            self, home=home, worker_log=home / "worker.log", worker=None, task_queue=task_queue or self.task_queue
+        )
+        other.env.update(env)
+        return other
 
     def start_worker(self) -> None:
         log = self.worker_log.open("ab")
-        self.worker = subprocess.Popen([sys.executable, "-m", "worker"], env=self.env, stdout=log,
-                                       stderr=subprocess.STDOUT, start_new_session=True)
+        offset = log.tell()  # a restarted worker: only what it logs says it is ready
+        self.worker = subprocess.Popen(
+            [sys.executable, "-m", "worker"], env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
         deadline = time.monotonic() + 60
-        while "polling" not in self.worker_log.read_text():
+        while "polling" not in self.worker_log.read_bytes()[offset:].decode(errors="replace"):
             if self.worker.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"worker did not start:\n{self.worker_log.read_text()[-3000:]}")
             time.sleep(0.2)
@@ -112,8 +133,9 @@ class Bosun:
         self.worker = None
 
     def cli(self, *args: str, check: bool = True, timeout: float = 300) -> subprocess.CompletedProcess[str]:
-        proc = subprocess.run([sys.executable, "-m", "bosun.cli.main", *args], env=self.env,
-                              capture_output=True, text=True, timeout=timeout)
+        proc = subprocess.run(
+            [sys.executable, "-m", "cli.main", *args], env=self.env, capture_output=True, text=True, timeout=timeout
+        )
         if check and proc.returncode != 0:
             raise AssertionError(f"bosun {' '.join(args)} exited {proc.returncode}:\n{proc.stdout}\n{proc.stderr}")
         return proc
@@ -121,9 +143,20 @@ class Bosun:
     def status(self, app: str) -> dict[str, Any]:
         return dict(json.loads(self.cli("app", "get", app, "-o", "json").stdout))
 
-    def create_app(self, name: str, repo: GitRepo, *, path: str = ".", namespace: str, automated: bool = True,
-                   prune: bool = False, self_heal: bool = False, refresh_seconds: float = 3.0,
-                   extra_spec: dict[str, Any] | None = None, server: str = "https://kubernetes.default.svc") -> None:
+    def create_app(
+        self,
+        name: str,
+        repo: GitRepo,
+        *,
+        path: str = ".",
+        namespace: str,
+        automated: bool = True,
+        prune: bool = False,
+        self_heal: bool = False,
+        refresh_seconds: float = 3.0,
+        extra_spec: dict[str, Any] | None = None,
+        server: str = "https://kubernetes.default.svc",
+    ) -> None:
         policy: dict[str, Any] = {"syncOptions": ["CreateNamespace=true"]}
         if automated:
             policy["automated"] = {"prune": prune, "selfHeal": self_heal}
@@ -134,8 +167,12 @@ class Bosun:
             "syncPolicy": policy,
             **(extra_spec or {}),
         }
-        document = {"apiVersion": "argoproj.io/v1alpha1", "kind": "Application",
-                    "metadata": {"name": name}, "spec": spec}
+        document = {
+            "apiVersion": "argoproj.io/v1alpha1",
+            "kind": "Application",
+            "metadata": {"name": name},
+            "spec": spec,
+        }
         app_file = self.home / f"{name}-{uuid.uuid4().hex[:6]}.yaml"
         app_file.write_text(json.dumps(document))
         self.cli("app", "create", "-f", str(app_file), "--refresh-seconds", str(refresh_seconds))
@@ -146,16 +183,26 @@ def unique(prefix: str) -> str:
 
 
 @pytest.fixture(scope="session")
-def bosun(temporal_server: TemporalServer, devcluster_a: Cluster,
-          tmp_path_factory: pytest.TempPathFactory) -> Iterator[Bosun]:
+def bosun(
+    temporal_server: TemporalServer, devcluster_a: Cluster, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Bosun]:
     home = tmp_path_factory.mktemp("bosun-home")
     # As `bosun dev up` does: the Application and AppProject CRDs, and the control namespace.
     kubectl = ["kubectl", f"--kubeconfig={devcluster_a.kubeconfig}"]
-    subprocess.run([*kubectl, "apply", "-f", str(Path(__file__).resolve().parents[2] / "deploy" / "crds")],
-                   check=True, capture_output=True, timeout=60)
+    subprocess.run(
+        [*kubectl, "apply", "-f", str(Path(__file__).resolve().parents[2] / "deploy" / "crds")],
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
     subprocess.run([*kubectl, "create", "namespace", "bosun"], capture_output=True, timeout=60)
-    stack = Bosun(temporal=temporal_server, home=home, kubeconfigs=[devcluster_a.kubeconfig],
-                  task_queue=f"bosun-e2e-{uuid.uuid4().hex[:6]}", worker_log=home / "worker.log")
+    stack = Bosun(
+        temporal=temporal_server,
+        home=home,
+        kubeconfigs=[devcluster_a.kubeconfig],
+        task_queue=f"bosun-e2e-{uuid.uuid4().hex[:6]}",
+        worker_log=home / "worker.log",
+    )
     stack.start_worker()
     try:
         yield stack

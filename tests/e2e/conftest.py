@@ -21,6 +21,11 @@ from tests.e2e.bosun_stack import (
     Bosun,
     bosun,  # noqa: F401 - a fixture for every e2e test
 )
+from tests.e2e.prometheus import (  # noqa: F401 - fixtures of the analysis tests
+    exporter,
+    json_server,
+    prometheus,
+)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -46,8 +51,10 @@ def stop_the_apps_a_test_started(request: pytest.FixtureRequest) -> Iterator[Non
 
     async def terminate() -> None:
         client = await Client.connect(stack.temporal.address)
-        query = (f"WorkflowType = 'ApplicationWorkflow' AND ExecutionStatus = 'Running' "
-                 f"AND StartTime > '{started.strftime('%Y-%m-%dT%H:%M:%SZ')}'")
+        query = (
+            f"WorkflowType = 'ApplicationWorkflow' AND ExecutionStatus = 'Running' "
+            f"AND StartTime > '{started.strftime('%Y-%m-%dT%H:%M:%SZ')}'"
+        )
         async for execution in client.list_workflows(query):
             with contextlib.suppress(RPCError):  # ended meanwhile
                 await client.get_workflow_handle(execution.id).terminate("the test that started it is over")
@@ -59,7 +66,10 @@ def stop_the_apps_a_test_started(request: pytest.FixtureRequest) -> Iterator[Non
 def kubectl(cluster: Cluster, *args: str, input: str | None = None, check: bool = True) -> str:
     proc = subprocess.run(
         ["kubectl", f"--kubeconfig={cluster.kubeconfig}", *args],
-        input=input, capture_output=True, text=True, timeout=60,
+        input=input,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     if check and proc.returncode != 0:
         raise AssertionError(f"kubectl {' '.join(args)}: {proc.stderr}")

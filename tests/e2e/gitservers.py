@@ -40,8 +40,7 @@ SSHD = "/usr/sbin/sshd"
 
 
 def _http_backend() -> str:
-    path = subprocess.run(["git", "--exec-path"], capture_output=True, text=True,
-                          check=True).stdout.strip()
+    path = subprocess.run(["git", "--exec-path"], capture_output=True, text=True, check=True).stdout.strip()
     return str(Path(path) / "git-http-backend")
 
 
@@ -55,8 +54,7 @@ def _bare_copy(repo: GitRepo, root: Path, name: str) -> Path:
     target = root / f"{name}.git"
     if target.exists():
         shutil.rmtree(target)
-    subprocess.run(["git", "clone", "-q", "--bare", str(repo.path), str(target)], check=True,
-                   capture_output=True)
+    subprocess.run(["git", "clone", "-q", "--bare", str(repo.path), str(target)], check=True, capture_output=True)
     return target
 
 
@@ -129,25 +127,28 @@ class HttpGitServer:
             def _serve(self) -> None:
                 path, _, query = self.path.partition("?")
                 if not self._authorized():
-                    self._reply(401, b"authentication required\n",
-                                {"WWW-Authenticate": 'Basic realm="bosun-test"'})
+                    self._reply(401, b"authentication required\n", {"WWW-Authenticate": 'Basic realm="bosun-test"'})
                     return
                 body = self._body()
                 env = {
                     "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-                    "GIT_PROJECT_ROOT": str(server.root), "GIT_HTTP_EXPORT_ALL": "1",
-                    "REQUEST_METHOD": self.command, "PATH_INFO": path, "QUERY_STRING": query,
+                    "GIT_PROJECT_ROOT": str(server.root),
+                    "GIT_HTTP_EXPORT_ALL": "1",
+                    "REQUEST_METHOD": self.command,
+                    "PATH_INFO": path,
+                    "QUERY_STRING": query,
                     "CONTENT_TYPE": self.headers.get("Content-Type", ""),
-                    "CONTENT_LENGTH": str(len(body)), "REMOTE_ADDR": "127.0.0.1",
-                    "REMOTE_USER": "test", "GATEWAY_INTERFACE": "CGI/1.1",
+                    "CONTENT_LENGTH": str(len(body)),
+                    "REMOTE_ADDR": "127.0.0.1",
+                    "REMOTE_USER": "test",
+                    "GATEWAY_INTERFACE": "CGI/1.1",
                     "SERVER_PROTOCOL": "HTTP/1.1",
                 }
                 if self.headers.get("Content-Encoding"):
                     env["HTTP_CONTENT_ENCODING"] = self.headers["Content-Encoding"]
                 if self.headers.get("Git-Protocol"):
                     env["GIT_PROTOCOL"] = self.headers["Git-Protocol"]
-                proc = subprocess.run([backend], input=body, env=env, capture_output=True,
-                                      timeout=60)
+                proc = subprocess.run([backend], input=body, env=env, capture_output=True, timeout=60)
                 head, _, payload = proc.stdout.partition(b"\r\n\r\n")
                 if not _:
                     head, _, payload = proc.stdout.partition(b"\n\n")
@@ -303,8 +304,11 @@ class SshGitServer:
         for directory in (etc, client, self.repos):
             directory.mkdir(parents=True, exist_ok=True)
         for key in (self.host_key, self.client_key):
-            subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "bosun-test",
-                            "-f", str(key)], check=True, capture_output=True)
+            subprocess.run(
+                ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "bosun-test", "-f", str(key)],
+                check=True,
+                capture_output=True,
+            )
         authorized = etc / "authorized_keys"
         pub = (client / "id_ed25519.pub").read_text().strip()
         authorized.write_text(f"restrict {pub}\n")
@@ -313,17 +317,32 @@ class SshGitServer:
             Path("/run/sshd").mkdir(mode=0o755, exist_ok=True)  # privilege separation dir
         self.port = _free_port()
         config = etc / "sshd_config"
-        config.write_text("\n".join([
-            f"Port {self.port}", "ListenAddress 127.0.0.1", f"HostKey {self.host_key}",
-            f"AuthorizedKeysFile {authorized}", f"PidFile {self.root / 'sshd.pid'}",
-            "PubkeyAuthentication yes", "PasswordAuthentication no",
-            "KbdInteractiveAuthentication no", "UsePAM no", "StrictModes no",
-            "PermitRootLogin prohibit-password", f"AllowUsers {self.user}",
-            "LogLevel VERBOSE", "",
-        ]))
-        self._proc = subprocess.Popen([SSHD, "-D", "-e", "-f", str(config)],
-                                      stdout=self.log.open("ab"), stderr=subprocess.STDOUT,
-                                      start_new_session=True)
+        config.write_text(
+            "\n".join(
+                [
+                    f"Port {self.port}",
+                    "ListenAddress 127.0.0.1",
+                    f"HostKey {self.host_key}",
+                    f"AuthorizedKeysFile {authorized}",
+                    f"PidFile {self.root / 'sshd.pid'}",
+                    "PubkeyAuthentication yes",
+                    "PasswordAuthentication no",
+                    "KbdInteractiveAuthentication no",
+                    "UsePAM no",
+                    "StrictModes no",
+                    "PermitRootLogin prohibit-password",
+                    f"AllowUsers {self.user}",
+                    "LogLevel VERBOSE",
+                    "",
+                ]
+            )
+        )
+        self._proc = subprocess.Popen(
+            [SSHD, "-D", "-e", "-f", str(config)],
+            stdout=self.log.open("ab"),
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         deadline = time.monotonic() + 20
         while True:
             try:

@@ -17,17 +17,31 @@ from tests.e2e.bosun_stack import Bosun, GitRepo, unique
 from tests.e2e.conftest import eventually, kubectl
 
 
-def deployment(name: str, *, replicas: int = 2, wave: int | None = None, labels: dict[str, str] | None = None,
-               run_ms: int | None = None) -> str:
+def deployment(
+    name: str,
+    *,
+    replicas: int = 2,
+    wave: int | None = None,
+    labels: dict[str, str] | None = None,
+    run_ms: int | None = None,
+) -> str:
     annotations = {"argocd.argoproj.io/sync-wave": str(wave)} if wave is not None else {}
     pod_annotations = {"devcluster.bosun.dev/run-ms": str(run_ms)} if run_ms else {}
-    return json.dumps({
-        "apiVersion": "apps/v1", "kind": "Deployment",
-        "metadata": {"name": name, "annotations": annotations, "labels": labels or {}},
-        "spec": {"replicas": replicas, "selector": {"matchLabels": {"app": name}},
-                 "template": {"metadata": {"labels": {"app": name}, "annotations": pod_annotations},
-                              "spec": {"containers": [{"name": "main", "image": "nginx:1.27"}]}}},
-    })
+    return json.dumps(
+        {
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "metadata": {"name": name, "annotations": annotations, "labels": labels or {}},
+            "spec": {
+                "replicas": replicas,
+                "selector": {"matchLabels": {"app": name}},
+                "template": {
+                    "metadata": {"labels": {"app": name}, "annotations": pod_annotations},
+                    "spec": {"containers": [{"name": "main", "image": "nginx:1.27"}]},
+                },
+            },
+        }
+    )
 
 
 def configmap(name: str, data: dict[str, str]) -> str:
@@ -35,8 +49,10 @@ def configmap(name: str, data: dict[str, str]) -> str:
 
 
 def service(name: str) -> str:
-    return (f"apiVersion: v1\nkind: Service\nmetadata:\n  name: {name}\nspec:\n  selector:\n    app: {name}\n"
-            f"  ports:\n  - port: 80\n    targetPort: 8080\n")
+    return (
+        f"apiVersion: v1\nkind: Service\nmetadata:\n  name: {name}\nspec:\n  selector:\n    app: {name}\n"
+        f"  ports:\n  - port: 80\n    targetPort: 8080\n"
+    )
 
 
 def wait_status(bosun: Bosun, app: str, *, timeout: float = 90, **expected: Any) -> dict[str, Any]:
@@ -55,11 +71,14 @@ def live(cluster: Cluster, ns: str, kind: str, name: str) -> dict[str, Any] | No
 
 @pytest.fixture
 def repo(tmp_path: Path) -> GitRepo:
-    return GitRepo.create(tmp_path / "repo", {
-        "web.yaml": deployment("web", replicas=2, wave=1) + "\n",
-        "svc.yaml": service("web"),
-        "settings.json": configmap("settings", {"mode": "fast"}),
-    })
+    return GitRepo.create(
+        tmp_path / "repo",
+        {
+            "web.yaml": deployment("web", replicas=2, wave=1) + "\n",
+            "svc.yaml": service("web"),
+            "settings.json": configmap("settings", {"mode": "fast"}),
+        },
+    )
 
 
 def test_new_app_becomes_synced_and_healthy_with_deployment_rolled_out(
@@ -75,8 +94,9 @@ def test_new_app_becomes_synced_and_healthy_with_deployment_rolled_out(
     assert kinds[("ConfigMap", "settings")][0] == "Synced"
     web = live(devcluster_a, ns, "deployment", "web")
     assert web and web["status"]["availableReplicas"] == 2
-    assert web["metadata"]["labels"]["app.kubernetes.io/instance"] == app
-    assert web["metadata"]["annotations"]["bosun.dev/tracking-id"] == f"{app}:apps/Deployment:{ns}/web"
+    # Argo CD 3's default tracking: the annotation alone, no instance label.
+    assert "app.kubernetes.io/instance" not in web["metadata"].get("labels", {})
+    assert web["metadata"]["annotations"]["argocd.argoproj.io/tracking-id"] == f"{app}:apps/Deployment:{ns}/web"
     history = json.loads(bosun.cli("app", "history", app, "-o", "json").stdout)
     assert [h["phase"] for h in history] == ["Succeeded"]
     assert bosun.cli("app", "diff", app, check=False).returncode == 0
@@ -112,11 +132,15 @@ def test_change_made_with_kubectl_is_reverted_only_with_self_heal(
     app, ns = unique("heal"), unique("ns")
     bosun.create_app(app, repo, namespace=ns, self_heal=self_heal)
     wait_status(bosun, app, sync="Synced", health="Healthy")
-    kubectl(devcluster_a, "-n", ns, "patch", "configmap", "settings", "--type=merge",
-            "-p", '{"data": {"mode": "slow"}}')
+    kubectl(
+        devcluster_a, "-n", ns, "patch", "configmap", "settings", "--type=merge", "-p", '{"data": {"mode": "slow"}}'
+    )
     if self_heal:
-        eventually(lambda: live(devcluster_a, ns, "configmap", "settings")["data"]["mode"] == "fast",  # type: ignore[index]
-                   timeout=60, what="selfHeal reverted the ConfigMap")
+        eventually(
+            lambda: live(devcluster_a, ns, "configmap", "settings")["data"]["mode"] == "fast",  # type: ignore[index]
+            timeout=60,
+            what="selfHeal reverted the ConfigMap",
+        )
         wait_status(bosun, app, sync="Synced")
     else:
         status = wait_status(bosun, app, sync="OutOfSync")
@@ -150,8 +174,13 @@ def test_invalid_manifest_gives_condition_naming_the_file_and_changes_nothing(
     app, ns = unique("invalid"), unique("ns")
     bosun.create_app(app, repo, namespace=ns, prune=True)
     wait_status(bosun, app, sync="Synced", health="Healthy")
-    repo.write({"svc.yaml": "apiVersion: v1\nkind: Service\nmetadata:\n  name: [oops\n",
-                "web.yaml": deployment("web", replicas=5, wave=1)}, "broken")
+    repo.write(
+        {
+            "svc.yaml": "apiVersion: v1\nkind: Service\nmetadata:\n  name: [oops\n",
+            "web.yaml": deployment("web", replicas=5, wave=1),
+        },
+        "broken",
+    )
 
     def condition() -> str | None:
         conditions = bosun.status(app)["conditions"]
@@ -185,9 +214,7 @@ def test_manifest_rejected_by_api_server_fails_the_sync_once(
     assert [h["phase"] for h in history] == ["Succeeded", "Failed"]
 
 
-def test_unreachable_repository_gives_condition_and_app_recovers(
-    bosun: Bosun, repo: GitRepo, tmp_path: Path
-) -> None:
+def test_unreachable_repository_gives_condition_and_app_recovers(bosun: Bosun, repo: GitRepo, tmp_path: Path) -> None:
     app, ns = unique("gone"), unique("ns")
     bosun.create_app(app, repo, namespace=ns)
     wait_status(bosun, app, sync="Synced", health="Healthy")
@@ -204,22 +231,36 @@ def test_unreachable_repository_gives_condition_and_app_recovers(
     wait_status(bosun, app, sync="Synced", health="Healthy")
 
 
-def test_sync_finishes_after_worker_is_killed_mid_sync(
-    bosun: Bosun, devcluster_a: Cluster, repo: GitRepo
-) -> None:
+def test_sync_finishes_after_worker_is_killed_mid_sync(bosun: Bosun, devcluster_a: Cluster, repo: GitRepo) -> None:
     app, ns = unique("crash"), unique("ns")
     bosun.create_app(app, repo, namespace=ns, automated=False)
     wait_status(bosun, app, sync="OutOfSync")
     # a slow wave: Job pods run 8 s before they complete
-    repo.write({"job.yaml": json.dumps({
-        "apiVersion": "batch/v1", "kind": "Job",
-        "metadata": {"name": "slow", "annotations": {"argocd.argoproj.io/sync-wave": "2"}},
-        "spec": {"template": {"metadata": {"annotations": {"devcluster.bosun.dev/run-ms": "8000"}},
-                              "spec": {"restartPolicy": "Never",
-                                       "containers": [{"name": "main", "image": "busybox"}]}}},
-    })}, "slow job")
-    sync = subprocess.Popen([sys.executable, "-m", "bosun.cli.main", "app", "sync", app],
-                            env=bosun.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    repo.write(
+        {
+            "job.yaml": json.dumps(
+                {
+                    "apiVersion": "batch/v1",
+                    "kind": "Job",
+                    "metadata": {"name": "slow", "annotations": {"argocd.argoproj.io/sync-wave": "2"}},
+                    "spec": {
+                        "template": {
+                            "metadata": {"annotations": {"devcluster.bosun.dev/run-ms": "8000"}},
+                            "spec": {"restartPolicy": "Never", "containers": [{"name": "main", "image": "busybox"}]},
+                        }
+                    },
+                }
+            )
+        },
+        "slow job",
+    )
+    sync = subprocess.Popen(
+        [sys.executable, "-m", "cli.main", "app", "sync", app],
+        env=bosun.env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     eventually(lambda: live(devcluster_a, ns, "job", "slow") is not None, timeout=60, what="Job created")
     bosun.kill_worker()
     time.sleep(2)
@@ -237,14 +278,28 @@ def test_secret_written_with_string_data_is_synced_and_masked(
     bosun: Bosun, devcluster_a: Cluster, repo: GitRepo
 ) -> None:
     app, ns = unique("secret"), unique("ns")
-    repo.write({"secret.yaml": "apiVersion: v1\nkind: Secret\nmetadata:\n  name: db\n"
-                               "stringData:\n  password: hunter2-very-secret\n"}, "secret")
+    repo.write(
+        {
+            "secret.yaml": "apiVersion: v1\nkind: Secret\nmetadata:\n  name: db\n"
+            "stringData:\n  password: hunter2-very-secret\n"
+        },
+        "secret",
+    )
     bosun.create_app(app, repo, namespace=ns)
     status = wait_status(bosun, app, sync="Synced", health="Healthy")
     row = next(r for r in status["resources"] if r["key"]["kind"] == "Secret")
     assert row["sync"] == "Synced"
-    kubectl(devcluster_a, "-n", ns, "patch", "secret", "db", "--type=merge",
-            "-p", '{"stringData": {"password": "changed-by-hand-secret"}}')
+    kubectl(
+        devcluster_a,
+        "-n",
+        ns,
+        "patch",
+        "secret",
+        "db",
+        "--type=merge",
+        "-p",
+        '{"stringData": {"password": "changed-by-hand-secret"}}',
+    )
     diff = bosun.cli("app", "diff", app, check=False)
     assert diff.returncode == 1
     assert "password" in diff.stdout and "++++++++" in diff.stdout
@@ -281,11 +336,16 @@ def test_app_with_sync_schedule_annotation_syncs_only_when_scheduled(
     document = json.loads(bosun.cli("app", "get", app, "-o", "json").stdout)
     assert document["automated"]
     # annotate the app: synced on the first of each month only
-    spec = {"apiVersion": "argoproj.io/v1alpha1", "kind": "Application",
-            "metadata": {"name": app, "annotations": {"bosun.dev/sync-schedule": "0 0 1 * *"}},
-            "spec": {"source": {"repoURL": repo.url, "path": ".", "targetRevision": "HEAD"},
-                     "destination": {"server": "https://kubernetes.default.svc", "namespace": ns},
-                     "syncPolicy": {"automated": {}, "syncOptions": ["CreateNamespace=true"]}}}
+    spec = {
+        "apiVersion": "argoproj.io/v1alpha1",
+        "kind": "Application",
+        "metadata": {"name": app, "annotations": {"bosun.dev/sync-schedule": "0 0 1 * *"}},
+        "spec": {
+            "source": {"repoURL": repo.url, "path": ".", "targetRevision": "HEAD"},
+            "destination": {"server": "https://kubernetes.default.svc", "namespace": ns},
+            "syncPolicy": {"automated": {}, "syncOptions": ["CreateNamespace=true"]},
+        },
+    }
     app_file = bosun.home / f"{app}-scheduled.json"
     app_file.write_text(json.dumps(spec))
     bosun.cli("app", "create", "-f", str(app_file), "--upsert")
@@ -311,8 +371,9 @@ def test_app_with_sync_schedule_annotation_syncs_only_when_scheduled(
     assert live(devcluster_a, ns, "deployment", "web")["spec"]["replicas"] == 3  # type: ignore[index]
     bosun.cli("app", "delete", app)
 
-    assert eventually(lambda: f"sync:{app}" not in asyncio.run(schedule_ids()), timeout=60,
-                      what="schedule removed with the app")
+    assert eventually(
+        lambda: f"sync:{app}" not in asyncio.run(schedule_ids()), timeout=60, what="schedule removed with the app"
+    )
 
 
 def test_app_manifests_prints_git_at_a_revision_and_live_objects(

@@ -22,19 +22,26 @@ CONTROL_NAMESPACE = "bosun"
 FINALIZER = "resources-finalizer.argocd.argoproj.io"
 
 
-def application(name: str, repo: GitRepo, path: str, namespace: str, *, finalizer: bool = False,
-                namespaced: bool = True) -> dict[str, Any]:
+def application(
+    name: str, repo: GitRepo, path: str, namespace: str, *, finalizer: bool = False, namespaced: bool = True
+) -> dict[str, Any]:
     """An Application as an Argo CD user writes it."""
     metadata: dict[str, Any] = {"name": name}
     if namespaced:
         metadata["namespace"] = CONTROL_NAMESPACE
     if finalizer:
         metadata["finalizers"] = [FINALIZER]
-    return {"apiVersion": "argoproj.io/v1alpha1", "kind": "Application", "metadata": metadata,
-            "spec": {"project": "default",
-                     "source": {"repoURL": repo.url, "path": path, "targetRevision": "HEAD"},
-                     "destination": {"server": "https://kubernetes.default.svc", "namespace": namespace},
-                     "syncPolicy": {"automated": {"prune": True}, "syncOptions": ["CreateNamespace=true"]}}}
+    return {
+        "apiVersion": "argoproj.io/v1alpha1",
+        "kind": "Application",
+        "metadata": metadata,
+        "spec": {
+            "project": "default",
+            "source": {"repoURL": repo.url, "path": path, "targetRevision": "HEAD"},
+            "destination": {"server": "https://kubernetes.default.svc", "namespace": namespace},
+            "syncPolicy": {"automated": {"prune": True}, "syncOptions": ["CreateNamespace=true"]},
+        },
+    }
 
 
 def resource(cluster: Cluster, name: str) -> dict[str, Any] | None:
@@ -64,19 +71,28 @@ def ended(bosun: Bosun, app: str) -> bool:
 def test_declared_application_is_followed_from_creation_to_deletion(
     bosun: Bosun, devcluster_a: Cluster, tmp_path: Path
 ) -> None:
-    repo = GitRepo.create(tmp_path / "repo", {
-        "one/cm.json": configmap("first", {"a": "b"}),
-        "two/cm.json": configmap("second", {"c": "d"}),
-    })
+    repo = GitRepo.create(
+        tmp_path / "repo",
+        {
+            "one/cm.json": configmap("first", {"a": "b"}),
+            "two/cm.json": configmap("second", {"c": "d"}),
+        },
+    )
     app, ns = unique("declared"), unique("ns")
     kubectl(devcluster_a, "apply", "-f", "-", input=json.dumps(application(app, repo, "one", ns)))
-    eventually(lambda: workflow_status(bosun, app) is WorkflowExecutionStatus.RUNNING, timeout=30,
-               what="a workflow for the Application")
+    eventually(
+        lambda: workflow_status(bosun, app) is WorkflowExecutionStatus.RUNNING,
+        timeout=30,
+        what="a workflow for the Application",
+    )
     wait_status(bosun, app, sync="Synced", health="Healthy", timeout=90)
     assert live(devcluster_a, ns, "configmap", "first") is not None
     # Status is written back to the resource in Argo CD's shape.
-    eventually(lambda: resource_status(devcluster_a, app) == ("Synced", "Healthy"), timeout=30,
-               what="status on the Application resource")
+    eventually(
+        lambda: resource_status(devcluster_a, app) == ("Synced", "Healthy"),
+        timeout=30,
+        what="status on the Application resource",
+    )
     status = resource(devcluster_a, app)["status"]  # type: ignore[index]
     assert status["sync"]["revision"] == repo.git("rev-parse", "HEAD")
     assert {(r["kind"], r["name"]) for r in status["resources"]} == {("ConfigMap", "first")}
@@ -84,21 +100,46 @@ def test_declared_application_is_followed_from_creation_to_deletion(
     assert "SYNC STATUS" in table and "HEALTH STATUS" in table and "Synced" in table and "Healthy" in table
 
     # A change to the resource reaches the workflow: the new path is deployed, the old pruned.
-    kubectl(devcluster_a, "-n", CONTROL_NAMESPACE, "patch", "application", app, "--type=merge",
-            "-p", json.dumps({"spec": {"source": {"path": "two"}}}))
+    kubectl(
+        devcluster_a,
+        "-n",
+        CONTROL_NAMESPACE,
+        "patch",
+        "application",
+        app,
+        "--type=merge",
+        "-p",
+        json.dumps({"spec": {"source": {"path": "two"}}}),
+    )
     eventually(lambda: live(devcluster_a, ns, "configmap", "second") is not None, timeout=60, what="second deployed")
     eventually(lambda: live(devcluster_a, ns, "configmap", "first") is None, timeout=60, what="first pruned")
     assert bosun.status(app)["path"] == "two"
 
     # Argo CD's refresh annotation is honoured and removed.
     kubectl(devcluster_a, "-n", CONTROL_NAMESPACE, "annotate", "application", app, "argocd.argoproj.io/refresh=hard")
-    eventually(lambda: "argocd.argoproj.io/refresh" not in
-               ((resource(devcluster_a, app) or {}).get("metadata", {}).get("annotations") or {}),
-               timeout=30, what="refresh annotation removed")
+    eventually(
+        lambda: (
+            "argocd.argoproj.io/refresh"
+            not in ((resource(devcluster_a, app) or {}).get("metadata", {}).get("annotations") or {})
+        ),
+        timeout=30,
+        what="refresh annotation removed",
+    )
 
     # Argo CD's operation field (what `argocd app sync` sets) runs a sync and is cleared.
-    kubectl(devcluster_a, "-n", CONTROL_NAMESPACE, "patch", "application", app, "--type=merge", "-p", json.dumps(
-        {"operation": {"initiatedBy": {"username": "release-bot"}, "sync": {"revision": "HEAD", "prune": True}}}))
+    kubectl(
+        devcluster_a,
+        "-n",
+        CONTROL_NAMESPACE,
+        "patch",
+        "application",
+        app,
+        "--type=merge",
+        "-p",
+        json.dumps(
+            {"operation": {"initiatedBy": {"username": "release-bot"}, "sync": {"revision": "HEAD", "prune": True}}}
+        ),
+    )
 
     def operation_synced() -> bool:
         history = json.loads(bosun.cli("app", "history", app, "-o", "json").stdout)
@@ -108,16 +149,34 @@ def test_declared_application_is_followed_from_creation_to_deletion(
     assert "operation" not in (resource(devcluster_a, app) or {})
 
     # An invalid spec is refused with the field named, and the running workflow keeps its spec.
-    kubectl(devcluster_a, "-n", CONTROL_NAMESPACE, "patch", "application", app, "--type=merge",
-            "-p", json.dumps({"spec": {"syncPolicy": {"retry": {"limit": "many"}}}}))
+    kubectl(
+        devcluster_a,
+        "-n",
+        CONTROL_NAMESPACE,
+        "patch",
+        "application",
+        app,
+        "--type=merge",
+        "-p",
+        json.dumps({"spec": {"syncPolicy": {"retry": {"limit": "many"}}}}),
+    )
 
     def invalid() -> str:
         conditions = ((resource(devcluster_a, app) or {}).get("status") or {}).get("conditions") or []
         return next((c["message"] for c in conditions if c["type"] == "InvalidSpecError"), "")
 
     assert "retry" in eventually(invalid, timeout=30, what="InvalidSpecError on the resource")
-    kubectl(devcluster_a, "-n", CONTROL_NAMESPACE, "patch", "application", app, "--type=json",
-            "-p", json.dumps([{"op": "remove", "path": "/spec/syncPolicy/retry"}]))
+    kubectl(
+        devcluster_a,
+        "-n",
+        CONTROL_NAMESPACE,
+        "patch",
+        "application",
+        app,
+        "--type=json",
+        "-p",
+        json.dumps([{"op": "remove", "path": "/spec/syncPolicy/retry"}]),
+    )
 
     # Deleted without the finalizer: the workflow ends, the resources stay.
     kubectl(devcluster_a, "-n", CONTROL_NAMESPACE, "delete", "application", app)
@@ -137,32 +196,53 @@ def test_app_of_apps_brings_up_three_children_and_cascades_deletion(
         files[f"children/{child}/cm.json"] = configmap("settings", {"team": child})
         # Children 1 and 2 carry the resources finalizer; child 3 does not. No namespace:
         # the parent deploys them to its destination namespace, the control namespace.
-        files[f"apps/{child}.yaml"] = yaml.safe_dump(application(
-            child, repo, f"children/{child}", ns, finalizer=i < 2, namespaced=False))
+        files[f"apps/{child}.yaml"] = yaml.safe_dump(
+            application(child, repo, f"children/{child}", ns, finalizer=i < 2, namespaced=False)
+        )
     repo.write(files, "three child apps")
     parent = unique("parent")
-    kubectl(devcluster_a, "apply", "-f", "-",
-            input=json.dumps(application(parent, repo, "apps", CONTROL_NAMESPACE, finalizer=True)))
+    kubectl(
+        devcluster_a,
+        "apply",
+        "-f",
+        "-",
+        input=json.dumps(application(parent, repo, "apps", CONTROL_NAMESPACE, finalizer=True)),
+    )
 
-    eventually(lambda: workflow_status(bosun, parent) is WorkflowExecutionStatus.RUNNING, timeout=30,
-               what="a workflow for the parent")
+    eventually(
+        lambda: workflow_status(bosun, parent) is WorkflowExecutionStatus.RUNNING,
+        timeout=30,
+        what="a workflow for the parent",
+    )
     wait_status(bosun, parent, sync="Synced", health="Healthy", timeout=120)
     for child, ns in zip(children, namespaces, strict=True):
-        eventually(lambda child=child: workflow_status(bosun, child) is WorkflowExecutionStatus.RUNNING,
-                   timeout=30, what=f"a workflow for {child}")
+        eventually(
+            lambda child=child: workflow_status(bosun, child) is WorkflowExecutionStatus.RUNNING,
+            timeout=30,
+            what=f"a workflow for {child}",
+        )
         wait_status(bosun, child, sync="Synced", health="Healthy", timeout=120)
         web = live(devcluster_a, ns, "deployment", "web")
         assert web is not None and web["status"].get("readyReplicas") == 2
-        eventually(lambda child=child: resource_status(devcluster_a, child) == ("Synced", "Healthy"),
-                   timeout=30, what=f"{child} status on its resource")
-        labels = resource(devcluster_a, child)["metadata"]["labels"]  # type: ignore[index]
-        assert labels["app.kubernetes.io/instance"] == parent
+        eventually(
+            lambda child=child: resource_status(devcluster_a, child) == ("Synced", "Healthy"),
+            timeout=30,
+            what=f"{child} status on its resource",
+        )
+        annotations = resource(devcluster_a, child)["metadata"]["annotations"]  # type: ignore[index]
+        assert (
+            annotations["argocd.argoproj.io/tracking-id"]
+            == f"{parent}:argoproj.io/Application:{CONTROL_NAMESPACE}/{child}"
+        )
 
     # Child 1 leaves Git: the parent prunes its Application, whose finalizer deletes its resources.
     repo.write({f"apps/{children[0]}.yaml": None}, "retire child 1")
     eventually(lambda: resource(devcluster_a, children[0]) is None, timeout=90, what="child 1 Application gone")
-    eventually(lambda: live(devcluster_a, namespaces[0], "deployment", "web") is None, timeout=30,
-               what="child 1 Deployment deleted")
+    eventually(
+        lambda: live(devcluster_a, namespaces[0], "deployment", "web") is None,
+        timeout=30,
+        what="child 1 Deployment deleted",
+    )
     assert live(devcluster_a, namespaces[0], "configmap", "settings") is None
     assert ended(bosun, children[0])
 
@@ -177,6 +257,9 @@ def test_app_of_apps_brings_up_three_children_and_cascades_deletion(
     kubectl(devcluster_a, "-n", CONTROL_NAMESPACE, "delete", "application", parent, "--wait=false")
     eventually(lambda: resource(devcluster_a, parent) is None, timeout=120, what="parent Application gone")
     eventually(lambda: resource(devcluster_a, children[1]) is None, timeout=60, what="child 2 Application gone")
-    eventually(lambda: live(devcluster_a, namespaces[1], "deployment", "web") is None, timeout=30,
-               what="child 2 Deployment deleted")
+    eventually(
+        lambda: live(devcluster_a, namespaces[1], "deployment", "web") is None,
+        timeout=30,
+        what="child 2 Deployment deleted",
+    )
     assert ended(bosun, parent) and ended(bosun, children[1])

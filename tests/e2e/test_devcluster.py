@@ -46,8 +46,12 @@ def test_deployment_becomes_available_with_three_ready_pods(devcluster_a: Cluste
 
     eventually(available, what="Deployment web Available with 3 replicas")
     pods = kubectl_json(devcluster_a, "-n", ns, "get", "pods", "-l", "app=web")["items"]
-    ready = [p for p in pods if p["status"]["phase"] == "Running"
-             and {c["type"]: c["status"] for c in p["status"]["conditions"]}["Ready"] == "True"]
+    ready = [
+        p
+        for p in pods
+        if p["status"]["phase"] == "Running"
+        and {c["type"]: c["status"] for c in p["status"]["conditions"]}["Ready"] == "True"
+    ]
     assert len(ready) == 3
 
 
@@ -57,8 +61,7 @@ def test_job_completes(devcluster_a: Cluster) -> None:
 
     def complete() -> bool:
         job = kubectl_json(devcluster_a, "-n", ns, "get", "job", "migrate")
-        return any(c["type"] == "Complete" and c["status"] == "True"
-                   for c in job["status"].get("conditions", []))
+        return any(c["type"] == "Complete" and c["status"] == "True" for c in job["status"].get("conditions", []))
 
     eventually(complete, what="Job migrate Complete")
 
@@ -94,8 +97,7 @@ def test_long_running_pod_marked_to_fail_crash_loops(devcluster_a: Cluster) -> N
     kubectl(devcluster_a, "-n", ns, "apply", "-f", "-", input=_pod("crash", fail=True, policy="Always"))
 
     def crash_looping() -> bool:
-        statuses = kubectl_json(devcluster_a, "-n", ns, "get", "pod", "crash")["status"].get(
-            "containerStatuses", [])
+        statuses = kubectl_json(devcluster_a, "-n", ns, "get", "pod", "crash")["status"].get("containerStatuses", [])
         return bool(statuses) and statuses[0]["state"].get("waiting", {}).get("reason") == "CrashLoopBackOff"
 
     eventually(crash_looping, what="Pod in CrashLoopBackOff")
@@ -148,15 +150,17 @@ def test_crd_becomes_established_and_custom_resource_applies(devcluster_a: Clust
 
     def established() -> bool:
         crd = kubectl_json(devcluster_a, "get", "crd", "widgets.example.bosun.dev")
-        return any(c["type"] == "Established" and c["status"] == "True"
-                   for c in crd.get("status", {}).get("conditions", []))
+        return any(
+            c["type"] == "Established" and c["status"] == "True" for c in crd.get("status", {}).get("conditions", [])
+        )
 
     eventually(established, what="CRD Established")
     ns = _namespace(devcluster_a)
     widget = "apiVersion: example.bosun.dev/v1\nkind: Widget\nmetadata:\n  name: w\nspec:\n  size: 3\n"
-    eventually(lambda: kubectl(devcluster_a, "-n", ns, "apply", "-f", "-", input=widget, check=False),
-               what="Widget applied")
-    assert kubectl_json(devcluster_a, "-n", ns, "get", "widget", "w")["spec"]["size"] == 3
+    eventually(
+        lambda: kubectl(devcluster_a, "-n", ns, "apply", "-f", "-", input=widget, check=False), what="Widget applied"
+    )
+    assert kubectl_json(devcluster_a, "-n", ns, "get", "widgets.example.bosun.dev", "w")["spec"]["size"] == 3
 
 
 @pytest.fixture(scope="module")
@@ -165,31 +169,29 @@ def dynamic_a(devcluster_a: Cluster) -> DynamicClient:
     return DynamicClient(api)
 
 
-def test_server_side_apply_and_dry_run_through_python_client(
-    devcluster_a: Cluster, dynamic_a: DynamicClient
-) -> None:
+def test_server_side_apply_and_dry_run_through_python_client(devcluster_a: Cluster, dynamic_a: DynamicClient) -> None:
     ns = _namespace(devcluster_a)
     configmaps = dynamic_a.resources.get(api_version="v1", kind="ConfigMap")
-    body = {"apiVersion": "v1", "kind": "ConfigMap",
-            "metadata": {"name": "settings", "namespace": ns}, "data": {"mode": "fast"}}
+    body = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": "settings", "namespace": ns},
+        "data": {"mode": "fast"},
+    }
 
-    dry = configmaps.server_side_apply(body=body, name="settings", namespace=ns,
-                                       field_manager="bosun", dry_run="All")
+    dry = configmaps.server_side_apply(body=body, name="settings", namespace=ns, field_manager="bosun", dry_run="All")
     assert dry.data.mode == "fast"
     with pytest.raises(k8s_client.exceptions.ApiException) as missing:
         configmaps.get(name="settings", namespace=ns)
     assert missing.value.status == 404  # dry run changed nothing
 
-    applied = configmaps.server_side_apply(body=body, name="settings", namespace=ns,
-                                           field_manager="bosun")
+    applied = configmaps.server_side_apply(body=body, name="settings", namespace=ns, field_manager="bosun")
     managers = [m.manager for m in applied.metadata.managedFields]
     assert "bosun" in managers
     assert configmaps.get(name="settings", namespace=ns).data.mode == "fast"
 
 
-def test_two_clusters_run_side_by_side_independently(
-    devcluster_a: Cluster, devcluster_b: Cluster
-) -> None:
+def test_two_clusters_run_side_by_side_independently(devcluster_a: Cluster, devcluster_b: Cluster) -> None:
     assert devcluster_a.server != devcluster_b.server
     ns = _namespace(devcluster_a)
     names_b = {n["metadata"]["name"] for n in kubectl_json(devcluster_b, "get", "namespaces")["items"]}

@@ -26,22 +26,30 @@ IN_CLUSTER = "https://kubernetes.default.svc"
 
 
 def overlay(env: str, replicas: int) -> str:
-    return yaml.safe_dump({
-        "apiVersion": "kustomize.config.k8s.io/v1beta1", "kind": "Kustomization",
-        "resources": ["../../base"],
-        "configMapGenerator": [{"name": "settings", "literals": [f"environment={env}"],
-                                "options": {"disableNameSuffixHash": True}}],
-        "replicas": [{"name": "web", "count": replicas}]})
+    return yaml.safe_dump(
+        {
+            "apiVersion": "kustomize.config.k8s.io/v1beta1",
+            "kind": "Kustomization",
+            "resources": ["../../base"],
+            "configMapGenerator": [
+                {"name": "settings", "literals": [f"environment={env}"], "options": {"disableNameSuffixHash": True}}
+            ],
+            "replicas": [{"name": "web", "count": replicas}],
+        }
+    )
 
 
 def add_cluster(bosun: Bosun, cluster: Cluster, name: str) -> None:
     context = yaml.safe_load(cluster.kubeconfig.read_text())["current-context"]
-    out = bosun.cli("cluster", "add", context, "--kubeconfig", str(cluster.kubeconfig), "--name", name).stdout
+    # The kubeconfig's own credentials: bosun-manager is test_incluster's (a stopped cluster could not lose it).
+    own = "--use-own-credentials"
+    out = bosun.cli("cluster", "add", context, "--kubeconfig", str(cluster.kubeconfig), "--name", name, own).stdout
     assert name in out
 
 
 def compare_task_queues(bosun: Bosun, app: str) -> set[str]:
     """The task queues the app workflow's compare activities were scheduled on."""
+
     async def read() -> set[str]:
         client = await Client.connect(bosun.temporal.address)
         queues = set()
@@ -63,18 +71,27 @@ def test_same_app_to_two_clusters_with_different_overlays(
     listed = json.loads(bosun.cli("cluster", "list", "-o", "json").stdout)
     assert any(c["name"] == production and c["server"] == devcluster_b.server for c in listed)
 
-    repo = GitRepo.create(tmp_path / "repo", {
-        "base/kustomization.yaml": yaml.safe_dump({"resources": ["web.yaml"]}),
-        "base/web.yaml": deployment("web", replicas=1),
-        "overlays/development/kustomization.yaml": overlay("development", 1),
-        "overlays/production/kustomization.yaml": overlay("production", 3),
-    })
+    repo = GitRepo.create(
+        tmp_path / "repo",
+        {
+            "base/kustomization.yaml": yaml.safe_dump({"resources": ["web.yaml"]}),
+            "base/web.yaml": deployment("web", replicas=1),
+            "overlays/development/kustomization.yaml": overlay("development", 1),
+            "overlays/production/kustomization.yaml": overlay("production", 3),
+        },
+    )
     ns = unique("shop")
     dev_app, prod_app = unique("shop-dev"), unique("shop-prod")
     bosun.create_app(dev_app, repo, path="overlays/development", namespace=ns, server=IN_CLUSTER)
     # Production by cluster name, as `bosun cluster add` registered it.
-    bosun.create_app(prod_app, repo, path="overlays/production", namespace=ns, server="",
-                     extra_spec={"destination": {"name": production, "namespace": ns}})
+    bosun.create_app(
+        prod_app,
+        repo,
+        path="overlays/production",
+        namespace=ns,
+        server="",
+        extra_spec={"destination": {"name": production, "namespace": ns}},
+    )
 
     wait_status(bosun, dev_app, sync="Synced", health="Healthy", timeout=120)
     wait_status(bosun, prod_app, sync="Synced", health="Healthy", timeout=120)
@@ -90,8 +107,11 @@ def test_same_app_to_two_clusters_with_different_overlays(
 
     # One commit reaches both, each through its overlay.
     repo.write({"overlays/production/kustomization.yaml": overlay("production", 2)}, "production: 2 replicas")
-    eventually(lambda: (live(devcluster_b, ns, "deployment", "web") or {}).get("spec", {}).get("replicas") == 2,
-               timeout=60, what="production scaled to 2")
+    eventually(
+        lambda: (live(devcluster_b, ns, "deployment", "web") or {}).get("spec", {}).get("replicas") == 2,
+        timeout=60,
+        what="production scaled to 2",
+    )
     assert live(devcluster_a, ns, "deployment", "web")["spec"]["replicas"] == 1  # type: ignore[index]
 
     bosun.cli("app", "delete", dev_app)
@@ -102,8 +122,13 @@ def test_same_app_to_two_clusters_with_different_overlays(
 def test_unknown_cluster_name_is_a_clear_condition(bosun: Bosun, tmp_path: Path) -> None:
     repo = GitRepo.create(tmp_path / "repo", {"cm.json": configmap("settings", {"a": "b"})})
     app = unique("nowhere")
-    bosun.create_app(app, repo, namespace="default", server="",
-                     extra_spec={"destination": {"name": "no-such-cluster", "namespace": "default"}})
+    bosun.create_app(
+        app,
+        repo,
+        namespace="default",
+        server="",
+        extra_spec={"destination": {"name": "no-such-cluster", "namespace": "default"}},
+    )
 
     def condition() -> str | None:
         return next((c["message"] for c in bosun.status(app)["conditions"] if c["type"] == "ComparisonError"), None)
@@ -135,8 +160,14 @@ def test_a_stopped_cluster_does_not_hold_up_apps_on_the_others(
     doomed_repo = GitRepo.create(tmp_path / "doomed", {"cm.json": configmap("beat", {"n": "0"})})
     steady, lost = unique("steady"), unique("lost")
     bosun.create_app(steady, steady_repo, namespace=ns, refresh_seconds=2)
-    bosun.create_app(lost, doomed_repo, namespace=ns, server="", refresh_seconds=2,
-                     extra_spec={"destination": {"name": doomed_name, "namespace": ns}})
+    bosun.create_app(
+        lost,
+        doomed_repo,
+        namespace=ns,
+        server="",
+        refresh_seconds=2,
+        extra_spec={"destination": {"name": doomed_name, "namespace": ns}},
+    )
     wait_status(bosun, steady, sync="Synced", health="Healthy", timeout=120)
     wait_status(bosun, lost, sync="Synced", health="Healthy", timeout=120)
 
@@ -146,12 +177,17 @@ def test_a_stopped_cluster_does_not_hold_up_apps_on_the_others(
     for n in range(1, 5):
         steady_repo.write({"cm.json": configmap("beat", {"n": str(n)})}, f"beat {n}")
         committed = time.monotonic()
-        eventually(lambda n=n: (live(devcluster_a, ns, "configmap", "beat") or {}).get("data") == {"n": str(n)},
-                   timeout=60, what=f"beat {n} deployed")
+        eventually(
+            lambda n=n: (live(devcluster_a, ns, "configmap", "beat") or {}).get("data") == {"n": str(n)},
+            timeout=60,
+            what=f"beat {n} deployed",
+        )
         delays.append(time.monotonic() - committed)
     # Refresh every 2 s (+10% jitter) plus a sync: each commit is live within a few seconds.
-    print(f"commit-to-live seconds on {devcluster_a.name} with {doomed_name} stopped: "
-          + ", ".join(f"{d:.1f}" for d in delays))
+    print(
+        f"commit-to-live seconds on {devcluster_a.name} with {doomed_name} stopped: "
+        + ", ".join(f"{d:.1f}" for d in delays)
+    )
     assert max(delays) < 15, delays
 
     def lost_error() -> str | None:
@@ -196,24 +232,34 @@ def test_project_destinations_match_a_cluster_by_name_or_server(
     add_cluster(bosun, devcluster_b, remote)
     project = unique("remote-only")
     path = tmp_path / "project.json"
-    path.write_text(json.dumps({"apiVersion": "argoproj.io/v1alpha1", "kind": "AppProject",
-                                "metadata": {"name": project},
-                                "spec": {"sourceRepos": ["*"],
-                                         "destinations": [{"server": devcluster_b.server, "namespace": "*"}]}}))
+    path.write_text(
+        json.dumps(
+            {
+                "apiVersion": "argoproj.io/v1alpha1",
+                "kind": "AppProject",
+                "metadata": {"name": project},
+                "spec": {"sourceRepos": ["*"], "destinations": [{"server": devcluster_b.server, "namespace": "*"}]},
+            }
+        )
+    )
     bosun.cli("proj", "create", "-f", str(path), "--kubeconfig", str(bosun.kubeconfigs[0]))
     repo = GitRepo.create(tmp_path / "repo", {"cm.json": configmap("settings", {"a": "b"})})
     ns = unique("proj")
     allowed, refused = unique("by-name"), unique("local")
-    bosun.create_app(allowed, repo, namespace=ns, server="",
-                     extra_spec={"project": project, "destination": {"name": remote, "namespace": ns}})
+    bosun.create_app(
+        allowed,
+        repo,
+        namespace=ns,
+        server="",
+        extra_spec={"project": project, "destination": {"name": remote, "namespace": ns}},
+    )
     bosun.create_app(refused, repo, namespace=ns, extra_spec={"project": project})
 
     wait_status(bosun, allowed, sync="Synced", timeout=90)
     assert live(devcluster_b, ns, "configmap", "settings") is not None
 
     def refusal() -> str | None:
-        return next((c["message"] for c in bosun.status(refused)["conditions"]
-                     if c["type"] == "ComparisonError"), None)
+        return next((c["message"] for c in bosun.status(refused)["conditions"] if c["type"] == "ComparisonError"), None)
 
     assert "does not permit destination" in eventually(refusal, timeout=60, what="project refusal")
     assert live(devcluster_a, ns, "configmap", "settings") is None

@@ -54,7 +54,8 @@ def publish(server: HelmChartServer, root: Path, name: str, version: str) -> Non
     (chart / "values.yaml").write_text("origin: a private Helm repository\n")
     (chart / "templates" / "cm.yaml").write_text(
         "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: '{{ .Release.Name }}-settings'}\n"
-        "data: {origin: '{{ .Values.origin }}', chart: '{{ .Chart.Name }}-{{ .Chart.Version }}'}\n")
+        "data: {origin: '{{ .Values.origin }}', chart: '{{ .Chart.Name }}-{{ .Chart.Version }}'}\n"
+    )
     server.publish(chart)
 
 
@@ -68,7 +69,9 @@ def user(helm_chart_server: HelmChartServer) -> Iterator[tuple[str, str]]:
 
 
 def test_render_activity_pulls_a_private_chart_with_the_workers_credentials(
-    helm_chart_server: HelmChartServer, user: tuple[str, str], tmp_path: Path,
+    helm_chart_server: HelmChartServer,
+    user: tuple[str, str],
+    tmp_path: Path,
 ) -> None:
     name, password = user
     wrong = secret_value("wrong")
@@ -76,13 +79,13 @@ def test_render_activity_pulls_a_private_chart_with_the_workers_credentials(
     publish(helm_chart_server, tmp_path / "charts", chart, "0.4.0")
     url = helm_chart_server.url
     source = {"repoURL": url, "chart": chart, "targetRevision": "0.4.0"}
-    request = RenderInput(app="shop", repo_url=url, commit="0.4.0", source=source,
-                          destination_namespace="prod")
+    request = RenderInput(app="shop", repo_url=url, commit="0.4.0", source=source, destination_namespace="prod")
 
     def render(entries: list[RepoCredentials], label: str) -> SourceActivities:
         git = GitCache(tmp_path / label / "git", credentials=StaticCredentialStore(entries))
-        return SourceActivities(git=git, store=ContentStore(tmp_path / label / "store"),
-                                workdir=tmp_path / label / "work")
+        return SourceActivities(
+            git=git, store=ContentStore(tmp_path / label / "store"), workdir=tmp_path / label / "work"
+        )
 
     def failure(entries: list[RepoCredentials], label: str) -> str:
         with pytest.raises(ApplicationError) as info:
@@ -99,18 +102,29 @@ def test_render_activity_pulls_a_private_chart_with_the_workers_credentials(
     assert f"Helm repository {url} refused the credentials from Secret charts" in message
     assert wrong not in message and password not in message
 
-    activities = render([RepoCredentials(url=url, repo_type="helm", secret="charts", username=name,
-                                         password=password)], "right")
+    activities = render(
+        [RepoCredentials(url=url, repo_type="helm", secret="charts", username=name, password=password)], "right"
+    )
     result = activities.render(request)
     objects = ContentStore(tmp_path / "right" / "store").get_json(result.manifests_digest)
-    assert objects == [{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "shop-settings"},
-                        "data": {"origin": "a private Helm repository", "chart": f"{chart}-0.4.0"}}]
+    assert objects == [
+        {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {"name": "shop-settings"},
+            "data": {"origin": "a private Helm repository", "chart": f"{chart}-0.4.0"},
+        }
+    ]
     assert not list((tmp_path / "right" / "work").iterdir())  # the scratch space, with the login, is gone
 
 
 def test_private_chart_app_fails_clearly_then_syncs_with_bosun_repo_add_type_helm(
-    bosun: Bosun, devcluster_a: Cluster, helm_chart_server: HelmChartServer, user: tuple[str, str],
-    tmp_path: Path, added: Added,
+    bosun: Bosun,
+    devcluster_a: Cluster,
+    helm_chart_server: HelmChartServer,
+    user: tuple[str, str],
+    tmp_path: Path,
+    added: Added,
 ) -> None:
     name, password = user
     wrong = secret_value("wrong")
@@ -119,21 +133,38 @@ def test_private_chart_app_fails_clearly_then_syncs_with_bosun_repo_add_type_hel
     url = helm_chart_server.url
     app, ns = unique("helm"), unique("ns")
     added.apps.append(app)
-    bosun.create_app(app, GitRepo(Path("/nonexistent")), namespace=ns, extra_spec={
-        "source": {"repoURL": url, "chart": chart, "targetRevision": "1.0.0"}})
+    bosun.create_app(
+        app,
+        GitRepo(Path("/nonexistent")),
+        namespace=ns,
+        extra_spec={"source": {"repoURL": url, "chart": chart, "targetRevision": "1.0.0"}},
+    )
 
     message = condition(bosun, app, containing="requires credentials")
     assert f"Helm repository {url}" in message and "bosun repo add" in message
 
     added.repos.append((url, False))
-    out = repo_cli(bosun, "add", url, "--type", "helm", "--username", name, "--password", "-",
-                   "--name", "private-charts", stdin=wrong + "\n")
+    out = repo_cli(
+        bosun,
+        "add",
+        url,
+        "--type",
+        "helm",
+        "--username",
+        name,
+        "--password",
+        "-",
+        "--name",
+        "private-charts",
+        stdin=wrong + "\n",
+    )
     assert "helm repository" in out.stdout and wrong not in out.stdout + out.stderr
     message = condition(bosun, app, containing="refused the credentials")
     assert f"Helm repository {url}" in message and wrong not in message
 
-    repo_cli(bosun, "add", url, "--type", "helm", "--username", name, "--password", "-", "--upsert",
-             stdin=password + "\n")
+    repo_cli(
+        bosun, "add", url, "--type", "helm", "--username", name, "--password", "-", "--upsert", stdin=password + "\n"
+    )
     status = wait_status(bosun, app, sync="Synced", health="Healthy", timeout=120)
     assert status["revision"] == "1.0.0"
     settings = live(devcluster_a, ns, "configmap", f"{app}-settings")
@@ -145,8 +176,7 @@ def test_private_chart_app_fails_clearly_then_syncs_with_bosun_repo_add_type_hel
     listed = json.loads(repo_cli(bosun, "list", "-o", "json").stdout)
     entry = next(r for r in listed if r["url"] == url)
     assert entry["type"] == "helm" and password not in table + json.dumps(listed)
-    stored = json.loads(kubectl(devcluster_a, "-n", SECRETS_NAMESPACE, "get", "secret", entry["secret"],
-                                "-o", "json"))
+    stored = json.loads(kubectl(devcluster_a, "-n", SECRETS_NAMESPACE, "get", "secret", entry["secret"], "-o", "json"))
     assert base64.b64decode(stored["data"]["type"]).decode() == "helm"
 
 
@@ -155,8 +185,13 @@ async def test_no_password_reached_the_worker_log_files_or_histories(bosun: Bosu
     needles = [v.encode() for v in USED]
     log = bosun.worker_log.read_bytes()
     assert not [n for n in needles if n in log]
-    leaks = [f"{path}: {n[:6]!r}…" for path in bosun.home.rglob("*") if path.is_file() and not path.is_symlink()
-             for n in needles if n in path.read_bytes()]
+    leaks = [
+        f"{path}: {n[:6]!r}…"
+        for path in bosun.home.rglob("*")
+        if path.is_file() and not path.is_symlink()
+        for n in needles
+        if n in path.read_bytes()
+    ]
     assert not leaks
     client = await Client.connect(bosun.temporal.address)
     async for execution in client.list_workflows():

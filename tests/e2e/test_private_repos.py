@@ -42,20 +42,27 @@ def remember(*values: str) -> None:
     for value in values:
         USED.append(value)
         USED.append(base64.b64encode(value.encode()).decode())  # as a Secret's data holds it
-        USED.extend(line.strip() for line in value.splitlines()
-                    if len(line.strip()) >= 16 and "PRIVATE KEY" not in line)
+        USED.extend(
+            line.strip() for line in value.splitlines() if len(line.strip()) >= 16 and "PRIVATE KEY" not in line
+        )
 
 
 def files(name: str) -> dict[str, str | None]:
-    return {"web.yaml": deployment(name, replicas=1) + "\n",
-            "settings.json": configmap(f"{name}-settings", {"repo": "private"})}
+    return {
+        "web.yaml": deployment(name, replicas=1) + "\n",
+        "settings.json": configmap(f"{name}-settings", {"repo": "private"}),
+    }
 
 
 def create_app(bosun: Bosun, added: Added, name: str, url: str, namespace: str) -> None:
     added.apps.append(name)
     placeholder = GitRepo(Path("/nonexistent"))  # the source below replaces its file:// URL
-    bosun.create_app(name, placeholder, namespace=namespace, extra_spec={
-        "source": {"repoURL": url, "path": ".", "targetRevision": "HEAD"}})
+    bosun.create_app(
+        name,
+        placeholder,
+        namespace=namespace,
+        extra_spec={"source": {"repoURL": url, "path": ".", "targetRevision": "HEAD"}},
+    )
 
 
 def condition(bosun: Bosun, app: str, *, containing: str, timeout: float = 60) -> str:
@@ -68,10 +75,17 @@ def condition(bosun: Bosun, app: str, *, containing: str, timeout: float = 60) -
     return str(eventually(check, timeout=timeout, what=f"{app}: ComparisonError {containing!r}"))
 
 
-def repo_cli(bosun: Bosun, *args: str, stdin: str | None = None,
-             check: bool = True) -> subprocess.CompletedProcess[str]:
-    proc = subprocess.run([sys.executable, "-m", "bosun.cli.main", "repo", *args], env=bosun.env,
-                          input=stdin, capture_output=True, text=True, timeout=60)
+def repo_cli(
+    bosun: Bosun, *args: str, stdin: str | None = None, check: bool = True
+) -> subprocess.CompletedProcess[str]:
+    proc = subprocess.run(
+        [sys.executable, "-m", "cli.main", "repo", *args],
+        env=bosun.env,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     if check and proc.returncode != 0:
         raise AssertionError(f"bosun repo {args[0]} exited {proc.returncode}:\n{proc.stderr}")
     return proc
@@ -97,7 +111,10 @@ def added(bosun: Bosun) -> Iterator[Added]:
 
 
 def test_https_basic_auth_fails_clearly_without_credentials_and_syncs_with_them(
-    bosun: Bosun, devcluster_a: Cluster, http_git_server: HttpGitServer, tmp_path: Path,
+    bosun: Bosun,
+    devcluster_a: Cluster,
+    http_git_server: HttpGitServer,
+    tmp_path: Path,
     added: Added,
 ) -> None:
     user, password, wrong = "deploy", "pw-" + secrets.token_hex(12), "pw-" + secrets.token_hex(12)
@@ -114,13 +131,11 @@ def test_https_basic_auth_fails_clearly_without_credentials_and_syncs_with_them(
     assert "bosun repo add" in message
 
     added.repos.append((url, False))
-    repo_cli(bosun, "add", url, "--username", user, "--password", "-", "--name", "web",
-             stdin=wrong + "\n")
+    repo_cli(bosun, "add", url, "--username", user, "--password", "-", "--name", "web", stdin=wrong + "\n")
     message = condition(bosun, app, containing="credentials from Secret")
     assert "authentication failed" in message and wrong not in message
 
-    out = repo_cli(bosun, "add", url, "--username", user, "--password", "-", "--upsert",
-                   stdin=password + "\n")
+    out = repo_cli(bosun, "add", url, "--username", user, "--password", "-", "--upsert", stdin=password + "\n")
     assert password not in out.stdout + out.stderr
     status = wait_status(bosun, app, sync="Synced", health="Healthy")
     assert status["revision"] == source.git("rev-parse", "HEAD")
@@ -137,8 +152,7 @@ def test_https_basic_auth_fails_clearly_without_credentials_and_syncs_with_them(
     assert any(r["url"] == url and r["auth"] == "basic" for r in listed)
     assert password not in table and password not in json.dumps(listed)
     secret = next(r["secret"] for r in listed if r["url"] == url)
-    stored = json.loads(kubectl(devcluster_a, "-n", SECRETS_NAMESPACE, "get", "secret", secret,
-                                "-o", "json"))
+    stored = json.loads(kubectl(devcluster_a, "-n", SECRETS_NAMESPACE, "get", "secret", secret, "-o", "json"))
     assert stored["metadata"]["labels"]["argocd.argoproj.io/secret-type"] == "repository"
     assert base64.b64decode(stored["data"]["password"]).decode() == password
     assert base64.b64decode(stored["data"]["type"]).decode() == "git"
@@ -149,7 +163,10 @@ def test_https_basic_auth_fails_clearly_without_credentials_and_syncs_with_them(
 
 
 def test_ssh_key_fails_clearly_without_it_and_syncs_with_it(
-    bosun: Bosun, devcluster_a: Cluster, ssh_git_server: SshGitServer, tmp_path: Path,
+    bosun: Bosun,
+    devcluster_a: Cluster,
+    ssh_git_server: SshGitServer,
+    tmp_path: Path,
     added: Added,
 ) -> None:
     key = ssh_git_server.private_key()
@@ -169,8 +186,7 @@ def test_ssh_key_fails_clearly_without_it_and_syncs_with_it(
     message = condition(bosun, app, containing="authentication failed")
     assert "credentials from Secret" in message and "bosun repo add" in message
 
-    repo_cli(bosun, "add", url, "--ssh-private-key-path", str(ssh_git_server.client_key),
-             "--upsert")
+    repo_cli(bosun, "add", url, "--ssh-private-key-path", str(ssh_git_server.client_key), "--upsert")
     wait_status(bosun, app, sync="Synced", health="Healthy")
     assert live(devcluster_a, ns, "deployment", "api") is not None
     listed = repo_cli(bosun, "list").stdout
@@ -178,7 +194,10 @@ def test_ssh_key_fails_clearly_without_it_and_syncs_with_it(
 
 
 def test_ssh_host_keys_are_verified_against_argocd_known_hosts_configmap(
-    bosun: Bosun, devcluster_a: Cluster, ssh_git_server: SshGitServer, tmp_path: Path,
+    bosun: Bosun,
+    devcluster_a: Cluster,
+    ssh_git_server: SshGitServer,
+    tmp_path: Path,
     added: Added,
 ) -> None:
     source = GitRepo.create(tmp_path / "src", files("known"))
@@ -192,9 +211,12 @@ def test_ssh_host_keys_are_verified_against_argocd_known_hosts_configmap(
     wrong = f"[127.0.0.1]:{ssh_git_server.port} {algo} {blob}"
 
     def known_hosts(content: str) -> None:
-        manifest = {"apiVersion": "v1", "kind": "ConfigMap",
-                    "metadata": {"name": KNOWN_HOSTS_CONFIGMAP, "namespace": SECRETS_NAMESPACE},
-                    "data": {KNOWN_HOSTS_KEY: content + "\n"}}
+        manifest = {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {"name": KNOWN_HOSTS_CONFIGMAP, "namespace": SECRETS_NAMESPACE},
+            "data": {KNOWN_HOSTS_KEY: content + "\n"},
+        }
         kubectl(devcluster_a, "apply", "-f", "-", input=json.dumps(manifest))
 
     app, ns = unique("known"), unique("ns")
@@ -206,12 +228,16 @@ def test_ssh_host_keys_are_verified_against_argocd_known_hosts_configmap(
         known_hosts(ssh_git_server.known_hosts_line())
         wait_status(bosun, app, sync="Synced", health="Healthy")
     finally:
-        kubectl(devcluster_a, "-n", SECRETS_NAMESPACE, "delete", "configmap",
-                KNOWN_HOSTS_CONFIGMAP, "--ignore-not-found")
+        kubectl(
+            devcluster_a, "-n", SECRETS_NAMESPACE, "delete", "configmap", KNOWN_HOSTS_CONFIGMAP, "--ignore-not-found"
+        )
 
 
 def test_repo_creds_template_serves_every_repository_under_its_prefix(
-    bosun: Bosun, devcluster_a: Cluster, http_git_server: HttpGitServer, tmp_path: Path,
+    bosun: Bosun,
+    devcluster_a: Cluster,
+    http_git_server: HttpGitServer,
+    tmp_path: Path,
     added: Added,
 ) -> None:
     team = unique("team")
@@ -220,8 +246,9 @@ def test_repo_creds_template_serves_every_repository_under_its_prefix(
     http_git_server.users["x-access-token"] = token
     prefix = f"http://127.0.0.1:{http_git_server.port}/{team}"
     added.repos.append((prefix, True))
-    repo_cli(bosun, "add", prefix, "--creds-template", "--username", "x-access-token",
-             "--password", "-", stdin=token + "\n")
+    repo_cli(
+        bosun, "add", prefix, "--creds-template", "--username", "x-access-token", "--password", "-", stdin=token + "\n"
+    )
     apps = []
     for index in range(2):
         source = GitRepo.create(tmp_path / f"src{index}", files(f"svc{index}"))
@@ -263,6 +290,5 @@ async def test_no_workflow_history_holds_any_of_the_credentials(bosun: Bosun) ->
 
     runs = [(e.id, e.run_id) async for e in client.list_workflows()]
     assert any(workflow_id.startswith("app:http-") for workflow_id, _ in runs)
-    leaks = [leak for found in await asyncio.gather(*(scan(*run) for run in runs))
-             for leak in found]
+    leaks = [leak for found in await asyncio.gather(*(scan(*run) for run in runs)) for leak in found]
     assert not leaks, leaks

@@ -20,14 +20,19 @@ from tests.e2e.test_app_lifecycle import configmap, live, wait_status
 def crds(devcluster_a: Cluster) -> None:
     kubectl(devcluster_a, "apply", "-f", str(REPO_ROOT / "deploy" / "crds"))
     kubectl(devcluster_a, "apply", "-f", "-", input="apiVersion: v1\nkind: Namespace\nmetadata:\n  name: bosun\n")
-    eventually(lambda: "appprojects" in kubectl(devcluster_a, "api-resources", "--api-group=argoproj.io"),
-               what="AppProject CRD served")
+    eventually(
+        lambda: "appprojects" in kubectl(devcluster_a, "api-resources", "--api-group=argoproj.io"),
+        what="AppProject CRD served",
+    )
 
 
 def create_project(bosun: Bosun, name: str, spec: dict[str, object]) -> None:
     path = bosun.home / f"proj-{name}.json"
-    path.write_text(json.dumps({"apiVersion": "argoproj.io/v1alpha1", "kind": "AppProject",
-                                "metadata": {"name": name}, "spec": spec}))
+    path.write_text(
+        json.dumps(
+            {"apiVersion": "argoproj.io/v1alpha1", "kind": "AppProject", "metadata": {"name": name}, "spec": spec}
+        )
+    )
     bosun.cli("proj", "create", "-f", str(path), "--kubeconfig", str(bosun.kubeconfigs[0]))
 
 
@@ -41,10 +46,23 @@ def test_deny_window_delays_an_automated_sync_until_it_opens(
     start = now.replace(second=0, microsecond=0)
     window_end = start + timedelta(minutes=1)
     project = unique("windowed")
-    create_project(bosun, project, {
-        "sourceRepos": ["*"], "destinations": [{"server": "*", "namespace": "*"}],
-        "syncWindows": [{"kind": "deny", "schedule": f"{start.minute} {start.hour} * * *", "duration": "1m",
-                         "applications": ["*"], "manualSync": False}]})
+    create_project(
+        bosun,
+        project,
+        {
+            "sourceRepos": ["*"],
+            "destinations": [{"server": "*", "namespace": "*"}],
+            "syncWindows": [
+                {
+                    "kind": "deny",
+                    "schedule": f"{start.minute} {start.hour} * * *",
+                    "duration": "1m",
+                    "applications": ["*"],
+                    "manualSync": False,
+                }
+            ],
+        },
+    )
     repo = GitRepo.create(tmp_path / "repo", {"cm.json": configmap("settings", {"a": "b"})})
     app, ns = unique("window"), unique("ns")
     bosun.create_app(app, repo, namespace=ns, extra_spec={"project": project})
@@ -81,8 +99,15 @@ def test_app_in_a_missing_project_gets_a_condition_and_nothing_is_applied(
 
 def test_proj_commands_round_trip(bosun: Bosun) -> None:
     name = unique("team-data")
-    create_project(bosun, name, {"description": "data pipelines", "sourceRepos": ["https://git.example.com/*"],
-                                 "destinations": [{"server": "https://kubernetes.default.svc", "namespace": "data-*"}]})
+    create_project(
+        bosun,
+        name,
+        {
+            "description": "data pipelines",
+            "sourceRepos": ["https://git.example.com/*"],
+            "destinations": [{"server": "https://kubernetes.default.svc", "namespace": "data-*"}],
+        },
+    )
     kube = ["--kubeconfig", str(bosun.kubeconfigs[0])]
     assert name in bosun.cli("proj", "list", *kube).stdout
     shown = json.loads(bosun.cli("proj", "get", name, "-o", "json", *kube).stdout)
@@ -95,14 +120,25 @@ def test_app_outside_its_projects_destinations_or_kinds_is_refused_and_nothing_a
     bosun: Bosun, devcluster_a: Cluster, tmp_path: Path
 ) -> None:
     project = unique("team")
-    create_project(bosun, project, {
-        "sourceRepos": ["*"],
-        "destinations": [{"server": "https://kubernetes.default.svc", "namespace": "team-*"}]})
-    repo = GitRepo.create(tmp_path / "repo", {
-        "cm.json": configmap("settings", {"a": "b"}),
-        "role.json": json.dumps({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole",
-                                 "metadata": {"name": unique("reader")}, "rules": []}),
-    })
+    create_project(
+        bosun,
+        project,
+        {"sourceRepos": ["*"], "destinations": [{"server": "https://kubernetes.default.svc", "namespace": "team-*"}]},
+    )
+    repo = GitRepo.create(
+        tmp_path / "repo",
+        {
+            "cm.json": configmap("settings", {"a": "b"}),
+            "role.json": json.dumps(
+                {
+                    "apiVersion": "rbac.authorization.k8s.io/v1",
+                    "kind": "ClusterRole",
+                    "metadata": {"name": unique("reader")},
+                    "rules": [],
+                }
+            ),
+        },
+    )
 
     def condition(app: str) -> str | None:
         return next((c["message"] for c in bosun.status(app)["conditions"] if c["type"] == "ComparisonError"), None)

@@ -65,9 +65,12 @@ spec:
   selector: {app: kafka-processor}
   ports: [{port: 80, targetPort: 8080}]
 """,
-    **{f"overlays/{env}/kustomization.yaml":
-       f"resources: [../../base]\nnamePrefix: {env[:3]}-\nreplicas: [{{name: kafka-processor, count: {n}}}]\n"
-       for env, n in (("development", 1), ("staging", 2), ("production", 3))},
+    **{
+        f"overlays/{env}/kustomization.yaml": (
+            f"resources: [../../base]\nnamePrefix: {env[:3]}-\nreplicas: [{{name: kafka-processor, count: {n}}}]\n"
+        )
+        for env, n in (("development", 1), ("staging", 2), ("production", 3))
+    },
 }
 
 JSONNET = {
@@ -88,9 +91,12 @@ JSONNET = {
 
 
 def create(bosun: Bosun, name: str, spec: dict[str, Any]) -> None:
-    document = {"apiVersion": "argoproj.io/v1alpha1", "kind": "Application", "metadata": {"name": name},
-                "spec": {"syncPolicy": {"automated": {"prune": True}, "syncOptions": ["CreateNamespace=true"]},
-                         **spec}}
+    document = {
+        "apiVersion": "argoproj.io/v1alpha1",
+        "kind": "Application",
+        "metadata": {"name": name},
+        "spec": {"syncPolicy": {"automated": {"prune": True}, "syncOptions": ["CreateNamespace=true"]}, **spec},
+    }
     path = bosun.home / f"{name}.json"
     path.write_text(json.dumps(document))
     bosun.cli("app", "create", "-f", str(path), "--refresh-seconds", "3")
@@ -100,15 +106,25 @@ def destination(ns: str) -> dict[str, str]:
     return {"server": "https://kubernetes.default.svc", "namespace": ns}
 
 
-def test_helm_chart_with_production_values_and_parameters(
-    bosun: Bosun, devcluster_a: Cluster, tmp_path: Path
-) -> None:
+def test_helm_chart_with_production_values_and_parameters(bosun: Bosun, devcluster_a: Cluster, tmp_path: Path) -> None:
     repo = GitRepo.create(tmp_path / "repo", {f"charts/web/{k}": v for k, v in CHART.items()})
     app, ns = unique("helm"), unique("ns")
-    create(bosun, app, {"source": {"repoURL": repo.url, "path": "charts/web", "targetRevision": "HEAD",
-                                   "helm": {"valueFiles": ["values-production.yaml"],
-                                            "parameters": [{"name": "message", "value": "from a parameter"}]}},
-                        "destination": destination(ns)})
+    create(
+        bosun,
+        app,
+        {
+            "source": {
+                "repoURL": repo.url,
+                "path": "charts/web",
+                "targetRevision": "HEAD",
+                "helm": {
+                    "valueFiles": ["values-production.yaml"],
+                    "parameters": [{"name": "message", "value": "from a parameter"}],
+                },
+            },
+            "destination": destination(ns),
+        },
+    )
     wait_status(bosun, app, sync="Synced", health="Healthy", timeout=120)
     web = live(devcluster_a, ns, "deployment", f"{app}-web")
     assert web and web["status"]["availableReplicas"] == 3
@@ -131,13 +147,15 @@ def chart_repository(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         (source / name).parent.mkdir(parents=True, exist_ok=True)
         (source / name).write_text(text)
     env = {"HOME": str(work), "PATH": os.environ["PATH"]}
-    subprocess.run([helm, "package", str(source), "-d", str(served / "charts")], env=env, check=True,
-                   capture_output=True)
+    subprocess.run(
+        [helm, "package", str(source), "-d", str(served / "charts")], env=env, check=True, capture_output=True
+    )
     handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(served))
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     url = f"http://127.0.0.1:{server.server_address[1]}/charts"
-    subprocess.run([helm, "repo", "index", str(served / "charts"), "--url", url], env=env, check=True,
-                   capture_output=True)
+    subprocess.run(
+        [helm, "repo", "index", str(served / "charts"), "--url", url], env=env, check=True, capture_output=True
+    )
     threading.Thread(target=server.serve_forever, daemon=True).start()
     yield url
     server.shutdown()
@@ -147,8 +165,14 @@ def test_chart_pulled_from_a_helm_repository_by_name_and_version(
     bosun: Bosun, devcluster_a: Cluster, chart_repository: str
 ) -> None:
     app, ns = unique("chart"), unique("ns")
-    create(bosun, app, {"source": {"repoURL": chart_repository, "chart": "web", "targetRevision": "1.4.2"},
-                        "destination": destination(ns)})
+    create(
+        bosun,
+        app,
+        {
+            "source": {"repoURL": chart_repository, "chart": "web", "targetRevision": "1.4.2"},
+            "destination": destination(ns),
+        },
+    )
     status = wait_status(bosun, app, sync="Synced", health="Healthy", timeout=120)
     assert status["revision"] == "1.4.2"
     assert live(devcluster_a, ns, "deployment", f"{app}-web") is not None
@@ -156,13 +180,17 @@ def test_chart_pulled_from_a_helm_repository_by_name_and_version(
 
 def test_chart_with_a_vendored_dependency(bosun: Bosun, devcluster_a: Cluster, tmp_path: Path) -> None:
     files = {f"umbrella/charts/web/{k}": v for k, v in CHART.items()}
-    files["umbrella/Chart.yaml"] = ("apiVersion: v2\nname: umbrella\nversion: 1.0.0\n"
-                                    "dependencies:\n- name: web\n  version: 0.1.0\n")
+    files["umbrella/Chart.yaml"] = (
+        "apiVersion: v2\nname: umbrella\nversion: 1.0.0\ndependencies:\n- name: web\n  version: 0.1.0\n"
+    )
     files["umbrella/values.yaml"] = "web:\n  replicas: 2\n"
     repo = GitRepo.create(tmp_path / "repo", files)
     app, ns = unique("umbrella"), unique("ns")
-    create(bosun, app, {"source": {"repoURL": repo.url, "path": "umbrella", "targetRevision": "HEAD"},
-                        "destination": destination(ns)})
+    create(
+        bosun,
+        app,
+        {"source": {"repoURL": repo.url, "path": "umbrella", "targetRevision": "HEAD"}, "destination": destination(ns)},
+    )
     wait_status(bosun, app, sync="Synced", health="Healthy", timeout=120)
     web = live(devcluster_a, ns, "deployment", f"{app}-web")
     assert web and web["spec"]["replicas"] == 2
@@ -175,9 +203,19 @@ def test_kustomize_base_with_three_overlays_and_an_images_override(
     ns = unique("ns")
     apps = {env: unique(f"kafka-{env[:3]}") for env in ("development", "staging", "production")}
     for env, app in apps.items():
-        create(bosun, app, {"source": {"repoURL": repo.url, "path": f"overlays/{env}", "targetRevision": "HEAD",
-                                       "kustomize": {"images": ["org/kafka-processor:latest"]}},
-                            "destination": destination(f"{ns}-{env[:3]}")})
+        create(
+            bosun,
+            app,
+            {
+                "source": {
+                    "repoURL": repo.url,
+                    "path": f"overlays/{env}",
+                    "targetRevision": "HEAD",
+                    "kustomize": {"images": ["org/kafka-processor:latest"]},
+                },
+                "destination": destination(f"{ns}-{env[:3]}"),
+            },
+        )
     for env, app in apps.items():
         wait_status(bosun, app, sync="Synced", health="Healthy", timeout=120)
         deployment = live(devcluster_a, f"{ns}-{env[:3]}", "deployment", f"{env[:3]}-kafka-processor")
@@ -189,11 +227,27 @@ def test_kustomize_base_with_three_overlays_and_an_images_override(
 def test_jsonnet_app_with_tlas_and_ext_vars(bosun: Bosun, devcluster_a: Cluster, tmp_path: Path) -> None:
     repo = GitRepo.create(tmp_path / "repo", JSONNET)
     app, ns = unique("jsonnet"), unique("ns")
-    create(bosun, app, {"source": {"repoURL": repo.url, "path": "app", "targetRevision": "HEAD", "directory": {
-        "jsonnet": {"tlas": [{"name": "replicas", "value": "2", "code": True},
-                             {"name": "name", "value": "reports"}],
-                    "extVars": [{"name": "environment", "value": "production"}]}}},
-        "destination": destination(ns)})
+    create(
+        bosun,
+        app,
+        {
+            "source": {
+                "repoURL": repo.url,
+                "path": "app",
+                "targetRevision": "HEAD",
+                "directory": {
+                    "jsonnet": {
+                        "tlas": [
+                            {"name": "replicas", "value": "2", "code": True},
+                            {"name": "name", "value": "reports"},
+                        ],
+                        "extVars": [{"name": "environment", "value": "production"}],
+                    }
+                },
+            },
+            "destination": destination(ns),
+        },
+    )
     wait_status(bosun, app, sync="Synced", health="Healthy", timeout=120)
     deployment = live(devcluster_a, ns, "deployment", "reports")
     assert deployment and deployment["status"]["availableReplicas"] == 2
@@ -205,37 +259,63 @@ def test_two_source_app_takes_values_from_a_second_repository(
     bosun: Bosun, devcluster_a: Cluster, tmp_path: Path
 ) -> None:
     pipeline = GitRepo.create(tmp_path / "pipeline", {f"charts/web/{k}": v for k, v in CHART.items()})
-    environments = GitRepo.create(tmp_path / "environments", {
-        "envs/prod/values.yaml": "replicas: 2\nmessage: from the environments repository\n"})
+    environments = GitRepo.create(
+        tmp_path / "environments", {"envs/prod/values.yaml": "replicas: 2\nmessage: from the environments repository\n"}
+    )
     app, ns = unique("multi"), unique("ns")
-    create(bosun, app, {"sources": [
-        {"repoURL": pipeline.url, "path": "charts/web", "targetRevision": "HEAD",
-         "helm": {"valueFiles": ["$values/envs/prod/values.yaml"]}},
-        {"repoURL": environments.url, "targetRevision": "HEAD", "ref": "values"},
-    ], "destination": destination(ns)})
+    create(
+        bosun,
+        app,
+        {
+            "sources": [
+                {
+                    "repoURL": pipeline.url,
+                    "path": "charts/web",
+                    "targetRevision": "HEAD",
+                    "helm": {"valueFiles": ["$values/envs/prod/values.yaml"]},
+                },
+                {"repoURL": environments.url, "targetRevision": "HEAD", "ref": "values"},
+            ],
+            "destination": destination(ns),
+        },
+    )
     wait_status(bosun, app, sync="Synced", health="Healthy", timeout=120)
     config = live(devcluster_a, ns, "configmap", f"{app}-config")
     assert config and config["data"]["message"] == "from the environments repository"
     commit = environments.write({"envs/prod/values.yaml": "replicas: 3\nmessage: changed\n"}, "prod: 3")
-    eventually(lambda: (live(devcluster_a, ns, "deployment", f"{app}-web") or {}).get("spec", {}).get(
-        "replicas") == 3, timeout=90, what="a commit to the values repository applied")
+    eventually(
+        lambda: (live(devcluster_a, ns, "deployment", f"{app}-web") or {}).get("spec", {}).get("replicas") == 3,
+        timeout=90,
+        what="a commit to the values repository applied",
+    )
     assert commit in bosun.status(app)["revisions"]
 
 
-@pytest.mark.parametrize(("files", "source", "named"), [
-    ({"ok/cm.json": '{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"x"}}'},
-     {"path": "../.."}, "'../..'"),
-    ({f"charts/web/{k}": v for k, v in CHART.items()},
-     {"path": "charts/web", "helm": {"valueFiles": ["../../../../etc/passwd"]}}, "../../../../etc/passwd"),
-])
+@pytest.mark.parametrize(
+    ("files", "source", "named"),
+    [
+        (
+            {"ok/cm.json": '{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"x"}}'},
+            {"path": "../.."},
+            "'../..'",
+        ),
+        (
+            {f"charts/web/{k}": v for k, v in CHART.items()},
+            {"path": "charts/web", "helm": {"valueFiles": ["../../../../etc/passwd"]}},
+            "../../../../etc/passwd",
+        ),
+    ],
+)
 def test_path_escapes_are_refused_with_a_message_naming_the_path(
-    bosun: Bosun, devcluster_a: Cluster, tmp_path: Path, files: dict[str, str], source: dict[str, Any],
-    named: str
+    bosun: Bosun, devcluster_a: Cluster, tmp_path: Path, files: dict[str, str], source: dict[str, Any], named: str
 ) -> None:
     repo = GitRepo.create(tmp_path / "repo", files)
     app, ns = unique("escape"), unique("ns")
-    create(bosun, app, {"source": {"repoURL": repo.url, "targetRevision": "HEAD", **source},
-                        "destination": destination(ns)})
+    create(
+        bosun,
+        app,
+        {"source": {"repoURL": repo.url, "targetRevision": "HEAD", **source}, "destination": destination(ns)},
+    )
 
     def condition() -> str | None:
         return next((c["message"] for c in bosun.status(app)["conditions"] if c["type"] == "ComparisonError"), None)
@@ -247,13 +327,17 @@ def test_path_escapes_are_refused_with_a_message_naming_the_path(
 
 
 def test_symlink_out_of_the_repository_is_refused(bosun: Bosun, tmp_path: Path) -> None:
-    repo = GitRepo.create(tmp_path / "repo", {"app/cm.json": '{"apiVersion":"v1","kind":"ConfigMap",'
-                                                             '"metadata":{"name":"x"}}'})
+    repo = GitRepo.create(
+        tmp_path / "repo", {"app/cm.json": '{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"x"}}'}
+    )
     (repo.path / "app" / "secrets").symlink_to("/etc")
     repo.write({}, "add a link out")
     app, ns = unique("symlink"), unique("ns")
-    create(bosun, app, {"source": {"repoURL": repo.url, "path": "app", "targetRevision": "HEAD"},
-                        "destination": destination(ns)})
+    create(
+        bosun,
+        app,
+        {"source": {"repoURL": repo.url, "path": "app", "targetRevision": "HEAD"}, "destination": destination(ns)},
+    )
 
     def condition() -> str | None:
         return next((c["message"] for c in bosun.status(app)["conditions"] if c["type"] == "ComparisonError"), None)

@@ -21,10 +21,10 @@ from activities.trigger import (
     BatchSyncInput,
     RemoveAppScheduleInput,
     TriggerActivities,
-    app_schedule_id,
     scheduled_batch,
     spec_crons,
 )
+from bosun.protocol import app_schedule_id
 from tests.conftest import Cluster
 from tests.e2e.bosun_stack import Bosun, GitRepo, unique
 from tests.e2e.conftest import eventually
@@ -42,10 +42,13 @@ def schedules(bosun: Bosun) -> Iterator[list[str]]:
 
 
 def app_repo(path: Path, *, labels: dict[str, str] | None = None) -> GitRepo:
-    return GitRepo.create(path, {
-        "web.yaml": deployment("web", replicas=1, labels=labels),
-        "settings.json": configmap("settings", {"mode": "fast"}),
-    })
+    return GitRepo.create(
+        path,
+        {
+            "web.yaml": deployment("web", replicas=1, labels=labels),
+            "settings.json": configmap("settings", {"mode": "fast"}),
+        },
+    )
 
 
 def history(bosun: Bosun, app: str) -> list[dict[str, Any]]:
@@ -59,15 +62,15 @@ def batches(bosun: Bosun, schedule: str) -> Batches:
     """The BatchSyncWorkflows a schedule started: id → (status, result once completed)."""
 
     async def read() -> Batches:
-        client = await Client.connect(bosun.temporal.address,
-                                      data_converter=pydantic_data_converter)
+        client = await Client.connect(bosun.temporal.address, data_converter=pydantic_data_converter)
         found: Batches = {}
         query = f"WorkflowType = 'BatchSyncWorkflow' AND TemporalScheduledById = '{schedule}'"
         async for execution in client.list_workflows(query):
             result = None
             if execution.status == WorkflowExecutionStatus.COMPLETED:
                 result = await client.get_workflow_handle(
-                    execution.id, run_id=execution.run_id, result_type=BatchSyncResult).result()
+                    execution.id, run_id=execution.run_id, result_type=BatchSyncResult
+                ).result()
             found[execution.id] = (execution.status, result)
         return found
 
@@ -81,8 +84,7 @@ def test_schedule_triggered_now_syncs_its_app(
     bosun.create_app(app, app_repo(tmp_path / "repo"), namespace=ns, automated=False)
     wait_status(bosun, app, sync="OutOfSync")
     schedules.append(name)
-    created = bosun.cli("schedule", "create", name, "--cron", "0 0 1 * *", "--app", app,
-                        "--timezone", "Europe/Berlin")
+    created = bosun.cli("schedule", "create", name, "--cron", "0 0 1 * *", "--app", app, "--timezone", "Europe/Berlin")
     assert f"schedule '{name}' created" in created.stdout
     described = json.loads(bosun.cli("schedule", "describe", name, "-o", "json").stdout)
     assert described["apps"] == [app] and described["cron"] == ["0 0 1 * *"]
@@ -108,8 +110,7 @@ def test_schedule_triggered_now_syncs_its_app(
     assert view["recent_runs"][-1]["result"]["apps"][0]["workflow_id"] == ops[0]["workflow_id"]
 
     def listed() -> list[dict[str, Any]]:
-        return [s for s in json.loads(bosun.cli("schedule", "list", "-o", "json").stdout)
-                if s["name"] == name]
+        return [s for s in json.loads(bosun.cli("schedule", "list", "-o", "json").stdout) if s["name"] == name]
 
     assert eventually(listed, timeout=30, what="schedule in list")[0]["apps"] == [app]
     bosun.cli("schedule", "pause", name, "--note", "freeze")
@@ -130,8 +131,7 @@ def test_backfill_runs_one_batch_per_cron_time_in_the_window(
     schedules.append(name)
     # hourly on January 1st only: it never fires by itself while the test runs
     bosun.cli("schedule", "create", name, "--cron", "0 * 1 1 *", "--app", app)
-    bosun.cli("schedule", "backfill", name, "--from", "2025-01-01T00:30:00Z",
-              "--to", "2025-01-01T03:30:00Z")
+    bosun.cli("schedule", "backfill", name, "--from", "2025-01-01T00:30:00Z", "--to", "2025-01-01T03:30:00Z")
     expected = {f"batch:{name}-2025-01-01T0{hour}:00:00Z" for hour in (1, 2, 3)}
 
     def all_done() -> dict[str, Any] | None:
@@ -153,21 +153,35 @@ def test_batch_in_order_stops_at_the_failing_app_and_concurrent_reports_each(
     namespaces = {key: unique("ns") for key in "abc"}
     for key in "abc":
         labels = {"tier": "not a valid label value!"} if key == "b" else None
-        bosun.create_app(apps[key], app_repo(tmp_path / key, labels=labels),
-                         namespace=namespaces[key], automated=False)
+        bosun.create_app(apps[key], app_repo(tmp_path / key, labels=labels), namespace=namespaces[key], automated=False)
     for app in apps.values():
         wait_status(bosun, app, sync="OutOfSync")
     name = unique("nightly")
     schedules.append(name)
-    bosun.cli("schedule", "create", name, "--cron", "0 2 * * *", "--app", apps["a"],
-              "--app", apps["b"], "--app", apps["c"], "--in-order")
+    bosun.cli(
+        "schedule",
+        "create",
+        name,
+        "--cron",
+        "0 2 * * *",
+        "--app",
+        apps["a"],
+        "--app",
+        apps["b"],
+        "--app",
+        apps["c"],
+        "--in-order",
+    )
 
     run = bosun.cli("schedule", "trigger", name, "--wait", "-o", "json", check=False, timeout=600)
     assert run.returncode == 1, run.stdout + run.stderr
     result = BatchSyncResult.model_validate_json(run.stdout)
     assert result.phase == "Failed" and result.failed_app == apps["b"]
     assert [(o.app, o.phase) for o in result.apps] == [
-        (apps["a"], "Succeeded"), (apps["b"], "Failed"), (apps["c"], "Skipped")]
+        (apps["a"], "Succeeded"),
+        (apps["b"], "Failed"),
+        (apps["c"], "Skipped"),
+    ]
     assert "not a valid label value!" in result.message and apps["b"] in result.message
 
     # a was synced and healthy before b started; c was never synced
@@ -184,14 +198,27 @@ def test_batch_in_order_stops_at_the_failing_app_and_concurrent_reports_each(
     # the same apps at once: every app synced, each reported
     together = unique("together")
     schedules.append(together)
-    bosun.cli("schedule", "create", together, "--cron", "0 2 * * *", "--app", apps["a"],
-              "--app", apps["b"], "--app", apps["c"])
-    run = bosun.cli("schedule", "trigger", together, "--wait", "-o", "json", check=False,
-                    timeout=600)
+    bosun.cli(
+        "schedule",
+        "create",
+        together,
+        "--cron",
+        "0 2 * * *",
+        "--app",
+        apps["a"],
+        "--app",
+        apps["b"],
+        "--app",
+        apps["c"],
+    )
+    run = bosun.cli("schedule", "trigger", together, "--wait", "-o", "json", check=False, timeout=600)
     assert run.returncode == 1, run.stdout + run.stderr
     result = BatchSyncResult.model_validate_json(run.stdout)
     assert [(o.app, o.phase) for o in result.apps] == [
-        (apps["a"], "Succeeded"), (apps["b"], "Failed"), (apps["c"], "Succeeded")]
+        (apps["a"], "Succeeded"),
+        (apps["b"], "Failed"),
+        (apps["c"], "Succeeded"),
+    ]
     assert result.failed_app == apps["b"]
     wait_status(bosun, apps["c"], sync="Synced", health="Healthy")
     assert [op["trigger"] for op in history(bosun, apps["c"])] == [f"schedule {together}"]
@@ -202,16 +229,14 @@ def test_app_schedule_activities_create_update_and_remove(bosun: Bosun) -> None:
     app = unique("annotated")
 
     async def scenario() -> list[Any]:
-        client = await Client.connect(bosun.temporal.address,
-                                      data_converter=pydantic_data_converter)
+        client = await Client.connect(bosun.temporal.address, data_converter=pydantic_data_converter)
         trigger = TriggerActivities(client=client, task_queue=bosun.task_queue)
         env = ActivityEnvironment()
         monthly = AppScheduleInput(app=app, cron="0 0 1 * *", timezone="Europe/Berlin")
         seen: list[Any] = [
             (await env.run(trigger.ensure_app_schedule, monthly)).action,
             (await env.run(trigger.ensure_app_schedule, monthly)).action,
-            (await env.run(trigger.ensure_app_schedule,
-                           monthly.model_copy(update={"cron": "0 6 * * 1"}))).action,
+            (await env.run(trigger.ensure_app_schedule, monthly.model_copy(update={"cron": "0 6 * * 1"}))).action,
         ]
         description = await client.get_schedule_handle(app_schedule_id(app)).describe()
         seen.append(spec_crons(description.schedule.spec))

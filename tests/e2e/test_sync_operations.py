@@ -20,8 +20,15 @@ from tests.e2e.conftest import eventually
 from tests.e2e.test_app_lifecycle import configmap, deployment, live, wait_status
 
 
-def job(name: str, *, hook: str | None = None, delete_policy: str | None = None, wave: int | None = None,
-        run_ms: int = 1000, fail: bool = False) -> str:
+def job(
+    name: str,
+    *,
+    hook: str | None = None,
+    delete_policy: str | None = None,
+    wave: int | None = None,
+    run_ms: int = 1000,
+    fail: bool = False,
+) -> str:
     annotations: dict[str, str] = {}
     if hook:
         annotations["argocd.argoproj.io/hook"] = hook
@@ -32,12 +39,20 @@ def job(name: str, *, hook: str | None = None, delete_policy: str | None = None,
     pod_annotations = {"devcluster.bosun.dev/run-ms": str(run_ms)}
     if fail:
         pod_annotations["devcluster.bosun.dev/fail"] = "true"
-    return json.dumps({
-        "apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": name, "annotations": annotations},
-        "spec": {"backoffLimit": 0, "template": {
-            "metadata": {"annotations": pod_annotations},
-            "spec": {"restartPolicy": "Never", "containers": [{"name": "main", "image": "busybox"}]}}},
-    })
+    return json.dumps(
+        {
+            "apiVersion": "batch/v1",
+            "kind": "Job",
+            "metadata": {"name": name, "annotations": annotations},
+            "spec": {
+                "backoffLimit": 0,
+                "template": {
+                    "metadata": {"annotations": pod_annotations},
+                    "spec": {"restartPolicy": "Never", "containers": [{"name": "main", "image": "busybox"}]},
+                },
+            },
+        }
+    )
 
 
 def last_operation(bosun: Bosun, app: str, timeout: float = 120) -> dict[str, Any]:
@@ -53,15 +68,20 @@ def order_of(op: dict[str, Any]) -> list[str]:
     return [f"{r['key']['kind']}/{r['key']['name']}" for r in op["resources"]]
 
 
-def test_waves_apply_in_order_each_healthy_before_the_next(
-    bosun: Bosun, devcluster_a: Cluster, tmp_path: Path
-) -> None:
-    repo = GitRepo.create(tmp_path / "repo", {
-        "migrate.json": job("migrate", wave=0, run_ms=3000),
-        "web.json": deployment("web", wave=1),
-        "after.json": json.dumps({**json.loads(configmap("after", {"x": "1"})),
-                                  "metadata": {"name": "after", "annotations": {"argocd.argoproj.io/sync-wave": "2"}}}),
-    })
+def test_waves_apply_in_order_each_healthy_before_the_next(bosun: Bosun, devcluster_a: Cluster, tmp_path: Path) -> None:
+    repo = GitRepo.create(
+        tmp_path / "repo",
+        {
+            "migrate.json": job("migrate", wave=0, run_ms=3000),
+            "web.json": deployment("web", wave=1),
+            "after.json": json.dumps(
+                {
+                    **json.loads(configmap("after", {"x": "1"})),
+                    "metadata": {"name": "after", "annotations": {"argocd.argoproj.io/sync-wave": "2"}},
+                }
+            ),
+        },
+    )
     app, ns = unique("waves"), unique("ns")
     bosun.create_app(app, repo, namespace=ns)
     wait_status(bosun, app, sync="Synced", health="Healthy", timeout=120)
@@ -80,11 +100,14 @@ def test_waves_apply_in_order_each_healthy_before_the_next(
 def test_presync_and_postsync_hooks_run_in_order_and_are_deleted_per_policy(
     bosun: Bosun, devcluster_a: Cluster, tmp_path: Path
 ) -> None:
-    repo = GitRepo.create(tmp_path / "repo", {
-        "pre.json": job("db-migrate", hook="PreSync", delete_policy="HookSucceeded"),
-        "web.json": deployment("web"),
-        "post.json": job("smoke-test", hook="PostSync"),
-    })
+    repo = GitRepo.create(
+        tmp_path / "repo",
+        {
+            "pre.json": job("db-migrate", hook="PreSync", delete_policy="HookSucceeded"),
+            "web.json": deployment("web"),
+            "post.json": job("smoke-test", hook="PostSync"),
+        },
+    )
     app, ns = unique("hooks"), unique("ns")
     bosun.create_app(app, repo, namespace=ns)
     wait_status(bosun, app, sync="Synced", health="Healthy", timeout=120)
@@ -100,11 +123,14 @@ def test_presync_and_postsync_hooks_run_in_order_and_are_deleted_per_policy(
 def test_failing_presync_hook_runs_syncfail_hook_and_applies_nothing_else(
     bosun: Bosun, devcluster_a: Cluster, tmp_path: Path
 ) -> None:
-    repo = GitRepo.create(tmp_path / "repo", {
-        "pre.json": job("db-migrate", hook="PreSync", fail=True),
-        "web.json": deployment("web"),
-        "fail.json": job("notify-failure", hook="SyncFail"),
-    })
+    repo = GitRepo.create(
+        tmp_path / "repo",
+        {
+            "pre.json": job("db-migrate", hook="PreSync", fail=True),
+            "web.json": deployment("web"),
+            "fail.json": job("notify-failure", hook="SyncFail"),
+        },
+    )
     app, ns = unique("hookfail"), unique("ns")
     bosun.create_app(app, repo, namespace=ns)
     op = last_operation(bosun, app)
@@ -115,20 +141,29 @@ def test_failing_presync_hook_runs_syncfail_hook_and_applies_nothing_else(
     assert notify and notify["status"].get("succeeded") == 1
 
 
-def test_failing_sync_retries_with_backoff_timers_and_stops_at_the_limit(
-    bosun: Bosun, tmp_path: Path
-) -> None:
-    repo = GitRepo.create(tmp_path / "repo", {
-        "web.json": deployment("web", labels={"tier": "not valid!"}),
-    })
+def test_failing_sync_retries_with_backoff_timers_and_stops_at_the_limit(bosun: Bosun, tmp_path: Path) -> None:
+    repo = GitRepo.create(
+        tmp_path / "repo",
+        {
+            "web.json": deployment("web", labels={"tier": "not valid!"}),
+        },
+    )
     app, ns = unique("retry"), unique("ns")
     bosun.create_app(app, repo, namespace=ns, extra_spec={})
     # add a retry policy through update_spec (create_app's spec + retry)
-    document = {"apiVersion": "argoproj.io/v1alpha1", "kind": "Application", "metadata": {"name": app},
-                "spec": {"source": {"repoURL": repo.url, "path": ".", "targetRevision": "HEAD"},
-                         "destination": {"server": "https://kubernetes.default.svc", "namespace": ns},
-                         "syncPolicy": {"syncOptions": ["CreateNamespace=true"],
-                                        "retry": {"limit": 2, "backoff": {"duration": "1s", "factor": 2}}}}}
+    document = {
+        "apiVersion": "argoproj.io/v1alpha1",
+        "kind": "Application",
+        "metadata": {"name": app},
+        "spec": {
+            "source": {"repoURL": repo.url, "path": ".", "targetRevision": "HEAD"},
+            "destination": {"server": "https://kubernetes.default.svc", "namespace": ns},
+            "syncPolicy": {
+                "syncOptions": ["CreateNamespace=true"],
+                "retry": {"limit": 2, "backoff": {"duration": "1s", "factor": 2}},
+            },
+        },
+    }
     app_file = tmp_path / "app.json"
     app_file.write_text(json.dumps(document))
     bosun.cli("app", "create", "-f", str(app_file), "--upsert")
@@ -155,26 +190,42 @@ def test_ignore_differences_json_pointer_and_jq_stop_false_out_of_sync(
 ) -> None:
     from tests.e2e.conftest import kubectl
 
-    repo = GitRepo.create(tmp_path / "repo", {"web.json": deployment("web", replicas=2),
-                                              "cm.json": configmap("settings", {"mode": "fast"})})
+    repo = GitRepo.create(
+        tmp_path / "repo",
+        {"web.json": deployment("web", replicas=2), "cm.json": configmap("settings", {"mode": "fast"})},
+    )
     app, ns = unique("ignore"), unique("ns")
-    bosun.create_app(app, repo, namespace=ns, extra_spec={"ignoreDifferences": [
-        {"group": "apps", "kind": "Deployment", "jsonPointers": ["/spec/replicas"]},
-        {"kind": "ConfigMap", "name": "settings", "jqPathExpressions": [".data.injected"]},
-    ]})
+    bosun.create_app(
+        app,
+        repo,
+        namespace=ns,
+        extra_spec={
+            "ignoreDifferences": [
+                {"group": "apps", "kind": "Deployment", "jsonPointers": ["/spec/replicas"]},
+                {"kind": "ConfigMap", "name": "settings", "jqPathExpressions": [".data.injected"]},
+            ]
+        },
+    )
     wait_status(bosun, app, sync="Synced", health="Healthy")
     kubectl(devcluster_a, "-n", ns, "scale", "deployment", "web", "--replicas=4")
-    kubectl(devcluster_a, "-n", ns, "patch", "configmap", "settings", "--type=merge",
-            "-p", '{"data": {"injected": "by-a-webhook"}}')
+    kubectl(
+        devcluster_a,
+        "-n",
+        ns,
+        "patch",
+        "configmap",
+        "settings",
+        "--type=merge",
+        "-p",
+        '{"data": {"injected": "by-a-webhook"}}',
+    )
     time.sleep(6)  # two refresh periods
     status = wait_status(bosun, app, sync="Synced")
     assert all(r["sync"] == "Synced" for r in status["resources"])
     assert live(devcluster_a, ns, "deployment", "web")["spec"]["replicas"] == 4  # type: ignore[index]
 
 
-def test_rollback_holds_auto_sync_until_a_newer_commit(
-    bosun: Bosun, devcluster_a: Cluster, tmp_path: Path
-) -> None:
+def test_rollback_holds_auto_sync_until_a_newer_commit(bosun: Bosun, devcluster_a: Cluster, tmp_path: Path) -> None:
     repo = GitRepo.create(tmp_path / "repo", {"cm.json": configmap("release", {"version": "1"})})
     app, ns = unique("rollback"), unique("ns")
     bosun.create_app(app, repo, namespace=ns, self_heal=True)
@@ -201,15 +252,23 @@ def test_rollback_holds_auto_sync_until_a_newer_commit(
 def test_worker_killed_while_hook_runs_resumes_without_creating_it_twice(
     bosun: Bosun, devcluster_a: Cluster, tmp_path: Path
 ) -> None:
-    repo = GitRepo.create(tmp_path / "repo", {
-        "pre.json": job("slow-migrate", hook="PreSync", run_ms=8000),
-        "cm.json": configmap("settings", {"a": "b"}),
-    })
+    repo = GitRepo.create(
+        tmp_path / "repo",
+        {
+            "pre.json": job("slow-migrate", hook="PreSync", run_ms=8000),
+            "cm.json": configmap("settings", {"a": "b"}),
+        },
+    )
     app, ns = unique("hookcrash"), unique("ns")
     bosun.create_app(app, repo, namespace=ns, automated=False)
     wait_status(bosun, app, sync="OutOfSync")
-    sync = subprocess.Popen([sys.executable, "-m", "bosun.cli.main", "app", "sync", app], env=bosun.env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    sync = subprocess.Popen(
+        [sys.executable, "-m", "cli.main", "app", "sync", app],
+        env=bosun.env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     created = eventually(lambda: live(devcluster_a, ns, "job", "slow-migrate"), timeout=60, what="hook Job")
     bosun.kill_worker()
     time.sleep(2)
@@ -234,9 +293,15 @@ def test_respect_ignore_differences_keeps_ignored_fields_on_sync(
 
     repo = GitRepo.create(tmp_path / "repo", {"web.json": deployment("web", replicas=2)})
     app, ns = unique("respect"), unique("ns")
-    bosun.create_app(app, repo, namespace=ns, extra_spec={
-        "ignoreDifferences": [{"group": "apps", "kind": "Deployment", "jsonPointers": ["/spec/replicas"]}],
-        "syncPolicy": {"automated": {}, "syncOptions": ["CreateNamespace=true", "RespectIgnoreDifferences=true"]}})
+    bosun.create_app(
+        app,
+        repo,
+        namespace=ns,
+        extra_spec={
+            "ignoreDifferences": [{"group": "apps", "kind": "Deployment", "jsonPointers": ["/spec/replicas"]}],
+            "syncPolicy": {"automated": {}, "syncOptions": ["CreateNamespace=true", "RespectIgnoreDifferences=true"]},
+        },
+    )
     wait_status(bosun, app, sync="Synced", health="Healthy")
     kubectl(devcluster_a, "-n", ns, "scale", "deployment", "web", "--replicas=4")  # as an HPA would
     commit = repo.write({"web.json": deployment("web", replicas=2, labels={"release": "two"})}, "label")

@@ -22,9 +22,7 @@ async def shout(text: str) -> str:
 class ShoutWorkflow:
     @workflow.run
     async def run(self, text: str) -> str:
-        return await workflow.execute_activity(
-            shout, text, start_to_close_timeout=timedelta(seconds=10)
-        )
+        return await workflow.execute_activity(shout, text, start_to_close_timeout=timedelta(seconds=10))
 
 
 async def test_workflow_with_activity_runs_on_dev_server(temporal_server: TemporalServer) -> None:
@@ -43,9 +41,7 @@ async def test_bosun_search_attributes_are_registered(temporal_server: TemporalS
     from bosun import search_attributes
 
     client = await Client.connect(temporal_server.address)
-    listed = await client.operator_service.list_search_attributes(
-        ListSearchAttributesRequest(namespace="default")
-    )
+    listed = await client.operator_service.list_search_attributes(ListSearchAttributesRequest(namespace="default"))
     assert set(search_attributes.ALL) <= set(listed.custom_attributes)
 
 

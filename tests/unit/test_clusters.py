@@ -41,19 +41,27 @@ def pki() -> dict[str, str]:
     key = ec.generate_private_key(ec.SECP256R1())
     subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "bosun-test")])
     now = datetime.datetime.now(datetime.UTC)
-    cert = (x509.CertificateBuilder().subject_name(subject).issuer_name(subject)
-            .public_key(key.public_key()).serial_number(x509.random_serial_number())
-            .not_valid_before(now).not_valid_after(now + datetime.timedelta(days=1))
-            .sign(key, hashes.SHA256()))
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now)
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .sign(key, hashes.SHA256())
+    )
     return {
         "cert": cert.public_bytes(serialization.Encoding.PEM).decode(),
-        "key": key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                 serialization.NoEncryption()).decode(),
+        "key": key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        ).decode(),
     }
 
 
-def cluster_secret(metadata_name: str = "cluster-x", namespace: str = "bosun", /, *,
-                   string_data: bool = False, **values: str) -> dict[str, Any]:
+def cluster_secret(
+    metadata_name: str = "cluster-x", namespace: str = "bosun", /, *, string_data: bool = False, **values: str
+) -> dict[str, Any]:
     meta = {"name": metadata_name, "namespace": namespace, "labels": {"argocd.argoproj.io/secret-type": "cluster"}}
     if string_data:
         return {"metadata": meta, "stringData": values}
@@ -65,28 +73,67 @@ def cluster_secret(metadata_name: str = "cluster-x", namespace: str = "bosun", /
 
 def test_argo_cds_bearer_token_example(pki: dict[str, str]) -> None:
     config = json.dumps({"bearerToken": TOKEN, "tlsClientConfig": {"insecure": False, "caData": b64(pki["cert"])}})
-    entry = cluster_from_secret(cluster_secret(
-        "mycluster-secret", string_data=True, name="mycluster.example.com",
-        server="https://mycluster.example.com", config=config))
-    assert entry == ClusterEntry(name="mycluster.example.com", server="https://mycluster.example.com",
-                                 secret="mycluster-secret", bearer_token=TOKEN, ca_data=pki["cert"])
+    entry = cluster_from_secret(
+        cluster_secret(
+            "mycluster-secret",
+            string_data=True,
+            name="mycluster.example.com",
+            server="https://mycluster.example.com",
+            config=config,
+        )
+    )
+    assert entry == ClusterEntry(
+        name="mycluster.example.com",
+        server="https://mycluster.example.com",
+        secret="mycluster-secret",
+        bearer_token=TOKEN,
+        ca_data=pki["cert"],
+    )
     assert entry.auth == "token"
 
 
 def test_argo_cds_basic_auth_and_client_certificate_examples(pki: dict[str, str]) -> None:
-    basic = cluster_from_secret(cluster_secret(
-        name="test", server="http://mycluster", config=json.dumps({"username": "foo", "password": PASSWORD})))
+    basic = cluster_from_secret(
+        cluster_secret(
+            name="test", server="http://mycluster", config=json.dumps({"username": "foo", "password": PASSWORD})
+        )
+    )
     assert (basic.name, basic.server, basic.username, basic.password, basic.auth) == (
-        "test", "http://mycluster", "foo", PASSWORD, "basic")
-    tls = {"insecure": False, "caData": b64(pki["cert"]), "certData": b64(pki["cert"]),
-           "keyData": b64(pki["key"]), "serverName": "kubernetes.internal"}
-    certs = cluster_from_secret(cluster_secret(
-        name="prod", server="https://10.0.0.1:6443/", config=json.dumps({"tlsClientConfig": tls}),
-        namespaces="web, api,,", clusterResources="true", project="team"))
+        "test",
+        "http://mycluster",
+        "foo",
+        PASSWORD,
+        "basic",
+    )
+    tls = {
+        "insecure": False,
+        "caData": b64(pki["cert"]),
+        "certData": b64(pki["cert"]),
+        "keyData": b64(pki["key"]),
+        "serverName": "kubernetes.internal",
+    }
+    certs = cluster_from_secret(
+        cluster_secret(
+            name="prod",
+            server="https://10.0.0.1:6443/",
+            config=json.dumps({"tlsClientConfig": tls}),
+            namespaces="web, api,,",
+            clusterResources="true",
+            project="team",
+        )
+    )
     assert certs == ClusterEntry(
-        name="prod", server="https://10.0.0.1:6443", secret="cluster-x", namespaces=("web", "api"),
-        cluster_resources=True, project="team", ca_data=pki["cert"], cert_data=pki["cert"],
-        key_data=pki["key"], server_name="kubernetes.internal")
+        name="prod",
+        server="https://10.0.0.1:6443",
+        secret="cluster-x",
+        namespaces=("web", "api"),
+        cluster_resources=True,
+        project="team",
+        ca_data=pki["cert"],
+        cert_data=pki["cert"],
+        key_data=pki["key"],
+        server_name="kubernetes.internal",
+    )
     assert certs.auth == "client certificate"
 
 
@@ -94,37 +141,69 @@ def test_name_defaults_to_the_server_and_config_may_be_absent() -> None:
     entry = cluster_from_secret(cluster_secret(server="https://k8s.example.com"))
     assert (entry.name, entry.auth, entry.insecure) == ("https://k8s.example.com", "none", False)
     assert entry.describe() == "https://k8s.example.com"
-    insecure = cluster_from_secret(cluster_secret(
-        name="dev", server="https://k", config=json.dumps({"tlsClientConfig": {"insecure": True}})))
+    insecure = cluster_from_secret(
+        cluster_secret(name="dev", server="https://k", config=json.dumps({"tlsClientConfig": {"insecure": True}}))
+    )
     assert insecure.insecure
     assert insecure.describe() == "dev (https://k)"
 
 
 def test_repr_and_describe_never_show_credentials(pki: dict[str, str]) -> None:
-    entry = ClusterEntry(name="a", server="https://a", bearer_token=TOKEN, username="u", password=PASSWORD,
-                         ca_data=pki["cert"], cert_data=pki["cert"], key_data=pki["key"])
+    entry = ClusterEntry(
+        name="a",
+        server="https://a",
+        bearer_token=TOKEN,
+        username="u",
+        password=PASSWORD,
+        ca_data=pki["cert"],
+        cert_data=pki["cert"],
+        key_data=pki["key"],
+    )
     for text in (repr(entry), entry.describe()):
         assert TOKEN not in text and PASSWORD not in text and "PRIVATE KEY" not in text
 
 
-@pytest.mark.parametrize(("values", "field"), [
-    ({"name": "x"}, "has no server (data.server)"),
-    ({"server": "https://k", "config": '{"bearerToken": "' + TOKEN + '", "tlsClientConfig": {'},
-     "data.config is not valid JSON"),
-    ({"server": "https://k", "config": json.dumps([TOKEN])}, "data.config is not a JSON object"),
-    ({"server": "https://k", "config": json.dumps({"bearerToken": TOKEN, "tlsClientConfig": "x"})},
-     "data.config tlsClientConfig is not a JSON object"),
-    ({"server": "https://k", "config": json.dumps({"password": PASSWORD, "tlsClientConfig": {"insecure": "yes"}})},
-     "data.config tlsClientConfig.insecure is not true or false"),
-    ({"server": "https://k", "config": json.dumps({"bearerToken": TOKEN, "tlsClientConfig": {"keyData": TOKEN}})},
-     "data.config tlsClientConfig.keyData is not valid base64"),
-    ({"server": "https://k", "config": json.dumps({"bearerToken": 42, "password": PASSWORD})},
-     "data.config.bearerToken is not a string"),
-    ({"server": "https://k", "config": json.dumps({"execProviderConfig": {"command": "x", "args": [TOKEN]}})},
-     "data.config execProviderConfig is not supported yet"),
-    ({"server": "https://k", "config": json.dumps({"awsAuthConfig": {"clusterName": "eks"}})},
-     "data.config awsAuthConfig is not supported yet"),
-])
+@pytest.mark.parametrize(
+    ("values", "field"),
+    [
+        ({"name": "x"}, "has no server (data.server)"),
+        (
+            {"server": "https://k", "config": '{"bearerToken": "' + TOKEN + '", "tlsClientConfig": {'},
+            "data.config is not valid JSON",
+        ),
+        ({"server": "https://k", "config": json.dumps([TOKEN])}, "data.config is not a JSON object"),
+        (
+            {"server": "https://k", "config": json.dumps({"bearerToken": TOKEN, "tlsClientConfig": "x"})},
+            "data.config tlsClientConfig is not a JSON object",
+        ),
+        (
+            {
+                "server": "https://k",
+                "config": json.dumps({"password": PASSWORD, "tlsClientConfig": {"insecure": "yes"}}),
+            },
+            "data.config tlsClientConfig.insecure is not true or false",
+        ),
+        (
+            {
+                "server": "https://k",
+                "config": json.dumps({"bearerToken": TOKEN, "tlsClientConfig": {"keyData": TOKEN}}),
+            },
+            "data.config tlsClientConfig.keyData is not valid base64",
+        ),
+        (
+            {"server": "https://k", "config": json.dumps({"bearerToken": 42, "password": PASSWORD})},
+            "data.config.bearerToken is not a string",
+        ),
+        (
+            {"server": "https://k", "config": json.dumps({"execProviderConfig": {"command": "x", "args": [TOKEN]}})},
+            "data.config execProviderConfig is not supported yet",
+        ),
+        (
+            {"server": "https://k", "config": json.dumps({"awsAuthConfig": {"clusterName": "eks"}})},
+            "data.config awsAuthConfig is not supported yet",
+        ),
+    ],
+)
 def test_errors_name_the_secret_and_the_field_never_a_value(values: dict[str, Any], field: str) -> None:
     with pytest.raises(ClusterConfigError) as caught:
         cluster_from_secret(cluster_secret("cluster-x", "bosun", **values))
@@ -135,15 +214,20 @@ def test_errors_name_the_secret_and_the_field_never_a_value(values: dict[str, An
     assert not caught.value.retryable
 
 
-@pytest.mark.parametrize(("server", "name"), [
-    # Argo CD's own cases (util/db/cluster_test.go, Test_URIToSecretName)
-    ("http://foo", "cluster-foo-752281925"),
-    ("http://thelongestdomainnameintheworld.argocd-project.com:3000",
-     "cluster-thelongestdomainnameintheworld.argocd-project.com-2721640553"),
-    ("http://[fe80::1ff:fe23:4567:890a]", "cluster-fe80--1ff-fe23-4567-890a-3877258831"),
-    ("http://[fe80::1ff:fe23:4567:890a]:8000", "cluster-fe80--1ff-fe23-4567-890a-664858999"),
-    ("http://[FE80::1FF:FE23:4567:890A]:8000", "cluster-fe80--1ff-fe23-4567-890a-682802007"),
-])
+@pytest.mark.parametrize(
+    ("server", "name"),
+    [
+        # Argo CD's own cases (util/db/cluster_test.go, Test_URIToSecretName)
+        ("http://foo", "cluster-foo-752281925"),
+        (
+            "http://thelongestdomainnameintheworld.argocd-project.com:3000",
+            "cluster-thelongestdomainnameintheworld.argocd-project.com-2721640553",
+        ),
+        ("http://[fe80::1ff:fe23:4567:890a]", "cluster-fe80--1ff-fe23-4567-890a-3877258831"),
+        ("http://[fe80::1ff:fe23:4567:890a]:8000", "cluster-fe80--1ff-fe23-4567-890a-664858999"),
+        ("http://[FE80::1FF:FE23:4567:890A]:8000", "cluster-fe80--1ff-fe23-4567-890a-682802007"),
+    ],
+)
 def test_secret_names_are_argo_cds(server: str, name: str) -> None:
     assert secret_name(server) == name
 
@@ -157,14 +241,24 @@ def test_secret_name_needs_a_url() -> None:
 
 
 def test_manifest_round_trips_and_carries_argo_cds_labels(pki: dict[str, str]) -> None:
-    entry = ClusterEntry(name="dev-b", server="https://127.0.0.1:6443", namespaces=("web", "api"),
-                         project="team", bearer_token=TOKEN, ca_data=pki["cert"], cert_data=pki["cert"],
-                         key_data=pki["key"], server_name="kubernetes")
+    entry = ClusterEntry(
+        name="dev-b",
+        server="https://127.0.0.1:6443",
+        namespaces=("web", "api"),
+        project="team",
+        bearer_token=TOKEN,
+        ca_data=pki["cert"],
+        cert_data=pki["cert"],
+        key_data=pki["key"],
+        server_name="kubernetes",
+    )
     manifest = secret_manifest(entry, namespace="bosun")
     assert manifest["metadata"]["name"] == secret_name("https://127.0.0.1:6443")
     assert manifest["metadata"]["name"].startswith("cluster-127.0.0.1-")
-    assert manifest["metadata"]["labels"] == {"argocd.argoproj.io/secret-type": "cluster",
-                                              "app.kubernetes.io/managed-by": "bosun"}
+    assert manifest["metadata"]["labels"] == {
+        "argocd.argoproj.io/secret-type": "cluster",
+        "app.kubernetes.io/managed-by": "bosun",
+    }
     assert set(manifest["data"]) == {"name", "server", "config", "namespaces", "project"}
     config = json.loads(base64.b64decode(manifest["data"]["config"]))
     assert config["tlsClientConfig"]["caData"] == b64(pki["cert"])  # Go's []byte: base64 inside the JSON
@@ -173,35 +267,56 @@ def test_manifest_round_trips_and_carries_argo_cds_labels(pki: dict[str, str]) -
 
     basic = ClusterEntry(name="b", server="https://b", username="u", password=PASSWORD, insecure=True)
     assert cluster_from_secret(secret_manifest(basic, namespace="bosun")) == ClusterEntry(
-        name="b", server="https://b", secret=secret_name("https://b"), username="u", password=PASSWORD,
-        insecure=True)
+        name="b", server="https://b", secret=secret_name("https://b"), username="u", password=PASSWORD, insecure=True
+    )
 
 
 # ----------------------------------------------------------------------------- kubeconfig
 
 
-def write_kubeconfig(path: Path, clusters: dict[str, dict[str, Any]], users: dict[str, dict[str, Any]],
-                     contexts: dict[str, tuple[str, str]]) -> Path:
-    path.write_text(yaml.safe_dump({
-        "apiVersion": "v1", "kind": "Config",
-        "clusters": [{"name": n, "cluster": c} for n, c in clusters.items()],
-        "users": [{"name": n, "user": u} for n, u in users.items()],
-        "contexts": [{"name": n, "context": {"cluster": c, "user": u}} for n, (c, u) in contexts.items()],
-        "current-context": next(iter(contexts)),
-    }))
+def write_kubeconfig(
+    path: Path,
+    clusters: dict[str, dict[str, Any]],
+    users: dict[str, dict[str, Any]],
+    contexts: dict[str, tuple[str, str]],
+) -> Path:
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "apiVersion": "v1",
+                "kind": "Config",
+                "clusters": [{"name": n, "cluster": c} for n, c in clusters.items()],
+                "users": [{"name": n, "user": u} for n, u in users.items()],
+                "contexts": [{"name": n, "context": {"cluster": c, "user": u}} for n, (c, u) in contexts.items()],
+                "current-context": next(iter(contexts)),
+            }
+        )
+    )
     return path
 
 
 def test_kubeconfig_inline_data(tmp_path: Path, pki: dict[str, str]) -> None:
     path = write_kubeconfig(
         tmp_path / "config",
-        {"c": {"server": "https://127.0.0.1:6443/", "certificate-authority-data": b64(pki["cert"]),
-               "tls-server-name": "kubernetes"}},
+        {
+            "c": {
+                "server": "https://127.0.0.1:6443/",
+                "certificate-authority-data": b64(pki["cert"]),
+                "tls-server-name": "kubernetes",
+            }
+        },
         {"u": {"client-certificate-data": b64(pki["cert"]), "client-key-data": b64(pki["key"])}},
-        {"kind-b": ("c", "u")})
+        {"kind-b": ("c", "u")},
+    )
     entry = cluster_from_kubeconfig(path, "kind-b")
-    assert entry == ClusterEntry(name="kind-b", server="https://127.0.0.1:6443", ca_data=pki["cert"],
-                                 cert_data=pki["cert"], key_data=pki["key"], server_name="kubernetes")
+    assert entry == ClusterEntry(
+        name="kind-b",
+        server="https://127.0.0.1:6443",
+        ca_data=pki["cert"],
+        cert_data=pki["cert"],
+        key_data=pki["key"],
+        server_name="kubernetes",
+    )
     assert cluster_from_kubeconfig(path, "kind-b", name="dev-b").name == "dev-b"
 
 
@@ -211,10 +326,13 @@ def test_kubeconfig_files_relative_to_it_and_tokens(tmp_path: Path, pki: dict[st
     (tmp_path / "token").write_text(TOKEN + "\n")
     path = write_kubeconfig(
         tmp_path / "config",
-        {"c": {"server": "https://k", "certificate-authority": "pki/ca.crt"},
-         "i": {"server": "https://i", "insecure-skip-tls-verify": True}},
+        {
+            "c": {"server": "https://k", "certificate-authority": "pki/ca.crt"},
+            "i": {"server": "https://i", "insecure-skip-tls-verify": True},
+        },
         {"file": {"tokenFile": "token"}, "inline": {"token": TOKEN}, "basic": {"username": "u", "password": PASSWORD}},
-        {"a": ("c", "file"), "b": ("i", "inline"), "c": ("i", "basic")})
+        {"a": ("c", "file"), "b": ("i", "inline"), "c": ("i", "basic")},
+    )
     a = cluster_from_kubeconfig(path, "a")
     assert (a.ca_data, a.bearer_token, a.auth) == (pki["cert"], TOKEN, "token")
     b = cluster_from_kubeconfig(path, "b")
@@ -223,13 +341,23 @@ def test_kubeconfig_files_relative_to_it_and_tokens(tmp_path: Path, pki: dict[st
     assert (c.username, c.password, c.auth) == ("u", PASSWORD, "basic")
 
 
-@pytest.mark.parametrize(("user", "context", "message"), [
-    ({"exec": {"command": "aws", "apiVersion": "client.authentication.k8s.io/v1beta1"}}, "a",
-     "authenticates with exec, which Bosun does not support yet"),
-    ({"auth-provider": {"name": "oidc"}}, "a", "authenticates with auth-provider"),
-    ({"token": TOKEN}, "nope", "has no context 'nope' (contexts: a)"),
-    ({"client-certificate": "missing.crt", "client-key-data": b64(PASSWORD)}, "a", "client-certificate: cannot read"),
-])
+@pytest.mark.parametrize(
+    ("user", "context", "message"),
+    [
+        (
+            {"exec": {"command": "aws", "apiVersion": "client.authentication.k8s.io/v1beta1"}},
+            "a",
+            "authenticates with exec, whose short-lived credentials a cluster Secret cannot hold: let Bosun install",
+        ),
+        ({"auth-provider": {"name": "oidc"}}, "a", "authenticates with auth-provider"),
+        ({"token": TOKEN}, "nope", "has no context 'nope' (contexts: a)"),
+        (
+            {"client-certificate": "missing.crt", "client-key-data": b64(PASSWORD)},
+            "a",
+            "File does not exist",
+        ),
+    ],
+)
 def test_kubeconfig_errors(tmp_path: Path, user: dict[str, Any], context: str, message: str) -> None:
     path = write_kubeconfig(tmp_path / "config", {"c": {"server": "https://k"}}, {"u": user}, {"a": ("c", "u")})
     with pytest.raises(ClusterConfigError) as caught:
@@ -242,10 +370,16 @@ def test_kubeconfig_dict_is_accepted_by_the_kubernetes_client(tmp_path: Path, pk
     from kubernetes import config as k8s_config
 
     new_client: Any = k8s_config.new_client_from_config_dict  # untyped
-    entry = ClusterEntry(name="dev-b", server="https://127.0.0.1:6443", ca_data=pki["cert"],
-                         cert_data=pki["cert"], key_data=pki["key"], bearer_token=TOKEN, server_name="kubernetes")
-    api = new_client(entry.kubeconfig(), context="dev-b",
-                                                 temp_file_path=str(tmp_path / "certs"))
+    entry = ClusterEntry(
+        name="dev-b",
+        server="https://127.0.0.1:6443",
+        ca_data=pki["cert"],
+        cert_data=pki["cert"],
+        key_data=pki["key"],
+        bearer_token=TOKEN,
+        server_name="kubernetes",
+    )
+    api = new_client(entry.kubeconfig(), context="dev-b", temp_file_path=str(tmp_path / "certs"))
     conf = api.configuration
     assert conf.host == "https://127.0.0.1:6443"
     assert Path(conf.ssl_ca_cert).read_text() == pki["cert"]
@@ -255,8 +389,9 @@ def test_kubeconfig_dict_is_accepted_by_the_kubernetes_client(tmp_path: Path, pk
     assert conf.tls_server_name == "kubernetes"
     assert conf.verify_ssl
 
-    insecure = ClusterEntry(name="i", server="https://i:6443", ca_data=pki["cert"], insecure=True,
-                            username="u", password=PASSWORD)
+    insecure = ClusterEntry(
+        name="i", server="https://i:6443", ca_data=pki["cert"], insecure=True, username="u", password=PASSWORD
+    )
     conf = new_client(insecure.kubeconfig(), context="i").configuration
     assert not conf.verify_ssl
     assert conf.api_key["BearerToken"] == "Basic " + b64(f"u:{PASSWORD}")

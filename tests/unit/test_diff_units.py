@@ -11,13 +11,11 @@ import pytest
 from bosun.diff import (
     LAST_APPLIED_ANNOTATION,
     MASK,
-    TRACKING_ANNOTATION,
     FieldSet,
     IgnoreDifference,
     NormalizeOptions,
     StatusMode,
     compare,
-    glob_match,
     mask_secret,
     mask_secrets,
     normalize,
@@ -35,7 +33,9 @@ from bosun.diff.tree import (
     prune_empty,
     remove_pointer,
 )
+from bosun.glob import match as glob_match
 from bosun.resources import ResourceKey, SyncCode
+from bosun.tracking import ANNOTATION as TRACKING_ANNOTATION
 
 # --- tree -------------------------------------------------------------------------------
 
@@ -186,9 +186,7 @@ def test_entries_from_objects_with_snake_case_attributes() -> None:
         managed_fields_managers: list[str] = field(default_factory=list)
 
     (rule,) = as_rules([Entry(kind="Deployment")])
-    assert rule == IgnoreDifference(
-        group="apps", kind="Deployment", jsonPointers=("/spec/replicas",)
-    )
+    assert rule == IgnoreDifference(group="apps", kind="Deployment", jsonPointers=("/spec/replicas",))
 
 
 @pytest.mark.parametrize(
@@ -220,9 +218,7 @@ def test_field_set_parses_fields_v1() -> None:
     )
     spec = fields.children[PathElement("f", "spec")]
     assert spec.children[PathElement("f", "replicas")].is_leaf
-    port = spec.children[PathElement("f", "ports")].children[
-        PathElement("k", '{"port":80,"protocol":"TCP"}')
-    ]
+    port = spec.children[PathElement("f", "ports")].children[PathElement("k", '{"port":80,"protocol":"TCP"}')]
     assert port.member and not port.is_leaf
     assert len(fields.children) == 2
 
@@ -329,7 +325,7 @@ def deployment(**extra: Any) -> dict[str, Any]:
             "managedFields": [{"manager": "bosun"}],
             "annotations": {
                 LAST_APPLIED_ANNOTATION: "{}",
-                TRACKING_ANNOTATION: "shop:apps/Deployment/shop/web",
+                TRACKING_ANNOTATION: "shop:apps/Deployment:shop/web",
             },
         },
         "spec": {"replicas": 1, "template": {"metadata": {"creationTimestamp": None}}},
@@ -346,7 +342,7 @@ def test_normalize_strips_what_never_counts_and_keeps_tracking() -> None:
         "metadata": {
             "name": "web",
             "namespace": "shop",
-            "annotations": {TRACKING_ANNOTATION: "shop:apps/Deployment/shop/web"},
+            "annotations": {TRACKING_ANNOTATION: "shop:apps/Deployment:shop/web"},
         },
         "spec": {"replicas": 1},
     }
@@ -520,12 +516,28 @@ def test_render_of_a_synced_diff_is_empty() -> None:
 def test_keep_live_values_respects_ignore_differences_on_apply() -> None:
     from bosun.diff.ignore import IgnoreDifference, keep_live_values
 
-    desired = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web", "labels": {"a": "1"}},
-               "spec": {"replicas": 2, "template": {"spec": {"containers": [{"name": "web", "image": "v2"}]}}}}
-    live = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web"},
-            "spec": {"replicas": 7, "template": {"spec": {"containers": [{"name": "web", "image": "v1"}]}}}}
-    rules = [IgnoreDifference.model_validate({"group": "apps", "kind": "Deployment", "jsonPointers": ["/spec/replicas"],
-                                              "jqPathExpressions": [".metadata.labels.a"]})]
+    desired = {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": "web", "labels": {"a": "1"}},
+        "spec": {"replicas": 2, "template": {"spec": {"containers": [{"name": "web", "image": "v2"}]}}},
+    }
+    live = {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": "web"},
+        "spec": {"replicas": 7, "template": {"spec": {"containers": [{"name": "web", "image": "v1"}]}}},
+    }
+    rules = [
+        IgnoreDifference.model_validate(
+            {
+                "group": "apps",
+                "kind": "Deployment",
+                "jsonPointers": ["/spec/replicas"],
+                "jqPathExpressions": [".metadata.labels.a"],
+            }
+        )
+    ]
     kept = keep_live_values(desired, live, rules)
     assert kept["spec"]["replicas"] == 7  # the HPA's value stays
     assert "a" not in kept["metadata"]["labels"]  # live lacks it: not applied either

@@ -53,9 +53,7 @@ def test_every_registered_kind_has_fixtures_for_several_outcomes() -> None:
         obj, expected = load_case(path)
         key = ResourceKey.of(obj)
         counts[(key.group, key.kind)] += 1
-        outcomes.setdefault((key.group, key.kind), set()).add(
-            expected.status if expected else "none"
-        )
+        outcomes.setdefault((key.group, key.kind), set()).add(expected.status if expected else "none")
     # extensions/Ingress shares the networking.k8s.io rule and has one fixture.
     for group_kind in REGISTRY:
         if group_kind == ("extensions", "Ingress"):
@@ -113,9 +111,7 @@ def test_health_order_is_argo_cds() -> None:
         ),
     ],
 )
-def test_app_health_worst_wins(
-    statuses: list[HealthStatus | HealthCode | None], expected: HealthCode
-) -> None:
+def test_app_health_worst_wins(statuses: list[HealthStatus | HealthCode | None], expected: HealthCode) -> None:
     assert app_health(statuses) == expected
 
 

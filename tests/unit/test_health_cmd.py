@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from bosun.cli.health_cmd import health
+from cli.health_cmd import health
 
 PROGRESSING = "Waiting for rollout to finish: 1 out of 3 new replicas have been updated..."
 
@@ -86,10 +86,7 @@ def test_table(manifest_file: Path) -> None:
     ]
     # Columns line up: every row's STATUS starts where the header's does.
     status_at = lines[0].index("STATUS")
-    assert all(
-        line[status_at:].split()[0] in {"Progressing", "-", "Healthy", "Suspended"}
-        for line in lines[1:]
-    )
+    assert all(line[status_at:].split()[0] in {"Progressing", "-", "Healthy", "Suspended"} for line in lines[1:])
 
 
 def test_cluster_scoped_object_has_an_empty_namespace(manifest_file: Path) -> None:
@@ -206,7 +203,7 @@ def test_unparseable_yaml_names_file_and_document(tmp_path: Path) -> None:
     code, out, err = run(["-f", str(path)])
     assert code == 2
     assert out == ""
-    assert f"{path}: document 2: invalid YAML" in err
+    assert f"{path}: document 2: YAML syntax error at line " in err
     assert "line " in err
 
 
@@ -215,7 +212,7 @@ def test_document_that_is_not_an_object(tmp_path: Path) -> None:
     path.write_text(MANIFESTS + "---\njust a string\n")
     code, _, err = run(["-f", str(path)])
     assert code == 2
-    assert f"{path}: document 5: expected a Kubernetes object, got str" in err
+    assert f"{path}: document 5: expected a Kubernetes object (a mapping), got a string" in err
 
 
 def test_unparseable_json(tmp_path: Path) -> None:
@@ -223,7 +220,7 @@ def test_unparseable_json(tmp_path: Path) -> None:
     path.write_text('{"apiVersion": "v1", "kind": }')
     code, _, err = run(["-f", str(path)])
     assert code == 2
-    assert f"{path}: document 1: invalid JSON" in err
+    assert f"{path}: document 1: JSON syntax error at line 1" in err
 
 
 def test_missing_file_is_a_usage_error(tmp_path: Path) -> None:
@@ -238,3 +235,121 @@ def test_flow_style_yaml_that_is_not_json(tmp_path: Path) -> None:
     code, out, err = run(["-f", str(path), "-o", "json"])
     assert code == 0, err
     assert [(r["kind"], r["status"]) for r in json.loads(out)] == [("Service", "Healthy")]
+
+
+# ---------------------------------------------------------------------- --settings (Lua health)
+
+SETTINGS_CM = """\
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: argocd-cm
+  namespace: argocd
+data:
+  resource.customizations.health.example.com_Widget: |
+    hs = {}
+    if obj.status ~= nil and obj.status.ready then
+      hs.status = "Healthy"
+      hs.message = "widget " .. obj.metadata.name .. " is ready"
+    else
+      hs.status = "Progressing"
+      hs.message = "waiting for widget"
+    end
+    return hs
+  resource.customizations.health.example.com_Broken: |
+    return {status = obj.status.phase}
+  resource.customizations.health.example.com_Spinner: |
+    while true do end
+  resource.customizations.health.apps_Deployment: |
+    return {status = "Suspended", message = "Lua wins over the built-in check"}
+  resource.customizations: |
+    "*.crossplane.io/*":
+      health.lua: |
+        return {status = "Degraded", message = "wildcard for " .. obj.kind}
+    example.com/Gadget:
+      health.lua: |
+        return {status = "Healthy", message = "nested key"}
+"""
+
+CUSTOM_OBJECTS = """\
+apiVersion: example.com/v1
+kind: Widget
+metadata: {name: ready-one, namespace: default}
+status: {ready: true}
+---
+apiVersion: example.com/v1
+kind: Widget
+metadata: {name: waiting-one, namespace: default}
+---
+apiVersion: example.com/v1
+kind: Gadget
+metadata: {name: g, namespace: default}
+---
+apiVersion: s3.aws.crossplane.io/v1beta1
+kind: Bucket
+metadata: {name: b}
+---
+apiVersion: example.com/v1
+kind: Broken
+metadata: {name: x, namespace: default}
+---
+apiVersion: example.com/v1
+kind: Spinner
+metadata: {name: s, namespace: default}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: d, namespace: default}
+spec: {replicas: 1}
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: c, namespace: default}
+"""
+
+
+def test_settings_apply_lua_health_checks_in_input_order(tmp_path: Path) -> None:
+    (tmp_path / "cm.yaml").write_text(SETTINGS_CM)
+    (tmp_path / "objects.yaml").write_text(CUSTOM_OBJECTS)
+    code, out, _ = run(["-f", str(tmp_path / "objects.yaml"), "--settings", str(tmp_path / "cm.yaml"), "-o", "json"])
+    assert code == 0
+    rows = [(r["kind"], r["name"], r["status"], r["message"]) for r in json.loads(out)]
+    assert rows == [
+        ("Widget", "ready-one", "Healthy", "widget ready-one is ready"),
+        ("Widget", "waiting-one", "Progressing", "waiting for widget"),
+        ("Gadget", "g", "Healthy", "nested key"),
+        ("Bucket", "b", "Degraded", "wildcard for Bucket"),
+        ("Broken", "x", "Unknown", "health.lua:1: attempt to index field 'status' (a nil value)"),
+        ("Spinner", "s", "Unknown", "health.lua: exceeded its time budget of 1s"),
+        ("Deployment", "d", "Suspended", "Lua wins over the built-in check"),
+        ("ConfigMap", "c", "-", ""),
+    ]
+
+
+def test_without_settings_custom_kinds_have_no_health(tmp_path: Path) -> None:
+    (tmp_path / "objects.yaml").write_text(CUSTOM_OBJECTS)
+    code, out, _ = run(["-f", str(tmp_path / "objects.yaml"), "-o", "json"])
+    assert code == 0
+    assert [r["status"] for r in json.loads(out)][:3] == ["-", "-", "-"]
+
+
+def test_bad_settings_exit_2_naming_the_key(tmp_path: Path) -> None:
+    (tmp_path / "cm.yaml").write_text(
+        SETTINGS_CM.replace(
+            "resource.customizations.health.apps_Deployment", "resource.customizations.healthy.apps_Deployment"
+        )
+    )
+    (tmp_path / "objects.yaml").write_text(CUSTOM_OBJECTS)
+    code, _, err = run(["-f", str(tmp_path / "objects.yaml"), "--settings", str(tmp_path / "cm.yaml")])
+    assert code == 2
+    assert "resource.customizations.healthy.apps_Deployment" in err
+
+
+def test_an_object_the_renderers_would_refuse_is_refused_the_same_way(tmp_path: Path) -> None:
+    # One parser for rendered output and for this command (bosun.manifests).
+    path = tmp_path / "nameless.yaml"
+    path.write_text(MANIFESTS + "---\napiVersion: v1\nkind: Service\nmetadata: {namespace: default}\n")
+    code, out, err = run(["-f", str(path)])
+    assert code == 2
+    assert out == ""
+    assert f"{path}: document 5 (Service): missing metadata.name" in err

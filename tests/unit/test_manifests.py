@@ -1,38 +1,27 @@
-"""Parsing rendered output, resource tracking, and Directory file selection."""
+"""Parsing rendered output and Directory file selection (tracking: test_tracking.py)."""
 
 from __future__ import annotations
 
 import copy
 import json
-from typing import Any
 
 import pytest
 
+from bosun.glob import match as glob_match
 from bosun.manifests import (
-    TRACKING_ANNOTATION,
-    TRACKING_LABEL,
     ManifestError,
     PatternError,
-    glob_match,
-    is_tracked_by,
     parse_manifests,
-    parse_tracking_id,
     select_files,
     set_default_namespace,
-    tracking_id,
-    tracking_label_value,
-    with_tracking,
 )
-from bosun.resources import Manifest, ResourceKey
+from bosun.resources import Manifest
 
 CM = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {name}\n"
 
 
 def names(objs: list[Manifest]) -> list[str]:
-    return [
-        f"{o['kind']}/{o['metadata'].get('name') or o['metadata'].get('generateName')}"
-        for o in objs
-    ]
+    return [f"{o['kind']}/{o['metadata'].get('name') or o['metadata'].get('generateName')}" for o in objs]
 
 
 # --------------------------------------------------------------------------- parsing
@@ -132,8 +121,7 @@ def test_documents_keep_their_order_and_content() -> None:
     [
         pytest.param(
             "charts/web.yaml",
-            CM.format(name="ok")
-            + "---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: [oops\n",
+            CM.format(name="ok") + "---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: [oops\n",
             "charts/web.yaml: document 2: YAML syntax error at line",
             2,
             None,
@@ -181,8 +169,7 @@ def test_documents_keep_their_order_and_content() -> None:
         ),
         pytest.param(
             "m.yaml",
-            CM.format(name="a")
-            + "---\n---\napiVersion: v1\nkind: Service\nmetadata: {labels: {a: b}}\n",
+            CM.format(name="a") + "---\n---\napiVersion: v1\nkind: Service\nmetadata: {labels: {a: b}}\n",
             "m.yaml: document 3 (Service): missing metadata.name",
             3,
             None,
@@ -240,9 +227,7 @@ def test_documents_keep_their_order_and_content() -> None:
         ),
     ],
 )
-def test_parse_errors(
-    source: str, text: str, message: str, document: int, line: int | None
-) -> None:
+def test_parse_errors(source: str, text: str, message: str, document: int, line: int | None) -> None:
     with pytest.raises(ManifestError) as err:
         parse_manifests(text, source=source)
     assert str(err.value).startswith(message), str(err.value)
@@ -279,9 +264,7 @@ def test_skip_unrelated_still_reports_broken_manifests(text: str) -> None:
 
 def test_skip_unrelated_never_skips_json_files() -> None:
     with pytest.raises(ManifestError):
-        parse_manifests(
-            '{"apiVersion": "v1", "kind": "Secret"}', source="s.json", skip_unrelated=True
-        )
+        parse_manifests('{"apiVersion": "v1", "kind": "Secret"}', source="s.json", skip_unrelated=True)
 
 
 # --------------------------------------------------------------------------- namespace
@@ -297,167 +280,12 @@ def test_skip_unrelated_never_skips_json_files() -> None:
         ({"name": "a", "namespace": "stray"}, False, {"name": "a"}),
     ],
 )
-def test_set_default_namespace(
-    metadata: dict[str, str], namespaced: bool, expected: dict[str, str]
-) -> None:
+def test_set_default_namespace(metadata: dict[str, str], namespaced: bool, expected: dict[str, str]) -> None:
     original: Manifest = {"apiVersion": "v1", "kind": "X", "metadata": metadata}
     before = copy.deepcopy(original)
     result = set_default_namespace(original, "dest", namespaced=namespaced)
     assert result["metadata"] == expected
     assert original == before
-
-
-# --------------------------------------------------------------------------- tracking
-
-
-def obj(kind: str, name: str, namespace: str = "", api_version: str = "v1") -> Manifest:
-    metadata: dict[str, Any] = {"name": name}
-    if namespace:
-        metadata["namespace"] = namespace
-    return {"apiVersion": api_version, "kind": kind, "metadata": metadata}
-
-
-@pytest.mark.parametrize(
-    ("key", "expected"),
-    [
-        (
-            ResourceKey(kind="ConfigMap", namespace="shop", name="cfg"),
-            "guestbook:/ConfigMap:shop/cfg",
-        ),
-        (
-            ResourceKey(group="apps", kind="Deployment", namespace="shop", name="web"),
-            "guestbook:apps/Deployment:shop/web",
-        ),
-        (
-            ResourceKey(
-                group="rbac.authorization.k8s.io", kind="ClusterRole", name="system:reader"
-            ),
-            "guestbook:rbac.authorization.k8s.io/ClusterRole:/system:reader",
-        ),
-    ],
-)
-def test_tracking_id_format_and_round_trip(key: ResourceKey, expected: str) -> None:
-    assert tracking_id("guestbook", key) == expected
-    assert parse_tracking_id(expected) == ("guestbook", key)
-
-
-@pytest.mark.parametrize(
-    "value",
-    [
-        "",
-        "guestbook",
-        "guestbook:apps/Deployment",
-        "g:apps:ns/name",
-        "g:a/b/c:ns/n",
-        "g:a/K:ns/n/x",
-        ":a/K:ns/n",
-        "g:a/:ns/n",
-        "g:a/K:ns/",
-    ],
-)
-def test_parse_tracking_id_rejects_malformed(value: str) -> None:
-    with pytest.raises(ValueError):
-        parse_tracking_id(value)
-
-
-def test_with_tracking_adds_label_and_annotation_to_a_copy() -> None:
-    original = obj("Deployment", "web", "shop", "apps/v1")
-    original["metadata"]["labels"] = {"app": "web"}
-    before = copy.deepcopy(original)
-    tracked = with_tracking(original, "guestbook")
-    assert original == before
-    assert tracked["metadata"]["labels"] == {"app": "web", TRACKING_LABEL: "guestbook"}
-    assert tracked["metadata"]["annotations"] == {
-        TRACKING_ANNOTATION: "guestbook:apps/Deployment:shop/web"
-    }
-
-
-@pytest.mark.parametrize(
-    ("app", "label"),
-    [
-        ("guestbook", "guestbook"),
-        ("argocd_guestbook", "argocd_guestbook"),
-        ("a" * 70, "a" * 63),
-        ("a" * 62 + "-b", "a" * 62),
-        ("x" * 61 + "._y", "x" * 61),
-    ],
-)
-def test_tracking_label_value_is_a_valid_label(app: str, label: str) -> None:
-    assert tracking_label_value(app) == label
-
-
-def _annotated(o: Manifest, value: str) -> Manifest:
-    o["metadata"]["annotations"] = {TRACKING_ANNOTATION: value}
-    return o
-
-
-@pytest.mark.parametrize(
-    ("live", "tracked"),
-    [
-        pytest.param(
-            with_tracking(obj("ConfigMap", "c", "shop"), "guestbook"), True, id="own object"
-        ),
-        pytest.param(
-            with_tracking(
-                obj("ClusterRole", "r", api_version="rbac.authorization.k8s.io/v1"), "guestbook"
-            ),
-            True,
-            id="cluster-scoped",
-        ),
-        pytest.param(
-            _annotated(
-                obj("ClusterRole", "r", api_version="rbac.authorization.k8s.io/v1"),
-                "guestbook:rbac.authorization.k8s.io/ClusterRole:shop/r",
-            ),
-            True,
-            id="cluster-scoped with recorded namespace",
-        ),
-        pytest.param(
-            with_tracking(obj("ConfigMap", "c", "shop"), "other"), False, id="another app"
-        ),
-        pytest.param(
-            _annotated(obj("ConfigMap", "copy", "shop"), "guestbook:/ConfigMap:shop/c"),
-            False,
-            id="annotation copied to another name",
-        ),
-        pytest.param(
-            _annotated(obj("ConfigMap", "c", "other-ns"), "guestbook:/ConfigMap:shop/c"),
-            False,
-            id="annotation copied to another namespace",
-        ),
-        pytest.param(
-            _annotated(obj("Secret", "c", "shop"), "guestbook:/ConfigMap:shop/c"),
-            False,
-            id="annotation copied to another kind",
-        ),
-        pytest.param(
-            _annotated(
-                obj("Deployment", "c", "shop", "apps/v1"), "guestbook:extensions/Deployment:shop/c"
-            ),
-            False,
-            id="another group",
-        ),
-        pytest.param(
-            {
-                "apiVersion": "v1",
-                "kind": "ConfigMap",
-                "metadata": {
-                    "name": "c",
-                    "namespace": "shop",
-                    "labels": {TRACKING_LABEL: "guestbook"},
-                },
-            },
-            False,
-            id="label alone",
-        ),
-        pytest.param(
-            _annotated(obj("ConfigMap", "c", "shop"), "garbage"), False, id="malformed id"
-        ),
-        pytest.param(obj("ConfigMap", "c", "shop"), False, id="untracked"),
-    ],
-)
-def test_is_tracked_by(live: Manifest, tracked: bool) -> None:
-    assert is_tracked_by(live, "guestbook") is tracked
 
 
 # --------------------------------------------------------------------------- directory
@@ -563,16 +391,12 @@ FILES = [
         pytest.param(False, "nothing", None, [], id="include matching nothing"),
     ],
 )
-def test_select_files(
-    recurse: bool, include: str | None, exclude: str | None, expected: list[str]
-) -> None:
+def test_select_files(recurse: bool, include: str | None, exclude: str | None, expected: list[str]) -> None:
     assert select_files(FILES, recurse=recurse, include=include, exclude=exclude) == expected
 
 
 def test_select_files_normalises_and_deduplicates() -> None:
-    assert select_files(
-        ["./a.yaml", "a.yaml", "b//c.yaml"], recurse=True, include=None, exclude=None
-    ) == [
+    assert select_files(["./a.yaml", "a.yaml", "b//c.yaml"], recurse=True, include=None, exclude=None) == [
         "a.yaml",
         "b/c.yaml",
     ]

@@ -193,9 +193,7 @@ def test_unsupported_fields_are_kept_and_reported() -> None:
 
 
 def test_defaults() -> None:
-    app = parse_application(
-        doc_with({"spec.project": DELETE, "spec.source.targetRevision": DELETE})
-    )
+    app = parse_application(doc_with({"spec.project": DELETE, "spec.source.targetRevision": DELETE}))
     assert app.spec.project == "default"
     assert app.sources_list()[0].target_revision == "HEAD"
     assert app.spec.revision_history_limit == 10
@@ -232,9 +230,7 @@ def test_python_construction_with_snake_case() -> None:
         spec=ApplicationSpec(
             source=ApplicationSource(repo_url="https://example.com/repo.git", path="app"),
             destination=ApplicationDestination(server="https://kubernetes.default.svc"),
-            sync_policy=SyncPolicy(
-                automated=SyncPolicyAutomated(self_heal=True), sync_options=["Replace=true"]
-            ),
+            sync_policy=SyncPolicy(automated=SyncPolicyAutomated(self_heal=True), sync_options=["Replace=true"]),
         ),
     )
     manifest = app.to_manifest()
@@ -271,9 +267,7 @@ def test_models_are_frozen() -> None:
          "https://10.0.0.1:6443"),
     ],
 )  # fmt: skip
-def test_destination_helpers(
-    destination: dict[str, str], cluster: str, in_cluster: bool, text: str
-) -> None:
+def test_destination_helpers(destination: dict[str, str], cluster: str, in_cluster: bool, text: str) -> None:
     dest = parse_application(doc_with({"spec.destination": destination})).spec.destination
     assert dest.cluster == cluster
     assert dest.is_in_cluster is in_cluster
@@ -458,8 +452,7 @@ def test_yaml_single_document_required() -> None:
 
 def test_parse_yaml_stream_dispatches_on_kind() -> None:
     text = "\n---\n".join(
-        (FIXTURES / name).read_text()
-        for name in ("project-sync-windows.yaml", "app-helm-repo-chart.yaml")
+        (FIXTURES / name).read_text() for name in ("project-sync-windows.yaml", "app-helm-repo-chart.yaml")
     )
     project, app = parse_yaml(text, source_name="all.yaml")
     assert (project.kind, project.name) == ("AppProject", "team-a")
@@ -494,9 +487,7 @@ def test_repo_url_accepted(url: str) -> None:
     parse_application(doc_with({"spec.source.repoURL": url}))
 
 
-@pytest.mark.parametrize(
-    "url", ["github.com/argoproj/argo-cd", "ftp://example.com/x", "https://", "https://a b", ""]
-)
+@pytest.mark.parametrize("url", ["github.com/argoproj/argo-cd", "ftp://example.com/x", "https://", "https://a b", ""])
 def test_repo_url_rejected(url: str) -> None:
     with pytest.raises(ValueError):
         check_repo_url(url)
@@ -543,9 +534,7 @@ def test_cron_schedule(schedule: str, ok: bool) -> None:
 
 
 def test_sync_options_parse() -> None:
-    assert parse_sync_options(
-        ["Prune=confirm", "PrunePropagationPolicy=orphan", "Prune=confirm"]
-    ) == {
+    assert parse_sync_options(["Prune=confirm", "PrunePropagationPolicy=orphan", "Prune=confirm"]) == {
         "Prune": "confirm",
         "PrunePropagationPolicy": "orphan",
     }

@@ -1,4 +1,4 @@
-"""Compatibility with Argo CD's own CRDs (3.6.0, read from ``<repo>/../shared``).
+"""Compatibility with Argo CD's own CRDs (3.6.0).
 
 For every field path in the OpenAPI schema of an Application or AppProject (spec and
 top level; ``status`` and ``operation`` are cluster-written), a document that sets just
@@ -6,6 +6,10 @@ that field must parse, and the field must be either *modeled* (reachable through
 attributes, value preserved by ``to_manifest()``) or *reported* by
 ``unsupported_fields()``. Conversely every field Bosun models or lists as unsupported
 must exist in the CRD, so Bosun never accepts something Argo CD would not.
+
+The schemas come from the committed fixture (:mod:`tests.unit.argocd_fields`), so a
+clean clone runs every test; when the upstream CRDs are beside the repository, one more
+test checks that the fixture is what they give.
 """
 
 from __future__ import annotations
@@ -15,11 +19,9 @@ import functools
 import types
 import typing
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 from bosun.models import (
     Application,
@@ -28,26 +30,31 @@ from bosun.models import (
     parse_application,
     parse_project,
 )
-
-REFERENCE = Path(__file__).resolve().parents[2].parent / "shared" / "reference" / "argo-cd"
-CRDS = {"Application": "application-crd.yaml", "AppProject": "appproject-crd.yaml"}
-CLUSTER_WRITTEN = {"status", "operation"}
-MISSING = f"Argo CD CRDs not found in {REFERENCE} (expected shared/ beside the repository)"
+from tests.unit import argocd_fields
 
 Schema = dict[str, Any]
 Segments = tuple[str, ...]  # "[]" marks an array item
 
 
 @functools.cache
-def load_schema(kind: str) -> Schema | None:
-    path = REFERENCE / CRDS[kind]
-    if not path.is_file():
-        return None
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-    crd = yaml.load(path.read_text(), Loader=loader)  # a safe loader
-    version = next(v for v in crd["spec"]["versions"] if v["name"] == "v1alpha1")
-    schema: Schema = version["schema"]["openAPIV3Schema"]
-    return schema
+def load_schema(kind: str) -> Schema:
+    return argocd_fields.schema(argocd_fields.load_fixture()[kind])
+
+
+def test_fixture_is_current() -> None:
+    """With the upstream CRDs beside the repository: the fixture is what they give. In a
+    clean clone: the fixture is what its own entries give (nothing edited by hand out of form)."""
+    reference = argocd_fields.reference_dir()
+    if argocd_fields.reference_present(reference):
+        expected, origin = argocd_fields.from_reference(reference), f"the CRDs in {reference}"
+    else:
+        fixture = argocd_fields.load_fixture()
+        expected = {kind: argocd_fields.flatten(argocd_fields.schema(f)) for kind, f in fixture.items()}
+        origin = "its own entries (upstream CRDs not found; set BOSUN_ARGOCD_REFERENCE to compare with them)"
+    assert argocd_fields.render(expected) == argocd_fields.FIXTURE.read_text(), (
+        f"{argocd_fields.FIXTURE.name} differs from what {origin} give: "
+        "run .venv/bin/python -m tests.unit.argocd_fields"
+    )
 
 
 def leaf_paths(schema: Schema, prefix: Segments = ()) -> Iterator[Segments]:
@@ -60,7 +67,7 @@ def leaf_paths(schema: Schema, prefix: Segments = ()) -> Iterator[Segments]:
         yield prefix
         return
     for name, child in props.items():
-        if not prefix and name in CLUSTER_WRITTEN:
+        if not prefix and name in argocd_fields.CLUSTER_WRITTEN:
             continue
         yield from leaf_paths(child, (*prefix, name))
 
@@ -73,10 +80,7 @@ def dotted(segments: Segments, index: str = "[]") -> str:
 
 
 def params(kind: str) -> list[Any]:
-    schema = load_schema(kind)
-    if schema is None:
-        return [pytest.param(None, id="crd-missing", marks=pytest.mark.skip(reason=MISSING))]
-    return [pytest.param(p, id=dotted(p)) for p in leaf_paths(schema)]
+    return [pytest.param(p, id=dotted(p)) for p in leaf_paths(load_schema(kind))]
 
 
 # --- building a document that sets one field ------------------------------------------
@@ -228,7 +232,6 @@ def is_under(path: str, prefix: str) -> bool:
 
 def check_field(kind: str, path: Segments) -> None:
     schema = load_schema(kind)
-    assert schema is not None
     doc = document_setting(kind, schema, path)
     parse = parse_application if kind == "Application" else parse_project
     obj: Application | AppProject = parse(doc, source_name=f"crd:{dotted(path)}")
@@ -290,8 +293,6 @@ def schema_at(schema: Schema, path: Segments) -> Schema | None:
 @pytest.mark.parametrize("model", [Application, AppProject], ids=lambda m: m.__name__)
 def test_every_bosun_field_exists_in_crd(model: type[ArgoModel]) -> None:
     schema = load_schema(model.__name__)
-    if schema is None:
-        pytest.skip(MISSING)
     missing = [dotted(p) for p, _ in model_paths(model) if schema_at(schema, p) is None]
     assert missing == []
 
@@ -299,10 +300,7 @@ def test_every_bosun_field_exists_in_crd(model: type[ArgoModel]) -> None:
 @pytest.mark.parametrize("kind", ["Application", "AppProject"])
 def test_walk_covers_the_crd(kind: str) -> None:
     """Guard against a walker that silently finds nothing."""
-    schema = load_schema(kind)
-    if schema is None:
-        pytest.skip(MISSING)
-    paths = [dotted(p) for p in leaf_paths(schema)]
+    paths = [dotted(p) for p in leaf_paths(load_schema(kind))]
     expected = {
         "Application": ["spec.source.helm.valueFiles[]", "spec.sources[].kustomize.images[]",
                         "spec.syncPolicy.retry.backoff.factor", "spec.source.plugin.name"],

@@ -148,9 +148,7 @@ INVALID: list[tuple[str, dict[str, Any], str, str]] = [
 ]  # fmt: skip
 
 
-@pytest.mark.parametrize(
-    ("doc", "path", "message"), [pytest.param(d, p, m, id=i) for i, d, p, m in INVALID]
-)
+@pytest.mark.parametrize(("doc", "path", "message"), [pytest.param(d, p, m, id=i) for i, d, p, m in INVALID])
 def test_invalid_project(doc: dict[str, Any], path: str, message: str) -> None:
     with pytest.raises(ModelError) as info:
         parse_project(doc, source_name="projects/team-a.yaml")

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import json
 import random
+import re
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
-from bosun.manifests import with_tracking
 from bosun.plan import (
     KIND_ORDER,
     HookDeletePolicy,
@@ -29,13 +29,13 @@ from bosun.plan import (
     delete_policies,
     hook_types,
     is_hook,
-    parse_options,
     summarize_wave,
     sync_options,
     sync_phases,
     sync_wave,
 )
 from bosun.resources import Manifest, ResourceKey
+from bosun.tracking import apply_tracking
 
 FIXTURES = Path(__file__).parent / "fixtures" / "plan"
 
@@ -353,17 +353,40 @@ def test_hook_annotations(
             },
             (HookDeletePolicy.HOOK_FAILED, HookDeletePolicy.HOOK_SUCCEEDED),
         ),
-        (
-            {"argocd.argoproj.io/hook": "Sync", "argocd.argoproj.io/hook-delete-policy": "Never"},
-            (HookDeletePolicy.BEFORE_HOOK_CREATION,),
-        ),
         ({"argocd.argoproj.io/hook-delete-policy": "HookSucceeded"}, ()),  # not a hook
     ],
 )
-def test_delete_policies(
-    annotations: dict[str, str], policies: tuple[HookDeletePolicy, ...]
-) -> None:
+def test_delete_policies(annotations: dict[str, str], policies: tuple[HookDeletePolicy, ...]) -> None:
     assert delete_policies(obj("Job", "j", annotations=annotations)) == policies
+
+
+@pytest.mark.parametrize(
+    ("annotations", "message"),
+    [
+        (
+            {"argocd.argoproj.io/hook": "Sync", "argocd.argoproj.io/hook-delete-policy": "Never"},
+            "annotation argocd.argoproj.io/hook-delete-policy: unknown delete policy 'Never'; "
+            "use HookSucceeded, HookFailed, BeforeHookCreation",
+        ),
+        (
+            {"helm.sh/hook": "pre-install", "helm.sh/hook-delete-policy": "hook-succeded"},
+            "annotation helm.sh/hook-delete-policy: unknown delete policy 'hook-succeded'",
+        ),
+    ],
+)
+def test_an_unknown_delete_policy_is_a_plan_error(annotations: dict[str, str], message: str) -> None:
+    hook = obj("Job", "j", annotations=annotations)
+    with pytest.raises(PlanError, match=re.escape(message)):
+        delete_policies(hook)
+    with pytest.raises(PlanError, match=re.escape(message)):
+        plan_of([hook])
+
+
+@pytest.mark.parametrize("policy", list(HookDeletePolicy))
+def test_every_delete_policy_is_acted_on_outside_the_plan(policy: HookDeletePolicy) -> None:
+    root = Path(__file__).resolve().parents[2]
+    code = "\n".join(p.read_text() for top in ("activities", "workflows") for p in sorted((root / top).rglob("*.py")))
+    assert f"HookDeletePolicy.{policy.name}" in code
 
 
 def test_hook_tasks_carry_type_and_delete_policies() -> None:
@@ -426,7 +449,6 @@ def test_hook_with_generate_name_is_keyed_by_its_prefix() -> None:
     [
         ({}, None, SyncOptions()),
         ({}, "Prune=false", SyncOptions(prune=False)),
-        ({}, "Prune=confirm", SyncOptions(prune_confirm=True)),
         ({}, "Delete=false", SyncOptions(delete=False)),
         ({}, "PruneLast=true", SyncOptions(prune_last=True)),
         ({}, "Replace=true,Force=true", SyncOptions(replace=True, force=True)),
@@ -436,31 +458,19 @@ def test_hook_with_generate_name_is_keyed_by_its_prefix() -> None:
             "SkipDryRunOnMissingResource=true",
             SyncOptions(skip_dry_run_on_missing_resource=True),
         ),
-        ({"ServerSideApply": "true"}, None, SyncOptions(server_side_apply=True)),
-        ({"ServerSideApply": "true"}, "ServerSideApply=false", SyncOptions()),
+        ({"ServerSideApply": "true"}, None, SyncOptions()),
         ({"Prune": "false"}, "Prune=true", SyncOptions()),
         ({"Prune": "false"}, "Replace=true", SyncOptions(prune=False, replace=True)),
         (
             {},
-            " Prune = false ,, ServerSideApply=true ",
-            SyncOptions(prune=False, server_side_apply=True),
+            " Prune=false ,, ServerSideApply=true ",
+            SyncOptions(prune=False),
         ),
     ],
 )
-def test_sync_options_merge(
-    app: dict[str, str], annotation: str | None, expected: SyncOptions
-) -> None:
+def test_sync_options_merge(app: dict[str, str], annotation: str | None, expected: SyncOptions) -> None:
     annotations = {"argocd.argoproj.io/sync-options": annotation} if annotation else None
     assert sync_options(obj("ConfigMap", "c", annotations=annotations), app) == expected
-
-
-def test_parse_options_accepts_the_application_list_form() -> None:
-    assert parse_options(["CreateNamespace=true", "PruneLast=true", " Validate=false "]) == {
-        "CreateNamespace": "true",
-        "PruneLast": "true",
-        "Validate": "false",
-    }
-    assert parse_options("IgnoreExtraneous") == {"IgnoreExtraneous": "true"}
 
 
 def test_tasks_carry_only_the_options_that_were_set() -> None:
@@ -469,7 +479,7 @@ def test_tasks_carry_only_the_options_that_were_set() -> None:
         app_sync_options={"ServerSideApply": "true"},
     ).tasks
     assert task.sync_options == {"ServerSideApply": "true", "Replace": "true"}
-    assert task.options == SyncOptions(server_side_apply=True, replace=True)
+    assert task.options == SyncOptions(replace=True)
 
 
 def test_compare_options_ignore_extraneous_is_recorded_and_still_pruned() -> None:
@@ -481,6 +491,21 @@ def test_compare_options_ignore_extraneous_is_recorded_and_still_pruned() -> Non
     (task,) = plan_of([], [live]).tasks
     assert task.action is TaskAction.PRUNE
     assert task.ignore_extraneous
+
+
+def test_an_invalid_compare_options_annotation_on_a_desired_object_is_a_plan_error() -> None:
+    bad = obj("ConfigMap", "c", annotations={"argocd.argoproj.io/compare-options": "IgnoreExtraneus"})
+    with pytest.raises(PlanError, match=r"ConfigMap.*annotation argocd\.argoproj\.io/compare-options: .*did you mean"):
+        plan_of([bad])
+
+
+def test_an_invalid_compare_options_annotation_on_a_live_object_is_a_warning() -> None:
+    live = obj("ConfigMap", "old", annotations={"argocd.argoproj.io/compare-options": "IgnoreExtraneous=true"})
+    plan = plan_of([], [live])
+    (task,) = plan.tasks
+    assert task.action is TaskAction.PRUNE and not task.ignore_extraneous
+    (warning,) = plan.warnings
+    assert "IgnoreExtraneous takes no value" in warning
 
 
 # --------------------------------------------------------------------------- pruning
@@ -556,32 +581,57 @@ def test_prune_false_is_reported_not_pruned() -> None:
     ]
 
 
-def test_prune_confirm_is_planned_but_held() -> None:
-    live = obj(
-        "Namespace",
-        "team",
-        namespace=None,
-        annotations={"argocd.argoproj.io/sync-options": "Prune=confirm"},
-    )
-    plan = plan_of([], [live])
-    (task,) = plan.tasks
-    assert task.requires_confirmation and plan.needs_prune_confirmation
-    assert summarize_wave(plan.waves[0]) == "Sync wave 0: prune Namespace/team (needs confirmation)"
+@pytest.mark.parametrize(
+    ("annotation", "message"),
+    [
+        ("prune=false", "unknown sync option 'prune' (keys are case-sensitive: Prune)"),
+        ("Prune=confirm", "not supported yet"),
+        ("Prune = false", "remove the spaces"),
+        ("CreateNamespace=true", "set it in the app's spec.syncPolicy.syncOptions"),
+        ("Prune=false,Prune=true", "conflicts with Prune=false"),
+    ],
+)
+def test_an_invalid_sync_options_annotation_on_a_desired_object_is_a_plan_error(annotation: str, message: str) -> None:
+    bad = obj("ConfigMap", "c", annotations={"argocd.argoproj.io/sync-options": annotation})
+    with pytest.raises(PlanError, match="ConfigMap") as err:
+        plan_of([obj("ConfigMap", "ok"), bad])
+    assert "annotation argocd.argoproj.io/sync-options" in str(err.value)
+    assert message in str(err.value)
+
+
+@pytest.mark.parametrize(
+    ("app_options", "message"),
+    [
+        ({"Prune": "confirm"}, "not supported yet"),
+        ({"Delete": "false"}, "per-resource option"),
+        ({"ServerSideApply": "false"}, "always applies server-side"),
+    ],
+)
+def test_app_options_bosun_refuses_are_a_plan_error(app_options: dict[str, str], message: str) -> None:
+    with pytest.raises(PlanError, match=r"spec\.syncPolicy\.syncOptions: .*" + message):
+        plan_of([obj("ConfigMap", "c")], app_sync_options=app_options)
+
+
+def test_an_invalid_sync_options_annotation_on_a_live_object_keeps_it() -> None:
+    live = obj("PersistentVolumeClaim", "data", annotations={"argocd.argoproj.io/sync-options": "prune=false"})
+    plan = plan_of([obj("ConfigMap", "c")], [live])
+    assert [t.key.short for t in plan.tasks] == ["ConfigMap/c"]
+    assert [(s.key.short, s.reason) for s in plan.skipped] == [
+        ("PersistentVolumeClaim/data", "not pruned: invalid argocd.argoproj.io/sync-options")
+    ]
+    (warning,) = plan.warnings
+    assert "unknown sync option 'prune'" in warning
 
 
 def test_candidates_that_are_still_desired_are_not_pruned() -> None:
-    desired = [
-        obj("ClusterRole", "reader", namespace=None, api_version="rbac.authorization.k8s.io/v1")
-    ]
+    desired = [obj("ClusterRole", "reader", namespace=None, api_version="rbac.authorization.k8s.io/v1")]
     live = [
         obj("ClusterRole", "reader", namespace=None, api_version="rbac.authorization.k8s.io/v1"),
         # the same object, written with a namespace it does not have
         obj("ClusterRole", "reader", namespace="app", api_version="rbac.authorization.k8s.io/v1"),
     ]
     plan = plan_of(desired, live)
-    assert [(t.action, t.key.short) for t in plan.tasks] == [
-        (TaskAction.APPLY, "ClusterRole/reader")
-    ]
+    assert [(t.action, t.key.short) for t in plan.tasks] == [(TaskAction.APPLY, "ClusterRole/reader")]
 
 
 def test_skip_objects_and_hooks_are_never_pruned() -> None:
@@ -595,9 +645,9 @@ def test_skip_objects_and_hooks_are_never_pruned() -> None:
 
 
 def test_with_app_only_objects_tracked_by_it_are_pruned() -> None:
-    mine = with_tracking(obj("ConfigMap", "mine"), "shop")
-    theirs = with_tracking(obj("ConfigMap", "theirs"), "other")
-    copied = with_tracking(obj("ConfigMap", "original"), "shop")
+    mine = apply_tracking(obj("ConfigMap", "mine"), "shop")
+    theirs = apply_tracking(obj("ConfigMap", "theirs"), "other")
+    copied = apply_tracking(obj("ConfigMap", "original"), "shop")
     copied["metadata"]["name"] = "copy"  # annotation copied onto another object
     plan = plan_of([], [mine, theirs, copied], app="shop")
     assert [t.key.short for t in plan.tasks] == ["ConfigMap/mine"]
@@ -610,9 +660,7 @@ def test_with_app_only_objects_tracked_by_it_are_pruned() -> None:
 def test_duplicate_desired_objects_warn_and_plan_once() -> None:
     plan = plan_of([obj("ConfigMap", "c"), obj("ConfigMap", "c")])
     assert len(plan.tasks) == 1
-    assert plan.warnings == [
-        "ConfigMap/c in namespace app is defined more than once; the last one is used"
-    ]
+    assert plan.warnings == ["ConfigMap/c in namespace app is defined more than once; the last one is used"]
 
 
 def test_skipped_desired_objects_do_not_need_a_valid_wave() -> None:

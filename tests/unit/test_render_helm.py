@@ -131,8 +131,7 @@ def helm_binary() -> Iterator[Path]:
 def repo(tmp_path: Path) -> Path:
     checkout = tmp_path / "repo"
     write_tree(checkout / "charts" / "web", CHART)
-    write_tree(checkout, {"envs/prod/values.yaml": "message: from envs/prod\n",
-                          "files/banner.txt": "hello, file\n"})
+    write_tree(checkout, {"envs/prod/values.yaml": "message: from envs/prod\n", "files/banner.txt": "hello, file\n"})
     return checkout
 
 
@@ -165,23 +164,24 @@ def test_chart_detected_release_named_after_app_namespace_from_destination(repo:
 
 def test_release_name_and_namespace_options(repo: Path) -> None:
     objects = render(repo, {"releaseName": "blue", "namespace": "shop-blue"})
-    assert by_kind(objects, "Deployment")["metadata"] == {"name": "blue-web",
-                                                          "namespace": "shop-blue"}
+    assert by_kind(objects, "Deployment")["metadata"] == {"name": "blue-web", "namespace": "shop-blue"}
 
 
 def test_value_files_then_values_then_parameters(repo: Path) -> None:
-    objects = render(repo, {
-        "valueFiles": ["values-production.yaml", "/envs/prod/values.yaml"],
-        "values": "image: nginx:1.28\n",
-        "parameters": [
-            {"name": "replicas", "value": "7"},
-            {"name": "flag", "value": "true", "forceString": True},
-            {"name": "list", "value": "{a,b}"},
-        ],
-    })
+    objects = render(
+        repo,
+        {
+            "valueFiles": ["values-production.yaml", "/envs/prod/values.yaml"],
+            "values": "image: nginx:1.28\n",
+            "parameters": [
+                {"name": "replicas", "value": "7"},
+                {"name": "flag", "value": "true", "forceString": True},
+                {"name": "list", "value": "{a,b}"},
+            ],
+        },
+    )
     assert by_kind(objects, "Deployment")["spec"]["replicas"] == 7
-    assert by_kind(objects, "Deployment")["spec"]["template"]["spec"]["containers"][0]["image"] == (
-        "nginx:1.28")
+    assert by_kind(objects, "Deployment")["spec"]["template"]["spec"]["containers"][0]["image"] == ("nginx:1.28")
     data = config(objects)
     assert data["message"] == "from envs/prod"  # later value files win; "/" is the repo root
     assert data["flag"] == "string"  # forceString → --set-string
@@ -189,8 +189,9 @@ def test_value_files_then_values_then_parameters(repo: Path) -> None:
 
 
 def test_values_object_wins_over_values(repo: Path) -> None:
-    objects = render(repo, {"values": "message: from values\n",
-                            "valuesObject": {"message": "from valuesObject", "replicas": 2}})
+    objects = render(
+        repo, {"values": "message: from values\n", "valuesObject": {"message": "from valuesObject", "replicas": 2}}
+    )
     assert config(objects)["message"] == "from valuesObject"
     assert by_kind(objects, "Deployment")["spec"]["replicas"] == 2
 
@@ -209,16 +210,23 @@ def test_file_parameters(repo: Path) -> None:
 def test_ignore_missing_value_files(repo: Path) -> None:
     with pytest.raises(RenderError, match="value file 'values-staging.yaml' not found"):
         render(repo, {"valueFiles": ["values-staging.yaml"]})
-    objects = render(repo, {"valueFiles": ["values-staging.yaml", "values-production.yaml"],
-                            "ignoreMissingValueFiles": True})
+    objects = render(
+        repo, {"valueFiles": ["values-staging.yaml", "values-production.yaml"], "ignoreMissingValueFiles": True}
+    )
     assert by_kind(objects, "Deployment")["spec"]["replicas"] == 5
 
 
 def test_kube_version_and_api_versions_from_the_cluster_or_the_source(repo: Path) -> None:
     data = config(render(repo, kube_version="v1.31.2", api_versions=["monitoring.coreos.com/v1"]))
     assert (data["kube"], data["monitoring"]) == ("v1.31.2", "true")
-    data = config(render(repo, {"kubeVersion": "1.29.0", "apiVersions": ["batch/v1"]},
-                         kube_version="v1.31.2", api_versions=["monitoring.coreos.com/v1"]))
+    data = config(
+        render(
+            repo,
+            {"kubeVersion": "1.29.0", "apiVersions": ["batch/v1"]},
+            kube_version="v1.31.2",
+            api_versions=["monitoring.coreos.com/v1"],
+        )
+    )
     assert (data["kube"], data["monitoring"]) == ("v1.29.0", "false")
 
 
@@ -263,8 +271,7 @@ data: {size: "{{ .Values.size }}"}
 def add_dependency(chart: Path, repository: str) -> None:
     text = (chart / "Chart.yaml").read_text()
     line = f"    repository: {repository}\n" if repository else ""
-    (chart / "Chart.yaml").write_text(
-        text + f"dependencies:\n  - name: cache\n    version: 0.3.0\n{line}")
+    (chart / "Chart.yaml").write_text(text + f"dependencies:\n  - name: cache\n    version: 0.3.0\n{line}")
 
 
 def test_vendored_dependency(repo: Path) -> None:
@@ -272,8 +279,9 @@ def test_vendored_dependency(repo: Path) -> None:
     write_tree(chart / "charts" / "cache", SUBCHART)
     add_dependency(chart, "")
     objects = render(repo, {"parameters": [{"name": "cache.size", "value": "3"}]})
-    assert {o["metadata"]["name"]: o.get("data") for o in objects if o["kind"] == "ConfigMap"}[
-        "shop-cache"] == {"size": "3"}
+    assert {o["metadata"]["name"]: o.get("data") for o in objects if o["kind"] == "ConfigMap"}["shop-cache"] == {
+        "size": "3"
+    }
 
 
 def test_dependency_from_a_local_directory_is_built(repo: Path) -> None:
@@ -303,20 +311,28 @@ def test_dependency_outside_the_repository_is_refused(repo: Path, tmp_path: Path
 # -- paths that try to leave the repository (CVE-2022-24348 / CVE-2022-24730 class)
 
 
-@pytest.mark.parametrize(("helm", "message"), [
-    ({"valueFiles": ["../../../etc/passwd"]},
-     "value file '../../../etc/passwd' resolves outside the repository: refused"),
-    ({"valueFiles": ["../../../../../../../../etc/passwd"], "ignoreMissingValueFiles": True},
-     "resolves outside the repository: refused"),
-    ({"fileParameters": [{"name": "file", "path": "../../../../etc/hostname"}]},
-     "file parameter '../../../../etc/hostname' resolves outside the repository: refused"),
-    # Argo CD: a leading "/" is the repository root, never the worker's file system.
-    ({"valueFiles": ["/etc/passwd"]}, "value file '/etc/passwd' not found in the repository"),
-    ({"valueFiles": ["https://example.com/values.yaml"]}, "is a URL; remote value files are not"),
-    ({"valueFiles": ["$values/envs/prod.yaml"]}, "which no source of this app declares"),
-])
-def test_paths_outside_the_repository_are_refused(repo: Path, helm: dict[str, Any],
-                                                  message: str) -> None:
+@pytest.mark.parametrize(
+    ("helm", "message"),
+    [
+        (
+            {"valueFiles": ["../../../etc/passwd"]},
+            "value file '../../../etc/passwd' resolves outside the repository: refused",
+        ),
+        (
+            {"valueFiles": ["../../../../../../../../etc/passwd"], "ignoreMissingValueFiles": True},
+            "resolves outside the repository: refused",
+        ),
+        (
+            {"fileParameters": [{"name": "file", "path": "../../../../etc/hostname"}]},
+            "file parameter '../../../../etc/hostname' resolves outside the repository: refused",
+        ),
+        # Argo CD: a leading "/" is the repository root, never the worker's file system.
+        ({"valueFiles": ["/etc/passwd"]}, "value file '/etc/passwd' not found in the repository"),
+        ({"valueFiles": ["https://example.com/values.yaml"]}, "is a URL; remote value files are not"),
+        ({"valueFiles": ["$values/envs/prod.yaml"]}, "which no source of this app declares"),
+    ],
+)
+def test_paths_outside_the_repository_are_refused(repo: Path, helm: dict[str, Any], message: str) -> None:
     with pytest.raises(RenderError, match=message.replace("$", r"\$").replace("(", r"\(")):
         render(repo, helm)
 
@@ -331,15 +347,13 @@ def test_value_file_symlink_out_of_the_repository_is_refused(repo: Path, tmp_pat
 
 def test_template_symlinked_to_a_host_file_is_refused(repo: Path) -> None:
     (repo / "charts/web/templates/passwd.yaml").symlink_to("/etc/passwd")
-    with pytest.raises(RenderError,
-                       match="charts/web/templates/passwd.yaml is a link to '/etc/passwd'"):
+    with pytest.raises(RenderError, match="charts/web/templates/passwd.yaml is a link to '/etc/passwd'"):
         render(repo)
 
 
 def test_source_path_outside_the_repository_is_refused(repo: Path) -> None:
     with pytest.raises(RenderError, match="source path '../..' resolves outside the repository"):
-        render_source(repo, {"repoURL": "https://git.example.com/a.git", "path": "../..",
-                             "helm": {"releaseName": "x"}})
+        render_source(repo, {"repoURL": "https://git.example.com/a.git", "path": "../..", "helm": {"releaseName": "x"}})
 
 
 # -- charts from a Helm repository on loopback
@@ -353,20 +367,28 @@ def chart_repository(tmp_path_factory: pytest.TempPathFactory, helm_binary: Path
     served.mkdir()
     env = {"HOME": str(work), "PATH": "/usr/bin:/bin"}
     for version, message in (("1.2.0", "one-two"), ("1.3.0", "one-three")):
-        source = write_tree(work / f"web-{version}", {
-            **CHART, "Chart.yaml": f"apiVersion: v2\nname: web\nversion: {version}\n",
-            "values.yaml": CHART["values.yaml"].replace("from values.yaml", message)})
-        subprocess.run([str(helm_binary), "package", str(source), "-d", str(served)], env=env,
-                       check=True, capture_output=True)
-    server = http.server.ThreadingHTTPServer(
-        ("127.0.0.1", 0),
-        functools.partial(_QuietHandler, directory=str(served)))
+        source = write_tree(
+            work / f"web-{version}",
+            {
+                **CHART,
+                "Chart.yaml": f"apiVersion: v2\nname: web\nversion: {version}\n",
+                "values.yaml": CHART["values.yaml"].replace("from values.yaml", message),
+            },
+        )
+        subprocess.run(
+            [str(helm_binary), "package", str(source), "-d", str(served)], env=env, check=True, capture_output=True
+        )
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_QuietHandler, directory=str(served)))
     url = f"http://127.0.0.1:{server.server_address[1]}/charts"
     (served / "charts").mkdir()
     for archive in served.glob("*.tgz"):
         archive.rename(served / "charts" / archive.name)
-    subprocess.run([str(helm_binary), "repo", "index", str(served / "charts"), "--url", url],
-                   env=env, check=True, capture_output=True)
+    subprocess.run(
+        [str(helm_binary), "repo", "index", str(served / "charts"), "--url", url],
+        env=env,
+        check=True,
+        capture_output=True,
+    )
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     yield url
@@ -378,30 +400,39 @@ class _QuietHandler(http.server.SimpleHTTPRequestHandler):
         pass
 
 
-def test_chart_from_a_helm_repository_by_name_and_version(chart_repository: str,
-                                                          tmp_path: Path) -> None:
-    source = {"repoURL": chart_repository, "chart": "web", "targetRevision": "1.2.0",
-              "helm": {"valueFiles": ["values-production.yaml"]}}
+def test_chart_from_a_helm_repository_by_name_and_version(chart_repository: str, tmp_path: Path) -> None:
+    source = {
+        "repoURL": chart_repository,
+        "chart": "web",
+        "targetRevision": "1.2.0",
+        "helm": {"valueFiles": ["values-production.yaml"]},
+    }
     objects = render_source(tmp_path, source, app="shop", namespace="prod")
     assert config(objects)["message"] == "from values-production.yaml"
     assert by_kind(objects, "Deployment")["spec"]["replicas"] == 5
-    latest = render_source(tmp_path, {"repoURL": chart_repository, "chart": "web",
-                                      "targetRevision": "1.*"}, app="shop", namespace="prod")
+    latest = render_source(
+        tmp_path, {"repoURL": chart_repository, "chart": "web", "targetRevision": "1.*"}, app="shop", namespace="prod"
+    )
     assert config(latest)["message"] == "one-three"
 
 
 def test_chart_version_not_in_the_repository(chart_repository: str, tmp_path: Path) -> None:
     with pytest.raises(RenderError, match=r"helm pull web 9\.9\.9 from http://127\.0\.0\.1:\d+/charts"):
-        render_source(tmp_path, {"repoURL": chart_repository, "chart": "web",
-                                 "targetRevision": "9.9.9"}, app="shop")
+        render_source(tmp_path, {"repoURL": chart_repository, "chart": "web", "targetRevision": "9.9.9"}, app="shop")
 
 
-def test_chart_repository_value_file_cannot_leave_the_chart(chart_repository: str,
-                                                            tmp_path: Path) -> None:
+def test_chart_repository_value_file_cannot_leave_the_chart(chart_repository: str, tmp_path: Path) -> None:
     with pytest.raises(RenderError, match="value file '../../../etc/passwd' resolves outside"):
-        render_source(tmp_path, {"repoURL": chart_repository, "chart": "web",
-                                 "targetRevision": "1.2.0",
-                                 "helm": {"valueFiles": ["../../../etc/passwd"]}}, app="shop")
+        render_source(
+            tmp_path,
+            {
+                "repoURL": chart_repository,
+                "chart": "web",
+                "targetRevision": "1.2.0",
+                "helm": {"valueFiles": ["../../../etc/passwd"]},
+            },
+            app="shop",
+        )
 
 
 # -- charts from an OCI registry on loopback
@@ -426,8 +457,10 @@ class _Registry(http.server.BaseHTTPRequestHandler):
             found = ("application/json", b"{}")
         elif m := re.fullmatch(r"/v2/(.+)/tags/list", path):
             if m.group(1) in self.tags:
-                found = ("application/json", json.dumps(
-                    {"name": m.group(1), "tags": sorted(self.tags[m.group(1)])}).encode())
+                found = (
+                    "application/json",
+                    json.dumps({"name": m.group(1), "tags": sorted(self.tags[m.group(1)])}).encode(),
+                )
         elif m := re.fullmatch(r"/v2/(.+)/(manifests|blobs)/([^/]+)", path):
             reference = m.group(3)
             digest = self.tags.get(m.group(1), {}).get(reference, reference)
@@ -461,18 +494,27 @@ def oci_registry(tmp_path_factory: pytest.TempPathFactory, helm_binary: Path) ->
     work = tmp_path_factory.mktemp("oci")
     env = {"HOME": str(work), "PATH": "/usr/bin:/bin"}
     for version, message in (("2.0.0", "two-oh"), ("2.1.0", "two-one")):
-        source = write_tree(work / f"web-{version}", {
-            **CHART, "Chart.yaml": f"apiVersion: v2\nname: web\nversion: {version}\n",
-            "values.yaml": CHART["values.yaml"].replace("from values.yaml", message)})
-        subprocess.run([str(helm_binary), "package", str(source), "-d", str(work)], env=env,
-                       check=True, capture_output=True)
+        source = write_tree(
+            work / f"web-{version}",
+            {
+                **CHART,
+                "Chart.yaml": f"apiVersion: v2\nname: web\nversion: {version}\n",
+                "values.yaml": CHART["values.yaml"].replace("from values.yaml", message),
+            },
+        )
+        subprocess.run(
+            [str(helm_binary), "package", str(source), "-d", str(work)], env=env, check=True, capture_output=True
+        )
         chart = (work / f"web-{version}.tgz").read_bytes()
         config = json.dumps({"apiVersion": "v2", "name": "web", "version": version}).encode()
-        manifest = json.dumps({
-            "schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
-            "config": _blob("application/vnd.cncf.helm.config.v1+json", config),
-            "layers": [_blob("application/vnd.cncf.helm.chart.content.v1.tar+gzip", chart)],
-        }).encode()
+        manifest = json.dumps(
+            {
+                "schemaVersion": 2,
+                "mediaType": "application/vnd.oci.image.manifest.v1+json",
+                "config": _blob("application/vnd.cncf.helm.config.v1+json", config),
+                "layers": [_blob("application/vnd.cncf.helm.chart.content.v1.tar+gzip", chart)],
+            }
+        ).encode()
         digest = _blob("application/vnd.oci.image.manifest.v1+json", manifest)["digest"]
         _Registry.tags.setdefault("charts/web", {})[version] = digest
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Registry)
@@ -483,25 +525,25 @@ def oci_registry(tmp_path_factory: pytest.TempPathFactory, helm_binary: Path) ->
 
 
 def test_chart_from_an_oci_registry(oci_registry: str, tmp_path: Path) -> None:
-    objects = render_source(tmp_path, {"repoURL": oci_registry, "chart": "web",
-                                       "targetRevision": "2.0.0"}, app="shop", namespace="prod")
+    objects = render_source(
+        tmp_path, {"repoURL": oci_registry, "chart": "web", "targetRevision": "2.0.0"}, app="shop", namespace="prod"
+    )
     assert config(objects)["message"] == "two-oh"
     assert by_kind(objects, "Deployment")["metadata"] == {"name": "shop-web", "namespace": "prod"}
     # Argo CD also accepts the registry without the oci:// scheme.
     bare = oci_registry.removeprefix("oci://")
-    objects = render_source(tmp_path, {"repoURL": bare, "chart": "web", "targetRevision": "2.1.0"},
-                            app="shop")
+    objects = render_source(tmp_path, {"repoURL": bare, "chart": "web", "targetRevision": "2.1.0"}, app="shop")
     assert config(objects)["message"] == "two-one"
-    objects = render_source(tmp_path, {"repoURL": oci_registry, "chart": "web",
-                                       "targetRevision": "~2.0"}, app="shop")
+    objects = render_source(tmp_path, {"repoURL": oci_registry, "chart": "web", "targetRevision": "~2.0"}, app="shop")
     assert config(objects)["message"] == "two-oh"
 
 
 @pytest.mark.parametrize("chart", ["--untardir=/tmp", "../web", "a/b", ""])
 def test_chart_name_must_be_a_name(chart_repository: str, tmp_path: Path, chart: str) -> None:
     with pytest.raises(RenderError, match="is not a chart name"):
-        render_source(tmp_path, {"repoURL": chart_repository, "chart": chart or " ",
-                                 "targetRevision": "1.2.0"}, app="shop")
+        render_source(
+            tmp_path, {"repoURL": chart_repository, "chart": chart or " ", "targetRevision": "1.2.0"}, app="shop"
+        )
 
 
 def test_values_that_look_like_flags_stay_values(repo: Path) -> None:
@@ -548,8 +590,13 @@ class _PrivateRegistry(_Registry):
 
 
 def helm_store(url: str, *, password: str = PASSWORD, **fields: Any) -> StaticCredentialStore:
-    return StaticCredentialStore([RepoCredentials(url=url, repo_type="helm", secret="private-charts",
-                                                  username=USER, password=password, **fields)])
+    return StaticCredentialStore(
+        [
+            RepoCredentials(
+                url=url, repo_type="helm", secret="private-charts", username=USER, password=password, **fields
+            )
+        ]
+    )
 
 
 @pytest.fixture(scope="module")
@@ -559,16 +606,30 @@ def private_chart_repository(tmp_path_factory: pytest.TempPathFactory, helm_bina
     served = work / "served"
     (served / "charts").mkdir(parents=True)
     env = {"HOME": str(work), "PATH": "/usr/bin:/bin"}
-    for name, files in (("web", {**CHART, "values.yaml": CHART["values.yaml"].replace(
-            "from values.yaml", "from a private repository")}), ("cache", SUBCHART)):
+    for name, files in (
+        (
+            "web",
+            {**CHART, "values.yaml": CHART["values.yaml"].replace("from values.yaml", "from a private repository")},
+        ),
+        ("cache", SUBCHART),
+    ):
         source = write_tree(work / name, files)
-        subprocess.run([str(helm_binary), "package", str(source), "-d", str(served / "charts")],
-                       env=env, check=True, capture_output=True)
+        subprocess.run(
+            [str(helm_binary), "package", str(source), "-d", str(served / "charts")],
+            env=env,
+            check=True,
+            capture_output=True,
+        )
     server = http.server.ThreadingHTTPServer(
-        ("127.0.0.1", 0), functools.partial(_PrivateHandler, directory=str(served)))
+        ("127.0.0.1", 0), functools.partial(_PrivateHandler, directory=str(served))
+    )
     url = f"http://127.0.0.1:{server.server_address[1]}/charts"
-    subprocess.run([str(helm_binary), "repo", "index", str(served / "charts"), "--url", url],
-                   env=env, check=True, capture_output=True)
+    subprocess.run(
+        [str(helm_binary), "repo", "index", str(served / "charts"), "--url", url],
+        env=env,
+        check=True,
+        capture_output=True,
+    )
     threading.Thread(target=server.serve_forever, daemon=True).start()
     yield url
     server.shutdown()
@@ -598,8 +659,11 @@ def spawned(monkeypatch: pytest.MonkeyPatch) -> list[Spawned]:
     real = tools._run
 
     def record(argv: list[str], **kwargs: Any) -> Any:
-        modes = [stat.S_IMODE(Path(a.split("=", 1)[1]).parent.stat().st_mode) for a in argv
-                 if a.startswith(("--repository-config=", "--registry-config="))]
+        modes = [
+            stat.S_IMODE(Path(a.split("=", 1)[1]).parent.stat().st_mode)
+            for a in argv
+            if a.startswith(("--repository-config=", "--registry-config="))
+        ]
         seen.append(Spawned(list(argv), kwargs.get("stdin"), modes))
         return real(argv, **kwargs)
 
@@ -612,9 +676,15 @@ def chart_source(url: str, **extra: Any) -> dict[str, Any]:
 
 
 def test_private_chart_is_pulled_with_the_password_on_stdin_only(
-        private_chart_repository: str, tmp_path: Path, spawned: list[Spawned]) -> None:
-    objects = render_source(tmp_path, chart_source(private_chart_repository), app="shop", namespace="prod",
-                            credentials=helm_store(private_chart_repository))
+    private_chart_repository: str, tmp_path: Path, spawned: list[Spawned]
+) -> None:
+    objects = render_source(
+        tmp_path,
+        chart_source(private_chart_repository),
+        app="shop",
+        namespace="prod",
+        credentials=helm_store(private_chart_repository),
+    )
     assert config(objects)["message"] == "from a private repository"
     assert not [s.argv for s in spawned if any(PASSWORD in a for a in s.argv)]
     helm = [s.argv[1:3] for s in spawned]
@@ -627,34 +697,39 @@ def test_private_chart_is_pulled_with_the_password_on_stdin_only(
 
 
 def test_private_chart_without_credentials_names_the_repository(
-        private_chart_repository: str, tmp_path: Path, spawned: list[Spawned]) -> None:
+    private_chart_repository: str, tmp_path: Path, spawned: list[Spawned]
+) -> None:
     with pytest.raises(RenderError) as info:
         render_source(tmp_path, chart_source(private_chart_repository), app="shop")
     message = str(info.value)
-    assert message.startswith(f"Helm repository {private_chart_repository} requires credentials and none "
-                              "are configured for it")
+    assert message.startswith(
+        f"Helm repository {private_chart_repository} requires credentials and none are configured for it"
+    )
     assert "bosun repo add" in message and "401" in message
     # without credentials helm runs exactly as before: one pull straight from the URL
     assert [s.argv[1:3] for s in spawned] == [["pull", "--untar"]]
     assert f"--repo={private_chart_repository}" in spawned[0].argv
 
 
-def test_wrong_password_is_refused_clearly_and_never_shown(
-        private_chart_repository: str, tmp_path: Path) -> None:
+def test_wrong_password_is_refused_clearly_and_never_shown(private_chart_repository: str, tmp_path: Path) -> None:
     wrong = "wrong-5b0c2e7d19a4f386"
     with pytest.raises(RenderError) as info:
-        render_source(tmp_path, chart_source(private_chart_repository), app="shop",
-                      credentials=helm_store(private_chart_repository, password=wrong))
+        render_source(
+            tmp_path,
+            chart_source(private_chart_repository),
+            app="shop",
+            credentials=helm_store(private_chart_repository, password=wrong),
+        )
     message = str(info.value)
-    assert message.startswith(f"Helm repository {private_chart_repository} refused the credentials from "
-                              "Secret private-charts: they are missing or wrong")
+    assert message.startswith(
+        f"Helm repository {private_chart_repository} refused the credentials from "
+        "Secret private-charts: they are missing or wrong"
+    )
     assert wrong not in message and PASSWORD not in message
 
 
-def test_credentials_of_other_types_or_repositories_are_not_used(
-        private_chart_repository: str, tmp_path: Path) -> None:
-    git_type = StaticCredentialStore([RepoCredentials(url=private_chart_repository, username=USER,
-                                                      password=PASSWORD)])
+def test_credentials_of_other_types_or_repositories_are_not_used(private_chart_repository: str, tmp_path: Path) -> None:
+    git_type = StaticCredentialStore([RepoCredentials(url=private_chart_repository, username=USER, password=PASSWORD)])
     other = helm_store(private_chart_repository + "-other")
     for store in (git_type, other):
         with pytest.raises(RenderError, match="none are configured for it"):
@@ -665,22 +740,28 @@ def test_secret_values_helm_prints_are_scrubbed(tmp_path: Path) -> None:
     with ToolRun.open(BuildEnv()) as run:
         run.hide(PASSWORD)
         with pytest.raises(RenderError) as info:
-            run.run(["/bin/sh", "-c", f"echo 'bad auth for {USER}:{PASSWORD} at $HOME' >&2; exit 1"],
-                    what="helm repo add", cwd=tmp_path)
+            run.run(
+                ["/bin/sh", "-c", f"echo 'bad auth for {USER}:{PASSWORD} at $HOME' >&2; exit 1"],
+                what="helm repo add",
+                cwd=tmp_path,
+            )
     assert str(info.value) == f"helm repo add: bad auth for {USER}:*** at $HOME"
 
 
 def test_a_password_without_a_username_is_refused_before_helm_runs(
-        private_chart_repository: str, tmp_path: Path, spawned: list[Spawned]) -> None:
-    store = StaticCredentialStore([RepoCredentials(url=private_chart_repository, repo_type="helm",
-                                                   secret="token-only", password=PASSWORD)])
+    private_chart_repository: str, tmp_path: Path, spawned: list[Spawned]
+) -> None:
+    store = StaticCredentialStore(
+        [RepoCredentials(url=private_chart_repository, repo_type="helm", secret="token-only", password=PASSWORD)]
+    )
     with pytest.raises(RenderError, match="Secret token-only has a password but no username"):
         render_source(tmp_path, chart_source(private_chart_repository), app="shop", credentials=store)
     assert spawned == []
 
 
 def test_private_dependency_of_a_chart_in_git_is_built_with_its_credentials(
-        private_chart_repository: str, repo: Path, spawned: list[Spawned]) -> None:
+    private_chart_repository: str, repo: Path, spawned: list[Spawned]
+) -> None:
     add_dependency(repo / "charts" / "web", private_chart_repository)
     with pytest.raises(RenderError) as info:
         render(repo)
@@ -693,21 +774,27 @@ def test_private_dependency_of_a_chart_in_git_is_built_with_its_credentials(
 
 
 def test_private_oci_registry_login_with_the_password_on_stdin(
-        private_oci_registry: str, tmp_path: Path, spawned: list[Spawned]) -> None:
+    private_oci_registry: str, tmp_path: Path, spawned: list[Spawned]
+) -> None:
     with pytest.raises(RenderError, match=f"Helm repository {private_oci_registry} requires credentials"):
         render_source(tmp_path, chart_source(private_oci_registry, targetRevision="2.0.0"), app="shop")
     spawned.clear()
     # Argo CD writes an OCI repository Secret's url without the scheme: it matches too.
     store = helm_store(private_oci_registry.removeprefix("oci://"))
-    objects = render_source(tmp_path, chart_source(private_oci_registry, targetRevision="2.0.0"), app="shop",
-                            credentials=store)
+    objects = render_source(
+        tmp_path, chart_source(private_oci_registry, targetRevision="2.0.0"), app="shop", credentials=store
+    )
     assert config(objects)["message"] == "two-oh"
     assert [s.argv[1:3] for s in spawned][:2] == [["registry", "login"], ["pull", "--untar"]]
     assert spawned[0].stdin == PASSWORD.encode()
     assert not [s.argv for s in spawned if any(PASSWORD in a for a in s.argv)]
     wrong = "wrong-77c1d0a9e3f2b541"
     with pytest.raises(RenderError) as info:
-        render_source(tmp_path, chart_source(private_oci_registry, targetRevision="2.0.0"), app="shop",
-                      credentials=helm_store(private_oci_registry, password=wrong))
+        render_source(
+            tmp_path,
+            chart_source(private_oci_registry, targetRevision="2.0.0"),
+            app="shop",
+            credentials=helm_store(private_oci_registry, password=wrong),
+        )
     assert "refused the credentials from Secret private-charts" in str(info.value)
     assert wrong not in str(info.value)

@@ -39,11 +39,12 @@ function(replicas, debug=false, name='web')
 }
 
 OPTIONS: dict[str, Any] = {
-    "tlas": [{"name": "replicas", "value": "3", "code": True},
-             {"name": "name", "value": "$ARGOCD_APP_NAME"}],
-    "extVars": [{"name": "image", "value": "nginx:1.27"},
-                {"name": "env", "value": "prod"},
-                {"name": "settings", "value": "{a: 1 + 1}", "code": True}],
+    "tlas": [{"name": "replicas", "value": "3", "code": True}, {"name": "name", "value": "$ARGOCD_APP_NAME"}],
+    "extVars": [
+        {"name": "image", "value": "nginx:1.27"},
+        {"name": "env", "value": "prod"},
+        {"name": "settings", "value": "{a: 1 + 1}", "code": True},
+    ],
     "libs": ["vendor"],
 }
 
@@ -62,13 +63,15 @@ def test_tlas_ext_vars_and_libs(repo: Path) -> None:
     objects = render(repo, {"jsonnet": OPTIONS})
     # Files in walk order: main.jsonnet, then plain.yaml; .libsonnet files are not rendered.
     assert [(o["kind"], o["metadata"]["name"]) for o in objects] == [
-        ("Deployment", "shop"), ("ConfigMap", "shop-config"), ("ServiceAccount", "web")]
+        ("Deployment", "shop"),
+        ("ConfigMap", "shop-config"),
+        ("ServiceAccount", "web"),
+    ]
     deployment, config = objects[0], objects[1]
     assert deployment["spec"]["replicas"] == 3  # code: true → a number
     assert deployment["spec"]["template"]["spec"]["containers"][0]["image"] == "nginx:1.27"
     assert deployment["metadata"]["labels"] == {"team": "shop"}
-    assert config["data"] == {"debug": "false", "env": "prod", "motd": "hello",
-                              "settings": '{"a": 2}'}
+    assert config["data"] == {"debug": "false", "env": "prod", "motd": "hello", "settings": '{"a": 2}'}
 
 
 def test_include_exclude_apply_to_jsonnet_files(repo: Path) -> None:
@@ -84,23 +87,32 @@ def test_missing_tla_is_a_jsonnet_error_naming_the_file(repo: Path) -> None:
 
 
 def test_auto_detected_directory_renders_jsonnet_without_options(repo: Path) -> None:
-    write_tree(repo, {"simple/cm.jsonnet": "{apiVersion: 'v1', kind: 'ConfigMap', "
-                                           "metadata: {name: 'x'}, data: {n: std.toString(1+1)}}"})
+    write_tree(
+        repo,
+        {
+            "simple/cm.jsonnet": "{apiVersion: 'v1', kind: 'ConfigMap', "
+            "metadata: {name: 'x'}, data: {n: std.toString(1+1)}}"
+        },
+    )
     source = {"repoURL": "https://git.example.com/shop.git", "path": "simple"}
     objects = render_source(repo, source, app="shop")
-    assert objects == [{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "x"},
-                        "data": {"n": "2"}}]
+    assert objects == [{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "x"}, "data": {"n": "2"}}]
 
 
 # -- imports and libs stay in the checkout
 
 
-@pytest.mark.parametrize(("code", "message"), [
-    ("import '../../../../../../etc/passwd'", "import '../../../../../../etc/passwd' resolves "
-                                              "outside the repository: refused"),
-    ("importstr '/etc/passwd'", "import '/etc/passwd' is an absolute path: refused"),
-    ("importbin '../../outside.bin'", "import '../../outside.bin' resolves outside the repository"),
-])
+@pytest.mark.parametrize(
+    ("code", "message"),
+    [
+        (
+            "import '../../../../../../etc/passwd'",
+            "import '../../../../../../etc/passwd' resolves outside the repository: refused",
+        ),
+        ("importstr '/etc/passwd'", "import '/etc/passwd' is an absolute path: refused"),
+        ("importbin '../../outside.bin'", "import '../../outside.bin' resolves outside the repository"),
+    ],
+)
 def test_imports_outside_the_repository_are_refused(repo: Path, code: str, message: str) -> None:
     (repo.parent / "outside.bin").write_bytes(b"\x00")
     write_tree(repo, {"app/main.jsonnet": code})

@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
-from temporalio.api.enums.v1 import IndexedValueType
 from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
 from temporalio.api.testservice.v1 import LockTimeSkippingRequest, UnlockTimeSkippingRequest
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle
@@ -29,9 +28,11 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker, WorkflowRunner
 
 from bosun import search_attributes
+from bosun.protocol import app_workflow_id
+from cli.setup_cmd import INDEXED_TYPES
 from tests.workflows.fakes import FakeBosun
 from worker.main import WORKFLOWS
-from workflows.application import ApplicationWorkflow, workflow_id
+from workflows.application import ApplicationWorkflow
 from workflows.state import AppStatus, AppWorkflowInput, OperationResult
 
 TEST_SERVER = Path(__file__).resolve().parents[2] / ".venv" / "bin" / "temporal-test-server"
@@ -47,11 +48,15 @@ T = TypeVar("T")
 @pytest.fixture(scope="session")
 async def env() -> AsyncIterator[WorkflowEnvironment]:
     environment = await WorkflowEnvironment.start_time_skipping(
-        test_server_existing_path=str(TEST_SERVER), data_converter=pydantic_data_converter)
+        test_server_existing_path=str(TEST_SERVER), data_converter=pydantic_data_converter
+    )
     # As `bosun setup` does on a real server: the app workflow upserts these on every reconcile.
-    await environment.client.operator_service.add_search_attributes(AddSearchAttributesRequest(
-        namespace=environment.client.namespace,
-        search_attributes={name: IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD for name in search_attributes.ALL}))
+    await environment.client.operator_service.add_search_attributes(
+        AddSearchAttributesRequest(
+            namespace=environment.client.namespace,
+            search_attributes={name: INDEXED_TYPES[kind] for name, kind in search_attributes.TYPES.items()},
+        )
+    )
     try:
         yield environment
     finally:
@@ -68,8 +73,9 @@ def world() -> FakeBosun:
     return FakeBosun()
 
 
-async def eventually(probe: Callable[[], Awaitable[T]], check: Callable[[T], bool], *,
-                     what: str, timeout: float = WAIT_SECONDS) -> T:
+async def eventually(
+    probe: Callable[[], Awaitable[T]], check: Callable[[T], bool], *, what: str, timeout: float = WAIT_SECONDS
+) -> T:
     """Poll ``probe`` until ``check`` holds for its value; fail naming ``what`` and the last value."""
     deadline = asyncio.get_running_loop().time() + timeout
     while True:
@@ -119,7 +125,7 @@ class App:
     def __init__(self, driver: Driver, name: str) -> None:
         self.driver = driver
         self.name = name
-        self.handle: WorkflowHandle[Any, Any] = driver.client.get_workflow_handle(workflow_id(name))
+        self.handle: WorkflowHandle[Any, Any] = driver.client.get_workflow_handle(app_workflow_id(name))
 
     async def status(self) -> AppStatus:
         return await self.handle.query(ApplicationWorkflow.status)
@@ -138,9 +144,15 @@ class App:
 
     async def settled(self, *, after: datetime | None = None, what: str = "") -> AppStatus:
         """The status once no operation runs and a reconcile newer than ``after`` finished."""
+
         def done(s: AppStatus | None) -> bool:
-            return s is not None and s.operation == "idle" and s.reconciled_at is not None and (
-                after is None or s.reconciled_at > after)
+            return (
+                s is not None
+                and s.operation == "idle"
+                and s.reconciled_at is not None
+                and (after is None or s.reconciled_at > after)
+            )
+
         status = await eventually(self._status_if_answered, done, what=what or f"{self.name} to settle")
         assert status is not None
         return status
@@ -167,7 +179,9 @@ class Driver:
         handle = await self.client.start_workflow(
             ApplicationWorkflow.run,
             AppWorkflowInput(application=application, refresh_seconds=self.refresh_seconds),
-            id=workflow_id(name), task_queue=self.task_queue)
+            id=app_workflow_id(name),
+            task_queue=self.task_queue,
+        )
         self.started.append(handle)
         app = App(self, name)
         if settle:
@@ -199,8 +213,7 @@ class Driver:
                 return  # stuck (e.g. failing workflow tasks): nothing better to wait for
             raw = description.raw_description
             current = (description.run_id, status.reconciled_at)
-            if status.operation in ("idle", "deleted") and not raw.pending_activities \
-                    and not raw.pending_children:
+            if status.operation in ("idle", "deleted") and not raw.pending_activities and not raw.pending_children:
                 if current == previous:
                     return
                 previous = current
@@ -209,13 +222,13 @@ class Driver:
             await asyncio.sleep(0.1)
 
 
-async def serve(env: WorkflowEnvironment, task_queue: str, world: FakeBosun,
-                runner: WorkflowRunner | None = None) -> AsyncIterator[Driver]:
+async def serve(
+    env: WorkflowEnvironment, task_queue: str, world: FakeBosun, runner: WorkflowRunner | None = None
+) -> AsyncIterator[Driver]:
     """Run a worker (the real workflows, ``world``'s activities) for the test; clean up after."""
     options: dict[str, Any] = {} if runner is None else {"workflow_runner": runner}
     driver = Driver(env, task_queue)
-    async with Worker(env.client, task_queue=task_queue, workflows=WORKFLOWS,
-                      activities=world.activities(), **options):
+    async with Worker(env.client, task_queue=task_queue, workflows=WORKFLOWS, activities=world.activities(), **options):
         try:
             yield driver
         finally:

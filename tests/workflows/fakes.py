@@ -11,9 +11,9 @@ so the workflows run exactly as in production while a test reads as a scenario::
     bosun.cluster.scale("web", 5)                # someone ran kubectl scale
 
 The fakes decide with the real pure core wherever it is practical: objects are
-namespaced and tracked with :mod:`bosun.manifests`, compared with :func:`bosun.diff.compare`
-(its subset comparison: there is no server-side dry run here), planned with
-:func:`bosun.plan.build_plan` and assessed with :mod:`bosun.health`. What the fakes add
+namespaced with :mod:`bosun.manifests` and tracked with :mod:`bosun.tracking`, compared
+with :func:`bosun.diff.compare` (its subset comparison: there is no server-side dry run
+here), planned with :func:`bosun.plan.build_plan` and assessed with :mod:`bosun.health`. What the fakes add
 is a cluster that "settles" at once: an applied Deployment is rolled out and Healthy.
 
 To extend: a new cluster behaviour is a field on :class:`FakeCluster` that a test sets
@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from activities.actions import ResourceActionInput, ResourceActionsResult, RunResourceActionResult
 from activities.cluster import comparison_result
 from activities.contracts import (
     ApplyInput,
@@ -51,17 +52,26 @@ from activities.contracts import (
 )
 from activities.destinations import ResolveDestinationInput, ResolveDestinationResult
 from activities.projects import GetProjectInput, GetProjectResult
+from bosun.actions import action_script, builtin_scripts, discover, discovery_scripts, run_action
 from bosun.diff import compare as diff_compare
 from bosun.health import assess_health
-from bosun.manifests import is_tracked_by, set_default_namespace, with_tracking
+from bosun.lua_sandbox import run_script
+from bosun.manifests import set_default_namespace
 from bosun.models import default_project
 from bosun.plan import is_hook
 from bosun.resources import HealthCode, Manifest, ResourceKey, SyncCode
+from bosun.tracking import apply_tracking, is_tracked_by
 
 REPO_URL = "https://git.example.com/shop/deploy.git"
 NAMESPACE = "shop"
-CLUSTER_SCOPED_KINDS = frozenset({"Namespace", "ClusterRole", "ClusterRoleBinding",
-                                  "CustomResourceDefinition", "StorageClass", "PersistentVolume"})
+CLUSTER_SCOPED_KINDS = frozenset(
+    {"Namespace", "ClusterRole", "ClusterRoleBinding", "CustomResourceDefinition", "StorageClass", "PersistentVolume"}
+)
+
+
+def _lua(script: str, obj: Manifest, extra: dict[str, object], name: str, open_libs: bool) -> object:
+    return run_script(script, obj, extra_globals=extra, name=name, open_libs=open_libs)
+
 
 # --------------------------------------------------------------------------- builders
 
@@ -73,16 +83,24 @@ def deployment(name: str, *, image: str = "nginx:1.27", replicas: int = 2, wave:
         metadata["annotations"] = {"argocd.argoproj.io/sync-wave": str(wave)}
     labels = {"app": name}
     return {
-        "apiVersion": "apps/v1", "kind": "Deployment", "metadata": metadata,
-        "spec": {"replicas": replicas, "selector": {"matchLabels": labels},
-                 "template": {"metadata": {"labels": labels},
-                              "spec": {"containers": [{"name": name, "image": image}]}}},
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": metadata,
+        "spec": {
+            "replicas": replicas,
+            "selector": {"matchLabels": labels},
+            "template": {"metadata": {"labels": labels}, "spec": {"containers": [{"name": name, "image": image}]}},
+        },
     }
 
 
 def service(name: str, *, port: int = 80) -> Manifest:
-    return {"apiVersion": "v1", "kind": "Service", "metadata": {"name": name},
-            "spec": {"selector": {"app": name}, "ports": [{"port": port}]}}
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": name},
+        "spec": {"selector": {"app": name}, "ports": [{"port": port}]},
+    }
 
 
 def config_map(name: str, **data: str) -> Manifest:
@@ -117,8 +135,12 @@ def application(
     }
     if sync_policy:
         spec["syncPolicy"] = sync_policy
-    return {"apiVersion": "argoproj.io/v1alpha1", "kind": "Application",
-            "metadata": {"name": name, "namespace": "bosun"}, "spec": spec}
+    return {
+        "apiVersion": "argoproj.io/v1alpha1",
+        "kind": "Application",
+        "metadata": {"name": name, "namespace": "bosun"},
+        "spec": spec,
+    }
 
 
 # --------------------------------------------------------------------------- git
@@ -155,8 +177,7 @@ class FakeGit:
             return self.branches[revision]
         if revision in self.commits:
             return revision
-        raise ApplicationError(f"{REPO_URL}: revision {revision!r} not found", type="GitError",
-                               non_retryable=True)
+        raise ApplicationError(f"{REPO_URL}: revision {revision!r} not found", type="GitError", non_retryable=True)
 
 
 # --------------------------------------------------------------------------- cluster
@@ -240,13 +261,26 @@ def _settle(obj: Manifest, *, stalled: bool = False) -> Manifest:
     if obj.get("kind") == "Deployment":
         replicas = int(obj["spec"].get("replicas", 1))
         generation = int(obj["metadata"].setdefault("generation", 1))
-        status: Manifest = {"observedGeneration": generation, "replicas": replicas,
-                            "updatedReplicas": replicas, "readyReplicas": replicas,
-                            "availableReplicas": replicas}
+        status: Manifest = {
+            "observedGeneration": generation,
+            "replicas": replicas,
+            "updatedReplicas": replicas,
+            "readyReplicas": replicas,
+            "availableReplicas": replicas,
+        }
         if stalled:
-            status.update(readyReplicas=0, availableReplicas=0, conditions=[{
-                "type": "Progressing", "status": "False", "reason": "ProgressDeadlineExceeded",
-                "message": f'ReplicaSet "{obj["metadata"]["name"]}-7d4b9c" has timed out progressing.'}])
+            status.update(
+                readyReplicas=0,
+                availableReplicas=0,
+                conditions=[
+                    {
+                        "type": "Progressing",
+                        "status": "False",
+                        "reason": "ProgressDeadlineExceeded",
+                        "message": f'ReplicaSet "{obj["metadata"]["name"]}-7d4b9c" has timed out progressing.',
+                    }
+                ],
+            )
         obj["status"] = status
     return obj
 
@@ -269,20 +303,65 @@ class FakeBosun:
         self.compare_gate: asyncio.Event | None = None
         self.compare_started = asyncio.Event()
         self.project: dict[str, object] | None = None
+        self.settings_refresh_seconds: int | None = None
+        """``timeout.reconciliation`` the fake compare reports from the settings (None: not set)."""
+        self.settings_warnings: dict[str, str] = {}
+        """Conditions the fake compare reports from the settings (CompareResult.warnings)."""
 
     def activities(self) -> Sequence[Callable[..., object]]:
-        return [self.resolve_revision, self.render, self.compare, self.apply, self.wait_healthy,
-                self.prune, self.get_project, self.resolve_destination]
+        return [
+            self.resolve_revision,
+            self.render,
+            self.compare,
+            self.apply,
+            self.wait_healthy,
+            self.prune,
+            self.get_project,
+            self.resolve_destination,
+            self.resource_actions,
+            self.run_resource_action,
+        ]
+
+    # ------------------------------------------------------------------ resource actions
+
+    def _action_target(self, input: ResourceActionInput) -> Manifest:
+        live = self.cluster.get(input.key)
+        if live is None or not is_tracked_by(live, input.app):
+            raise ApplicationError(
+                f"{input.key.short} is not tracked by application {input.app!r}", type="NotFound", non_retryable=True
+            )
+        return live
+
+    @activity.defn(name="resource_actions")
+    async def resource_actions(self, input: ResourceActionInput) -> ResourceActionsResult:
+        """Bosun's built-in actions (the real Lua), discovered on the fake live object."""
+        scripts = discovery_scripts(None, builtin_scripts(input.key.group, input.key.kind))
+        return ResourceActionsResult(key=input.key, actions=discover(self._action_target(input), scripts, _lua))
+
+    @activity.defn(name="run_resource_action")
+    async def run_resource_action(self, input: ResourceActionInput) -> RunResourceActionResult:
+        """A built-in action (the real Lua), its result written over the fake live object."""
+        live = self._action_target(input)
+        script = action_script(input.action, None, builtin_scripts(input.key.group, input.key.kind))
+        if script is None:
+            raise ApplicationError(
+                f"{input.key.short} has no action {input.action!r}", type="UnknownAction", non_retryable=True
+            )
+        for item in run_action(live, input.action, script, input.params, _lua):
+            self.cluster.objects[input.key] = item.resource
+        return RunResourceActionResult(results=[ResourceResult(key=input.key, status="configured")])
 
     @activity.defn(name="resolve_destination")
     async def resolve_destination(self, input: ResolveDestinationInput) -> ResolveDestinationResult:
         """One cluster, whose activities run on the test's own task queue; a destination
         named ``unknown-*`` is a cluster Bosun does not know."""
         if input.destination.name.startswith("unknown-"):
-            raise ApplicationError(f"cluster {input.destination.name!r} is not known to Bosun",
-                                   type="UnknownCluster", non_retryable=True)
-        return ResolveDestinationResult(name=input.destination.describe(), server=input.destination.server,
-                                        task_queue=activity.info().task_queue)
+            raise ApplicationError(
+                f"cluster {input.destination.name!r} is not known to Bosun", type="UnknownCluster", non_retryable=True
+            )
+        return ResolveDestinationResult(
+            name=input.destination.describe(), server=input.destination.server, task_queue=activity.info().task_queue
+        )
 
     # ------------------------------------------------------------------ projects
 
@@ -303,12 +382,12 @@ class FakeBosun:
     async def render(self, input: RenderInput) -> RenderResult:
         # One source (this fake's repository): given as ``sources[0]`` or, in the older
         # single-source form, as ``repo_url``/``commit``.
-        repo_url, commit = ((input.sources[0].repo_url, input.sources[0].commit) if input.sources
-                            else (input.repo_url, input.commit))
+        repo_url, commit = (
+            (input.sources[0].repo_url, input.sources[0].commit) if input.sources else (input.repo_url, input.commit)
+        )
         error = self.git.render_errors.get(commit)
         if error is not None:
-            raise ApplicationError(f"{repo_url}@{commit[:12]}: {error}", type="RenderError",
-                                   non_retryable=True)
+            raise ApplicationError(f"{repo_url}@{commit[:12]}: {error}", type="RenderError", non_retryable=True)
         return RenderResult(manifests_digest=self.publish(commit), resource_count=len(self.git.commits[commit]))
 
     def publish(self, commit: str) -> str:
@@ -322,9 +401,14 @@ class FakeBosun:
 
     def desired(self, app: str, digest: str, namespace: str) -> list[Manifest]:
         """As ClusterActivities._desired: default namespace, then tracking."""
-        return [with_tracking(set_default_namespace(o, namespace or "default",
-                                                    namespaced=o["kind"] not in CLUSTER_SCOPED_KINDS), app)
-                for o in self.store[digest]]
+        return [
+            apply_tracking(
+                set_default_namespace(o, namespace or "default", namespaced=o["kind"] not in CLUSTER_SCOPED_KINDS),
+                app,
+                namespace=namespace,
+            )
+            for o in self.store[digest]
+        ]
 
     @activity.defn(name="compare")
     async def compare(self, input: CompareInput) -> CompareResult:
@@ -343,24 +427,43 @@ class FakeBosun:
             live = self.cluster.get(key)
             diff = diff_compare(obj, live, None, ignore=input.ignore_differences)
             health = assess_health(live) if live is not None else None
-            rows.append(ResourceStatus(
-                key=key, api_version=obj["apiVersion"], sync=diff.sync,
-                health=HealthCode.MISSING if live is None else (health.status if health else None),
-                health_message=health.message if health else "", changed_paths=list(diff.changed_paths)))
-        candidates = [live for k, live in sorted(self.cluster.objects.items(), key=lambda kv: str(kv[0]))
-                      if k not in desired_keys and is_tracked_by(live, input.app)]
+            rows.append(
+                ResourceStatus(
+                    key=key,
+                    api_version=obj["apiVersion"],
+                    sync=diff.sync,
+                    health=HealthCode.MISSING if live is None else (health.status if health else None),
+                    health_message=health.message if health else "",
+                    changed_paths=list(diff.changed_paths),
+                )
+            )
+        candidates = [
+            live
+            for k, live in sorted(self.cluster.objects.items(), key=lambda kv: str(kv[0]))
+            if k not in desired_keys and is_tracked_by(live, input.app)
+        ]
         for live in candidates:
             health = assess_health(live)
-            rows.append(ResourceStatus(key=ResourceKey.of(live), api_version=live["apiVersion"],
-                                       sync=SyncCode.OUT_OF_SYNC, requires_pruning=True,
-                                       health=health.status if health else None,
-                                       message="no longer in Git: requires pruning"))
-        return comparison_result(input, desired, candidates, rows, diff_digest=f"diff-{self.compares}")
+            rows.append(
+                ResourceStatus(
+                    key=ResourceKey.of(live),
+                    api_version=live["apiVersion"],
+                    sync=SyncCode.OUT_OF_SYNC,
+                    requires_pruning=True,
+                    health=health.status if health else None,
+                    message="no longer in Git: requires pruning",
+                )
+            )
+        result = comparison_result(input, desired, candidates, rows, diff_digest=f"diff-{self.compares}")
+        result.refresh_seconds = self.settings_refresh_seconds
+        result.warnings = dict(self.settings_warnings)
+        return result
 
     @activity.defn(name="apply")
     async def apply(self, input: ApplyInput) -> ApplyResult:
-        by_key = {ResourceKey.of(o): o for o in
-                  self.desired(input.app, input.manifests_digest, input.destination.namespace)}
+        by_key = {
+            ResourceKey.of(o): o for o in self.desired(input.app, input.manifests_digest, input.destination.namespace)
+        }
         results: list[ResourceResult] = []
         for key in input.keys:
             obj = by_key.get(key)
@@ -396,8 +499,9 @@ class FakeBosun:
             if live is None:
                 results.append(ResourceResult(key=key, status="pruned", message="already gone"))
             elif not is_tracked_by(live, input.app):
-                results.append(ResourceResult(key=key, status="skipped",
-                                              message=f"not tracked by app {input.app}: left alone"))
+                results.append(
+                    ResourceResult(key=key, status="skipped", message=f"not tracked by app {input.app}: left alone")
+                )
             elif input.dry_run:
                 results.append(ResourceResult(key=key, status="pruned (dry run)"))
             else:

@@ -19,11 +19,12 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Replayer, UnsandboxedWorkflowRunner
 
 import workflows.application
+from bosun.protocol import DeleteRequest, RefreshRequest
 from bosun.resources import HealthCode, ResourceKey, SyncCode
-from tests.workflows.conftest import HANG_SECONDS, WAIT_SECONDS, App, Driver, eventually, serve
+from tests.workflows.conftest import HANG_SECONDS, WAIT_SECONDS, App, Driver, eventually, serve, skip_time
 from tests.workflows.fakes import FakeBosun, application, config_map, deployment, key, service
 from workflows.application import ApplicationWorkflow
-from workflows.state import AppStatus, DeleteRequest, OperationResult, RefreshRequest, SyncRequest
+from workflows.state import AppStatus, OperationResult, SyncRequest
 from workflows.sync import SyncWorkflow
 
 WEB = key("Deployment", "web")
@@ -60,8 +61,7 @@ async def test_new_automated_app_syncs_once_in_a_child_workflow(bosun: Driver, w
     assert world.cluster.applied == [WEB_SVC, WEB]  # kind order: Service before Deployment
 
 
-async def test_new_commit_syncs_again_and_an_unchanged_app_is_left_alone(
-        bosun: Driver, world: FakeBosun) -> None:
+async def test_new_commit_syncs_again_and_an_unchanged_app_is_left_alone(bosun: Driver, world: FakeBosun) -> None:
     world.git.push(deployment("web", image="shop/web:1"))
     app = await bosun.start(application("shop-commits"))
     assert world.cluster.applied == [WEB]
@@ -76,13 +76,43 @@ async def test_new_commit_syncs_again_and_an_unchanged_app_is_left_alone(
     assert (status.sync, status.revision, status.synced_revision) == (SyncCode.SYNCED, commit_b, commit_b)
     first, second = await app.history()
     assert (second.id, second.phase, second.revision, second.workflow_id) == (
-        2, "Succeeded", commit_b, "app:shop-commits:sync:2")
+        2,
+        "Succeeded",
+        commit_b,
+        "app:shop-commits:sync:2",
+    )
     live = world.cluster.get(WEB)
     assert live is not None
     assert live["spec"]["template"]["spec"]["containers"][0]["image"] == "shop/web:2"
 
     await app.tick()
     assert len(await app.history()) == 2
+
+
+@pytest.mark.parametrize("allow_empty", [False, True], ids=["refused", "allowEmpty"])
+async def test_automated_prune_does_not_wipe_out_every_resource_without_allow_empty(
+    bosun: Driver, world: FakeBosun, allow_empty: bool
+) -> None:
+    """Argo CD's allowEmpty: a commit that removes every resource is not synced by an
+    automated prune unless ``automated.allowEmpty``; the app says why (a SyncError)."""
+    world.git.push(deployment("web"), service("web"))
+    spec = application(f"shop-empty-{str(allow_empty).lower()}", prune=True)
+    spec["spec"]["syncPolicy"]["automated"]["allowEmpty"] = allow_empty
+    app = await bosun.start(spec)
+    emptied = world.git.push()  # the app's path is empty now
+
+    status = await app.tick()
+
+    history = [(h.trigger, h.phase, h.revision) for h in await app.history()]
+    errors = [c.message for c in status.conditions if c.type == "SyncError"]
+    if allow_empty:
+        assert status.sync is SyncCode.SYNCED and errors == []
+        assert history[1:] == [("automated", "Succeeded", emptied)]
+        assert set(world.cluster.pruned) == {WEB, WEB_SVC}
+    else:
+        assert status.sync is SyncCode.OUT_OF_SYNC and all(r.requires_pruning for r in status.resources)
+        assert errors == [f"Skipping sync attempt to {emptied}: auto-sync will wipe out all resources"]
+        assert len(history) == 1 and world.cluster.pruned == []
 
 
 async def test_self_heal_reverts_a_change_made_in_the_cluster(bosun: Driver, world: FakeBosun) -> None:
@@ -94,7 +124,9 @@ async def test_self_heal_reverts_a_change_made_in_the_cluster(bosun: Driver, wor
 
     assert (status.sync, status.revision) == (SyncCode.SYNCED, commit_a)
     assert [(h.trigger, h.phase) for h in await app.history()] == [
-        ("automated", "Succeeded"), ("automated (self-heal)", "Succeeded")]
+        ("automated", "Succeeded"),
+        ("automated (self-heal)", "Succeeded"),
+    ]
     live = world.cluster.get(WEB)
     assert live is not None and live["spec"]["replicas"] == 2
 
@@ -115,8 +147,7 @@ async def test_drift_without_self_heal_is_only_reported(bosun: Driver, world: Fa
     assert live is not None and live["spec"]["replicas"] == 5
 
 
-async def test_self_heal_works_again_after_a_failed_sync_was_fixed_by_hand(
-        bosun: Driver, world: FakeBosun) -> None:
+async def test_self_heal_works_again_after_a_failed_sync_was_fixed_by_hand(bosun: Driver, world: FakeBosun) -> None:
     world.git.push(deployment("web", replicas=2))
     world.cluster.reject(WEB, 'admission webhook "quota.shop" denied the request: quota exceeded', times=1)
     app = await bosun.start(application("shop-heal-after-fail", self_heal=True))
@@ -135,8 +166,7 @@ async def test_self_heal_works_again_after_a_failed_sync_was_fixed_by_hand(
 # --------------------------------------------------------------------------- manual sync, refresh
 
 
-async def test_manual_sync_of_a_non_automated_app_returns_the_operation_result(
-        bosun: Driver, world: FakeBosun) -> None:
+async def test_manual_sync_of_a_non_automated_app_returns_the_operation_result(bosun: Driver, world: FakeBosun) -> None:
     commit_a = world.git.push(deployment("web"), service("web"))
     app = await bosun.start(application("shop-manual", automated=False))
     status = await app.status()
@@ -191,6 +221,37 @@ async def test_refresh_now_update_returns_the_fresh_status(bosun: Driver, world:
     assert (status.revision, status.sync) == (commit_b, SyncCode.OUT_OF_SYNC)
 
 
+async def test_timeout_reconciliation_from_the_settings_sets_the_refresh_timer(bosun: Driver, world: FakeBosun) -> None:
+    world.git.push(deployment("web"))
+    world.settings_refresh_seconds = 0  # timeout.reconciliation: 0s, no periodic refresh
+    app = await bosun.start(application("shop-no-timer", automated=False))
+    compares = world.compares
+
+    await skip_time(bosun.env, bosun.refresh_seconds * 3)
+    assert world.compares == compares  # the app's own 60 s timer no longer fires
+
+    world.settings_refresh_seconds = int(bosun.refresh_seconds // 2)
+    before = await app.status()
+    await app.handle.signal(ApplicationWorkflow.refresh, RefreshRequest())  # requests still reconcile
+    await app.settled(after=before.reconciled_at)
+    refreshed = await app.status()
+    await skip_time(bosun.env, bosun.refresh_seconds * 0.5 * 1.1 + 1)  # the settings' 30 s timer
+    status = await app.settled(after=refreshed.reconciled_at, what="a reconcile on the settings' timer")
+    assert status.reconciled_at is not None and refreshed.reconciled_at is not None
+
+
+async def test_settings_warnings_become_conditions_and_clear(bosun: Driver, world: FakeBosun) -> None:
+    world.git.push(deployment("web"))
+    warning = "Resource example.com/Gizmo g2 is excluded in the settings"
+    world.settings_warnings = {"ExcludedResourceWarning": warning}
+    app = await bosun.start(application("shop-excluded", automated=False))
+    assert [(c.type, c.message) for c in (await app.status()).conditions] == [("ExcludedResourceWarning", warning)]
+
+    world.settings_warnings = {}
+    status = await app.tick()
+    assert status.conditions == []
+
+
 # --------------------------------------------------------------------------- failures
 
 
@@ -211,7 +272,8 @@ async def test_render_failure_names_the_file_and_changes_nothing(bosun: Driver, 
 
 
 async def test_unknown_destination_cluster_is_a_condition_and_the_app_keeps_running(
-        bosun: Driver, world: FakeBosun) -> None:
+    bosun: Driver, world: FakeBosun
+) -> None:
     world.git.push(deployment("web"))
     spec = application("shop-nowhere")
     spec["spec"]["destination"] = {"name": "unknown-cluster", "namespace": "shop"}
@@ -234,8 +296,9 @@ MAX_EVENTS_FOR_TEST = 40
 
 
 @pytest.fixture
-async def short_history(env: WorkflowEnvironment, task_queue: str, world: FakeBosun,
-                        monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Driver]:
+async def short_history(
+    env: WorkflowEnvironment, task_queue: str, world: FakeBosun, monkeypatch: pytest.MonkeyPatch
+) -> AsyncIterator[Driver]:
     """A worker whose app workflows continue-as-new after MAX_EVENTS_FOR_TEST events.
 
     Unsandboxed: the sandbox re-imports workflows.application, so a patched module global
@@ -253,34 +316,38 @@ async def run_ids(app: App) -> tuple[str, str]:
     return first, description.run_id
 
 
-async def test_continue_as_new_keeps_status_history_and_sync_requests(
-        short_history: Driver, world: FakeBosun) -> None:
+async def test_continue_as_new_keeps_status_history_and_sync_requests(short_history: Driver, world: FakeBosun) -> None:
     commit_a = world.git.push(deployment("web", image="shop/web:1"))
     app = await short_history.start(application("shop-can"))
     # The first run synced, so its history grew long: it continued as new.
-    first, second = await eventually(lambda: run_ids(app), lambda ids: ids[0] != ids[1],
-                                     what="the first run to continue as new")
+    first, second = await eventually(
+        lambda: run_ids(app), lambda ids: ids[0] != ids[1], what="the first run to continue as new"
+    )
 
     commit_b = world.git.push(deployment("web", image="shop/web:2"))
     status = await app.tick()
     assert (status.sync, status.synced_revision) == (SyncCode.SYNCED, commit_b)
-    _, third = await eventually(lambda: run_ids(app), lambda ids: ids[1] != second,
-                                what="the second run to continue as new")
+    _, third = await eventually(
+        lambda: run_ids(app), lambda ids: ids[1] != second, what="the second run to continue as new"
+    )
 
     result = await app.handle.execute_update("sync", SyncRequest(), result_type=OperationResult)
 
     assert (result.id, result.phase, result.workflow_id) == (3, "Succeeded", "app:shop-can:sync:3")
-    await eventually(lambda: run_ids(app), lambda ids: ids[1] != third,
-                     what="the third run to continue as new")
+    await eventually(lambda: run_ids(app), lambda ids: ids[1] != third, what="the third run to continue as new")
     status = await app.settled()
     assert (status.sync, status.health, status.revision) == (SyncCode.SYNCED, HealthCode.HEALTHY, commit_b)
     history = await app.history()
     assert [(h.id, h.revision, h.trigger) for h in history] == [
-        (1, commit_a, "automated"), (2, commit_b, "automated"), (3, commit_b, "manual")]
+        (1, commit_a, "automated"),
+        (2, commit_b, "automated"),
+        (3, commit_b, "manual"),
+    ]
 
 
 async def test_sync_update_sent_during_the_reconcile_before_continue_as_new_is_answered(
-        short_history: Driver, world: FakeBosun) -> None:
+    short_history: Driver, world: FakeBosun
+) -> None:
     commit_a = world.git.push(deployment("web"))
     app = await short_history.start(application("shop-can-race", automated=False))
     first, current = await run_ids(app)
@@ -289,24 +356,25 @@ async def test_sync_update_sent_during_the_reconcile_before_continue_as_new_is_a
     world.compare_gate = asyncio.Event()
     await app.handle.signal(ApplicationWorkflow.refresh, RefreshRequest())  # a second reconcile
     await asyncio.wait_for(world.compare_started.wait(), WAIT_SECONDS)
-    update = await app.handle.start_update("sync", SyncRequest(), result_type=OperationResult,
-                                           wait_for_stage=WorkflowUpdateStage.ACCEPTED)
+    update = await app.handle.start_update(
+        "sync", SyncRequest(), result_type=OperationResult, wait_for_stage=WorkflowUpdateStage.ACCEPTED
+    )
     world.compare_gate.set()  # the reconcile ends; the history is now long enough to continue as new
 
     result = await asyncio.wait_for(update.result(), HANG_SECONDS)
 
     assert (result.phase, result.revision) == ("Succeeded", commit_a)
     assert world.cluster.applied == [WEB]
-    await eventually(lambda: run_ids(app), lambda ids: ids[1] != first,
-                     what="the run to continue as new once the sync was answered")
+    await eventually(
+        lambda: run_ids(app), lambda ids: ids[1] != first, what="the run to continue as new once the sync was answered"
+    )
     assert [h.id for h in await app.history()] == [result.id]
 
 
 # --------------------------------------------------------------------------- delete
 
 
-async def test_delete_with_cascade_prunes_the_apps_resources_and_completes(
-        bosun: Driver, world: FakeBosun) -> None:
+async def test_delete_with_cascade_prunes_the_apps_resources_and_completes(bosun: Driver, world: FakeBosun) -> None:
     world.git.push(deployment("web"), service("web"))
     app = await bosun.start(application("shop-delete"))
     world.cluster.create_unmanaged(config_map("someone-elses", owner="ops"))
@@ -316,8 +384,11 @@ async def test_delete_with_cascade_prunes_the_apps_resources_and_completes(
     assert message == "application shop-delete deleted with its resources"
     assert set(world.cluster.pruned) == {WEB, WEB_SVC} and len(world.cluster.pruned) == 2
     assert list(world.cluster.objects) == [key("ConfigMap", "someone-elses")]
-    await eventually(lambda: workflow_status(bosun, app.handle.id),
-                     lambda s: s == WorkflowExecutionStatus.COMPLETED, what="the app workflow to complete")
+    await eventually(
+        lambda: workflow_status(bosun, app.handle.id),
+        lambda s: s == WorkflowExecutionStatus.COMPLETED,
+        what="the app workflow to complete",
+    )
     assert await app.handle.result() == "deleted (cascade=True)"
 
 
@@ -330,8 +401,11 @@ async def test_delete_without_cascade_leaves_the_resources(bosun: Driver, world:
     assert message == "application shop-orphan deleted"
     assert world.cluster.pruned == []
     assert set(world.cluster.objects) == {WEB, WEB_SVC}
-    await eventually(lambda: workflow_status(bosun, app.handle.id),
-                     lambda s: s == WorkflowExecutionStatus.COMPLETED, what="the app workflow to complete")
+    await eventually(
+        lambda: workflow_status(bosun, app.handle.id),
+        lambda s: s == WorkflowExecutionStatus.COMPLETED,
+        what="the app workflow to complete",
+    )
 
 
 async def test_delete_answers_a_pending_sync_and_completes(bosun: Driver, world: FakeBosun) -> None:
@@ -341,10 +415,12 @@ async def test_delete_answers_a_pending_sync_and_completes(bosun: Driver, world:
     world.compare_gate = asyncio.Event()
     await app.handle.signal(ApplicationWorkflow.refresh, RefreshRequest())
     await asyncio.wait_for(world.compare_started.wait(), WAIT_SECONDS)
-    sync = await app.handle.start_update("sync", SyncRequest(), result_type=OperationResult,
-                                         wait_for_stage=WorkflowUpdateStage.ACCEPTED)
-    delete = await app.handle.start_update("delete", DeleteRequest(cascade=True), result_type=str,
-                                           wait_for_stage=WorkflowUpdateStage.ACCEPTED)
+    sync = await app.handle.start_update(
+        "sync", SyncRequest(), result_type=OperationResult, wait_for_stage=WorkflowUpdateStage.ACCEPTED
+    )
+    delete = await app.handle.start_update(
+        "delete", DeleteRequest(cascade=True), result_type=str, wait_for_stage=WorkflowUpdateStage.ACCEPTED
+    )
     world.compare_gate.set()
 
     await asyncio.wait_for(delete.result(), HANG_SECONDS)
@@ -353,8 +429,11 @@ async def test_delete_answers_a_pending_sync_and_completes(bosun: Driver, world:
     assert (result.phase, result.message) == ("Failed", "the application was deleted first")
     assert world.cluster.applied == []
     # … and the app workflow ends.
-    await eventually(lambda: workflow_status(bosun, app.handle.id),
-                     lambda s: s == WorkflowExecutionStatus.COMPLETED, what="the app workflow to complete")
+    await eventually(
+        lambda: workflow_status(bosun, app.handle.id),
+        lambda s: s == WorkflowExecutionStatus.COMPLETED,
+        what="the app workflow to complete",
+    )
 
 
 # --------------------------------------------------------------------------- replay

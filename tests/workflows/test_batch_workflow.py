@@ -18,8 +18,9 @@ from workflows.batch import BatchSyncResult, BatchSyncWorkflow
 class FakeSync:
     """Syncs by table: an app named in ``failing`` fails, in ``missing`` does not exist."""
 
-    def __init__(self, *, failing: frozenset[str] = frozenset(),
-                 missing: frozenset[str] = frozenset(), delay: float = 0.0) -> None:
+    def __init__(
+        self, *, failing: frozenset[str] = frozenset(), missing: frozenset[str] = frozenset(), delay: float = 0.0
+    ) -> None:
         self.failing, self.missing, self.delay = failing, missing, delay
         self.started: list[str] = []
         self.finished: list[str] = []
@@ -36,17 +37,23 @@ class FakeSync:
         if input.app in self.missing:
             raise ApplicationError(f"application {input.app!r} not found", non_retryable=True)
         phase = "Failed" if input.app in self.failing else "Succeeded"
-        return SyncAppResult(app=input.app, phase=phase,
-                             message=f"{input.app}: {phase} ({input.trigger})",
-                             id=1, workflow_id=f"app:{input.app}:sync:1", revision="abc")
+        return SyncAppResult(
+            app=input.app,
+            phase=phase,
+            message=f"{input.app}: {phase} ({input.trigger})",
+            id=1,
+            workflow_id=f"app:{input.app}:sync:1",
+            revision="abc",
+        )
 
 
-async def run_batch(env: WorkflowEnvironment, task_queue: str, fake: FakeSync,
-                    batch: BatchSyncInput) -> tuple[BatchSyncResult, list[str]]:
-    async with Worker(env.client, task_queue=task_queue, workflows=[BatchSyncWorkflow],
-                      activities=[fake.sync_app]):
-        handle = await env.client.start_workflow(BatchSyncWorkflow.run, batch,
-                                                 id=f"batch-{task_queue}", task_queue=task_queue)
+async def run_batch(
+    env: WorkflowEnvironment, task_queue: str, fake: FakeSync, batch: BatchSyncInput
+) -> tuple[BatchSyncResult, list[str]]:
+    async with Worker(env.client, task_queue=task_queue, workflows=[BatchSyncWorkflow], activities=[fake.sync_app]):
+        handle = await env.client.start_workflow(
+            BatchSyncWorkflow.run, batch, id=f"batch-{task_queue}", task_queue=task_queue
+        )
         result = await handle.result()
         summaries = []
         async for event in handle.fetch_history_events():
@@ -55,21 +62,18 @@ async def run_batch(env: WorkflowEnvironment, task_queue: str, fake: FakeSync,
     return result, summaries
 
 
-async def test_in_order_stops_at_the_first_failure(env: WorkflowEnvironment,
-                                                   task_queue: str) -> None:
+async def test_in_order_stops_at_the_first_failure(env: WorkflowEnvironment, task_queue: str) -> None:
     fake = FakeSync(failing=frozenset({"b"}))
     batch = BatchSyncInput(apps=["a", "b", "c"], in_order=True, trigger="nightly")
     result, summaries = await run_batch(env, task_queue, fake, batch)
     assert fake.started == ["a", "b"]
     assert result.phase == "Failed" and result.failed_app == "b"
-    assert [(o.app, o.phase) for o in result.apps] == [
-        ("a", "Succeeded"), ("b", "Failed"), ("c", "Skipped")]
+    assert [(o.app, o.phase) for o in result.apps] == [("a", "Succeeded"), ("b", "Failed"), ("c", "Skipped")]
     assert result.message == "b failed (1 of 3 synced): b: Failed (nightly)"
     assert summaries == ["sync app a (1 of 3)", "sync app b (2 of 3)"]
 
 
-async def test_in_order_waits_for_each_app_before_the_next(env: WorkflowEnvironment,
-                                                          task_queue: str) -> None:
+async def test_in_order_waits_for_each_app_before_the_next(env: WorkflowEnvironment, task_queue: str) -> None:
     fake = FakeSync(delay=0.2)
     batch = BatchSyncInput(apps=["a", "b", "c"], in_order=True)
     result, _ = await run_batch(env, task_queue, fake, batch)
@@ -78,14 +82,16 @@ async def test_in_order_waits_for_each_app_before_the_next(env: WorkflowEnvironm
     assert result.apps[1].workflow_id == "app:b:sync:1" and result.apps[1].revision == "abc"
 
 
-async def test_concurrently_syncs_all_and_reports_each(env: WorkflowEnvironment,
-                                                       task_queue: str) -> None:
+async def test_concurrently_syncs_all_and_reports_each(env: WorkflowEnvironment, task_queue: str) -> None:
     fake = FakeSync(failing=frozenset({"b"}), missing=frozenset({"c"}), delay=0.5)
-    result, summaries = await run_batch(env, task_queue, fake,
-                                        BatchSyncInput(apps=["a", "b", "c", "d"]))
+    result, summaries = await run_batch(env, task_queue, fake, BatchSyncInput(apps=["a", "b", "c", "d"]))
     assert sorted(fake.started) == ["a", "b", "c", "d"] and fake.most_in_flight == 4
     assert [(o.app, o.phase) for o in result.apps] == [
-        ("a", "Succeeded"), ("b", "Failed"), ("c", "Error"), ("d", "Succeeded")]
+        ("a", "Succeeded"),
+        ("b", "Failed"),
+        ("c", "Error"),
+        ("d", "Succeeded"),
+    ]
     assert "not found" in result.apps[2].message
     assert result.phase == "Failed" and result.failed_app == "b"
     assert sorted(summaries) == [f"sync app {a} ({i} of 4)" for i, a in enumerate("abcd", 1)]

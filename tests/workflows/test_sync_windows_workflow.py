@@ -19,18 +19,29 @@ WEB = key("Deployment", "web")
 
 
 def project_with(window: dict[str, object]) -> dict[str, object]:
-    return {"apiVersion": "argoproj.io/v1alpha1", "kind": "AppProject", "metadata": {"name": "default"},
-            "spec": {"sourceRepos": ["*"], "destinations": [{"server": "*", "namespace": "*"}],
-                     "syncWindows": [window]}}
+    return {
+        "apiVersion": "argoproj.io/v1alpha1",
+        "kind": "AppProject",
+        "metadata": {"name": "default"},
+        "spec": {"sourceRepos": ["*"], "destinations": [{"server": "*", "namespace": "*"}], "syncWindows": [window]},
+    }
 
 
 async def test_deny_window_delays_an_automated_sync_until_it_opens(
-        bosun: Driver, world: FakeBosun, env: WorkflowEnvironment) -> None:
+    bosun: Driver, world: FakeBosun, env: WorkflowEnvironment
+) -> None:
     now = await env.get_current_time()
     start = now.replace(minute=0, second=0, microsecond=0)
     end = start + timedelta(hours=3)
-    world.project = project_with({"kind": "deny", "schedule": f"0 {start.hour} * * *", "duration": "3h",
-                                  "applications": ["shop-*"], "manualSync": False})
+    world.project = project_with(
+        {
+            "kind": "deny",
+            "schedule": f"0 {start.hour} * * *",
+            "duration": "3h",
+            "applications": ["shop-*"],
+            "manualSync": False,
+        }
+    )
     world.git.push(deployment("web"))
 
     app = await bosun.start(application("shop-windowed"))
@@ -54,13 +65,21 @@ async def test_deny_window_delays_an_automated_sync_until_it_opens(
 
 
 async def test_allow_window_blocks_outside_it_and_manual_sync_follows_manual_sync_flag(
-        bosun: Driver, world: FakeBosun, env: WorkflowEnvironment) -> None:
+    bosun: Driver, world: FakeBosun, env: WorkflowEnvironment
+) -> None:
     from workflows.state import OperationResult, SyncRequest
 
     now = await env.get_current_time()
     later = now + timedelta(hours=5)
-    world.project = project_with({"kind": "allow", "schedule": f"0 {later.hour} * * *", "duration": "1h",
-                                  "applications": ["*"], "manualSync": True})
+    world.project = project_with(
+        {
+            "kind": "allow",
+            "schedule": f"0 {later.hour} * * *",
+            "duration": "1h",
+            "applications": ["*"],
+            "manualSync": True,
+        }
+    )
     world.git.push(deployment("web"))
     app = await bosun.start(application("shop-allow"))
     status = await app.status()

@@ -24,19 +24,27 @@ from workflows.sync import SyncInput, SyncOutcome, SyncWorkflow
 
 WEB = key("Deployment", "web")
 DB = key("Deployment", "db")
-REJECTED = ('Deployment.apps "web" is invalid: metadata.labels: Invalid value: "-web-": a valid label '
-            "must be an empty string or consist of alphanumeric characters")
+REJECTED = (
+    'Deployment.apps "web" is invalid: metadata.labels: Invalid value: "-web-": a valid label '
+    "must be an empty string or consist of alphanumeric characters"
+)
 
 
 def summaries(history: WorkflowHistory, event_type: EventType.ValueType) -> list[str]:
     """The summaries a person reads in the Temporal UI, for events of one type."""
-    return [pydantic_data_converter.payload_converter.from_payload(e.user_metadata.summary, str)
-            for e in history.events if e.event_type == event_type]
+    return [
+        pydantic_data_converter.payload_converter.from_payload(e.user_metadata.summary, str)
+        for e in history.events
+        if e.event_type == event_type
+    ]
 
 
 def timers(history: WorkflowHistory) -> list[tuple[timedelta, str]]:
-    durations = [e.timer_started_event_attributes.start_to_fire_timeout.ToTimedelta()
-                 for e in history.events if e.event_type == EventType.EVENT_TYPE_TIMER_STARTED]
+    durations = [
+        e.timer_started_event_attributes.start_to_fire_timeout.ToTimedelta()
+        for e in history.events
+        if e.event_type == EventType.EVENT_TYPE_TIMER_STARTED
+    ]
     return list(zip(durations, summaries(history, EventType.EVENT_TYPE_TIMER_STARTED), strict=True))
 
 
@@ -65,10 +73,16 @@ async def run_sync(driver: Driver, world: FakeBosun, name: str, *objects: dict[s
     plan = build_plan(desired, [], prune=False, app_sync_options={}, app=name)
     return await driver.client.execute_workflow(
         SyncWorkflow.run,
-        SyncInput(app=name, operation_id=1, destination=Destination(server="https://kubernetes.default.svc",
-                                                                    namespace=NAMESPACE),
-                  manifests_digest=digest, plan=plan),
-        id=f"app:{name}:sync:1", task_queue=driver.task_queue)
+        SyncInput(
+            app=name,
+            operation_id=1,
+            destination=Destination(server="https://kubernetes.default.svc", namespace=NAMESPACE),
+            manifests_digest=digest,
+            plan=plan,
+        ),
+        id=f"app:{name}:sync:1",
+        task_queue=driver.task_queue,
+    )
 
 
 async def test_waves_are_applied_in_order_each_healthy_before_the_next(bosun: Driver, world: FakeBosun) -> None:
@@ -78,8 +92,11 @@ async def test_waves_are_applied_in_order_each_healthy_before_the_next(bosun: Dr
     assert world.cluster.applied == [DB, WEB]
     history = await bosun.client.get_workflow_handle("app:waves:sync:1").fetch_history()
     assert summaries(history, EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED) == [
-        "Sync wave 0: apply Deployment/db", "Sync wave 0: wait until healthy",
-        "Sync wave 1: apply Deployment/web", "Sync wave 1: wait until healthy"]
+        "Sync wave 0: apply Deployment/db",
+        "Sync wave 0: wait until healthy",
+        "Sync wave 1: apply Deployment/web",
+        "Sync wave 1: wait until healthy",
+    ]
 
 
 async def test_an_unhealthy_wave_stops_the_sync(bosun: Driver, world: FakeBosun) -> None:
@@ -96,7 +113,8 @@ async def test_an_unhealthy_wave_stops_the_sync(bosun: Driver, world: FakeBosun)
 
 
 async def test_failed_apply_fails_the_operation_and_the_commit_is_not_synced_again(
-        bosun: Driver, world: FakeBosun) -> None:
+    bosun: Driver, world: FakeBosun
+) -> None:
     commit_a = world.git.push(deployment("web"), service("web"))
     world.cluster.reject(WEB, REJECTED)
 
@@ -135,7 +153,9 @@ async def test_retry_policy_retries_on_durable_timers_then_stops(bosun: Driver, 
 
     assert (outcome.phase, outcome.attempts) == ("Failed", 3)
     assert timers(await child.fetch_history()) == [
-        (timedelta(seconds=5), "retry 1 of 2 in 5s"), (timedelta(seconds=10), "retry 2 of 2 in 10s")]
+        (timedelta(seconds=5), "retry 1 of 2 in 5s"),
+        (timedelta(seconds=10), "retry 2 of 2 in 10s"),
+    ]
     assert world.cluster.refused == [WEB, WEB, WEB]
     (entry,) = [h for h in await app.history() if h.id == 1]
     assert entry.phase == "Failed" and REJECTED in entry.message
