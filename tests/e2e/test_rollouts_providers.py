@@ -36,8 +36,9 @@ from tests.e2e.rollouts import (
     wait_rollout,
 )
 
-JOB_RUN_MS = 15000
-"""How long the passing Job's pod runs: the analysis step (and the app's Progressing) lasts that long."""
+JOB_RUN_MS = 30000
+"""How long the passing Job's pod runs: the analysis step (and the app's Progressing) lasts that long;
+long enough for the app to show it after a few refreshes on a loaded CI machine."""
 
 
 def template(name: str, metrics: list[dict[str, Any]], args: list[dict[str, Any]] | None = None) -> str:
