@@ -97,8 +97,26 @@ class GitCache:
         """Remove least-recently-used mirrors nobody is using until the cache fits its bound."""
         if self._max_bytes is None:
             return []
-        entries = [Entry(path=p, size=tree_size(p), used_at=p.stat().st_mtime) for p in self._mirrors()]
+        entries = [Entry(path=p, size=self._recorded_size(p), used_at=p.stat().st_mtime) for p in self._mirrors()]
         return evict(entries, self._max_bytes, grace_seconds=self._grace, remove=self._remove_unused)
+
+    def _recorded_size(self, mirror: Path) -> int:
+        """The mirror's size as recorded after its last fetch (:meth:`_record_size`), else measured.
+
+        A mirror only grows when it is fetched, so its size is measured then, once, and kept
+        beside it; :meth:`collect`, which runs after every use of the cache, reads one small
+        file per mirror instead of walking every file of every mirror."""
+        try:
+            return int(mirror.with_suffix(".size").read_text())
+        except (FileNotFoundError, ValueError):
+            return tree_size(mirror)
+
+    @staticmethod
+    def _record_size(mirror: Path) -> None:
+        sidecar = mirror.with_suffix(".size")
+        partial = sidecar.with_suffix(f".size.{os.getpid()}")
+        partial.write_text(str(tree_size(mirror)))
+        partial.replace(sidecar)  # atomic: another process never reads half a number
 
     def resolve(self, url: str, revision: str) -> str:
         """The commit SHA that ``revision`` (branch, tag, HEAD, SHA) names now."""
@@ -170,6 +188,7 @@ class GitCache:
             except FileNotFoundError:
                 return False
             shutil.rmtree(entry.path, ignore_errors=True)
+            entry.path.with_suffix(".size").unlink(missing_ok=True)
             return True
 
     def _fetch(self, url: str, mirror: Path, refspecs: list[str] | None = None) -> None:
@@ -180,6 +199,7 @@ class GitCache:
             cwd=mirror,
             what=f"fetch {redact_url(url)}",
         )
+        self._record_size(mirror)
 
     def _has_commit(self, mirror: Path, commit: str) -> bool:
         proc = subprocess.run(

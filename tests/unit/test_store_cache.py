@@ -18,7 +18,7 @@ from activities.cluster import ClusterActivities
 from activities.content import ContentActivities
 from activities.contracts import RenderInput, ShowManifestsInput, SourceAtCommit
 from activities.gitrepo import GitCache
-from activities.lru import parse_bytes
+from activities.lru import parse_bytes, tree_size
 from activities.source import SourceActivities
 from activities.store import ContentStore, StoreMiss
 from bosun.payload import fit
@@ -230,3 +230,22 @@ def test_size_settings() -> None:
     config = WorkerConfig.from_env({"BOSUN_STORE_MAX_BYTES": "64Mi", "BOSUN_GIT_CACHE_MAX_BYTES": "1Gi"})
     assert (config.store_max_bytes, config.git_cache_max_bytes) == (64 * 1024**2, 1024**3)
     assert WorkerConfig.from_env({}).store_max_bytes == 1024**3
+
+
+def test_the_git_cache_measures_a_mirror_when_it_is_fetched_not_at_every_collection(tmp_path: Path) -> None:
+    repo = tmp_path / "repo"
+    commit = make_repo(repo, 30_000)
+    cache = GitCache(tmp_path / "cache", max_bytes=10_000_000, grace_seconds=0)
+    cache.export(repo.as_uri(), commit, tmp_path / "out")
+    mirror = tmp_path / "cache" / hashlib.sha256(repo.as_uri().encode()).hexdigest()[:24]
+    recorded = mirror.with_suffix(".size")
+    assert int(recorded.read_text()) == tree_size(mirror) > 30_000
+
+    # collections read the recorded size: a mirror recorded as over the bound is evicted
+    recorded.write_text("20000000")
+    os.utime(mirror, (0, 0))
+    assert [e.path for e in cache.collect()] == [mirror]
+    assert not mirror.exists() and not recorded.exists(), "the record goes with its mirror"
+
+    cache.export(repo.as_uri(), commit, tmp_path / "again")  # fetched again: measured again
+    assert int(recorded.read_text()) == tree_size(mirror)
