@@ -493,6 +493,7 @@ class ClusterRegistry:
         self._secrets = secrets
         self._live_caches = live_caches
         """Whether each client keeps a watch cache of its cluster (the worker: yes; the CLI: no)."""
+        self._live_listener: Callable[[str, Manifest], None] | None = None
         self._last_entries: tuple[Any, ...] = ()
         self._clients: dict[tuple[str, ...], KubeClient] = {}
         self._lock = threading.Lock()
@@ -585,12 +586,24 @@ class ClusterRegistry:
                 except KubeAccessError as exc:
                     raise KubeError(str(exc), retryable=False) from None
                 cached = KubeClient(api_client, name=cluster.name, live_cache=self._live_caches)
+                if cached.live is not None:
+                    cached.live.set_on_change(self._live_listener)
                 for old_key in [k for k in self._clients if k[:2] == key[:2]]:
                     old = self._clients.pop(old_key)  # replaced credentials: its watches end
                     if old.live is not None:
                         old.live.stop()
                 self._clients[key] = cached
             return cached
+
+    def set_live_listener(self, listener: Callable[[str, Manifest], None] | None) -> None:
+        """``listener(cluster, obj)`` for each tracked object a live cache sees change, in
+        every cluster (:mod:`worker.drift_refresh` turns it into a refresh of the owning app)."""
+        with self._lock:
+            self._live_listener = listener
+            clients = list(self._clients.values())
+        for client in clients:
+            if client.live is not None:
+                client.live.set_on_change(listener)
 
     def live_clients(self) -> list[KubeClient]:
         """The clients made so far (each with its cluster's live cache, if any)."""
