@@ -41,7 +41,7 @@ from activities.contracts import (
     WaitHealthyResult,
 )
 from activities.kube import ClusterRegistry, KubeClient, KubeError, UnknownKind
-from activities.livecache import LiveCache, Lru
+from activities.livecache import LiveCache, Lru, strip
 from activities.livecache import digest as object_digest
 from activities.projects import ProjectReader
 from activities.settings import SettingsReader, SettingsUnavailable
@@ -80,9 +80,9 @@ CRD_READY_SECONDS = 60.0
 """How long an apply waits for a CRD it created to be served before it applies objects of its kind."""
 EXCLUDED_MESSAGE = "excluded in the settings (resource.exclusions / resource.inclusions): left alone"
 DRY_RUN_MEMO_ENTRIES = 50_000
-"""Dry-run results kept (one per object and live version): a few KB each."""
-COMPARE_MEMO_ENTRIES = 5_000
-"""Whole compare results kept (one per app and state of its inputs and live objects)."""
+"""Dry-run results kept (one per object and live version; stripped, a few KB each at most)."""
+COMPARE_MEMO_ENTRIES = 10_000
+"""Apps whose last compare result is kept (one result each)."""
 
 log = logging.getLogger(__name__)
 
@@ -109,8 +109,8 @@ class ClusterActivities:
         self._settings_reader = settings
         self._dry_runs: Lru[tuple[str, str, str, str], Manifest] = Lru(DRY_RUN_MEMO_ENTRIES)
         """(cluster, desired digest, live uid, live resourceVersion) → the dry run's predicted object."""
-        self._compares: Lru[str, tuple[CompareResult, dict[str, str]]] = Lru(COMPARE_MEMO_ENTRIES)
-        """:func:`_compare_key` → the result and diffs of the last compare with exactly those inputs."""
+        self._compares: Lru[tuple[str, str], tuple[str, CompareResult, dict[str, str]]] = Lru(COMPARE_MEMO_ENTRIES)
+        """(cluster, app) → the :func:`_compare_key`, result and diffs of the app's last compare."""
 
     def _settings(self) -> Settings:
         """Argo CD's settings (argocd-cm) as they are now; defaults without a management cluster."""
@@ -269,10 +269,10 @@ class ClusterActivities:
         )
         cache = _usable_cache(client, input, settings, tracking)
         key = _compare_key(cache, listed, settings, tracking, desired) if cache is not None else None
-        remembered = self._compares.get(key) if key is not None else None
-        if remembered is not None:
-            result = remembered[0].model_copy(deep=True)
-            result.diff_digest = self._store.put_json(remembered[1])  # the store may have evicted it
+        remembered = self._compares.get((client.name, input.app)) if key is not None else None
+        if remembered is not None and remembered[0] == key:
+            result = remembered[1].model_copy(deep=True)
+            result.diff_digest = self._store.put_json(remembered[2])  # the store may have evicted it
             _log_compare(input.app, len(desired), client.api_calls - calls_before, "unchanged: last result")
             return result
 
@@ -293,7 +293,7 @@ class ClusterActivities:
         result.refresh_seconds = settings.reconciliation_seconds
         # Remembered only if nothing changed while it ran (else the key would not describe it).
         if key is not None and cache is not None and key == _compare_key(cache, listed, settings, tracking, desired):
-            self._compares.put(key, (result.model_copy(deep=True), dict(diffs)))
+            self._compares.put((client.name, input.app), (key, result.model_copy(deep=True), dict(diffs)))
         _log_compare(input.app, len(desired), client.api_calls - calls_before, "compared")
         return result
 
@@ -363,7 +363,7 @@ class ClusterActivities:
         memo_key = (client.name, object_digest(obj), str(meta.get("uid") or ""), version)
         remembered = self._dry_runs.get(memo_key)
         if remembered is None:
-            remembered = client.apply(obj, dry_run=True)
+            remembered = strip(client.apply(obj, dry_run=True))  # the diff reads only live's managedFields
             self._dry_runs.put(memo_key, remembered)
         return copy.deepcopy(remembered)
 

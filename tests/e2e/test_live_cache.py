@@ -12,6 +12,9 @@ import json
 import re
 from pathlib import Path
 
+import pytest
+
+from devstack import cluster as devcluster
 from tests.conftest import Cluster
 from tests.e2e.bosun_stack import Bosun, GitRepo, unique
 from tests.e2e.conftest import eventually, kubectl
@@ -73,3 +76,45 @@ def test_an_app_of_500_objects_reconciles_with_no_api_call_when_nothing_changed(
     status = wait_status(bosun, app, sync="OutOfSync", timeout=60)
     row = next(r for r in status["resources"] if r["key"]["name"] == "cm-250")
     assert "/data/index" in row["changed_paths"]
+
+
+def test_a_watch_broken_by_an_api_server_restart_recovers_and_the_cache_follows(
+    bosun: Bosun, devcluster_a: Cluster, tmp_path: Path
+) -> None:
+    state = devcluster.ClusterState.load(devcluster_a.kubeconfig.parent)
+    if state is None or "kube-apiserver" not in state.pids:
+        pytest.skip("the devcluster was not started by this session (BOSUN_TEST_KUBECONFIG): cannot restart it")
+    files = {f"cm{i}.json": configmap(f"cm-{i}", {"value": "git"}) for i in range(3)}
+    repo = GitRepo.create(tmp_path / "repo", files)
+    app, ns = unique("restart"), unique("ns")
+    bosun.create_app(app, repo, namespace=ns, refresh_seconds=3, automated=False)  # drift stays
+    wait_status(bosun, app, sync="OutOfSync", timeout=120)
+    bosun.cli("app", "sync", app)
+    wait_status(bosun, app, sync="Synced", health="Healthy", timeout=120)
+    listed_before = bosun.worker_log.read_text(errors="replace").count("v1 ConfigMap listed")
+
+    devcluster.restart_apiserver(state)
+
+    # The watch reconnects (with backoff) and lists again.
+    eventually(
+        lambda: bosun.worker_log.read_text(errors="replace").count("v1 ConfigMap listed") > listed_before,
+        timeout=120,
+        what="the ConfigMap watch listed again after the restart",
+    )
+    kubectl(devcluster_a, "-n", ns, "patch", "configmap", "cm-1", "--type=merge", "-p", '{"data": {"value": "hand"}}')
+    kubectl(devcluster_a, "-n", ns, "delete", "configmap", "cm-2")
+    eventually(
+        lambda: (
+            {r["key"]["name"]: (r["sync"], r["health"]) for r in bosun.status(app)["resources"]}
+            == {"cm-0": ("Synced", None), "cm-1": ("OutOfSync", None), "cm-2": ("OutOfSync", "Missing")}
+        ),
+        timeout=60,
+        what="the change and the deletion made after the restart are seen",
+    )
+    # ... and they are seen in the cache: a compare answered from it, with no API call.
+    seen = len(compares(bosun, app))
+    eventually(
+        lambda: [c for c in compares(bosun, app)[seen:] if c[2] == 0],
+        timeout=60,
+        what="a compare answered from the cache after the restart",
+    )

@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
+import copy
 import queue
 import threading
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
+from temporalio.testing import ActivityEnvironment
+
+from activities.contracts import CompareInput
 from activities.kube import KubeError, UnknownKind
 from activities.livecache import LAST_APPLIED, KindCache, LiveCache, Lru, is_tracked, strip
-from bosun.resources import Manifest
-from bosun.tracking import apply_tracking
+from bosun.resources import Manifest, ResourceKey
+from bosun.tracking import ANNOTATION, apply_tracking
+from tests.unit.test_cluster_tracking import DESTINATION, FakeKube, activities
+from tests.unit.test_cluster_tracking import configmap as tracked_configmap
 
 WAIT = 10.0
 
@@ -197,3 +204,76 @@ def test_lru_keeps_the_most_recently_used() -> None:
     memo.put("c", 3)
     assert memo.get("b") is None and memo.get("a") == 1 and memo.get("c") == 3
     assert len(memo) == 2
+
+
+# --------------------------------------------------------------------------- the compare
+
+
+class CachedKube(FakeKube):
+    """:class:`FakeKube` with a real :class:`LiveCache` over it and every request counted."""
+
+    name = "fake"
+
+    def __init__(self, *objects: Manifest) -> None:
+        super().__init__(*objects)
+        self.api_calls = 0
+        self.dry_runs = 0
+        self.events: queue.Queue[tuple[str, Manifest]] = queue.Queue()
+        self.live = LiveCache(self)  # type: ignore[arg-type,assignment]
+
+    def get(self, obj: Manifest) -> Manifest | None:
+        self.api_calls += 1
+        return super().get(obj)
+
+    def cached_get(self, obj: Manifest, *, keep_all: bool = False) -> Manifest | None:
+        answered, found = self.live.get(obj, keep_all=keep_all)  # type: ignore[union-attr]
+        return found if answered else self.get(obj)
+
+    def apply(self, obj: Manifest, *, dry_run: bool = False, force: bool = True, validate: bool = True) -> Manifest:
+        self.api_calls += 1
+        self.dry_runs += dry_run
+        return super().apply(obj, dry_run=dry_run, force=force, validate=validate)
+
+    def list(self, api_version: str, kind: str, **kwargs: Any) -> list[Manifest]:
+        self.api_calls += 1
+        return super().list(api_version, kind, **kwargs)
+
+    def list_with_version(self, api_version: str, kind: str) -> tuple[list[Manifest], str]:
+        return [copy.deepcopy(o) for k, o in self.objects.items() if k.kind == kind], "1"
+
+    def watch(self, api_version: str, kind: str, **kwargs: Any) -> Iterator[tuple[str, Manifest]]:
+        while True:
+            yield self.events.get()
+
+
+def versioned(obj: Manifest, version: int) -> Manifest:
+    obj["metadata"]["resourceVersion"] = str(version)
+    return obj
+
+
+def test_a_compare_with_nothing_changed_sends_no_request_and_a_change_costs_one_dry_run(tmp_path: Path) -> None:
+    settings_cm = versioned(tracked_configmap("settings", annotations={ANNOTATION: "web:/ConfigMap:shop/settings"}), 5)
+    kube = CachedKube(
+        settings_cm, versioned(tracked_configmap("old", annotations={ANNOTATION: "web:/ConfigMap:shop/old"}), 6)
+    )
+    kind = kube.live.kind("v1", "ConfigMap")  # type: ignore[union-attr]
+    assert kind is not None and kind.wait_synced(WAIT)
+    acts, digest = activities(tmp_path, kube)  # type: ignore[arg-type]
+    compare = CompareInput(app="web", manifests_digest=digest, destination=DESTINATION, prune=True)
+
+    first = ActivityEnvironment().run(acts.compare, compare)
+    assert {r.key.name: r.requires_pruning for r in first.resources} == {"settings": False, "old": True}
+    assert (kube.api_calls, kube.dry_runs) == (1, 1), "one dry run; the GET and the LIST come from the cache"
+
+    again = ActivityEnvironment().run(acts.compare, compare)
+    assert kube.api_calls == 1, "nothing changed: no request at all"
+    assert again.model_dump(exclude={"diff_digest"}) == first.model_dump(exclude={"diff_digest"})
+
+    changed = copy.deepcopy(settings_cm)
+    changed["data"] = {"k": "edited by hand"}
+    kube.objects[ResourceKey.of(changed)] = versioned(changed, 7)
+    kube.events.put(("MODIFIED", changed))
+    eventually(lambda: kind.version("shop", "settings") == "7", timeout=WAIT)
+    ActivityEnvironment().run(acts.compare, compare)
+    assert (kube.api_calls, kube.dry_runs) == (2, 2), "only the changed object is dry-run again"
+    kube.live.stop()  # type: ignore[union-attr]
