@@ -23,6 +23,7 @@ as numbers when both are).
 
 ``on_change(obj)`` is called (from the watch thread) for every tracked object a watch event
 adds, changes or deletes after the first list: the hook for "drift triggers a refresh".
+The echo of Bosun's own write (an event of the version it wrote through) is not a change.
 """
 
 from __future__ import annotations
@@ -200,12 +201,15 @@ class KindCache:
 
     def put(self, obj: Manifest) -> bool:
         """Keep ``obj`` (an event or a write-through) unless a newer version is kept;
-        whether it changed a tracked object."""
+        whether it changed a tracked object. The event of a version already kept (the echo
+        of Bosun's own write, written through first) changes nothing."""
         key = object_key(obj)
         version = resource_version(obj)
         kept = strip(obj) if self._keep_all or is_tracked(obj, self._label_keys) else None
         with self._lock:
             current = self._objects.get(key)
+            if current is not None and version and version == current.version:
+                return False
             if current is not None and not _newer_or_same(version, current.version):
                 return False
             self._objects[key] = _Entry(version, kept)

@@ -134,6 +134,7 @@ def test_an_older_event_never_replaces_a_newer_write() -> None:
     cluster = FakeCluster([configmap("a", 1)])
     cache = started(cluster)
     assert cache.put(configmap("a", 20, key="written"))  # write-through of our own apply
+    assert not cache.put(configmap("a", 20, key="written"))  # its echo from the watch: no change
     cluster.events.put(("MODIFIED", configmap("a", 15, key="older")))
     cluster.events.put(("ADDED", configmap("z", 21)))
     eventually(lambda: cache.version("shop", "z") == "21", timeout=WAIT)
