@@ -605,6 +605,15 @@ class ClusterRegistry:
             if client.live is not None:
                 client.live.set_on_change(listener)
 
+    def forget_live_cache(self, name: str) -> None:
+        """Stop the watches of cluster ``name`` (no longer served here); its next client
+        starts a new cache."""
+        with self._lock:
+            gone = [self._clients.pop(k) for k in [k for k in self._clients if k[1] == name]]
+        for client in gone:
+            if client.live is not None:
+                client.live.stop()
+
     def live_clients(self) -> list[KubeClient]:
         """The clients made so far (each with its cluster's live cache, if any)."""
         with self._lock:

@@ -133,4 +133,5 @@ class ClusterWorkers:
         with contextlib.suppress(Exception):
             await running.task
         running.executor.shutdown(wait=False)
+        self._clusters.forget_live_cache(name)
         log.info("stopped the worker of cluster %s", name)
