@@ -90,6 +90,8 @@ class KubeClient:
         self.name = name
         self.api_calls = 0
         self.live: LiveCache | None = LiveCache(self) if live_cache else None
+        if live_cache:
+            _widen_pool(api_client)
         self._api_client = api_client
         self._dynamic: DynamicClient | None = None
         self._info: tuple[float, str, list[str]] | None = None
@@ -428,6 +430,19 @@ class KubeClient:
             raise _translate(exc, f"watch {kind}") from None
         finally:
             watcher.stop()
+
+
+CONNECTIONS = 32
+"""Kept-alive connections per cluster with a live cache: each watched kind holds one for its
+watch, besides the activity threads' requests (urllib3 opens and discards extra ones)."""
+
+
+def _widen_pool(api_client: ApiClient) -> None:
+    """Let ``api_client`` keep :data:`CONNECTIONS` connections (its pools are made on first use)."""
+    pool = getattr(getattr(api_client, "rest_client", None), "pool_manager", None)
+    settings = getattr(pool, "connection_pool_kw", None)
+    if isinstance(settings, dict):
+        settings["maxsize"] = max(int(settings.get("maxsize") or 0), CONNECTIONS)
 
 
 def _describe(obj: Manifest) -> str:
