@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from pathlib import Path
 
 import pytest
@@ -39,11 +40,13 @@ def test_drift_is_reverted_within_seconds_with_a_long_refresh(
     bosun.create_app(app, repo, namespace=ns, self_heal=True, refresh_seconds=180)
     wait_status(bosun, app, sync="Synced", health="Healthy", timeout=120)
     kubectl(devcluster_a, "-n", ns, "scale", "deployment", "web", "--replicas=3")
+    scaled = time.monotonic()
     eventually(
         lambda: live(devcluster_a, ns, "deployment", "web")["spec"]["replicas"] == 1,  # type: ignore[index]
         timeout=10,
         what="selfHeal scaled the Deployment back",
     )
+    print(f"drift to healed: {time.monotonic() - scaled:.1f}s")  # a figure for the note (pytest -s)
     kubectl(
         devcluster_a, "-n", ns, "patch", "configmap", "settings", "--type=merge", "-p", '{"data": {"mode": "slow"}}'
     )
