@@ -12,6 +12,9 @@ answers 5xx raises a retryable error, so Temporal retries the activity.
 from __future__ import annotations
 
 import copy
+import hashlib
+import json
+import logging
 import time
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor, as_completed
@@ -38,6 +41,8 @@ from activities.contracts import (
     WaitHealthyResult,
 )
 from activities.kube import ClusterRegistry, KubeClient, KubeError, UnknownKind
+from activities.livecache import LiveCache, Lru, strip
+from activities.livecache import digest as object_digest
 from activities.projects import ProjectReader
 from activities.settings import SettingsReader, SettingsUnavailable
 from activities.store import ContentStore, StoreMiss
@@ -74,6 +79,12 @@ POLL_SECONDS = 1.0
 CRD_READY_SECONDS = 60.0
 """How long an apply waits for a CRD it created to be served before it applies objects of its kind."""
 EXCLUDED_MESSAGE = "excluded in the settings (resource.exclusions / resource.inclusions): left alone"
+DRY_RUN_MEMO_ENTRIES = 50_000
+"""Dry-run results kept (one per object and live version; stripped, a few KB each at most)."""
+COMPARE_MEMO_ENTRIES = 10_000
+"""Apps whose last compare result is kept (one result each)."""
+
+log = logging.getLogger(__name__)
 
 
 def _raise(exc: KubeError) -> ApplicationError:
@@ -96,6 +107,10 @@ class ClusterActivities:
         """Renders a recipe into this worker's store, returning the digest (``SourceActivities.render_again``)."""
         self._projects = projects
         self._settings_reader = settings
+        self._dry_runs: Lru[tuple[str, str, str, str], Manifest] = Lru(DRY_RUN_MEMO_ENTRIES)
+        """(cluster, desired digest, live uid, live resourceVersion) → the dry run's predicted object."""
+        self._compares: Lru[tuple[str, str], tuple[str, CompareResult, dict[str, str]]] = Lru(COMPARE_MEMO_ENTRIES)
+        """(cluster, app) → the :func:`_compare_key`, result and diffs of the app's last compare."""
 
     def _settings(self) -> Settings:
         """Argo CD's settings (argocd-cm) as they are now; defaults without a management cluster."""
@@ -224,7 +239,12 @@ class ClusterActivities:
 
     @activity.defn(name="compare")
     def compare(self, input: CompareInput) -> CompareResult:
+        """Desired against live. Live objects come from the cluster's watch cache where it
+        is synced (:mod:`activities.livecache`), dry runs are memoised per object and live
+        version, and a compare whose inputs and live objects are all unchanged since the
+        last one returns that result without any work (see :func:`_compare_key`)."""
         client = self._client(input.destination)
+        calls_before = client.api_calls
         settings = self._settings()
         tracking = _tracking_config(settings)
         excluded: list[Manifest] = []
@@ -243,26 +263,38 @@ class ClusterActivities:
         is_excluded = self._excluded(settings, input.destination)
         diffs: dict[str, str] = {}
         desired_keys = {ResourceKey.of(o) for o in desired}
+        # Excluded kinds are never listed, so never tracked nor pruned.
+        listed = input.model_copy(
+            update={"known_kinds": [k for k in input.known_kinds if not is_excluded(_api_kind_key(k))]}
+        )
+        cache = _usable_cache(client, input, settings, tracking)
+        key = _compare_key(cache, listed, settings, tracking, desired) if cache is not None else None
+        remembered = self._compares.get((client.name, input.app)) if key is not None else None
+        if remembered is not None and remembered[0] == key:
+            result = remembered[1].model_copy(deep=True)
+            result.diff_digest = self._store.put_json(remembered[2])  # the store may have evicted it
+            _log_compare(input.app, len(desired), client.api_calls - calls_before, "unchanged: last result")
+            return result
 
         def compare_one(obj: Manifest) -> ResourceStatus:
             if is_hook(obj):
                 return ResourceStatus(
                     key=ResourceKey.of(obj), api_version=obj["apiVersion"], hook=True, sync=SyncCode.SYNCED
                 )
-            return self._compare_one(client, obj, input, diffs, tracking, settings=settings)
+            return self._compare_one(client, obj, input, diffs, tracking, settings=settings, cache=cache)
 
         rows = _in_parallel(compare_one, desired)
-        # Excluded kinds are never listed, so never tracked nor pruned.
-        listed = input.model_copy(
-            update={"known_kinds": [k for k in input.known_kinds if not is_excluded(_api_kind_key(k))]}
-        )
-        candidates = self._prune_candidates(client, listed, desired, desired_keys, tracking)
+        candidates = self._prune_candidates(client, listed, desired, desired_keys, tracking, cache=cache)
         rows += [_extraneous_status(live, settings) for live in candidates]
         result = comparison_result(
             listed, desired, candidates, rows, diff_digest=self._store.put_json(diffs), tracking=tracking
         )
         result.warnings = settings_warnings(settings, desired, excluded)
         result.refresh_seconds = settings.reconciliation_seconds
+        # Remembered only if nothing changed while it ran (else the key would not describe it).
+        if key is not None and cache is not None and key == _compare_key(cache, listed, settings, tracking, desired):
+            self._compares.put((client.name, input.app), (key, result.model_copy(deep=True), dict(diffs)))
+        _log_compare(input.app, len(desired), client.api_calls - calls_before, "compared")
         return result
 
     def _compare_one(
@@ -274,10 +306,11 @@ class ClusterActivities:
         tracking: TrackingConfig,
         *,
         settings: Settings = DEFAULT_SETTINGS,
+        cache: LiveCache | None = None,
     ) -> ResourceStatus:
         key = ResourceKey.of(obj)
         try:
-            live = client.get(obj)
+            live = client.cached_get(obj) if cache is not None else client.get(obj)
         except UnknownKind as exc:
             return ResourceStatus(
                 key=key,
@@ -292,7 +325,7 @@ class ClusterActivities:
         message = ""
         if live is not None:
             try:
-                predicted = client.apply(obj, dry_run=True)
+                predicted = self._dry_run(client, obj, live)
             except KubeError as exc:
                 if exc.retryable:
                     raise _raise(exc) from None
@@ -320,6 +353,20 @@ class ClusterActivities:
             message=message,
         )
 
+    def _dry_run(self, client: KubeClient, obj: Manifest, live: Manifest) -> Manifest:
+        """The server-side dry-run apply of ``obj`` over ``live``, asked of the server only
+        when this object's desired or live state changed since the last one."""
+        meta = live.get("metadata") or {}
+        version = str(meta.get("resourceVersion") or "")
+        if not version:
+            return client.apply(obj, dry_run=True)
+        memo_key = (client.name, object_digest(obj), str(meta.get("uid") or ""), version)
+        remembered = self._dry_runs.get(memo_key)
+        if remembered is None:
+            remembered = strip(client.apply(obj, dry_run=True))  # the diff reads only live's managedFields
+            self._dry_runs.put(memo_key, remembered)
+        return copy.deepcopy(remembered)
+
     def _prune_candidates(
         self,
         client: KubeClient,
@@ -327,16 +374,21 @@ class ClusterActivities:
         desired: list[Manifest],
         desired_keys: set[ResourceKey],
         tracking: TrackingConfig,
+        *,
+        cache: LiveCache | None = None,
     ) -> list[Manifest]:
-        """The app's live objects that Git no longer holds. With the label method the API
-        server selects them by label; with an annotation method every object of each kind is
-        listed and its tracking id read (Argo CD reads them from its cluster cache)."""
+        """The app's live objects that Git no longer holds. From the cluster's watch cache when
+        it is synced for the kind; else with the label method the API server selects them by
+        label, and with an annotation method every object of each kind is listed and its
+        tracking id read (Argo CD reads them from its cluster cache)."""
         selector = tracking.label_selector(input.app)
         found: dict[ResourceKey, Manifest] = {}
         for api_kind in _api_kinds(desired, input.known_kinds):
             api_version, kind = _split_api_kind(api_kind)
             try:
-                items = _list_where_permitted(client, api_version, kind, selector, desired, input.destination)
+                items = cache.list(api_version, kind) if cache is not None else None
+                if items is None:
+                    items = _list_where_permitted(client, api_version, kind, selector, desired, input.destination)
             except UnknownKind:
                 continue
             except KubeError as exc:
@@ -662,6 +714,52 @@ class ClusterActivities:
                     raise _raise(exc) from None
                 results.append(ResourceResult(key=key, status=ResultStatus.FAILED, message=str(exc)))
         return PruneResult(results=results)
+
+
+def _usable_cache(
+    client: KubeClient, input: CompareInput, settings: Settings, tracking: TrackingConfig
+) -> LiveCache | None:
+    """The cluster's watch cache, if this compare may read it: not when an ignore rule needs
+    the live objects' ``managedFields`` (the cache drops them), nor with the label method on a
+    label key the cache does not keep objects by."""
+    cache = client.live
+    if cache is None:
+        return None
+    rules = [*input.ignore_differences, *settings.ignore_differences()]
+    if any(rule.get("managedFieldsManagers") for rule in rules):
+        return None
+    if not tracking.uses_annotation and tracking.label_key not in cache.label_keys:
+        return None
+    return cache
+
+
+def _compare_key(
+    cache: LiveCache, input: CompareInput, settings: Settings, tracking: TrackingConfig, desired: list[Manifest]
+) -> str | None:
+    """What a compare's result depends on: its input (manifests digest, destination, project,
+    ignore rules, options, known kinds), the settings, and the resourceVersion of every live
+    object it reads — the desired objects and the objects of its kinds the app tracks. None
+    when the cache cannot say for one of them (then the compare runs)."""
+    live: list[tuple[str, str]] = []
+    for obj in desired:
+        version = cache.version(obj)
+        if version is None:
+            return None
+        live.append((str(ResourceKey.of(obj)), version))
+    for api_kind in _api_kinds(desired, input.known_kinds):
+        api_version, kind = _split_api_kind(api_kind)
+        versions = cache.versions(api_version, kind, owned=lambda o: is_tracked_by(o, input.app, tracking))
+        if versions is None:
+            return None
+        live += [(f"{api_kind}:{ns}/{name}", version) for (ns, name), version in sorted(versions.items())]
+    document = [input.model_dump_json(), repr(settings), repr(tracking), live]
+    return hashlib.sha256(json.dumps(document).encode()).hexdigest()
+
+
+def _log_compare(app: str, objects: int, calls: int, how: str) -> None:
+    """One line per compare: what it cost in API requests (counted on the destination's
+    client, so requests made meanwhile by other compares of the same cluster count too)."""
+    log.info("compare %s: %s, %d objects, %d API calls", app, how, objects, calls)
 
 
 def _probe(client: KubeClient, key: ResourceKey) -> Manifest:

@@ -32,6 +32,7 @@ from kubernetes.dynamic.resource import Resource
 
 from activities.contracts import Destination
 from activities.kubeaccess import KubeAccess, KubeAccessError, KubeconfigAccess, client_from_dict
+from activities.livecache import LiveCache
 from bosun.resources import Manifest, ResourceKey
 
 FIELD_MANAGER = "bosun"
@@ -77,22 +78,42 @@ def _translate(exc: Exception, what: str) -> KubeError:
 
 
 class KubeClient:
-    """One cluster. Thread-safe for the calls activities make."""
+    """One cluster. Thread-safe for the calls activities make.
 
-    def __init__(self, api_client: ApiClient, *, name: str) -> None:
+    ``api_calls`` counts the requests it sent to the API server (watch requests and a
+    discovery refresh included), so a caller can tell how many a piece of work cost.
+    With ``live_cache`` the client keeps a :class:`activities.livecache.LiveCache` of the
+    cluster: :meth:`cached_get` reads from it, and this client's writes go through it.
+    """
+
+    def __init__(self, api_client: ApiClient, *, name: str, live_cache: bool = False) -> None:
         self.name = name
+        self.api_calls = 0
+        self.live: LiveCache | None = LiveCache(self) if live_cache else None
+        if live_cache:
+            _widen_pool(api_client)
         self._api_client = api_client
         self._dynamic: DynamicClient | None = None
         self._info: tuple[float, str, list[str]] | None = None
         self._lock = threading.Lock()
         self._discovery_lock = threading.Lock()
         self._last_refresh: dict[tuple[str, str], float] = {}
+        self._count_lock = threading.Lock()
+
+    def _counted(self) -> None:
+        with self._count_lock:
+            self.api_calls += 1
+
+    def _wrote(self, obj: Manifest) -> None:
+        if self.live is not None:
+            self.live.observe(obj)
 
     @property
     def dynamic(self) -> DynamicClient:
         with self._lock:
             if self._dynamic is None:
                 try:
+                    self._counted()
                     self._dynamic = DynamicClient(self._api_client)
                 except Exception as exc:  # noqa: BLE001 - discovery: classify it
                     raise _translate(exc, f"discovery on cluster {self.name}") from None
@@ -105,6 +126,7 @@ class KubeClient:
             cached = self._info
             if cached is not None and time.monotonic() - cached[0] < 300:
                 return cached[1], cached[2]
+        self._counted()
         try:
             # Bounded: this runs in the render activity, on the worker's main task queue.
             version = VersionApi(self._api_client).get_code(_request_timeout=INFO_TIMEOUT)
@@ -139,6 +161,7 @@ class KubeClient:
                         break
                     self._last_refresh[(api_version, kind)] = time.monotonic()
                     try:
+                        self._counted()
                         dynamic.resources.invalidate_cache()  # fetches discovery again
                     except _UNREACHABLE_OR_REFUSED as exc:
                         raise _translate(exc, f"discovery of {api_version} {kind}") from None
@@ -167,6 +190,7 @@ class KubeClient:
         dynamic = self.dynamic
         with self._discovery_lock:
             try:
+                self._counted()
                 dynamic.resources.invalidate_cache()
             except Exception as exc:  # noqa: BLE001 - discovery: classify it
                 raise _translate(exc, f"discovery on cluster {self.name}") from None
@@ -212,6 +236,7 @@ class KubeClient:
     def get(self, obj: Manifest) -> Manifest | None:
         resource = self.resource(obj["apiVersion"], obj["kind"])
         meta = obj["metadata"]
+        self._counted()
         try:
             found = self.dynamic.get(resource, name=meta["name"], namespace=meta.get("namespace") or None)
         except ApiException as exc:
@@ -221,6 +246,15 @@ class KubeClient:
         except Exception as exc:  # noqa: BLE001
             raise _translate(exc, f"read {_describe(obj)}") from None
         return dict(found.to_dict())
+
+    def cached_get(self, obj: Manifest, *, keep_all: bool = False) -> Manifest | None:
+        """:meth:`get`, answered by the live cache when it can (its kind's watch is synced and
+        the object is one it keeps: tracked, or any with ``keep_all``); else from the server."""
+        if self.live is not None:
+            answered, live = self.live.get(obj, keep_all=keep_all)
+            if answered:
+                return live
+        return self.get(obj)
 
     def apply(self, obj: Manifest, *, dry_run: bool = False, force: bool = True, validate: bool = True) -> Manifest:
         """Server-side apply as field manager ``bosun`` (dry run: nothing is persisted).
@@ -232,13 +266,17 @@ class KubeClient:
             kwargs["dry_run"] = "All"
         if not validate:
             kwargs["field_validation"] = "Ignore"
+        self._counted()
         try:
             result = self.dynamic.server_side_apply(
                 resource, body=obj, name=meta["name"], namespace=meta.get("namespace") or None, **kwargs
             )
         except Exception as exc:  # noqa: BLE001
             raise _translate(exc, f"apply {_describe(obj)}") from None
-        return dict(result.to_dict())
+        applied = dict(result.to_dict())
+        if not dry_run:
+            self._wrote(applied)
+        return applied
 
     def replace(self, obj: Manifest, *, dry_run: bool = False) -> Manifest:
         """Argo CD's Replace=true: create, or PUT over the live object (kubectl replace)."""
@@ -250,6 +288,7 @@ class KubeClient:
             kwargs["dry_run"] = "All"
         try:
             live = self.get(obj)
+            self._counted()
             if live is None:
                 result = self.dynamic.create(resource, body=obj, namespace=namespace, **kwargs)
             else:
@@ -259,12 +298,16 @@ class KubeClient:
             raise
         except Exception as exc:  # noqa: BLE001
             raise _translate(exc, f"replace {_describe(obj)}") from None
-        return dict(result.to_dict())
+        replaced = dict(result.to_dict())
+        if not dry_run:
+            self._wrote(replaced)
+        return replaced
 
     def delete(self, obj: Manifest, *, propagation_policy: str = "Foreground") -> bool:
         resource = self.resource(obj["apiVersion"], obj["kind"])
         meta = obj["metadata"]
         body = {"kind": "DeleteOptions", "apiVersion": "v1", "propagationPolicy": propagation_policy}
+        self._counted()
         try:
             self.dynamic.delete(resource, name=meta["name"], namespace=meta.get("namespace") or None, body=body)
         except ApiException as exc:
@@ -273,6 +316,8 @@ class KubeClient:
             raise _translate(exc, f"delete {_describe(obj)}") from None
         except Exception as exc:  # noqa: BLE001
             raise _translate(exc, f"delete {_describe(obj)}") from None
+        if self.live is not None and propagation_policy != "Foreground":
+            self.live.forget(obj)  # a foreground deletion keeps the object until its dependents are gone
         return True
 
     def merge_patch(
@@ -288,6 +333,7 @@ class KubeClient:
                 return None
         meta = obj["metadata"]
         extra: dict[str, Any] = {"field_manager": field_manager} if field_manager else {}
+        self._counted()
         try:
             result = self.dynamic.patch(
                 resource,
@@ -303,7 +349,9 @@ class KubeClient:
             raise _translate(exc, f"patch {_describe(obj)}") from None
         except Exception as exc:  # noqa: BLE001
             raise _translate(exc, f"patch {_describe(obj)}") from None
-        return dict(result.to_dict())
+        patched = dict(result.to_dict())
+        self._wrote(patched)
+        return patched
 
     def create(self, obj: Manifest, *, dry_run: bool = False, field_manager: str = FIELD_MANAGER) -> Manifest:
         """Create ``obj`` (409 if it exists): what a resource action's ``create`` operation does."""
@@ -311,13 +359,17 @@ class KubeClient:
         kwargs: dict[str, Any] = {"field_manager": field_manager}
         if dry_run:
             kwargs["dry_run"] = "All"
+        self._counted()
         try:
             result = self.dynamic.create(
                 resource, body=obj, namespace=obj["metadata"].get("namespace") or None, **kwargs
             )
         except Exception as exc:  # noqa: BLE001
             raise _translate(exc, f"create {_describe(obj)}") from None
-        return dict(result.to_dict())
+        created = dict(result.to_dict())
+        if not dry_run:
+            self._wrote(created)
+        return created
 
     def list_with_version(
         self, api_version: str, kind: str, *, label_selector: str = "", namespace: str | None = None
@@ -331,6 +383,7 @@ class KubeClient:
         """
         for attempt in range(2):
             resource = self.resource(api_version, kind)
+            self._counted()
             try:
                 listing = self.dynamic.get(resource, label_selector=label_selector or None, namespace=namespace)
                 break
@@ -359,6 +412,7 @@ class KubeClient:
         ends the stream (about ``timeout_seconds``). KubeError with status 410 (Gone) when
         that version is too old: list again."""
         resource = self.resource(api_version, kind)
+        self._counted()
         watcher = k8s_watch.Watch()
         try:
             for event in watcher.stream(
@@ -376,6 +430,19 @@ class KubeClient:
             raise _translate(exc, f"watch {kind}") from None
         finally:
             watcher.stop()
+
+
+CONNECTIONS = 32
+"""Kept-alive connections per cluster with a live cache: each watched kind holds one for its
+watch, besides the activity threads' requests (urllib3 opens and discards extra ones)."""
+
+
+def _widen_pool(api_client: ApiClient) -> None:
+    """Let ``api_client`` keep :data:`CONNECTIONS` connections (its pools are made on first use)."""
+    pool = getattr(getattr(api_client, "rest_client", None), "pool_manager", None)
+    settings = getattr(pool, "connection_pool_kw", None)
+    if isinstance(settings, dict):
+        settings["maxsize"] = max(int(settings.get("maxsize") or 0), CONNECTIONS)
 
 
 def _describe(obj: Manifest) -> str:
@@ -434,9 +501,14 @@ class ClusterRegistry:
     URL or by name; credentials never leave the worker.
     """
 
-    def __init__(self, management: KubeAccess | None, secrets: ClusterSource | None = None) -> None:
+    def __init__(
+        self, management: KubeAccess | None, secrets: ClusterSource | None = None, *, live_caches: bool = False
+    ) -> None:
         self._management = management
         self._secrets = secrets
+        self._live_caches = live_caches
+        """Whether each client keeps a watch cache of its cluster (the worker: yes; the CLI: no)."""
+        self._live_listener: Callable[[str, Manifest], None] | None = None
         self._last_entries: tuple[Any, ...] = ()
         self._clients: dict[tuple[str, ...], KubeClient] = {}
         self._lock = threading.Lock()
@@ -528,6 +600,36 @@ class ClusterRegistry:
                     api_client = build()
                 except KubeAccessError as exc:
                     raise KubeError(str(exc), retryable=False) from None
-                cached = KubeClient(api_client, name=cluster.name)
+                cached = KubeClient(api_client, name=cluster.name, live_cache=self._live_caches)
+                if cached.live is not None:
+                    cached.live.set_on_change(self._live_listener)
+                for old_key in [k for k in self._clients if k[:2] == key[:2]]:
+                    old = self._clients.pop(old_key)  # replaced credentials: its watches end
+                    if old.live is not None:
+                        old.live.stop()
                 self._clients[key] = cached
             return cached
+
+    def set_live_listener(self, listener: Callable[[str, Manifest], None] | None) -> None:
+        """``listener(cluster, obj)`` for each tracked object a live cache sees change, in
+        every cluster (:mod:`worker.drift_refresh` turns it into a refresh of the owning app)."""
+        with self._lock:
+            self._live_listener = listener
+            clients = list(self._clients.values())
+        for client in clients:
+            if client.live is not None:
+                client.live.set_on_change(listener)
+
+    def forget_live_cache(self, name: str) -> None:
+        """Stop the watches of cluster ``name`` (no longer served here); its next client
+        starts a new cache."""
+        with self._lock:
+            gone = [self._clients.pop(k) for k in [k for k in self._clients if k[1] == name]]
+        for client in gone:
+            if client.live is not None:
+                client.live.stop()
+
+    def live_clients(self) -> list[KubeClient]:
+        """The clients made so far (each with its cluster's live cache, if any)."""
+        with self._lock:
+            return list(self._clients.values())

@@ -53,7 +53,7 @@ class ProjectReader:
         # Without the CRD only "default" exists; asking for another project always looks again.
         if name != "default" or time.monotonic() - self._no_crd_since > NO_CRD_RECHECK_SECONDS:
             try:
-                live = self._clusters.client(Destination(name=IN_CLUSTER_NAME)).get(probe)
+                live = self._clusters.client(Destination(name=IN_CLUSTER_NAME)).cached_get(probe, keep_all=True)
             except UnknownKind:
                 # No AppProject CRD: only the default project exists. Look again later, not
                 # on every reconcile (each miss costs a discovery refresh).

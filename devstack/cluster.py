@@ -242,6 +242,29 @@ def kubectl(state: ClusterState, *args: str, input: str | None = None, timeout: 
     return proc.stdout
 
 
+def restart_apiserver(state: ClusterState, *, timeout: float = 120.0) -> None:
+    """Stop the cluster's API server and start it again on the same port and etcd: every
+    watch and connection to it breaks, no object is lost (what tests of reconnection need)."""
+    directory = Path(state.directory)
+    logs = directory / "logs"
+    old = state.pids.get("kube-apiserver")
+    if old and processes.alive(old):
+        processes.stop(old)
+    certs = pki_mod.Pki(directory / "pki")
+    argv = [str(tools.devcluster()), "kube-apiserver", *_apiserver_flags(state, certs)]
+    pid = processes.start("kube-apiserver", argv, log=logs / "kube-apiserver.log")
+    state.pids["kube-apiserver"] = pid
+    state.save()
+    admin_ctx = _client_ssl(certs, "admin")
+    processes.wait_until(
+        lambda: _http_ok(f"{state.server}/readyz", admin_ctx),
+        what="kube-apiserver",
+        pid=pid,
+        log=logs / "kube-apiserver.log",
+        timeout=timeout,
+    )
+
+
 def _stop_all(state: ClusterState) -> bool:
     stopped = False
     for component in reversed(COMPONENTS):

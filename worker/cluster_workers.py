@@ -7,6 +7,9 @@ slots, so apps on the other clusters keep syncing on time. Clusters added later 
 ``bosun cluster add``, a new cluster Secret) get their worker within ``poll_seconds``;
 removed ones lose it.
 
+Compares read live objects from one watch cache per cluster (:mod:`activities.livecache`,
+kept by the registry's clients); a change it sees signals the owning app to refresh.
+
 A worker started with ``only`` (``--clusters`` / BOSUN_WORKER_CLUSTERS) polls just those clusters'
 queues, so a large fleet is split by destination across workers.
 """
@@ -27,6 +30,7 @@ from temporalio.worker import Worker
 
 from activities.destinations import cluster_task_queue
 from activities.kube import ClusterRegistry
+from worker.drift_refresh import DriftRefresh
 
 log = logging.getLogger(__name__)
 
@@ -63,13 +67,16 @@ class ClusterWorkers:
         self._missing: frozenset[str] = frozenset()
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Keep one worker per known cluster until ``stop`` is set."""
+        """Keep one worker per known cluster until ``stop`` is set; changes the clusters' live
+        caches see refresh the apps that own them (:mod:`worker.drift_refresh`)."""
+        self._clusters.set_live_listener(DriftRefresh(self._client, asyncio.get_running_loop()).changed)
         try:
             while not stop.is_set():
                 await self.refresh()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), timeout=self._poll_seconds)
         finally:
+            self._clusters.set_live_listener(None)
             await asyncio.gather(*(self._stop(name) for name in list(self._running)))
 
     async def refresh(self) -> None:
@@ -126,4 +133,5 @@ class ClusterWorkers:
         with contextlib.suppress(Exception):
             await running.task
         running.executor.shutdown(wait=False)
+        self._clusters.forget_live_cache(name)
         log.info("stopped the worker of cluster %s", name)

@@ -86,7 +86,7 @@ def build_activities(config: WorkerConfig, client: Client) -> Activities:
     git = GitCache(
         config.home / "cache" / "git", credentials=credential_store(config), max_bytes=config.git_cache_max_bytes
     )
-    clusters = ClusterRegistry(config.management(), secrets=cluster_secrets(config))
+    clusters = ClusterRegistry(config.management(), secrets=cluster_secrets(config), live_caches=True)
     source = SourceActivities(
         git=git,
         store=store,

@@ -41,6 +41,9 @@ def configmap(
 class FakeKube:
     """Just enough of KubeClient: objects by key; apply merges metadata maps as SSA would."""
 
+    api_calls = 0
+    live = None  # no watch cache: every read goes to the "server"
+
     def __init__(self, *objects: Manifest) -> None:
         self.objects = {ResourceKey.of(o): copy.deepcopy(o) for o in objects}
         self.selectors: list[str] = []
