@@ -75,12 +75,13 @@ from activities.management import (
     ManagementSecrets,
 )
 from bosun.hashing import fnv32a
-from bosun.repo_urls import is_ssh_url, normalize_url  # noqa: F401 - also imported from here by cli.repo
+from bosun.repo_urls import is_ssh_url, normalize_url
 
 REPOSITORY = "repository"
 REPO_CREDS = "repo-creds"
 KNOWN_HOSTS_CONFIGMAP = "argocd-ssh-known-hosts-cm"
 KNOWN_HOSTS_KEY = "ssh_known_hosts"
+
 
 class CredentialError(ManagementError):
     """Credentials could not be read; ``retryable`` says whether trying again may help."""

@@ -476,8 +476,3 @@ def app_wants_refresh(sources: Iterable[tuple[str, str]], push: Push) -> bool:
     any source of the pushed repository whose revision the push moved."""
     keys = push.repo_keys
     return any(repo_key(url) in keys and revision_has_changed(rev, push) for url, rev in sources)
-
-
-def repo_keys_of(urls: Iterable[str]) -> list[str]:
-    """The ``BosunRepos`` search attribute of an app whose sources use these repoURLs: sorted keys."""
-    return sorted({key for key in map(repo_key, urls) if key.strip("/")})

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from bosun import webhooks
+from bosun import search_attributes, webhooks
 from bosun.repo_urls import normalize_url, repo_key
 from bosun.webhooks import Push, WebhookRefused, WebhookSecrets
 from tests.unit.webhook_requests import FIXTURE_OF, FIXTURES, SECRETS, fixture, signed_headers
@@ -282,7 +282,9 @@ def test_repo_key_tells_repositories_apart() -> None:
 
 
 def test_repo_key_of_azure_devops_ssh_and_https() -> None:
-    assert repo_key("git@ssh.dev.azure.com:v3/org/proj/repo") == repo_key("https://org@dev.azure.com/org/proj/_git/repo")
+    assert repo_key("git@ssh.dev.azure.com:v3/org/proj/repo") == repo_key(
+        "https://org@dev.azure.com/org/proj/_git/repo"
+    )
 
 
 def test_normalize_url_is_argo_cds_for_credentials() -> None:
@@ -344,7 +346,7 @@ def test_each_fixture_refreshes_an_app_on_its_ssh_url() -> None:
 
 
 def test_repo_keys_of_an_apps_sources() -> None:
-    assert webhooks.repo_keys_of(
+    assert search_attributes.repo_items(
         ["https://github.com/org/repo.git", "git@github.com:org/repo", "https://charts.example.com/", ""]
     ) == ["charts.example.com/", "github.com/org/repo"]
 
