@@ -36,7 +36,9 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs
 
+from bosun.protocol import WorkflowType
 from bosun.repo_urls import repo_key
+from bosun.search_attributes import REPOS as REPOS_ATTRIBUTE
 
 PATH = "/api/webhook"
 DEFAULT_MAX_BYTES = 1024 * 1024
@@ -476,3 +478,26 @@ def app_wants_refresh(sources: Iterable[tuple[str, str]], push: Push) -> bool:
     any source of the pushed repository whose revision the push moved."""
     keys = push.repo_keys
     return any(repo_key(url) in keys and revision_has_changed(rev, push) for url, rev in sources)
+
+
+def sources_of(application: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """``(repoURL, targetRevision)`` of each source of an Application (Argo CD JSON)."""
+    spec = application.get("spec") if isinstance(application, Mapping) else None
+    if not isinstance(spec, Mapping):
+        return []
+    sources = spec.get("sources") or ([spec["source"]] if spec.get("source") else [])
+    return [
+        (str(s.get("repoURL") or ""), str(s.get("targetRevision") or ""))
+        for s in (sources if isinstance(sources, list) else [])
+        if isinstance(s, Mapping)
+    ]
+
+
+def visibility_query(push: Push, task_queue: str) -> str:
+    """The running app workflows of ``task_queue`` whose sources use the pushed repository
+    (a key with a quote or backslash, which no repository URL holds, is left out rather than escaped)."""
+    keys = ", ".join(f"'{key}'" for key in sorted(push.repo_keys) if not set(key) & {"'", "\\"}) or "''"
+    return (
+        f"WorkflowType = '{WorkflowType.APPLICATION}' AND ExecutionStatus = 'Running' "
+        f"AND TaskQueue = '{task_queue}' AND {REPOS_ATTRIBUTE} IN ({keys})"
+    )

@@ -42,7 +42,8 @@ BOSUN_WORKER_WATCHES                        "false": no Application/Rollout watc
                                             supervisor of ``--processes N`` runs them in process 0 only)
 BOSUN_SHUTDOWN_SECONDS                      on SIGTERM, how long running activities may finish (default 25,
                                             under Kubernetes' 30 s terminationGracePeriodSeconds)
-BOSUN_HTTP_PORT                             /healthz and /readyz (default 8080; 0: off)
+BOSUN_HTTP_PORT                             /healthz and /readyz (default 8080; 0: off), and POST /api/webhook
+BOSUN_WEBHOOK_MAX_BYTES                     largest git webhook payload accepted (default 1048576)
 BOSUN_STORE_MAX_BYTES                       bound of the content store ($BOSUN_HOME/store), a cache of renders
                                             and diffs: least recently used entries are evicted beyond it
                                             (default 1Gi; bytes, or 512Mi, 2Gi, 500M)

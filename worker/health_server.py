@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import http
 import logging
 import os
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 log = logging.getLogger(__name__)
 
@@ -44,8 +45,13 @@ class Readiness:
                 self._report_fd = None
 
 
+REQUEST_ROUTES: dict[str, Callable[[str, asyncio.StreamReader], Awaitable[tuple[int, str]]]] = {}
+"""Paths whose handler reads the rest of the request itself (method given; headers and body from the
+reader): ``worker.webhooks`` adds ``/api/webhook`` once the worker is connected."""
+
+
 def _response(status: int, body: str) -> bytes:
-    reason = {200: "OK", 404: "Not Found", 503: "Service Unavailable"}[status]
+    reason = http.HTTPStatus(status).phrase
     payload = body.encode()
     head = (
         f"HTTP/1.1 {status} {reason}\r\nContent-Type: text/plain; charset=utf-8\r\n"
@@ -72,6 +78,8 @@ async def _handle(
         path = parts[1].split("?", 1)[0] if len(parts) >= 2 else ""
         route = routes.get(path)
         status, body = route() if route else (404, f"unknown path {path!r}; try /healthz or /readyz\n")
+        if path in REQUEST_ROUTES:
+            status, body = await REQUEST_ROUTES[path](parts[0], reader)
         writer.write(_response(status, body))
         await writer.drain()
     except (TimeoutError, ConnectionError):
