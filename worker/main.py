@@ -273,7 +273,7 @@ async def serve(config: WorkerConfig, readiness: Readiness) -> None:
             if worker is not None:
                 await running.enter_async_context(worker)
             await cluster_workers.refresh()  # clusters known now are polled before the worker says it is ready
-            running.enter_context(webhook_route(client, config))
+            await running.enter_async_context(webhook_route(client, config))
             poking: asyncio.Task[None] | None = None
             rollout_watch: asyncio.Task[None] | None = None
             if config.management() is not None and config.main_queue and config.watches:

@@ -20,8 +20,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from temporalio.client import Client, WorkflowQueryFailedError, WorkflowQueryRejectedError
@@ -37,7 +36,6 @@ from worker.config import WorkerConfig
 
 log = logging.getLogger(__name__)
 
-MAX_BYTES_ENV = "BOSUN_WEBHOOK_MAX_BYTES"
 MAX_HEADERS = 100
 MAX_HEADER_LINE = 8192
 READ_SECONDS = 10.0
@@ -45,15 +43,6 @@ READ_SECONDS = 10.0
 MATCH_SECONDS = 20.0
 """Time to find and signal the apps; the sender (GitHub waits 10 s) sees a 503 past it."""
 CONCURRENT_APPS = 16
-
-
-def max_bytes_from_env(env: dict[str, str] | None = None) -> int:
-    value = (os.environ if env is None else env).get(MAX_BYTES_ENV, "").strip()
-    if not value:
-        return webhooks.DEFAULT_MAX_BYTES
-    if not value.isdigit() or int(value) <= 0:
-        raise SystemExit(f"{MAX_BYTES_ENV}={value!r}: expected a positive number of bytes")
-    return int(value)
 
 
 class WebhookSecretsReader(Cached[WebhookSecrets]):
@@ -165,23 +154,30 @@ class WebhookEndpoint:
         return sorted(name for name in results if name)
 
 
-@contextlib.contextmanager
-def webhook_route(client: Client, config: WorkerConfig) -> Iterator[None]:
-    """Serve ``/api/webhook`` on the worker's HTTP port while the block runs: only where the
-    management cluster holds the secrets and this process runs the app workflows' task queue."""
+@contextlib.asynccontextmanager
+async def webhook_route(client: Client, config: WorkerConfig) -> AsyncIterator[None]:
+    """Serve ``/api/webhook`` while the block runs: on ``BOSUN_WEBHOOK_PORT`` when set (a server of
+    its own: with ``--processes N`` the supervisor holds ``BOSUN_HTTP_PORT`` and process 0 the
+    webhook port), else on the probes' ``BOSUN_HTTP_PORT``. Only where the management cluster
+    holds the secrets and this process runs the app workflows' task queue."""
     access = config.management()
-    if access is None or not config.main_queue or not config.http_port:
+    port = config.webhook_port or config.http_port
+    if access is None or not config.main_queue or not port:
         yield
         return
     endpoint = WebhookEndpoint(
         client,
         config.task_queue,
         WebhookSecretsReader.of(access, namespace=config.control_namespace).snapshot,
-        max_bytes=max_bytes_from_env(),
+        max_bytes=config.webhook_max_bytes,
     )
     health_server.REQUEST_ROUTES[webhooks.PATH] = endpoint
-    log.info("git webhooks on http://0.0.0.0:%d%s", config.http_port, webhooks.PATH)
+    log.info("git webhooks on http://0.0.0.0:%d%s", port, webhooks.PATH)
     try:
-        yield
+        if config.webhook_port:
+            async with health_server.serving(config.webhook_port, lambda: True):
+                yield
+        else:
+            yield
     finally:
         health_server.REQUEST_ROUTES.pop(webhooks.PATH, None)

@@ -1,7 +1,8 @@
 """Git webhooks on the real stack: a signed push brings a commit live in seconds, though the app
 refreshes only every 180 s; unsigned, wrongly signed and unrelated pushes change nothing.
 
-A worker of its own serves ``POST /api/webhook`` on a free port, with a control namespace of its
+A worker of its own (two processes, as a fleet runs it) serves ``POST /api/webhook`` on a free
+``BOSUN_WEBHOOK_PORT`` from process 0, with a control namespace of its
 own holding ``argocd-secret`` (and ``bosun-secret``) with every provider's webhook secret, and
 the credentials of the smart-HTTP git server the app reads. Each provider's payload is its real
 shape (tests/unit/fixtures/webhooks) pointed at that repository, signed as the provider signs.
@@ -40,6 +41,14 @@ def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def _answers(port: int) -> bool:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5):  # noqa: S310 - loopback
+            return True
+    except OSError:
+        return False
 
 
 def post(port: int, headers: dict[str, str], body: bytes) -> tuple[int, str]:
@@ -127,10 +136,13 @@ def stack(bosun: Bosun, devcluster_a: Cluster, http_git_server: HttpGitServer, t
     worker = bosun.machine(
         tmp_path / "home",
         task_queue=unique("bosun-webhooks"),
-        BOSUN_HTTP_PORT=str(port),
+        BOSUN_WEBHOOK_PORT=str(port),  # process 0 serves it (the supervisor would hold BOSUN_HTTP_PORT)
         BOSUN_CONTROL_NAMESPACE=control,
     )
-    worker.start_worker()
+    worker.start_worker("--processes", "2")
+    eventually(
+        lambda: _answers(port), timeout=60, what=f"process 0 serving port {port}"
+    )  # "polling" may be process 1's
     app, ns = unique("hooked"), unique("ns")
     try:
         worker.create_app(

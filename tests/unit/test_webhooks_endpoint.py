@@ -192,3 +192,21 @@ async def test_health_endpoints_still_answer(port: int, route: WebhookEndpoint) 
         await writer.drain()
         assert (await reader.read()).startswith(b"HTTP/1.1 200 OK")
         writer.close()
+
+
+def test_webhook_port_and_size_limit_come_from_the_environment() -> None:
+    from worker.config import WorkerConfig
+
+    default = WorkerConfig.from_env({})
+    assert (default.webhook_port, default.webhook_max_bytes) == (0, 1024 * 1024)
+    config = WorkerConfig.from_env({"BOSUN_WEBHOOK_PORT": "9090", "BOSUN_WEBHOOK_MAX_BYTES": "256Ki"})
+    assert (config.webhook_port, config.webhook_max_bytes) == (9090, 256 * 1024)
+
+
+def test_with_several_processes_only_process_0_serves_the_webhook_port() -> None:
+    from worker.supervisor import Child, Supervisor
+
+    supervisor = Supervisor(3, http_port=8080, shutdown_seconds=5, env={"BOSUN_WEBHOOK_PORT": "9090"})
+    ports = [supervisor._child_env(Child(i), 7)["BOSUN_WEBHOOK_PORT"] for i in range(3)]
+    assert ports == ["9090", "0", "0"]
+    assert {supervisor._child_env(Child(i), 7)["BOSUN_HTTP_PORT"] for i in range(3)} == {"0"}
