@@ -31,6 +31,8 @@ import binascii
 import hashlib
 import hmac
 import json
+import posixpath
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -478,6 +480,54 @@ def app_wants_refresh(sources: Iterable[tuple[str, str]], push: Push) -> bool:
     any source of the pushed repository whose revision the push moved."""
     keys = push.repo_keys
     return any(repo_key(url) in keys and revision_has_changed(rev, push) for url, rev in sources)
+
+
+MANIFEST_GENERATE_PATHS = "argocd.argoproj.io/manifest-generate-paths"
+
+
+def refresh_paths(application: Mapping[str, Any]) -> list[str]:
+    """Argo CD's ``GetAppRefreshPaths``: the app's ``manifest-generate-paths`` annotation, ``;``
+    separated, each relative to every source's path (``/x``: from the repository root)."""
+    annotations = _get(application, "metadata", "annotations")
+    value = annotations.get(MANIFEST_GENERATE_PATHS) if isinstance(annotations, Mapping) else None
+    if not isinstance(value, str):
+        return []
+    spec = application.get("spec") if isinstance(application, Mapping) else None
+    listed = _get(spec, "sources") or ([_get(spec, "source")] if _get(spec, "source") else [])
+    source_paths = [str(_get(s, "path") or "") for s in (listed if isinstance(listed, list) else [])]
+    paths: list[str] = []
+    for item in (i.strip() for i in value.split(";")):
+        if item.startswith("/"):
+            paths.append(item[1:])
+        elif item:
+            paths.extend(posixpath.normpath(posixpath.join(p, item)) for p in source_paths)
+    return paths
+
+
+def _path_glob(pattern: str) -> re.Pattern[str]:
+    """Go's ``filepath.Match``: ``*`` and ``?`` never cross a ``/``."""
+    parts = ("[^/]*" if c == "*" else "[^/]" if c == "?" else re.escape(c) for c in pattern)
+    return re.compile("".join(parts) + r"\Z")
+
+
+def files_have_changed(paths: Iterable[str], changed_files: Iterable[str]) -> bool:
+    """Argo CD's ``AppFilesHaveChanged``: true when the push lists no files, the app names no
+    paths, or a changed file is one of the paths, under one, or matches one as a glob."""
+    changed = ["/" + f.strip("/") for f in changed_files]
+    wanted = ["/" + p.strip("/") if p not in (".", "") else "/" for p in paths]
+    if not changed or not wanted:
+        return True
+    return any(
+        f == p or f.startswith(p.rstrip("/") + "/") or bool(_path_glob(p).match(f)) for f in changed for p in wanted
+    )
+
+
+def application_wants_refresh(application: Mapping[str, Any], push: Push) -> bool:
+    """Whether ``push`` refreshes this Application (Argo CD JSON): a source follows the pushed
+    repository and branch, and the changed files touch its ``manifest-generate-paths`` if set."""
+    return app_wants_refresh(sources_of(application), push) and files_have_changed(
+        refresh_paths(application), push.changed_files
+    )
 
 
 def sources_of(application: Mapping[str, Any]) -> list[tuple[str, str]]:

@@ -141,7 +141,7 @@ class WebhookEndpoint:
                 handle = self._client.get_workflow_handle(workflow_id)
                 try:
                     application: dict[str, Any] = await handle.query(AppQuery.APPLICATION, result_type=dict)
-                    if not webhooks.app_wants_refresh(webhooks.sources_of(application), push):
+                    if not webhooks.application_wants_refresh(application, push):
                         return None
                     await handle.signal(AppSignal.REFRESH, RefreshRequest())
                 except (RPCError, WorkflowQueryFailedError, WorkflowQueryRejectedError) as exc:

@@ -355,3 +355,45 @@ def test_every_fixture_is_read() -> None:
     assert {p.name for p in FIXTURES.glob("*.json")} >= set(FIXTURE_OF.values())
     for provider in FIXTURE_OF:
         assert fixture(provider)
+
+
+def annotated(paths: str | None, *source_paths: str) -> dict[str, object]:
+    sources = [{"repoURL": "https://github.com/org/repo", "targetRevision": "main", "path": p} for p in source_paths]
+    metadata = {"name": "a", "annotations": {webhooks.MANIFEST_GENERATE_PATHS: paths} if paths is not None else {}}
+    return {"metadata": metadata, "spec": {"sources": sources}}
+
+
+def test_refresh_paths_are_relative_to_each_source_or_to_the_root() -> None:
+    assert webhooks.refresh_paths(annotated(".;/shared;../common", "apps/web", "apps/api")) == [
+        "apps/web",
+        "apps/api",
+        "shared",
+        "apps/common",
+        "apps/common",
+    ]
+    assert webhooks.refresh_paths(annotated(None, "apps/web")) == []
+
+
+@pytest.mark.parametrize(
+    ("paths", "changed", "refresh"),
+    [
+        ([], ["anything"], True),
+        (["apps/web"], [], True),  # the payload lists no files
+        (["apps/web"], ["apps/web/deploy.yaml"], True),
+        (["apps/web"], ["apps/web"], True),
+        (["apps/web"], ["apps/webshop/deploy.yaml"], False),
+        (["apps/web"], ["apps/api/deploy.yaml", "README.md"], False),
+        (["apps/*/values.yaml"], ["apps/web/values.yaml"], True),
+        (["apps/*.yaml"], ["apps/web/values.yaml"], False),
+        (["."], ["anything/at/all"], True),
+    ],
+)
+def test_files_have_changed_is_argo_cds(paths: list[str], changed: list[str], refresh: bool) -> None:
+    assert webhooks.files_have_changed(paths, changed) is refresh
+
+
+def test_an_app_with_manifest_generate_paths_is_refreshed_only_for_its_files() -> None:
+    pushed = Push("github", ("https://github.com/org/repo",), ("main",), True, ("apps/api/deploy.yaml",))
+    assert webhooks.application_wants_refresh(annotated(".", "apps/api"), pushed)
+    assert not webhooks.application_wants_refresh(annotated(".", "apps/web"), pushed)
+    assert webhooks.application_wants_refresh(annotated(None, "apps/web"), pushed)
