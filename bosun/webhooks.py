@@ -475,11 +475,16 @@ def revision_has_changed(target_revision: str, push: Push) -> bool:
     return target_revision in push.revisions
 
 
-def app_wants_refresh(sources: Iterable[tuple[str, str]], push: Push) -> bool:
-    """Whether an app with these ``(repoURL, targetRevision)`` sources is refreshed by ``push``:
-    any source of the pushed repository whose revision the push moved."""
+def moved_sources(sources: Iterable[tuple[str, str]], push: Push) -> list[str]:
+    """The repoURLs (as the app spells them) of the ``(repoURL, targetRevision)`` sources that
+    ``push`` moved: of the pushed repository, following a pushed branch or tag."""
     keys = push.repo_keys
-    return any(repo_key(url) in keys and revision_has_changed(rev, push) for url, rev in sources)
+    return list(dict.fromkeys(url for url, rev in sources if repo_key(url) in keys and revision_has_changed(rev, push)))
+
+
+def app_wants_refresh(sources: Iterable[tuple[str, str]], push: Push) -> bool:
+    """Whether an app with these sources is refreshed by ``push``: a source it moved."""
+    return bool(moved_sources(sources, push))
 
 
 MANIFEST_GENERATE_PATHS = "argocd.argoproj.io/manifest-generate-paths"
@@ -522,12 +527,15 @@ def files_have_changed(paths: Iterable[str], changed_files: Iterable[str]) -> bo
     )
 
 
+def application_refresh(application: Mapping[str, Any], push: Push) -> list[str]:
+    """The repoURLs of the sources of this Application (Argo CD JSON) that ``push`` moved, when it
+    refreshes the app — the changed files touch its ``manifest-generate-paths`` if set; else []."""
+    moved = moved_sources(sources_of(application), push)
+    return moved if moved and files_have_changed(refresh_paths(application), push.changed_files) else []
+
+
 def application_wants_refresh(application: Mapping[str, Any], push: Push) -> bool:
-    """Whether ``push`` refreshes this Application (Argo CD JSON): a source follows the pushed
-    repository and branch, and the changed files touch its ``manifest-generate-paths`` if set."""
-    return app_wants_refresh(sources_of(application), push) and files_have_changed(
-        refresh_paths(application), push.changed_files
-    )
+    return bool(application_refresh(application, push))
 
 
 def sources_of(application: Mapping[str, Any]) -> list[tuple[str, str]]:

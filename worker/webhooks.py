@@ -64,11 +64,15 @@ class WebhookEndpoint:
         secrets: Callable[[], WebhookSecrets],
         *,
         max_bytes: int = webhooks.DEFAULT_MAX_BYTES,
+        before_refresh: Callable[[list[str]], None] | None = None,
     ) -> None:
+        """``before_refresh`` gets the repoURLs (as the apps spell them) of the sources a push moved,
+        before their apps are signalled: where a cache of resolved revisions learns they are stale."""
         self._client = client
         self._task_queue = task_queue
         self._secrets = secrets
         self._max_bytes = max_bytes
+        self._before_refresh = before_refresh
 
     async def __call__(self, method: str, reader: asyncio.StreamReader) -> tuple[int, str]:
         try:
@@ -141,8 +145,14 @@ class WebhookEndpoint:
                 handle = self._client.get_workflow_handle(workflow_id)
                 try:
                     application: dict[str, Any] = await handle.query(AppQuery.APPLICATION, result_type=dict)
-                    if not webhooks.application_wants_refresh(application, push):
+                    moved = webhooks.application_refresh(application, push)
+                    if not moved:
                         return None
+                    if self._before_refresh is not None:
+                        try:
+                            await asyncio.to_thread(self._before_refresh, moved)
+                        except OSError as exc:  # the refresh still runs; a cached revision may delay it
+                            log.warning("webhook: could not mark %s stale: %s", ", ".join(moved), exc)
                     await handle.signal(AppSignal.REFRESH, RefreshRequest())
                 except (RPCError, WorkflowQueryFailedError, WorkflowQueryRejectedError) as exc:
                     # ended meanwhile, or its worker is busy: it refreshes on its timer

@@ -210,3 +210,16 @@ def test_with_several_processes_only_process_0_serves_the_webhook_port() -> None
     ports = [supervisor._child_env(Child(i), 7)["BOSUN_WEBHOOK_PORT"] for i in range(3)]
     assert ports == ["9090", "0", "0"]
     assert {supervisor._child_env(Child(i), 7)["BOSUN_HTTP_PORT"] for i in range(3)} == {"0"}
+
+
+async def test_before_refresh_gets_the_moved_sources_as_the_apps_spell_them(port: int, client: FakeClient) -> None:
+    told: list[list[str]] = []
+    endpoint = WebhookEndpoint(client, QUEUE, lambda: WebhookSecrets(SECRETS), before_refresh=told.append)  # type: ignore[arg-type]
+    health_server.REQUEST_ROUTES[webhooks.PATH] = endpoint
+    try:
+        body = json.dumps(fixture(webhooks.GITHUB)).encode()
+        status, _ = await post(port, signed_headers(webhooks.GITHUB, body, SECRETS), body)
+    finally:
+        health_server.REQUEST_ROUTES.pop(webhooks.PATH, None)
+    assert status == 200
+    assert sorted(told) == [["git@github.com:example-org/guestbook.git"], ["https://github.com/Example-Org/Guestbook"]]
