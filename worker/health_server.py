@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import http
 import logging
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -45,13 +44,13 @@ class Readiness:
                 self._report_fd = None
 
 
-REQUEST_ROUTES: dict[str, Callable[[str, asyncio.StreamReader], Awaitable[tuple[int, str]]]] = {}
-"""Paths whose handler reads the rest of the request itself (method given; headers and body from the
-reader): ``worker.webhooks`` adds ``/api/webhook`` once the worker is connected."""
+REQUEST_ROUTES: dict[str, Callable[[str, asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]] = {}
+"""Paths whose handler reads the rest of the request and writes the whole response itself (given the
+method): ``worker.webhooks`` adds ``/api/webhook`` once the worker is connected."""
 
 
 def _response(status: int, body: str) -> bytes:
-    reason = http.HTTPStatus(status).phrase
+    reason = {200: "OK", 404: "Not Found", 503: "Service Unavailable"}[status]
     payload = body.encode()
     head = (
         f"HTTP/1.1 {status} {reason}\r\nContent-Type: text/plain; charset=utf-8\r\n"
@@ -76,10 +75,10 @@ async def _handle(
         request_line = await asyncio.wait_for(reader.readline(), timeout=5)
         parts = request_line.decode("latin-1").split()
         path = parts[1].split("?", 1)[0] if len(parts) >= 2 else ""
+        if path in REQUEST_ROUTES:
+            return await REQUEST_ROUTES[path](parts[0], reader, writer)
         route = routes.get(path)
         status, body = route() if route else (404, f"unknown path {path!r}; try /healthz or /readyz\n")
-        if path in REQUEST_ROUTES:
-            status, body = await REQUEST_ROUTES[path](parts[0], reader)
         writer.write(_response(status, body))
         await writer.drain()
     except (TimeoutError, ConnectionError):

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import http
 import logging
 from collections.abc import AsyncIterator, Callable
 from typing import Any
@@ -74,7 +75,18 @@ class WebhookEndpoint:
         self._max_bytes = max_bytes
         self._before_refresh = before_refresh
 
-    async def __call__(self, method: str, reader: asyncio.StreamReader) -> tuple[int, str]:
+    async def __call__(self, method: str, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        status, text = await self.answer(method, reader)
+        body = text.encode()
+        writer.write(
+            f"HTTP/1.1 {status} {http.HTTPStatus(status).phrase}\r\nContent-Type: text/plain; charset=utf-8\r\n"
+            f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n".encode()
+            + body
+        )
+        await writer.drain()
+
+    async def answer(self, method: str, reader: asyncio.StreamReader) -> tuple[int, str]:
+        """The status and text answering the request whose request line said ``method``."""
         try:
             headers, body = await asyncio.wait_for(self._read(reader), timeout=READ_SECONDS)
             secrets = await self._read_secrets()
