@@ -191,6 +191,26 @@ EVENT_HEADERS = {
 }
 
 
+def provider_name(headers: Mapping[str, str]) -> str:
+    """The provider the headers name, or "unknown" (for counting requests)."""
+    try:
+        return provider_of(headers)
+    except WebhookRefused:
+        return "unknown"
+
+
+def outcome(status: int, refreshed: int) -> str:
+    """A request's outcome in one word (a metrics label): refreshed, ignored (a ping, or no app
+    follows the pushed branch), unauthorized, bad_request, unavailable or error."""
+    if status == 200:
+        return "refreshed" if refreshed else "ignored"
+    if status in (401, 403):
+        return "unauthorized"
+    if status == 503:
+        return "unavailable"
+    return "bad_request" if 400 <= status < 500 else "error"
+
+
 def _event(provider: str, headers: Mapping[str, str]) -> str:
     return next((headers[name] for name in EVENT_HEADERS[provider] if headers.get(name)), "")
 

@@ -66,14 +66,18 @@ class WebhookEndpoint:
         *,
         max_bytes: int = webhooks.DEFAULT_MAX_BYTES,
         before_refresh: Callable[[list[str]], None] | None = None,
+        count: Callable[..., None] | None = None,
     ) -> None:
         """``before_refresh`` gets the repoURLs (as the apps spell them) of the sources a push moved,
-        before their apps are signalled: where a cache of resolved revisions learns they are stale."""
+        before their apps are signalled: where a cache of resolved revisions learns they are stale.
+        ``count(provider=..., outcome=...)`` is told of every request (a metrics counter): the
+        provider's name or "unknown", and :func:`bosun.webhooks.outcome`."""
         self._client = client
         self._task_queue = task_queue
         self._secrets = secrets
         self._max_bytes = max_bytes
         self._before_refresh = before_refresh
+        self._count = count
 
     async def __call__(self, method: str, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         status, text = await self.answer(method, reader)
@@ -87,24 +91,31 @@ class WebhookEndpoint:
 
     async def answer(self, method: str, reader: asyncio.StreamReader) -> tuple[int, str]:
         """The status and text answering the request whose request line said ``method``."""
+        provider, refreshed = "unknown", 0
         try:
             headers, body = await asyncio.wait_for(self._read(reader), timeout=READ_SECONDS)
+            provider = webhooks.provider_name(headers)
             secrets = await self._read_secrets()
             push = webhooks.read_push(method, headers, body, secrets, max_bytes=self._max_bytes)
             if push is None:
-                return 200, "ok: nothing to refresh (ping or no ref)\n"
-            refreshed = await asyncio.wait_for(self.refresh(push), timeout=MATCH_SECONDS)
+                status, text = 200, "ok: nothing to refresh (ping or no ref)\n"
+            else:
+                names = await asyncio.wait_for(self.refresh(push), timeout=MATCH_SECONDS)
+                refreshed = len(names)
+                log.info("webhook: %s refreshed %d app(s): %s", push.describe(), refreshed, ", ".join(names) or "-")
+                status, text = 200, f"ok: {push.describe()}; refreshed {refreshed} app(s): {', '.join(names) or '-'}\n"
         except WebhookRefused as refused:
             log.info("webhook refused (%d): %s", refused.status, refused)
-            return refused.status, f"{refused}\n"
+            status, text = refused.status, f"{refused}\n"
         except TimeoutError:
             log.warning("webhook: request or app lookup took too long")
-            return 503, "timed out reading the request or finding the apps; try again\n"
+            status, text = 503, "timed out reading the request or finding the apps; try again\n"
         except Exception:  # a bug must not take the worker's HTTP server down; the sender may retry
             log.exception("webhook: unexpected error")
-            return 500, "internal error; see the worker log\n"
-        log.info("webhook: %s refreshed %d app(s): %s", push.describe(), len(refreshed), ", ".join(refreshed) or "-")
-        return 200, f"ok: {push.describe()}; refreshed {len(refreshed)} app(s): {', '.join(refreshed) or '-'}\n"
+            status, text = 500, "internal error; see the worker log\n"
+        if self._count is not None:
+            self._count(provider=provider, outcome=webhooks.outcome(status, refreshed))
+        return status, text
 
     async def _read(self, reader: asyncio.StreamReader) -> tuple[dict[str, str], bytes]:
         headers: dict[str, str] = {}

@@ -223,3 +223,31 @@ async def test_before_refresh_gets_the_moved_sources_as_the_apps_spell_them(port
         health_server.REQUEST_ROUTES.pop(webhooks.PATH, None)
     assert status == 200
     assert sorted(told) == [["git@github.com:example-org/guestbook.git"], ["https://github.com/Example-Org/Guestbook"]]
+
+
+async def test_every_request_is_counted_by_provider_and_outcome(port: int, client: FakeClient) -> None:
+    counted: list[tuple[str, str]] = []
+    endpoint = WebhookEndpoint(
+        client,  # type: ignore[arg-type]
+        QUEUE,
+        lambda: WebhookSecrets(SECRETS),
+        count=lambda *, provider, outcome: counted.append((provider, outcome)),
+    )
+    health_server.REQUEST_ROUTES[webhooks.PATH] = endpoint
+    try:
+        body = json.dumps(fixture(webhooks.GITHUB)).encode()
+        await post(port, signed_headers(webhooks.GITHUB, body, SECRETS), body)
+        await post(port, signed_headers(webhooks.GITHUB, body, None), body)
+        other = json.dumps(fixture(webhooks.GITLAB)).encode()
+        await post(port, signed_headers(webhooks.GITLAB, other, SECRETS), other)
+        await post(port, {}, b"{}")
+        await post(port, signed_headers(webhooks.GITHUB, b"x", SECRETS), b"x", method="PUT")
+    finally:
+        health_server.REQUEST_ROUTES.pop(webhooks.PATH, None)
+    assert counted == [
+        ("github", "refreshed"),
+        ("github", "unauthorized"),
+        ("gitlab", "ignored"),
+        ("unknown", "bad_request"),
+        ("github", "bad_request"),
+    ]
