@@ -397,3 +397,32 @@ def test_an_app_with_manifest_generate_paths_is_refreshed_only_for_its_files() -
     assert webhooks.application_wants_refresh(annotated(".", "apps/api"), pushed)
     assert not webhooks.application_wants_refresh(annotated(".", "apps/web"), pushed)
     assert webhooks.application_wants_refresh(annotated(None, "apps/web"), pushed)
+
+
+def _paths(value: object, prefix: tuple[str | int, ...] = ()) -> list[tuple[str | int, ...]]:
+    found: list[tuple[str | int, ...]] = [prefix] if prefix else []
+    if isinstance(value, dict):
+        for key, item in value.items():
+            found += _paths(item, (*prefix, key))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            found += _paths(item, (*prefix, index))
+    return found
+
+
+@pytest.mark.parametrize("provider", sorted(FIXTURE_OF))
+def test_any_field_of_the_wrong_type_is_a_clear_answer_never_a_crash(provider: str) -> None:
+    """Every field of each fixture replaced by each JSON type: a push, nothing, or a 4xx."""
+    original = fixture(provider)
+    for path in _paths(original):
+        for wrong in (None, 7, "text", [], {}, [1, "a"], {"a": 1}):
+            payload = json.loads(json.dumps(original))
+            target = payload
+            for step in path[:-1]:
+                target = target[step]
+            target[path[-1]] = wrong
+            body = json.dumps(payload).encode()
+            try:
+                webhooks.read_push("POST", signed_headers(provider, body, None), body, NO_SECRETS)
+            except WebhookRefused as refused:
+                assert 400 <= refused.status < 500, (path, wrong)
