@@ -44,6 +44,9 @@ READ_SECONDS = 10.0
 MATCH_SECONDS = 20.0
 """Time to find and signal the apps; the sender (GitHub waits 10 s) sees a 503 past it."""
 CONCURRENT_APPS = 16
+CONCURRENT_REQUESTS = 16
+"""Requests handled at once; more are answered 503 at once (the sender retries), so a flood of
+large bodies holds at most this many in memory."""
 
 
 class WebhookSecretsReader(Cached[WebhookSecrets]):
@@ -78,9 +81,19 @@ class WebhookEndpoint:
         self._max_bytes = max_bytes
         self._before_refresh = before_refresh
         self._count = count
+        self._in_flight = 0
 
     async def __call__(self, method: str, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        status, text = await self.answer(method, reader)
+        if self._in_flight >= CONCURRENT_REQUESTS:
+            status, text = 503, f"busy: {CONCURRENT_REQUESTS} webhook requests in progress; try again\n"
+            if self._count is not None:
+                self._count(provider="unknown", outcome="unavailable")
+        else:
+            self._in_flight += 1
+            try:
+                status, text = await self.answer(method, reader)
+            finally:
+                self._in_flight -= 1
         body = text.encode()
         writer.write(
             f"HTTP/1.1 {status} {http.HTTPStatus(status).phrase}\r\nContent-Type: text/plain; charset=utf-8\r\n"

@@ -251,3 +251,18 @@ async def test_every_request_is_counted_by_provider_and_outcome(port: int, clien
         ("unknown", "bad_request"),
         ("github", "bad_request"),
     ]
+
+
+async def test_past_the_concurrency_limit_requests_are_told_to_retry(
+    port: int, client: FakeClient, route: WebhookEndpoint
+) -> None:
+    from worker.webhooks import CONCURRENT_REQUESTS
+
+    route._in_flight = CONCURRENT_REQUESTS  # as if that many senders were still sending
+    body = json.dumps(fixture(webhooks.GITHUB)).encode()
+    status, text = await post(port, signed_headers(webhooks.GITHUB, body, SECRETS), body)
+    assert (status, client.signalled) == (503, [])
+    assert "try again" in text
+    route._in_flight = 0
+    status, _ = await post(port, signed_headers(webhooks.GITHUB, body, SECRETS), body)
+    assert status == 200
