@@ -2,8 +2,9 @@
 
 The worker's HTTP server (:mod:`worker.health_server`) hands the request here. Reading it is
 bounded (header count and size, ``Content-Length`` at most ``BOSUN_WEBHOOK_MAX_BYTES``, a few
-seconds to arrive, 16 requests at once); :func:`bosun.webhooks.read_push` verifies and parses it with the secrets of
-``argocd-secret`` / ``bosun-secret`` in the control namespace (re-read every few seconds). When
+seconds to arrive, 16 requests at once); :func:`bosun.webhooks.read_push` verifies and parses
+it with the secrets of ``argocd-secret`` / ``bosun-secret`` in the control namespace (re-read
+every few seconds). When
 those Secrets cannot be read the request is refused with 503: accepting it unsigned could let
 anyone trigger refreshes a secret was meant to stop.
 
