@@ -42,16 +42,19 @@ BOSUN_WORKER_WATCHES                        "false": no Application/Rollout watc
                                             supervisor of ``--processes N`` runs them in process 0 only)
 BOSUN_SHUTDOWN_SECONDS                      on SIGTERM, how long running activities may finish (default 25,
                                             under Kubernetes' 30 s terminationGracePeriodSeconds)
-BOSUN_HTTP_PORT                             /healthz and /readyz (default 8080; 0: off), and POST /api/webhook
-BOSUN_WEBHOOK_PORT                          serve POST /api/webhook on this port of its own (default 0: on
-                                            BOSUN_HTTP_PORT); with ``--processes N``, process 0 serves it here
-BOSUN_WEBHOOK_MAX_BYTES                     largest git webhook payload accepted (default 1Mi; bytes, or 512Ki)
+BOSUN_HTTP_PORT                             /healthz and /readyz (default 8080; 0: off)
 BOSUN_STORE_MAX_BYTES                       bound of the content store ($BOSUN_HOME/store), a cache of renders
                                             and diffs: least recently used entries are evicted beyond it
                                             (default 1Gi; bytes, or 512Mi, 2Gi, 500M)
 BOSUN_STORE_GRACE_SECONDS                   store entries used this recently are never evicted (default 60)
 BOSUN_GIT_CACHE_MAX_BYTES                   bound of the git mirrors ($BOSUN_HOME/cache/git): least recently
                                             used mirrors not being fetched are evicted beyond it (default 5Gi)
+
+Git webhooks (worker/webhooks.py):
+BOSUN_WEBHOOK_PORT                          serve POST /api/webhook on this port of its own (default 0: on
+                                            BOSUN_HTTP_PORT, beside the probes); with ``--processes N``
+                                            process 0 serves it here (the supervisor holds BOSUN_HTTP_PORT)
+BOSUN_WEBHOOK_MAX_BYTES                     largest git webhook payload accepted (default 1Mi; bytes, or 512Ki)
 """
 
 from __future__ import annotations
@@ -90,9 +93,9 @@ class WorkerConfig:
     main_queue: bool = True
     watches: bool = True
     shutdown_seconds: float = 25.0
-    http_port: int = 8080
     webhook_port: int = 0
     webhook_max_bytes: int = DEFAULT_WEBHOOK_MAX_BYTES
+    http_port: int = 8080
     temporal: TemporalConnection | None = None
     """TLS, API key and the rest of the Temporal connection; None: plaintext to temporal_address."""
     store_max_bytes: int = DEFAULT_STORE_MAX_BYTES
@@ -132,9 +135,9 @@ class WorkerConfig:
             main_queue=flag(env, "BOSUN_WORKER_MAIN_QUEUE", default=True),
             watches=flag(env, "BOSUN_WORKER_WATCHES", default=True),
             shutdown_seconds=float(env.get("BOSUN_SHUTDOWN_SECONDS") or 25.0),
-            http_port=int(env.get("BOSUN_HTTP_PORT") or 8080),
             webhook_port=int(env.get("BOSUN_WEBHOOK_PORT") or 0),
             webhook_max_bytes=_size(env, "BOSUN_WEBHOOK_MAX_BYTES", DEFAULT_WEBHOOK_MAX_BYTES),
+            http_port=int(env.get("BOSUN_HTTP_PORT") or 8080),
             store_max_bytes=_size(env, "BOSUN_STORE_MAX_BYTES", DEFAULT_STORE_MAX_BYTES),
             git_cache_max_bytes=_size(env, "BOSUN_GIT_CACHE_MAX_BYTES", DEFAULT_GIT_CACHE_MAX_BYTES),
             store_grace_seconds=float(env.get("BOSUN_STORE_GRACE_SECONDS") or 60.0),
