@@ -22,6 +22,10 @@ log = logging.getLogger(__name__)
 READY_FD_ENV = "BOSUN_READY_FD"
 """A pipe to the supervisor (``worker.supervisor``): the child writes b"1\\n" when ready, b"0\\n" when not."""
 
+REQUEST_ROUTES: dict[str, Callable[[str, asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]] = {}
+"""Paths whose handler reads the rest of the request and writes the whole response itself (given the
+method): ``worker.webhooks`` adds ``/api/webhook`` once the worker is connected."""
+
 
 class Readiness:
     """Whether this worker polls its task queues; told to the supervisor too when one started us."""
@@ -42,11 +46,6 @@ class Readiness:
                 os.write(self._report_fd, b"1\n" if ready else b"0\n")
             except OSError:  # the supervisor is gone: nobody to tell
                 self._report_fd = None
-
-
-REQUEST_ROUTES: dict[str, Callable[[str, asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]] = {}
-"""Paths whose handler reads the rest of the request and writes the whole response itself (given the
-method): ``worker.webhooks`` adds ``/api/webhook`` once the worker is connected."""
 
 
 def _response(status: int, body: str) -> bytes:
