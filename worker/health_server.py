@@ -73,9 +73,10 @@ async def _handle(
     try:
         request_line = await asyncio.wait_for(reader.readline(), timeout=5)
         parts = request_line.decode("latin-1").split()
+        request_route = REQUEST_ROUTES.get(parts[1].split("?", 1)[0]) if len(parts) >= 2 else None
+        if request_route is not None:  # it reads the headers and body and writes the response itself
+            return await request_route(parts[0], reader, writer)
         path = parts[1].split("?", 1)[0] if len(parts) >= 2 else ""
-        if path in REQUEST_ROUTES:
-            return await REQUEST_ROUTES[path](parts[0], reader, writer)
         route = routes.get(path)
         status, body = route() if route else (404, f"unknown path {path!r}; try /healthz or /readyz\n")
         writer.write(_response(status, body))
