@@ -75,6 +75,7 @@ GOGS = "gogs"
 AZURE_DEVOPS = "azuredevops"
 
 
+_USERINFO = re.compile(r"://[^/@]*@")
 UNUSABLE = "\0 not base64 text"
 """What a key holds when its Secret value cannot be decoded: no signature matches it."""
 
@@ -133,7 +134,9 @@ class Push:
         return frozenset(key for key in map(repo_key, self.repo_urls) if key.strip("/"))
 
     def describe(self) -> str:
-        return f"{self.provider} push to {', '.join(self.repo_urls) or '?'} ({', '.join(self.revisions) or '?'})"
+        """For logs and answers: the repository URLs without any ``user:password@``."""
+        urls = ", ".join(_USERINFO.sub("://", url) for url in self.repo_urls)
+        return f"{self.provider} push to {urls or '?'} ({', '.join(self.revisions) or '?'})"
 
 
 # ------------------------------------------------------------------------------- request
@@ -151,7 +154,7 @@ def read_push(
 
     ``headers`` with lowercase names. Raises :class:`WebhookRefused` for anything else."""
     if method.upper() != "POST":
-        raise WebhookRefused(405, f"method {method} not allowed: webhooks are POSTed")
+        raise WebhookRefused(405, f"method {method[:16]!r} not allowed: webhooks are POSTed")
     if len(body) > max_bytes:
         raise WebhookRefused(413, f"payload of {len(body)} bytes is over the limit of {max_bytes} bytes")
     provider = provider_of(headers)

@@ -426,3 +426,8 @@ def test_any_field_of_the_wrong_type_is_a_clear_answer_never_a_crash(provider: s
                 webhooks.read_push("POST", signed_headers(provider, body, None), body, NO_SECRETS)
             except WebhookRefused as refused:
                 assert 400 <= refused.status < 500, (path, wrong)
+
+
+def test_describe_leaves_credentials_in_urls_out() -> None:
+    pushed = Push("azuredevops", ("https://org:pat-123@dev.azure.com/org/p/_git/r", "git@h:o/r.git"), ("main",), True)
+    assert pushed.describe() == "azuredevops push to https://dev.azure.com/org/p/_git/r, git@h:o/r.git (main)"
