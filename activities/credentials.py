@@ -75,13 +75,12 @@ from activities.management import (
     ManagementSecrets,
 )
 from bosun.hashing import fnv32a
+from bosun.repo_urls import is_ssh_url, normalize_url
 
 REPOSITORY = "repository"
 REPO_CREDS = "repo-creds"
 KNOWN_HOSTS_CONFIGMAP = "argocd-ssh-known-hosts-cm"
 KNOWN_HOSTS_KEY = "ssh_known_hosts"
-
-_SCP_URL = re.compile(r"^(?:[\w.-]+@)?[\w.-]+:(?!//)")
 
 
 class CredentialError(ManagementError):
@@ -147,23 +146,10 @@ class RepoCredentials:
         return f"Secret {self.secret}" if self.secret else f"the {self.kind} entry {self.url}"
 
 
-def is_ssh_url(url: str) -> bool:
-    url = url.strip()
-    return url.lower().startswith("ssh://") or ("://" not in url and bool(_SCP_URL.match(url)))
-
-
 def is_remote_url(url: str) -> bool:
     """Whether git reaches ``url`` over the network (only then are credentials looked up)."""
     url = url.strip().lower()
     return url.startswith(("http://", "https://", "ssh://", "git://")) or is_ssh_url(url)
-
-
-def normalize_url(url: str) -> str:
-    """A repo URL in the form Argo CD compares (``git.NormalizeGitURL``)."""
-    url = url.strip().lower()
-    scp_style = is_ssh_url(url) and not url.startswith("ssh://")
-    url = url.replace(":", "/", 1) if scp_style else url.removeprefix("ssh://")
-    return url.rstrip("/").removesuffix(".git")
 
 
 def match(entries: Sequence[RepoCredentials], url: str, *, repo_type: str = "git") -> RepoCredentials | None:

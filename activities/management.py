@@ -149,6 +149,22 @@ class ManagementSecrets:
         found: dict[str, str] | None = self._call(f"read ConfigMap {name}", read)
         return found
 
+    def secret_data(self, name: str) -> dict[str, str] | None:
+        """A Secret's ``data`` (base64 values, as the API returns them); None if it does not exist."""
+        from kubernetes.client.exceptions import ApiException
+
+        def read() -> dict[str, str] | None:
+            try:
+                secret = self._api.read_namespaced_secret(name, self.namespace, _request_timeout=REQUEST_TIMEOUT)
+            except ApiException as exc:
+                if exc.status == 404:
+                    return None
+                raise
+            return {str(k): str(v) for k, v in (secret.data or {}).items()}
+
+        found: dict[str, str] | None = self._call(f"read Secret {name}", read)
+        return found
+
     def ensure_namespace(self) -> None:
         from kubernetes.client.exceptions import ApiException
 

@@ -2,7 +2,9 @@
 
 They make the Temporal UI a dashboard (``BosunSyncStatus="OutOfSync"``). All are
 Keywords but ``BosunLabels``, a KeywordList with one ``key=value`` item per label of the
-Application (what ``bosun app list -l team=web`` searches first), and ``BosunRolloutStep``,
+Application (what ``bosun app list -l team=web`` searches first), ``BosunRepos``, a
+KeywordList of the repositories the app's sources use (:func:`bosun.repo_urls.repo_key`, what
+a git webhook looks for: ``BosunRepos = 'github.com/org/repo'``), and ``BosunRolloutStep``,
 an Int. The RolloutWorkflow keeps ``BosunRolloutPhase`` (the Rollout's ``status.phase``)
 and ``BosunRolloutStep`` (its ``currentStepIndex``), with ``BosunApp``, ``BosunCluster``
 and ``BosunNamespace`` of the Rollout. The dev stack registers
@@ -14,6 +16,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
+from bosun.repo_urls import repo_key
+
 APP = "BosunApp"
 PROJECT = "BosunProject"
 CLUSTER = "BosunCluster"
@@ -23,11 +27,12 @@ HEALTH_STATUS = "BosunHealthStatus"
 REVISION = "BosunRevision"
 OPERATION = "BosunOperation"
 LABELS = "BosunLabels"
+REPOS = "BosunRepos"
 ROLLOUT_PHASE = "BosunRolloutPhase"
 ROLLOUT_STEP = "BosunRolloutStep"
 
 KEYWORDS = (APP, PROJECT, CLUSTER, NAMESPACE, SYNC_STATUS, HEALTH_STATUS, REVISION, OPERATION, ROLLOUT_PHASE)
-KEYWORD_LISTS = (LABELS,)
+KEYWORD_LISTS = (LABELS, REPOS)
 INTS = (ROLLOUT_STEP,)
 ALL = KEYWORDS + KEYWORD_LISTS + INTS
 TYPES: dict[str, str] = {
@@ -46,3 +51,8 @@ def label_items(labels: Mapping[str, str]) -> list[str]:
 def labels_of(items: Iterable[str]) -> dict[str, str]:
     """The labels back from ``BosunLabels`` items."""
     return dict(item.split("=", 1) for item in items if "=" in item)
+
+
+def repo_items(urls: Iterable[str]) -> list[str]:
+    """The ``BosunRepos`` value of an app whose sources use these repoURLs: sorted repository keys."""
+    return sorted({key for key in map(repo_key, urls) if key.strip("/")})

@@ -40,10 +40,9 @@ from activities.credentials import (
     RepoCredentials,
     RepoSecrets,
     is_remote_url,
-    is_ssh_url,
-    normalize_url,
     secret_manifest,
 )
+from bosun.repo_urls import is_ssh_url, normalize_url
 from cli.app import EXIT_NOT_FOUND, EXIT_USAGE, CliError
 from cli.management import handle_errors, management_secrets, secrets_namespace_option
 from cli.output import emit, table

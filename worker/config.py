@@ -49,6 +49,12 @@ BOSUN_STORE_MAX_BYTES                       bound of the content store ($BOSUN_H
 BOSUN_STORE_GRACE_SECONDS                   store entries used this recently are never evicted (default 60)
 BOSUN_GIT_CACHE_MAX_BYTES                   bound of the git mirrors ($BOSUN_HOME/cache/git): least recently
                                             used mirrors not being fetched are evicted beyond it (default 5Gi)
+
+Git webhooks (worker/webhooks.py):
+BOSUN_WEBHOOK_PORT                          serve POST /api/webhook on this port of its own (default 0: on
+                                            BOSUN_HTTP_PORT, beside the probes); with ``--processes N``
+                                            process 0 serves it here (the supervisor holds BOSUN_HTTP_PORT)
+BOSUN_WEBHOOK_MAX_BYTES                     largest git webhook payload accepted (default 1Mi; bytes, or 512Ki)
 """
 
 from __future__ import annotations
@@ -62,6 +68,7 @@ from activities.lru import parse_bytes
 from activities.temporal_connection import TemporalConnection, load_temporal_connection
 from bosun.appnames import AppNamespaces
 from bosun.paths import bosun_home
+from bosun.webhooks import DEFAULT_MAX_BYTES as DEFAULT_WEBHOOK_MAX_BYTES
 
 DEFAULT_TASK_QUEUE = "bosun"
 DEFAULT_STORE_MAX_BYTES = 1024**3
@@ -86,6 +93,8 @@ class WorkerConfig:
     main_queue: bool = True
     watches: bool = True
     shutdown_seconds: float = 25.0
+    webhook_port: int = 0
+    webhook_max_bytes: int = DEFAULT_WEBHOOK_MAX_BYTES
     http_port: int = 8080
     temporal: TemporalConnection | None = None
     """TLS, API key and the rest of the Temporal connection; None: plaintext to temporal_address."""
@@ -126,6 +135,8 @@ class WorkerConfig:
             main_queue=flag(env, "BOSUN_WORKER_MAIN_QUEUE", default=True),
             watches=flag(env, "BOSUN_WORKER_WATCHES", default=True),
             shutdown_seconds=float(env.get("BOSUN_SHUTDOWN_SECONDS") or 25.0),
+            webhook_port=int(env.get("BOSUN_WEBHOOK_PORT") or 0),
+            webhook_max_bytes=_size(env, "BOSUN_WEBHOOK_MAX_BYTES", DEFAULT_WEBHOOK_MAX_BYTES),
             http_port=int(env.get("BOSUN_HTTP_PORT") or 8080),
             store_max_bytes=_size(env, "BOSUN_STORE_MAX_BYTES", DEFAULT_STORE_MAX_BYTES),
             git_cache_max_bytes=_size(env, "BOSUN_GIT_CACHE_MAX_BYTES", DEFAULT_GIT_CACHE_MAX_BYTES),

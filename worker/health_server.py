@@ -15,12 +15,16 @@ import asyncio
 import contextlib
 import logging
 import os
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 log = logging.getLogger(__name__)
 
 READY_FD_ENV = "BOSUN_READY_FD"
 """A pipe to the supervisor (``worker.supervisor``): the child writes b"1\\n" when ready, b"0\\n" when not."""
+
+REQUEST_ROUTES: dict[str, Callable[[str, asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]] = {}
+"""Paths whose handler reads the rest of the request and writes the whole response itself (given the
+method): ``worker.webhooks`` adds ``/api/webhook`` once the worker is connected."""
 
 
 class Readiness:
@@ -69,6 +73,9 @@ async def _handle(
     try:
         request_line = await asyncio.wait_for(reader.readline(), timeout=5)
         parts = request_line.decode("latin-1").split()
+        request_route = REQUEST_ROUTES.get(parts[1].split("?", 1)[0]) if len(parts) >= 2 else None
+        if request_route is not None:  # it reads the headers and body and writes the response itself
+            return await request_route(parts[0], reader, writer)
         path = parts[1].split("?", 1)[0] if len(parts) >= 2 else ""
         route = routes.get(path)
         status, body = route() if route else (404, f"unknown path {path!r}; try /healthz or /readyz\n")

@@ -47,6 +47,7 @@ from worker.config import WorkerConfig
 from worker.health_server import Readiness
 from worker.rollout_watch import watch_rollouts
 from worker.shutdown import stop_on_signals
+from worker.webhooks import webhook_route
 from workflows.analysis import AnalysisRunWorkflow
 from workflows.application import ApplicationWorkflow
 from workflows.batch import BatchSyncWorkflow
@@ -272,6 +273,7 @@ async def serve(config: WorkerConfig, readiness: Readiness) -> None:
             if worker is not None:
                 await running.enter_async_context(worker)
             await cluster_workers.refresh()  # clusters known now are polled before the worker says it is ready
+            await running.enter_async_context(webhook_route(client, config))
             poking: asyncio.Task[None] | None = None
             rollout_watch: asyncio.Task[None] | None = None
             if config.management() is not None and config.main_queue and config.watches:

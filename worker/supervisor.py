@@ -126,6 +126,7 @@ class Supervisor:
             SUPERVISOR_PID_ENV: str(os.getpid()),
             "BOSUN_WORKER_WATCHES": "true" if self._watches and child.index == 0 else "false",
             "BOSUN_HTTP_PORT": "0",
+            "BOSUN_WEBHOOK_PORT": self._env.get("BOSUN_WEBHOOK_PORT", "0") if child.index == 0 else "0",
             READY_FD_ENV: str(ready_fd),
         }
 

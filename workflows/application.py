@@ -113,6 +113,9 @@ KEYS = {name: SearchAttributeKey.for_keyword(name) for name in sa.KEYWORDS}
 LABELS_KEY = SearchAttributeKey.for_keyword_list(sa.LABELS)
 LABELS_PATCH = "labels-search-attribute"
 """Histories from before BosunLabels was upserted replay without that upsert."""
+REPOS_KEY = SearchAttributeKey.for_keyword_list(sa.REPOS)
+REPOS_PATCH = "repos-search-attribute"
+"""Histories from before BosunRepos (what git webhooks look apps up by) replay without that upsert."""
 ALLOW_EMPTY_PATCH = "autosync-allow-empty"
 """Histories from before the allowEmpty rule (:mod:`bosun.autosync`) replay without it."""
 SETTINGS_CONDITIONS = (ConditionType.EXCLUDED_RESOURCE_WARNING, ConditionType.SETTINGS_WARNING)
@@ -943,6 +946,9 @@ class ApplicationWorkflow:
         labels = sa.label_items(status.labels)
         if labels != (current.get(LABELS_KEY) or []) and workflow.patched(LABELS_PATCH):
             updates.append(LABELS_KEY.value_set(labels))
+        repos = sa.repo_items(source.repo_url for source in self._app.sources_list())
+        if repos != (current.get(REPOS_KEY) or []) and workflow.patched(REPOS_PATCH):
+            updates.append(REPOS_KEY.value_set(repos))
         if updates:
             workflow.upsert_search_attributes(updates)
         workflow.set_current_details(

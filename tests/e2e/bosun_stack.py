@@ -105,11 +105,16 @@ class Bosun:
         other.env.update(env)
         return other
 
-    def start_worker(self) -> None:
+    def start_worker(self, *args: str) -> None:
+        """``python -m worker`` with ``args`` (e.g. ``--processes 2``); returns once it polls."""
         log = self.worker_log.open("ab")
         offset = log.tell()  # a restarted worker: only what it logs says it is ready
         self.worker = subprocess.Popen(
-            [sys.executable, "-m", "worker"], env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            [sys.executable, "-m", "worker", *args],
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
         deadline = time.monotonic() + 60
         while "polling" not in self.worker_log.read_bytes()[offset:].decode(errors="replace"):
