@@ -41,6 +41,7 @@ from activities.kube import ClusterRegistry, KubeClient, KubeError, UnknownKind
 from activities.projects import ProjectReader
 from activities.settings import SettingsReader, SettingsUnavailable
 from activities.store import ContentStore, StoreMiss
+from bosun import metrics
 from bosun.compare_options import CompareOptionError
 from bosun.crds import DefinedKind, defined_kind, defined_kinds, is_crd, is_established
 from bosun.diff import compare, mask_secret
@@ -223,6 +224,7 @@ class ClusterActivities:
     # ------------------------------------------------------------------ compare
 
     @activity.defn(name="compare")
+    @metrics.timed_reconcile
     def compare(self, input: CompareInput) -> CompareResult:
         client = self._client(input.destination)
         settings = self._settings()

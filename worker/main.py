@@ -38,6 +38,7 @@ from activities.source import SourceActivities
 from activities.store import ContentStore
 from activities.temporal_connection import TemporalConnection
 from activities.trigger import TriggerActivities
+from bosun import metrics
 from bosun.paths import store_dir
 from bosun.protocol import DeclarativeSignal, declarative_workflow_id
 from worker import health_server
@@ -45,6 +46,7 @@ from worker.app_watch import Poker, ResourceWatch
 from worker.cluster_workers import ClusterWorkers
 from worker.config import WorkerConfig
 from worker.health_server import Readiness
+from worker.metrics import MetricsEndpoint
 from worker.rollout_watch import watch_rollouts
 from worker.shutdown import stop_on_signals
 from workflows.analysis import AnalysisRunWorkflow
@@ -231,15 +233,18 @@ def watch_applications(
 
 async def run(config: WorkerConfig) -> None:
     readiness = Readiness.from_env()
+    endpoint = MetricsEndpoint()
+    metrics.home_namespace = config.control_namespace
     # Probes are served before connecting: /readyz says 503 until the worker polls.
-    async with health_server.serving(config.http_port, lambda: readiness.ready):
-        await serve(config, readiness)
+    async with health_server.serving(config.http_port, lambda: readiness.ready, metrics=endpoint.render):
+        await serve(config, readiness, endpoint)
 
 
-async def serve(config: WorkerConfig, readiness: Readiness) -> None:
+async def serve(config: WorkerConfig, readiness: Readiness, endpoint: MetricsEndpoint) -> None:
     """Poll the main queue (unless ``main_queue`` is off) and the clusters' queues until SIGTERM/SIGINT."""
     client = await connect(config)
     activities = build_activities(config, client)
+    endpoint.attach(client, activities.clusters)
     grace = timedelta(seconds=config.shutdown_seconds)
     with concurrent.futures.ThreadPoolExecutor(max_workers=32) as executor:
         worker = (
