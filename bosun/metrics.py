@@ -119,6 +119,15 @@ EXPORTED = frozenset(
     }
 )
 """Every metric name ``/metrics`` serves (histograms add ``_bucket``, ``_sum``, ``_count``)."""
+SDK_EXPORTED = frozenset(
+    {
+        "temporal_worker_task_slots_available",
+        "temporal_activity_execution_latency",
+        "temporal_workflow_task_schedule_to_start_latency",
+        "temporal_activity_schedule_to_start_latency",
+    }
+)
+"""Some of the Temporal SDK's metrics, served on ``BOSUN_SDK_METRICS_PORT`` (the dashboard uses these)."""
 
 
 def count_k8s_request(
@@ -220,7 +229,9 @@ def describe_k8s_request(method: str, path: str, query: str) -> tuple[str, str, 
         rest = parts[2:]
     elif parts[:1] == ["apis"]:
         rest = parts[3:]
-    else:  # /version, /openapi/v2, discovery of /api and /apis
+    else:
+        rest = []
+    if not rest:  # /version, /openapi/v2, discovery (/api, /apis/<group>/<version>)
         return ("get", "", "", False)
     watch = "watch=true" in query.lower() or rest[:1] == ["watch"]
     rest = rest[1:] if rest[:1] == ["watch"] else rest

@@ -10,6 +10,7 @@ import asyncio
 import concurrent.futures
 import contextlib
 import logging
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -46,7 +47,8 @@ from worker.app_watch import Poker, ResourceWatch
 from worker.cluster_workers import ClusterWorkers
 from worker.config import WorkerConfig
 from worker.health_server import Readiness
-from worker.metrics import MetricsEndpoint
+from worker.launch import PROCESS_ENV
+from worker.metrics import MetricsEndpoint, sdk_runtime
 from worker.rollout_watch import watch_rollouts
 from worker.shutdown import stop_on_signals
 from workflows.analysis import AnalysisRunWorkflow
@@ -189,7 +191,9 @@ def temporal_connection(config: WorkerConfig) -> TemporalConnection:
 
 async def connect(config: WorkerConfig) -> Client:
     """The Temporal client; a TemporalConnectionError (one line, no secrets) when it cannot connect."""
-    return await temporal_connection(config).client()
+    process = os.environ.get(PROCESS_ENV, "")
+    runtime = sdk_runtime(config.sdk_metrics_port, int(process) if process.isdigit() else 0)
+    return await temporal_connection(config).client(runtime)
 
 
 async def start_declarative_apps(client: Client, config: WorkerConfig) -> None:

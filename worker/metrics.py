@@ -12,6 +12,9 @@ activity). Two facts are read when Prometheus scrapes, at most every :data:`CACH
 - ``argocd_cluster_connection_status``: whether each known cluster answers ``/version``
   (``KubeClient.server_info``, itself cached).
 
+The Temporal SDK's own metrics (``temporal_*``: task slots, poll latencies) are served by the SDK's
+Runtime on a port of their own (``BOSUN_SDK_METRICS_PORT``, :func:`sdk_runtime`).
+
 The endpoint serves before the worker connects to Temporal (like ``/readyz``); the scrape-time
 parts join once :meth:`MetricsEndpoint.attach` gives it the client.
 """
@@ -28,6 +31,7 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
 from temporalio.client import Client
 from temporalio.common import SearchAttributeKey
+from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 
 from activities.contracts import Destination
 from activities.kube import ClusterRegistry
@@ -154,3 +158,13 @@ def probe_clusters(clusters: ClusterRegistry) -> list[tuple[str, str | None]]:
         else:
             found.append((cluster.server, version))
     return found
+
+
+def sdk_runtime(port: int, process_index: int = 0) -> Runtime | None:
+    """A Temporal Runtime exporting the SDK's metrics on ``port`` + ``process_index`` (each process of
+    ``--processes N`` binds its own port), or None (port 0: the SDK's default Runtime, no export)."""
+    if not port:
+        return None
+    address = f"0.0.0.0:{port + process_index}"
+    log.info("Temporal SDK metrics on http://%s/metrics", address)
+    return Runtime(telemetry=TelemetryConfig(metrics=PrometheusConfig(bind_address=address)))
