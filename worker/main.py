@@ -11,7 +11,7 @@ import concurrent.futures
 import contextlib
 import logging
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine, Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -42,7 +42,7 @@ from activities.trigger import TriggerActivities
 from bosun import metrics
 from bosun.paths import store_dir
 from bosun.protocol import DeclarativeSignal, declarative_workflow_id
-from worker import health_server
+from worker import health_server, metrics_processes
 from worker.app_watch import Poker, ResourceWatch
 from worker.cluster_workers import ClusterWorkers
 from worker.config import WorkerConfig
@@ -248,7 +248,7 @@ async def serve(config: WorkerConfig, readiness: Readiness, endpoint: MetricsEnd
     """Poll the main queue (unless ``main_queue`` is off) and the clusters' queues until SIGTERM/SIGINT."""
     client = await connect(config)
     activities = build_activities(config, client)
-    endpoint.attach(client, activities.clusters)
+    endpoint.attach(client, activities.clusters, task_queue=config.task_queue)
     grace = timedelta(seconds=config.shutdown_seconds)
     with concurrent.futures.ThreadPoolExecutor(max_workers=32) as executor:
         worker = (
@@ -287,6 +287,9 @@ async def serve(config: WorkerConfig, readiness: Readiness, endpoint: MetricsEnd
                 await start_declarative_apps(client, config)
                 poking = watch_applications(client, config, activities.clusters, stop)
                 rollout_watch = watch_rollouts(client, activities.clusters, stop)
+            scrape_time = metrics_processes.scrape_time_file()
+            if scrape_time is not None:  # process 0 of --processes N: the supervisor serves /metrics
+                running.enter_context(_background(endpoint.write_scrape_time(scrape_time, stop)))
             readiness.set(True)
             logging.info(
                 "bosun worker polling %s on %s (clusters: %s)",
@@ -307,6 +310,16 @@ async def serve(config: WorkerConfig, readiness: Readiness, endpoint: MetricsEnd
             if rollout_watch is not None:
                 await rollout_watch
         logging.info("bosun worker stopped")
+
+
+@contextlib.contextmanager
+def _background(coroutine: Coroutine[Any, Any, None]) -> Iterator[asyncio.Task[None]]:
+    """A task for the life of a block, cancelled at its end."""
+    task = asyncio.create_task(coroutine)
+    try:
+        yield task
+    finally:
+        task.cancel()
 
 
 def main() -> None:

@@ -22,9 +22,11 @@ parts join once :meth:`MetricsEndpoint.attach` gives it the client.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Callable, Iterable
+from pathlib import Path
 from typing import Any
 
 from prometheus_client import CollectorRegistry, generate_latest
@@ -119,25 +121,44 @@ class MetricsEndpoint:
         self._registry = CollectorRegistry(auto_describe=False)
         self._caches: list[Cached] = []
 
-    def attach(self, client: Client, clusters: ClusterRegistry | None) -> None:
-        apps = Cached(lambda: list_apps(client))
+    def attach(self, client: Client, clusters: ClusterRegistry | None, *, task_queue: str) -> None:
+        apps = Cached(lambda: list_apps(client, task_queue))
         probes = Cached(lambda: asyncio.to_thread(probe_clusters, clusters)) if clusters is not None else None
         self._caches = [c for c in (apps, probes) if c is not None]
         self._registry.register(_ScrapeTime(apps, probes or Cached(_nothing)))
 
     async def render(self) -> bytes:
+        return generate_latest(metrics.REGISTRY) + await self.scrape_time()
+
+    async def scrape_time(self) -> bytes:
+        """The exposition of the scrape-time facts alone (refreshed if older than their cache)."""
         for cache in self._caches:
             await cache.refresh()
-        return generate_latest(metrics.REGISTRY) + generate_latest(self._registry)
+        return generate_latest(self._registry)
+
+    async def write_scrape_time(self, path: Path, stop: asyncio.Event) -> None:
+        """Under ``--processes N``: keep the scrape-time facts in ``path`` for the supervisor to serve,
+        every :data:`CACHE_SECONDS` until ``stop`` (:mod:`worker.metrics_processes`)."""
+        while not stop.is_set():
+            try:
+                partial = path.with_suffix(".tmp")
+                partial.write_bytes(await self.scrape_time())
+                partial.replace(path)
+            except Exception as exc:  # noqa: BLE001 - metrics never stop the worker
+                log.warning("metrics: cannot write %s: %s", path, exc)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=CACHE_SECONDS)
 
 
 async def _nothing() -> None:
     return None
 
 
-async def list_apps(client: Client) -> list[dict[str, str]]:
+async def list_apps(client: Client, task_queue: str) -> list[dict[str, str]]:
+    """The running apps of this Bosun (its task queue: one Temporal namespace may serve several)."""
     apps = []
-    async for execution in client.list_workflows(APP_WORKFLOWS):
+    quoted = task_queue.replace("\\", "\\\\").replace("'", "\\'")
+    async for execution in client.list_workflows(f"{APP_WORKFLOWS} AND TaskQueue = '{quoted}'"):
         found = execution.typed_search_attributes
 
         def attribute(name: str, found: Any = found) -> str:
