@@ -79,3 +79,28 @@ def test_prometheus_scrapes_argo_cd_metrics_of_a_synced_app(stack: Stack, tmp_pa
         assert value(prometheus, f'up{{instance="127.0.0.1:{worker.port}"}}') == 1
     finally:
         prometheus.stop()
+
+
+def test_two_processes_are_scraped_as_one_worker(stack: Stack, tmp_path: Path) -> None:
+    """``--processes 2``: the supervisor serves both children's counters summed, and the apps once."""
+    worker = stack.start("--processes", "2")
+    worker.wait_log(r"bosun worker polling", count=2)
+    repo = GitRepo.create(tmp_path / "repo", {"cm.json": configmap("measured", {"by": "two processes"})})
+    app = unique("metrics-procs")
+    stack.bosun.create_app(app, repo, namespace=app)
+    wait_status(stack.bosun, app, sync="Synced", health="Healthy", timeout=180)
+
+    (tmp_path / "prom").mkdir()
+    prometheus = Prometheus(tmp_path / "prom", [f"127.0.0.1:{worker.port}"])
+    try:
+        info = eventually(
+            lambda: prometheus.query(f'argocd_app_info{{name="{app}",sync_status="Synced"}}'),
+            timeout=120,
+            what="argocd_app_info of the synced app, from process 0",
+        )
+        assert len(info) == 1 and info[0]["value"][1] == "1"
+        assert value(prometheus, f'sum(argocd_app_k8s_request_total{{name="{app}"}})') > 0
+        assert value(prometheus, 'sum(argocd_git_request_total{request_type="ls-remote"})') > 0
+        assert value(prometheus, "sum(argocd_app_reconcile_count)") > 0
+    finally:
+        prometheus.stop()
