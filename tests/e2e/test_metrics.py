@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from bosun.metrics import SDK_EXPORTED
 from tests.conftest import Cluster
 from tests.e2e.bosun_stack import Bosun, GitRepo, unique
 from tests.e2e.conftest import eventually
@@ -71,11 +72,12 @@ def test_prometheus_scrapes_argo_cd_metrics_of_a_synced_app(stack: Stack, tmp_pa
         assert value(prometheus, 'sum(argocd_git_request_duration_seconds_count{request_type="ls-remote"})') > 0
         assert value(prometheus, "sum(argocd_app_reconcile_count)") > 0
         assert value(prometheus, 'max(argocd_cluster_connection_status{server="https://kubernetes.default.svc"})') == 1
-        eventually(
-            lambda: value(prometheus, "count(temporal_worker_task_slots_available)") > 0,
-            timeout=60,
-            what="the Temporal SDK's metrics scraped",
-        )
+        for name in sorted(SDK_EXPORTED):  # the SDK metrics the dashboard uses are there
+            eventually(
+                lambda name=name: value(prometheus, f'count({{__name__=~"{name}(_bucket)?"}})') > 0,
+                timeout=60,
+                what=f"the Temporal SDK's {name} scraped",
+            )
         assert value(prometheus, f'up{{instance="127.0.0.1:{worker.port}"}}') == 1
     finally:
         prometheus.stop()
