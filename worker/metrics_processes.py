@@ -12,6 +12,7 @@ Kept apart from :mod:`worker.metrics` so the supervisor imports no Temporal mach
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 import tempfile
@@ -31,10 +32,11 @@ STALE_SECONDS = 120.0
 
 
 class ProcessMetrics:
-    """The multiprocess directory of one supervisor, made at start and removed at exit."""
+    """The multiprocess directory of one supervisor, made when the first child starts, removed at exit."""
 
-    def __init__(self) -> None:
-        self.directory = Path(tempfile.mkdtemp(prefix="bosun-metrics-"))
+    @functools.cached_property
+    def directory(self) -> Path:
+        return Path(tempfile.mkdtemp(prefix="bosun-metrics-"))
 
     def env(self) -> dict[str, str]:
         """What a child's environment gets."""
@@ -57,7 +59,8 @@ class ProcessMetrics:
         return text
 
     def close(self) -> None:
-        shutil.rmtree(self.directory, ignore_errors=True)
+        if "directory" in self.__dict__:  # made
+            shutil.rmtree(self.directory, ignore_errors=True)
 
 
 def scrape_time_file() -> Path | None:

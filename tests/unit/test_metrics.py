@@ -292,3 +292,59 @@ def test_the_dashboard_uses_only_metrics_we_export() -> None:
             base = re.sub(r"_(bucket|sum|count)$", "", name)
             exported = metrics.EXPORTED | metrics.SDK_EXPORTED
             assert name in exported or base in exported, f"{name} in {expr!r} is not exported"
+
+
+async def test_a_fact_that_cannot_be_read_keeps_its_last_value() -> None:
+    from worker.metrics import Cached
+
+    answers: list[Any] = [["first"], RuntimeError("visibility down")]
+
+    async def fetch() -> Any:
+        answer = answers.pop(0)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    cached = Cached(fetch, seconds=0)
+    await cached.refresh()
+    await cached.refresh()
+    assert cached.value == ["first"] and not answers
+
+
+def test_the_sdk_metrics_port_is_off_by_default_and_per_process_otherwise() -> None:
+    from worker.config import WorkerConfig
+    from worker.metrics import sdk_runtime
+
+    assert WorkerConfig.from_env({}).sdk_metrics_port == 0
+    assert sdk_runtime(0, 3) is None
+
+
+async def test_the_supervisor_sums_its_childrens_metrics(tmp_path: Path) -> None:
+    """Two children's counters (prometheus_client's multiprocess files) served as one, with process
+    0's scrape-time facts; a stale scrape-time file is left out."""
+    import os
+    import subprocess
+    import sys
+    import time
+
+    from worker.metrics_processes import SCRAPE_TIME_FILE, ProcessMetrics
+
+    processes = ProcessMetrics()
+    count = (
+        "from bosun import metrics; "
+        "metrics.count_webhook_request(provider='gitea', outcome='refreshed'); "
+        "metrics.set_watch_cache_objects(server='https://multi.example', kind='ConfigMap', count=2)"
+    )
+    for _ in range(2):
+        subprocess.run([sys.executable, "-c", count], env={**os.environ, **processes.env()}, check=True)
+    (processes.directory / SCRAPE_TIME_FILE).write_text('argocd_app_info{name="once"} 1\n')
+    try:
+        text = (await processes.render()).decode()
+        assert ({"provider": "gitea", "outcome": "refreshed"}, 2.0) in samples(text, "bosun_webhook_requests_total")
+        assert 'argocd_app_info{name="once"} 1' in text
+        stale = time.time() - 600
+        os.utime(processes.directory / SCRAPE_TIME_FILE, (stale, stale))
+        assert "argocd_app_info" not in (await processes.render()).decode()
+    finally:
+        processes.close()
+    assert not processes.directory.exists()
