@@ -11,6 +11,7 @@ answers 5xx raises a retryable error, so Temporal retries the activity.
 
 from __future__ import annotations
 
+import contextvars
 import copy
 import hashlib
 import json
@@ -46,6 +47,7 @@ from activities.livecache import digest as object_digest
 from activities.projects import ProjectReader
 from activities.settings import SettingsReader, SettingsUnavailable
 from activities.store import ContentStore, StoreMiss
+from bosun import metrics
 from bosun.compare_options import CompareOptionError
 from bosun.crds import DefinedKind, defined_kind, defined_kinds, is_crd, is_established
 from bosun.diff import compare, mask_secret
@@ -238,6 +240,7 @@ class ClusterActivities:
     # ------------------------------------------------------------------ compare
 
     @activity.defn(name="compare")
+    @metrics.timed_reconcile
     def compare(self, input: CompareInput) -> CompareResult:
         """Desired against live. Live objects come from the cluster's watch cache where it
         is synced (:mod:`activities.livecache`), dry runs are memoised per object and live
@@ -810,10 +813,11 @@ def _in_parallel(fn: Callable[[X], T], objects: list[X]) -> list[T]:
     """``fn`` over ``objects`` on a few threads (the API calls dominate), results in order.
 
     Heartbeats are sent from the activity's own thread as results arrive. The first
-    exception is raised once the others have finished.
+    exception is raised once the others have finished. The threads run in the activity's context,
+    so the Kubernetes requests they make are counted for its app (``activities/kubeaccess.py``).
     """
     with ThreadPoolExecutor(max_workers=PARALLELISM) as pool:
-        futures = [pool.submit(fn, obj) for obj in objects]
+        futures = [pool.submit(contextvars.copy_context().run, fn, obj) for obj in objects]
         for done, _ in enumerate(as_completed(futures), 1):
             activity.heartbeat(f"{done}/{len(futures)}")
         return [f.result() for f in futures]

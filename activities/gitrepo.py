@@ -31,6 +31,7 @@ import re
 import shutil
 import subprocess
 import tarfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
@@ -46,6 +47,7 @@ from activities.credentials import (
     scrub,
 )
 from activities.lru import Entry, evict, touch, tree_size
+from bosun import metrics
 
 SHA_RE = re.compile(r"^[0-9a-f]{40}$")
 GIT_TIMEOUT = 120.0
@@ -227,9 +229,14 @@ class GitCache:
         return refs
 
     def _remote(self, url: str, args: list[str], *, cwd: Path, what: str) -> bytes:
-        """Run a git command that talks to ``url``, with that repository's credentials."""
-        with git_auth(self._lookup(url)) as auth:
-            return self._git_bytes(args, cwd=cwd, what=what, auth=auth, url=url)
+        """Run a git command that talks to ``url``, with that repository's credentials (timed and
+        counted as ``argocd_git_request_total{request_type=ls-remote|fetch}``)."""
+        started = time.monotonic()
+        try:
+            with git_auth(self._lookup(url)) as auth:
+                return self._git_bytes(args, cwd=cwd, what=what, auth=auth, url=url)
+        finally:
+            metrics.observe_git_request(repo=redact_url(url), request_type=args[0], seconds=time.monotonic() - started)
 
     def _lookup(self, url: str) -> RepoCredentials | None:
         if self._credentials is None or not is_remote_url(url):

@@ -24,6 +24,9 @@ and repository Secrets and Application resources live): ``BOSUN_KUBECONFIG``, el
 ``KUBECONFIG``, else in-cluster when running in a pod (``KUBERNETES_SERVICE_HOST`` set),
 else ``~/.kube/config`` — as Argo CD, which uses in-cluster config in its pods.
 
+Every client is a :class:`CountingApiClient`: each request it makes is counted in
+``argocd_app_k8s_request_total`` (:mod:`bosun.metrics`), labelled with the app whose activity made it.
+
 To add a kind of access, add a class with ``api_client()``, ``describe()`` and ``contexts()``.
 """
 
@@ -36,11 +39,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
+from urllib.parse import urlsplit
 
 from kubernetes import config as k8s_config
 from kubernetes.client import ApiClient, Configuration
 from kubernetes.config import incluster_config, kube_config
+from temporalio import activity
 
+from bosun import metrics
 from bosun.paths import default_kubeconfig
 
 SERVICEACCOUNT_DIR = Path("/var/run/secrets/kubernetes.io/serviceaccount")
@@ -48,6 +54,41 @@ SERVICEACCOUNT_DIR = Path("/var/run/secrets/kubernetes.io/serviceaccount")
 SERVICEACCOUNT_DIR_ENV = "BOSUN_SERVICEACCOUNT_DIR"
 SERVICE_HOST_ENV = incluster_config.SERVICE_HOST_ENV_NAME
 SERVICE_PORT_ENV = incluster_config.SERVICE_PORT_ENV_NAME
+
+
+class CountingApiClient(ApiClient):
+    """The kubernetes library's ApiClient, counting every request it sends (``call_api`` is the one
+    method all of them go through: typed APIs, the DynamicClient and watches)."""
+
+    def call_api(self, method: str, url: str, *args: Any, **kwargs: Any) -> Any:
+        status = 0
+        try:
+            response = super().call_api(method, url, *args, **kwargs)
+            status = int(getattr(response, "status", 0) or 0)
+            return response
+        except Exception as exc:  # noqa: BLE001 - counted, then raised unchanged
+            status = int(getattr(exc, "status", 0) or 0)
+            raise
+        finally:
+            _count(self.configuration.host, method, url, status)
+
+
+def _count(server: str, method: str, url: str, status: int) -> None:
+    parts = urlsplit(url)
+    verb, resource, namespace, dry_run = metrics.describe_k8s_request(method, parts.path, parts.query)
+    app_namespace, app = (
+        metrics.app_of_workflow(activity.info().workflow_id or "") if activity.in_activity() else ("", "")
+    )
+    metrics.count_k8s_request(
+        server=server,
+        verb=verb,
+        kind=resource,
+        resource_namespace=namespace,
+        status=status,
+        dry_run=dry_run,
+        app=app,
+        app_namespace=app_namespace,
+    )
 
 
 class KubeAccessError(Exception):
@@ -161,7 +202,7 @@ class KubeconfigAccess:
             loader.load_and_set(configuration)
         except Exception as exc:  # noqa: BLE001 - ConfigException, exec failures, unreadable files
             raise KubeAccessError(f"cannot use {self.describe()}: {exc}") from None
-        return ApiClient(configuration)
+        return CountingApiClient(configuration)
 
     def user(self, context: str | None = None) -> dict[str, Any]:
         """The user entry of ``context`` (default: this access's), to see how it authenticates."""
@@ -230,17 +271,24 @@ class InClusterAccess:
             loader.load_and_set(configuration)
         except Exception as exc:  # noqa: BLE001 - ConfigException, unreadable files
             raise KubeAccessError(f"cannot use the {self.describe()}: {exc}") from None
-        return ApiClient(configuration)
+        return CountingApiClient(configuration)
 
 
 def client_from_dict(config: dict[str, Any], context: str) -> ApiClient:
     """A client from a kubeconfig document in memory (a cluster Secret's credentials)."""
-    new_client: Any = k8s_config.new_client_from_config_dict  # untyped
+    load: Any = k8s_config.load_kube_config_from_dict  # untyped
+    configuration = Configuration()
     try:
-        client: ApiClient = new_client(config, context=context, persist_config=False, temp_file_path=_temp_dir())
+        load(
+            config,
+            context=context,
+            client_configuration=configuration,
+            persist_config=False,
+            temp_file_path=_temp_dir(),
+        )
     except Exception as exc:  # noqa: BLE001 - ConfigException
         raise KubeAccessError(f"cannot use the credentials of cluster {context!r}: {exc}") from None
-    return client
+    return CountingApiClient(configuration)
 
 
 def kubeconfig_files(value: str | None) -> list[Path]:

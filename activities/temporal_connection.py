@@ -36,6 +36,7 @@ import temporalio.envconfig
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.envconfig import ClientConfigProfile, ClientConfigTLS, DataSource
+from temporalio.runtime import Runtime
 from temporalio.service import TLSConfig
 
 from bosun.temporal_target import resolve_target
@@ -89,9 +90,12 @@ class TemporalConnection:
             kwargs["rpc_metadata"] = dict(self.profile.grpc_meta)
         return kwargs
 
-    async def client(self) -> Client:
-        """A connected client (pydantic data converter), or :class:`TemporalConnectionError`."""
+    async def client(self, runtime: Runtime | None = None) -> Client:
+        """A connected client (pydantic data converter), or :class:`TemporalConnectionError`; ``runtime``:
+        the SDK's Runtime to use (the worker's exports the SDK's metrics), else the SDK's default."""
         kwargs = self.connect_kwargs()
+        if runtime is not None:
+            kwargs["runtime"] = runtime
         try:
             return await Client.connect(
                 self.address, namespace=self.namespace, data_converter=pydantic_data_converter, **kwargs

@@ -42,7 +42,10 @@ BOSUN_WORKER_WATCHES                        "false": no Application/Rollout watc
                                             supervisor of ``--processes N`` runs them in process 0 only)
 BOSUN_SHUTDOWN_SECONDS                      on SIGTERM, how long running activities may finish (default 25,
                                             under Kubernetes' 30 s terminationGracePeriodSeconds)
-BOSUN_HTTP_PORT                             /healthz and /readyz (default 8080; 0: off)
+BOSUN_HTTP_PORT                             /healthz, /readyz and /metrics (default 8080; 0: off)
+BOSUN_SDK_METRICS_PORT                      the Temporal SDK's own Prometheus metrics (worker task slots,
+                                            poll and schedule-to-start latencies) on this port; process i of
+                                            ``--processes N`` on port + i (default 0: off)
 BOSUN_STORE_MAX_BYTES                       bound of the content store ($BOSUN_HOME/store), a cache of renders
                                             and diffs: least recently used entries are evicted beyond it
                                             (default 1Gi; bytes, or 512Mi, 2Gi, 500M)
@@ -96,6 +99,7 @@ class WorkerConfig:
     webhook_port: int = 0
     webhook_max_bytes: int = DEFAULT_WEBHOOK_MAX_BYTES
     http_port: int = 8080
+    sdk_metrics_port: int = 0
     temporal: TemporalConnection | None = None
     """TLS, API key and the rest of the Temporal connection; None: plaintext to temporal_address."""
     store_max_bytes: int = DEFAULT_STORE_MAX_BYTES
@@ -138,6 +142,7 @@ class WorkerConfig:
             webhook_port=int(env.get("BOSUN_WEBHOOK_PORT") or 0),
             webhook_max_bytes=_size(env, "BOSUN_WEBHOOK_MAX_BYTES", DEFAULT_WEBHOOK_MAX_BYTES),
             http_port=int(env.get("BOSUN_HTTP_PORT") or 8080),
+            sdk_metrics_port=int(env.get("BOSUN_SDK_METRICS_PORT") or 0),
             store_max_bytes=_size(env, "BOSUN_STORE_MAX_BYTES", DEFAULT_STORE_MAX_BYTES),
             git_cache_max_bytes=_size(env, "BOSUN_GIT_CACHE_MAX_BYTES", DEFAULT_GIT_CACHE_MAX_BYTES),
             store_grace_seconds=float(env.get("BOSUN_STORE_GRACE_SECONDS") or 60.0),

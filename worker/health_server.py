@@ -5,14 +5,18 @@
 - ``/readyz`` answers 200 once the worker is connected to Temporal and polling (:class:`Readiness`
   set by ``worker.main.run``; for ``--processes N`` the supervisor's view of all its children), else 503.
 
+- ``/metrics`` answers the Prometheus exposition (:mod:`worker.metrics`) when the worker gives one.
+
 The server starts before the worker connects, so ``/readyz`` says 503 while Temporal is unreachable.
-Port from ``BOSUN_HTTP_PORT`` (0: no server). To add an endpoint, add a path to ``_ROUTES``.
+Port from ``BOSUN_HTTP_PORT`` (0: no server). To add an endpoint, add a path to ``_routes``: a
+function returning ``(status, body)`` or ``(status, body, content type)``, or a coroutine of one.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import logging
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -48,28 +52,51 @@ class Readiness:
                 self._report_fd = None
 
 
-def _response(status: int, body: str) -> bytes:
-    reason = {200: "OK", 404: "Not Found", 503: "Service Unavailable"}[status]
+TEXT = "text/plain; charset=utf-8"
+PROMETHEUS_TEXT = "text/plain; version=0.0.4; charset=utf-8"
+"""Prometheus' text exposition format, which every Prometheus version reads."""
+Reply = tuple[int, str] | tuple[int, str, str]
+Route = Callable[[], Reply | Awaitable[Reply]]
+
+
+def _response(status: int, body: str, content_type: str = TEXT) -> bytes:
+    reason = {200: "OK", 404: "Not Found", 500: "Internal Server Error", 503: "Service Unavailable"}[status]
     payload = body.encode()
     head = (
-        f"HTTP/1.1 {status} {reason}\r\nContent-Type: text/plain; charset=utf-8\r\n"
+        f"HTTP/1.1 {status} {reason}\r\nContent-Type: {content_type}\r\n"
         f"Content-Length: {len(payload)}\r\nConnection: close\r\n\r\n"
     )
     return head.encode() + payload
 
 
-def _routes(ready: Callable[[], bool]) -> dict[str, Callable[[], tuple[int, str]]]:
-    return {
+def _routes(ready: Callable[[], bool], metrics: Callable[[], Awaitable[bytes]] | None) -> dict[str, Route]:
+    routes: dict[str, Route] = {
         "/healthz": lambda: (200, "ok\n"),
         "/readyz": lambda: (
             (200, "ready\n") if ready() else (503, "not ready: not connected to Temporal or not polling\n")
         ),
     }
+    if metrics is not None:
+
+        async def exposition() -> Reply:
+            return (200, (await metrics()).decode(), PROMETHEUS_TEXT)
+
+        routes["/metrics"] = exposition
+    return routes
 
 
-async def _handle(
-    routes: dict[str, Callable[[], tuple[int, str]]], reader: asyncio.StreamReader, writer: asyncio.StreamWriter
-) -> None:
+async def _reply(route: Route | None, path: str) -> Reply:
+    if route is None:
+        return (404, f"unknown path {path!r}; try /healthz, /readyz or /metrics\n")
+    try:
+        reply = route()
+        return await reply if inspect.isawaitable(reply) else reply
+    except Exception:
+        log.exception("%s failed", path)
+        return (500, f"{path} failed; see the worker's log\n")
+
+
+async def _handle(routes: dict[str, Route], reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
     try:
         request_line = await asyncio.wait_for(reader.readline(), timeout=5)
         parts = request_line.decode("latin-1").split()
@@ -77,9 +104,7 @@ async def _handle(
         if request_route is not None:  # it reads the headers and body and writes the response itself
             return await request_route(parts[0], reader, writer)
         path = parts[1].split("?", 1)[0] if len(parts) >= 2 else ""
-        route = routes.get(path)
-        status, body = route() if route else (404, f"unknown path {path!r}; try /healthz or /readyz\n")
-        writer.write(_response(status, body))
+        writer.write(_response(*await _reply(routes.get(path), path)))
         await writer.drain()
     except (TimeoutError, ConnectionError):
         pass
@@ -90,12 +115,19 @@ async def _handle(
 
 
 @contextlib.asynccontextmanager
-async def serving(port: int, ready: Callable[[], bool], *, host: str = "0.0.0.0") -> AsyncIterator[int]:  # noqa: S104 - probes come from the kubelet
-    """Serve the probes on ``port`` (0: nothing) while the block runs; yields the port."""
+async def serving(
+    port: int,
+    ready: Callable[[], bool],
+    *,
+    host: str = "0.0.0.0",  # noqa: S104 - probes come from the kubelet
+    metrics: Callable[[], Awaitable[bytes]] | None = None,
+) -> AsyncIterator[int]:
+    """Serve the probes (and ``/metrics`` with ``metrics``) on ``port`` (0: nothing) while the block
+    runs; yields the port."""
     if not port:
         yield 0
         return
-    routes = _routes(ready)
+    routes = _routes(ready, metrics)
     try:
         server = await asyncio.start_server(lambda r, w: _handle(routes, r, w), host=host, port=port)
     except OSError as exc:

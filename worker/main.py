@@ -10,7 +10,8 @@ import asyncio
 import concurrent.futures
 import contextlib
 import logging
-from collections.abc import Callable
+import os
+from collections.abc import Callable, Coroutine, Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -38,13 +39,16 @@ from activities.source import SourceActivities
 from activities.store import ContentStore
 from activities.temporal_connection import TemporalConnection
 from activities.trigger import TriggerActivities
+from bosun import metrics
 from bosun.paths import store_dir
 from bosun.protocol import DeclarativeSignal, declarative_workflow_id
-from worker import health_server
+from worker import health_server, metrics_processes
 from worker.app_watch import Poker, ResourceWatch
 from worker.cluster_workers import ClusterWorkers
 from worker.config import WorkerConfig
 from worker.health_server import Readiness
+from worker.launch import PROCESS_ENV
+from worker.metrics import MetricsEndpoint, sdk_runtime
 from worker.rollout_watch import watch_rollouts
 from worker.shutdown import stop_on_signals
 from worker.webhooks import webhook_route
@@ -188,7 +192,9 @@ def temporal_connection(config: WorkerConfig) -> TemporalConnection:
 
 async def connect(config: WorkerConfig) -> Client:
     """The Temporal client; a TemporalConnectionError (one line, no secrets) when it cannot connect."""
-    return await temporal_connection(config).client()
+    process = os.environ.get(PROCESS_ENV, "")
+    runtime = sdk_runtime(config.sdk_metrics_port, int(process) if process.isdigit() else 0)
+    return await temporal_connection(config).client(runtime)
 
 
 async def start_declarative_apps(client: Client, config: WorkerConfig) -> None:
@@ -232,15 +238,18 @@ def watch_applications(
 
 async def run(config: WorkerConfig) -> None:
     readiness = Readiness.from_env()
+    endpoint = MetricsEndpoint()
+    metrics.home_namespace = config.control_namespace
     # Probes are served before connecting: /readyz says 503 until the worker polls.
-    async with health_server.serving(config.http_port, lambda: readiness.ready):
-        await serve(config, readiness)
+    async with health_server.serving(config.http_port, lambda: readiness.ready, metrics=endpoint.render):
+        await serve(config, readiness, endpoint)
 
 
-async def serve(config: WorkerConfig, readiness: Readiness) -> None:
+async def serve(config: WorkerConfig, readiness: Readiness, endpoint: MetricsEndpoint) -> None:
     """Poll the main queue (unless ``main_queue`` is off) and the clusters' queues until SIGTERM/SIGINT."""
     client = await connect(config)
     activities = build_activities(config, client)
+    endpoint.attach(client, activities.clusters, task_queue=config.task_queue)
     grace = timedelta(seconds=config.shutdown_seconds)
     with concurrent.futures.ThreadPoolExecutor(max_workers=32) as executor:
         worker = (
@@ -280,6 +289,9 @@ async def serve(config: WorkerConfig, readiness: Readiness) -> None:
                 await start_declarative_apps(client, config)
                 poking = watch_applications(client, config, activities.clusters, stop)
                 rollout_watch = watch_rollouts(client, activities.clusters, stop)
+            scrape_time = metrics_processes.scrape_time_file()
+            if scrape_time is not None:  # process 0 of --processes N: the supervisor serves /metrics
+                running.enter_context(_background(endpoint.write_scrape_time(scrape_time, stop)))
             readiness.set(True)
             logging.info(
                 "bosun worker polling %s on %s (clusters: %s)",
@@ -300,6 +312,16 @@ async def serve(config: WorkerConfig, readiness: Readiness) -> None:
             if rollout_watch is not None:
                 await rollout_watch
         logging.info("bosun worker stopped")
+
+
+@contextlib.contextmanager
+def _background(coroutine: Coroutine[Any, Any, None]) -> Iterator[asyncio.Task[None]]:
+    """A task for the life of a block, cancelled at its end."""
+    task = asyncio.create_task(coroutine)
+    try:
+        yield task
+    finally:
+        task.cancel()
 
 
 def main() -> None:

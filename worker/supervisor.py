@@ -11,8 +11,9 @@ The supervisor (this process, no Temporal client of its own):
   others): a duplicate watch would be harmless — a poke is idempotent — but costs a watch connection
   per process on the API servers and duplicate signals. Across machines (Deployment replicas) each
   pod's child 0 watches; leader election for that is not worth its cost;
-- serves ``/healthz`` (its loop answers) and ``/readyz`` (every child says it polls, told through a
-  pipe, ``worker.health_server.Readiness``); children serve no HTTP;
+- serves ``/healthz`` (its loop answers), ``/readyz`` (every child says it polls, told through a
+  pipe, ``worker.health_server.Readiness``) and ``/metrics`` (the children's, summed:
+  ``worker.metrics_processes``); children serve no HTTP;
 - has the kernel send SIGTERM to the children if it dies itself (Linux ``PR_SET_PDEATHSIG``, set by
   each child, :func:`follow_supervisor`), so a killed supervisor leaves no orphan polling;
 - forwards SIGTERM/SIGINT to the children, waits for them (their grace period plus a margin),
@@ -34,6 +35,7 @@ from dataclasses import dataclass, field
 from worker import health_server
 from worker.health_server import READY_FD_ENV
 from worker.launch import PROCESS_ENV
+from worker.metrics_processes import ProcessMetrics
 from worker.shutdown import WATCHDOG_MARGIN_SECONDS
 
 log = logging.getLogger(__name__)
@@ -98,6 +100,7 @@ class Supervisor:
         self._backoff = backoff
         self._env = dict(os.environ if env is None else env)
         self._stop = asyncio.Event()
+        self._metrics = ProcessMetrics()
 
     def ready(self) -> bool:
         return all(child.ready for child in self.children)
@@ -106,9 +109,12 @@ class Supervisor:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, self._on_signal, sig)
-        async with health_server.serving(self._http_port, self.ready):
-            log.info("bosun worker supervisor: %d processes", len(self.children))
-            await asyncio.gather(*(self._keep(child) for child in self.children))
+        try:
+            async with health_server.serving(self._http_port, self.ready, metrics=self._metrics.render):
+                log.info("bosun worker supervisor: %d processes", len(self.children))
+                await asyncio.gather(*(self._keep(child) for child in self.children))
+        finally:
+            self._metrics.close()
         clean = all(child.exit_codes and child.exit_codes[-1] in CLEAN_EXITS for child in self.children)
         log.info("bosun worker supervisor stopped (%s)", "clean" if clean else "a child did not stop cleanly")
         return 0 if clean else 1
@@ -128,6 +134,7 @@ class Supervisor:
             "BOSUN_HTTP_PORT": "0",
             "BOSUN_WEBHOOK_PORT": self._env.get("BOSUN_WEBHOOK_PORT", "0") if child.index == 0 else "0",
             READY_FD_ENV: str(ready_fd),
+            **self._metrics.env(),
         }
 
     async def _keep(self, child: Child) -> None:
@@ -175,6 +182,7 @@ class Supervisor:
                 log.warning("worker process %d did not stop in time: SIGKILL", child.index)
                 child.process.kill()
         code = await waiting
+        self._metrics.child_exited(child.process.pid)
         stopping.cancel()
         await reading
         child.ready = False
