@@ -1,12 +1,14 @@
 """One ``git ls-remote`` per repository and revision per interval, shared by every app of a worker process.
 
 A thousand apps on one repository used to run a thousand ``ls-remote`` calls per refresh period.
-Argo CD's repo-server caches resolved revisions for 3 minutes (``--revision-cache-expiration``,
-``ARGOCD_RECONCILIATION``'s companion; periodic refreshes use the cache, a refresh someone asks for —
-the UI's button, the ``argocd.argoproj.io/refresh`` annotation, a webhook — resolves again).
-This cache keeps the same default (``BOSUN_REVISION_CACHE_SECONDS``, 180; 0 turns it off) but
-adds a rule Argo CD does not need, because Bosun's tests and users expect a commit to be seen at
-an app's *next* refresh, however short its interval:
+Argo CD caches resolved revisions for 3 minutes since v2.1 (the repo-server's revision cache,
+``--revision-cache-expiration``): a periodic refresh (``CompareWithLatest``) uses it, while a refresh
+someone asks for — the UI's button, the ``argocd.argoproj.io/refresh`` annotation, a webhook — resolves
+again (``CompareWithLatestForceResolve``, argoproj/argo-cd#16624), and so does an app being created or
+changed (argoproj/argo-cd#7244). The activity here cannot tell a periodic refresh from a requested one
+(the workflow does not say). So this cache keeps Argo CD's default (``BOSUN_REVISION_CACHE_SECONDS``,
+180; 0 turns it off) with a rule that needs no such flag, because Bosun's tests and users expect a
+commit to be seen at an app's next refresh, however short its interval (3 s in the e2e tests):
 
     an app (the workflow that asked, ``caller``) is served a cached commit only if that
     ``ls-remote`` started after the app's previous answer.
