@@ -23,8 +23,9 @@ process) takes only an ``ls-remote`` that started after it asked — a concurren
 its own — so a new app always starts from the newest commit.
 
 Webhooks make the interval irrelevant: :func:`invalidate` (the webhook handler, for the pushed
-repository; or every repository) writes a marker file under the worker's ``BOSUN_HOME``, and
-every worker process sharing it then treats what it cached before the marker as stale.
+repository through :func:`stale_marker`; or every repository) writes a marker file under the
+worker's ``BOSUN_HOME``, and every worker process sharing it then treats what it cached before
+the marker as stale.
 Entries are per process (the marker files are the only shared part): with ``--processes N``
 there are up to N calls per interval. Failures are never cached.
 """
@@ -59,6 +60,18 @@ def invalidate(markers: Path, url: str | None = None) -> None:
     path.touch()
     now = time.time()
     os.utime(path, (now, now))  # touch() keeps an existing file's mtime on some filesystems
+
+
+def stale_marker(home: Path) -> Callable[[list[str]], None]:
+    """What the webhook endpoint calls with the repoURLs a push moved, before it signals their apps
+    (``WebhookEndpoint(before_refresh=stale_marker(config.home))``)."""
+    markers = markers_dir(home)
+
+    def mark(urls: list[str]) -> None:
+        for url in dict.fromkeys(urls):
+            invalidate(markers, url)
+
+    return mark
 
 
 @dataclass(frozen=True)

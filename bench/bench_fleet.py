@@ -215,6 +215,7 @@ class Stack:
     env: dict[str, str]
     temporal_pid: int
     http_port: int
+    webhook_port: int
     worker: subprocess.Popen[bytes]
     rss_at_start: int = 0
     lines: list[str] = field(default_factory=list)
@@ -227,7 +228,7 @@ class Stack:
 @contextmanager
 def stack(processes_count: int) -> Iterator[Stack]:
     work = Path(tempfile.mkdtemp(prefix="bosun-fleet-"))
-    temporal_port, ui_port, http_port = processes.free_ports(3)
+    temporal_port, ui_port, http_port, webhook_port = processes.free_ports(4)
     temporal = devtemporal.up(port=temporal_port, ui_port=ui_port, directory=work / "temporal")
     name = f"fleet-{uuid.uuid4().hex[:6]}"
     worker: subprocess.Popen[bytes] | None = None
@@ -242,6 +243,8 @@ def stack(processes_count: int) -> Iterator[Stack]:
             "BOSUN_TASK_QUEUE": "fleet",
             "BOSUN_KUBECONFIG": str(cluster.kubeconfig),
             "BOSUN_HTTP_PORT": str(http_port),
+            # with --processes N the supervisor holds BOSUN_HTTP_PORT; process 0 serves webhooks here
+            "BOSUN_WEBHOOK_PORT": str(webhook_port),
         }
         log = work / "worker.log"
         worker = subprocess.Popen(
@@ -264,6 +267,7 @@ def stack(processes_count: int) -> Iterator[Stack]:
             env=env,
             temporal_pid=temporal.pid,
             http_port=http_port,
+            webhook_port=webhook_port,
             worker=worker,
         )
     finally:
@@ -541,10 +545,14 @@ def commit_to_healthy(s: Stack, samples: int) -> None:
             write(repo, {"deploy.json": deployment("hooked", 1, version=f"b{i}")})
             after = commit(repo, f"version b{i}")
             started = time.perf_counter()
+            body = push_payload(repo_url, before, after)
             try:
-                code = post_webhook(s.http_port, push_payload(repo_url, before, after))
-            except OSError as exc:
-                return f"webhook   SKIPPED: nothing answers on the worker's HTTP port {s.http_port} ({exc})"
+                code = post_webhook(s.webhook_port, body)
+            except OSError:  # no BOSUN_WEBHOOK_PORT in this build: the probes' port, as one process serves it
+                try:
+                    code = post_webhook(s.http_port, body)
+                except OSError as exc:
+                    return f"webhook   SKIPPED: nothing answers on the worker's HTTP ports ({exc})"
             if code == 404:
                 return "webhook   SKIPPED: POST /api/webhook answered 404 (the webhook endpoint is not in this build)"
             if code >= 300:

@@ -12,7 +12,7 @@ from temporalio.testing import ActivityEnvironment
 
 from activities.contracts import ResolveRevisionInput
 from activities.gitrepo import GitCache, GitError
-from activities.revisions import RevisionCache, invalidate
+from activities.revisions import RevisionCache, invalidate, markers_dir, stale_marker
 from activities.source import SourceActivities
 from activities.store import ContentStore
 
@@ -194,3 +194,13 @@ def test_the_resolve_revision_activity_shares_resolutions_between_apps(repo: Rep
         result = env.run(activities.resolve_revision, ResolveRevisionInput(repo_url=repo.url, revision="main"))
         assert result.commit == head
     assert len(calls) == 3  # a, b (new to the process), then one per round
+
+
+def test_the_webhook_hook_marks_the_pushed_repositories_stale(repo: Repo, counted: Counted, tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    cache = RevisionCache(max_age_seconds=180, markers=markers_dir(home))
+    for app in ("a", "b"):
+        cache.resolve(repo.url, "main", caller=f"app:{app}", fetch=counted.resolver(repo.url, "main"))
+    newer = repo.commit()
+    stale_marker(home)([repo.url, repo.url])
+    assert cache.resolve(repo.url, "main", caller="app:a", fetch=counted.resolver(repo.url, "main")) == newer
