@@ -25,6 +25,7 @@ Run (parts: cold, idle, noop, drift, webhook, rss; default all):
     .venv/bin/python bench/bench_fleet.py --apps 100
     .venv/bin/python bench/bench_fleet.py --apps 100,1000 --only cold,idle,rss
     .venv/bin/python bench/bench_fleet.py --apps 100 --only drift,webhook --samples 3
+    .venv/bin/python bench/bench_fleet.py --apps 100 --only idle --env BOSUN_REVISION_CACHE_SECONDS=0
 With several ``--apps`` sizes the stack is started afresh for each. ``idle``, ``noop`` and
 ``rss`` run with the fleet declared (untimed when ``cold`` is not asked for).
 """
@@ -226,7 +227,7 @@ class Stack:
 
 
 @contextmanager
-def stack(processes_count: int) -> Iterator[Stack]:
+def stack(processes_count: int, worker_env: dict[str, str]) -> Iterator[Stack]:
     work = Path(tempfile.mkdtemp(prefix="bosun-fleet-"))
     temporal_port, ui_port, http_port, webhook_port = processes.free_ports(4)
     temporal = devtemporal.up(port=temporal_port, ui_port=ui_port, directory=work / "temporal")
@@ -245,6 +246,7 @@ def stack(processes_count: int) -> Iterator[Stack]:
             "BOSUN_HTTP_PORT": str(http_port),
             # with --processes N the supervisor holds BOSUN_HTTP_PORT; process 0 serves webhooks here
             "BOSUN_WEBHOOK_PORT": str(webhook_port),
+            **worker_env,
         }
         log = work / "worker.log"
         worker = subprocess.Popen(
@@ -573,8 +575,11 @@ def commit_to_healthy(s: Stack, samples: int) -> None:
 
 
 def run(apps: int, parts: set[str], args: argparse.Namespace) -> None:
-    print(f"\n== {apps} apps, {args.processes} worker processes, parts: {', '.join(p for p in PARTS if p in parts)}")
-    with stack(args.processes) as s:
+    settings = "".join(f", {item}" for item in args.env)
+    chosen = ", ".join(p for p in PARTS if p in parts)
+    print(f"\n== {apps} apps, {args.processes} worker processes{settings}, parts: {chosen}")
+    worker_env = dict(item.split("=", 1) for item in args.env)
+    with stack(args.processes, worker_env) as s:
         rss_start = rss_bytes(s.worker.pid)
         idle_baseline = None
         if "idle" in parts:
@@ -627,7 +632,16 @@ def main() -> None:
     parser.add_argument(
         "--cold-timeout", type=float, default=600.0, help="seconds the cold fleet may take (default 600)"
     )
+    parser.add_argument(
+        "--env",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a setting for the worker, e.g. BOSUN_REVISION_CACHE_SECONDS=0 (repeatable)",
+    )
     args = parser.parse_args()
+    if any("=" not in item for item in args.env):
+        parser.error("--env takes NAME=VALUE")
     parts = {p.strip() for p in args.only.split(",") if p.strip()}
     unknown = parts - set(PARTS)
     if unknown:
