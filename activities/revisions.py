@@ -22,6 +22,7 @@ process has not answered before (a new app, or one whose last activity ran in an
 process) takes only an ``ls-remote`` that started after it asked — a concurrent one it joins, or
 its own — so a new app always starts from the newest commit.
 
+A hard refresh (``ResolveRevisionInput.fresh``) always asks the repository, as Argo CD's.
 Webhooks make the interval irrelevant: :func:`invalidate` (the webhook handler, for the pushed
 repository through :func:`stale_marker`; or every repository) writes a marker file under the
 worker's ``BOSUN_HOME``, and every worker process sharing it then treats what it cached before
@@ -97,10 +98,13 @@ class RevisionCache:
         self._locks: dict[tuple[str, str], threading.Lock] = {}
         self._guard = threading.Lock()
 
-    def resolve(self, url: str, revision: str, *, caller: str | None, fetch: Callable[[], str]) -> str:
+    def resolve(
+        self, url: str, revision: str, *, caller: str | None, fetch: Callable[[], str], fresh: bool = False
+    ) -> str:
         """The commit ``revision`` of ``url`` names: cached if ``caller`` may be served it
         (see the module docstring), else from ``fetch()`` (which runs ``ls-remote``).
-        No ``caller`` (not an app's activity) or a max age of 0: always ``fetch()``."""
+        No ``caller`` (not an app's activity) or a max age of 0: always ``fetch()``; ``fresh``
+        (a hard refresh): ``fetch()`` too, and the others are served its answer."""
         if caller is None or self._max_age <= 0:
             return fetch()
         key = (url, revision)
@@ -110,7 +114,7 @@ class RevisionCache:
             lock = self._locks.setdefault(key, threading.Lock())
         with lock:  # one ls-remote per key at a time: who waits takes its result
             entry = self._entries.get(key)
-            if entry is None or not self._fresh(entry, url, since):
+            if fresh or entry is None or not self._fresh(entry, url, since):
                 started = self._clock()
                 entry = _Entry(commit=fetch(), started=started)
                 self._entries[key] = entry

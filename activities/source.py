@@ -73,6 +73,7 @@ class SourceActivities:
                 input.revision,
                 caller=activity.info().workflow_id if activity.in_activity() else None,
                 fetch=lambda: self._git.resolve(input.repo_url, input.revision),
+                fresh=input.fresh,
             )
             return ResolveRevisionResult(commit=commit)
         except GitError as exc:

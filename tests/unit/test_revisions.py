@@ -204,3 +204,17 @@ def test_the_webhook_hook_marks_the_pushed_repositories_stale(repo: Repo, counte
     newer = repo.commit()
     stale_marker(home)([repo.url, repo.url])
     assert cache.resolve(repo.url, "main", caller="app:a", fetch=counted.resolver(repo.url, "main")) == newer
+
+
+def test_a_hard_refresh_asks_the_repository_and_shares_its_answer(repo: Repo, counted: Counted) -> None:
+    cache = RevisionCache(max_age_seconds=180, clock=Clock())
+    for app in ("a", "b"):
+        cache.resolve(repo.url, "main", caller=f"app:{app}", fetch=counted.resolver(repo.url, "main"))
+    newer = repo.commit()
+    # a would be served b's answer (from before the commit); a hard refresh asks the repository
+    assert (
+        cache.resolve(repo.url, "main", caller="app:a", fetch=counted.resolver(repo.url, "main"), fresh=True) == newer
+    )
+    assert counted.calls == 3
+    assert cache.resolve(repo.url, "main", caller="app:b", fetch=counted.resolver(repo.url, "main")) == newer
+    assert counted.calls == 3
