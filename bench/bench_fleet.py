@@ -521,7 +521,7 @@ def post_webhook(port: int, body: bytes) -> int:
         return exc.code
 
 
-def commit_to_healthy(s: Stack, samples: int) -> None:
+def commit_to_healthy(s: Stack, samples: int, timeout: float) -> None:
     repo = s.work / "hooked-repo"
     repo_url = git_repo(repo, {"deploy.json": deployment("hooked", 1)})
     kubectl(s.kubeconfig, "create", "namespace", "kubectl-hooked")
@@ -560,7 +560,10 @@ def commit_to_healthy(s: Stack, samples: int) -> None:
                 return "webhook   SKIPPED: POST /api/webhook answered 404 (the webhook endpoint is not in this build)"
             if code >= 300:
                 return f"webhook   SKIPPED: POST /api/webhook answered {code}"
-            await wait_app(handle, revision=after, timeout=300)
+            try:
+                await wait_app(handle, revision=after, timeout=timeout)
+            except TimeoutError as exc:  # the push matched no app, or the refresh did not happen
+                return f"webhook   NOT LIVE: answered {code}, but {exc}"
             results.append(time.perf_counter() - started)
         return results
 
@@ -611,7 +614,7 @@ def run(apps: int, parts: set[str], args: argparse.Namespace) -> None:
         if "drift" in parts:
             drift_to_healed(s, args.samples, args.drift_timeout)
         if "webhook" in parts:
-            commit_to_healthy(s, args.samples)
+            commit_to_healthy(s, args.samples, args.webhook_timeout)
 
 
 def main() -> None:
