@@ -634,6 +634,9 @@ def main() -> None:
         "--drift-timeout", type=float, default=30.0, help="seconds a drift sample may take (default 30)"
     )
     parser.add_argument(
+        "--webhook-timeout", type=float, default=60.0, help="seconds a pushed commit may take to be live (default 60)"
+    )
+    parser.add_argument(
         "--cold-timeout", type=float, default=600.0, help="seconds the cold fleet may take (default 600)"
     )
     parser.add_argument(
