@@ -16,7 +16,7 @@ CPU, as ``worker/launch.py``) in a temporary directory, then measures, in one pr
            ``--drift-timeout`` is reported as such and healed by a refresh). Baseline: a
            ``kubectl scale`` back to the Git value (the API round trip).
   webhook  a commit to a one-Deployment app's repository, then a GitHub push payload POSTed to
-           ``/api/webhook`` on the worker's HTTP port → the app Synced/Healthy at that commit, p50.
+           ``/api/webhook`` (``BOSUN_WEBHOOK_PORT``, else the HTTP port) → the app Synced/Healthy at that commit, p50.
            Skipped with a message when the endpoint answers 404 (not built) or cannot be reached.
            Baseline: ``kubectl apply --server-side`` of the changed Deployment + ``rollout status``.
   rss      resident memory of the worker processes with the fleet. Baseline: right after start.
