@@ -31,6 +31,8 @@ class Destination(BaseModel):
 class ResolveRevisionInput(BaseModel):
     repo_url: str
     revision: str = "HEAD"
+    fresh: bool = False
+    """A hard refresh: ask the repository, whatever revision the worker has cached (activities/revisions.py)."""
 
 
 class ResolveRevisionResult(BaseModel):

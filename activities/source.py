@@ -35,6 +35,7 @@ from activities.contracts import (
 from activities.credentials import CredentialError, CredentialStore
 from activities.gitrepo import GitCache, GitError, redact_url
 from activities.renderers import RENDERER_VERSION, RenderError, render_source, tool_versions
+from activities.revisions import RevisionCache
 from activities.store import ContentStore, cache_key
 from bosun.resources import Manifest
 
@@ -51,8 +52,10 @@ class SourceActivities:
         workdir: Path,
         cluster_info: ClusterInfo | None = None,
         credentials: CredentialStore | None = None,
+        revisions: RevisionCache | None = None,
     ) -> None:
         self._git = git
+        self._revisions = revisions if revisions is not None else RevisionCache(max_age_seconds=0)
         # The worker hands its credential store to the GitCache only; Helm repositories share it.
         self._credentials = credentials if credentials is not None else git._credentials
         self._store = store
@@ -65,7 +68,14 @@ class SourceActivities:
     @activity.defn(name="resolve_revision")
     def resolve_revision(self, input: ResolveRevisionInput) -> ResolveRevisionResult:
         try:
-            return ResolveRevisionResult(commit=self._git.resolve(input.repo_url, input.revision))
+            commit = self._revisions.resolve(
+                input.repo_url,
+                input.revision,
+                caller=activity.info().workflow_id if activity.in_activity() else None,
+                fetch=lambda: self._git.resolve(input.repo_url, input.revision),
+                fresh=input.fresh,
+            )
+            return ResolveRevisionResult(commit=commit)
         except GitError as exc:
             raise ApplicationError(str(exc), type="GitError", non_retryable=not exc.retryable) from None
 

@@ -50,6 +50,9 @@ BOSUN_STORE_MAX_BYTES                       bound of the content store ($BOSUN_H
                                             and diffs: least recently used entries are evicted beyond it
                                             (default 1Gi; bytes, or 512Mi, 2Gi, 500M)
 BOSUN_STORE_GRACE_SECONDS                   store entries used this recently are never evicted (default 60)
+BOSUN_REVISION_CACHE_SECONDS                how long a resolved branch or tag is shared by the apps of a worker process
+                                            (default 180, Argo CD's --revision-cache-expiration; 0: off); an app is
+                                            never served one older than its own last refresh (activities/revisions.py)
 BOSUN_GIT_CACHE_MAX_BYTES                   bound of the git mirrors ($BOSUN_HOME/cache/git): least recently
                                             used mirrors not being fetched are evicted beyond it (default 5Gi)
 
@@ -105,6 +108,7 @@ class WorkerConfig:
     store_max_bytes: int = DEFAULT_STORE_MAX_BYTES
     git_cache_max_bytes: int = DEFAULT_GIT_CACHE_MAX_BYTES
     store_grace_seconds: float = 60.0
+    revision_cache_seconds: float = 180.0
     in_cluster: InClusterAccess | None = None
     """The pod's ServiceAccount, when no kubeconfig is set and KUBERNETES_SERVICE_HOST is (``kubeconfigs`` empty)."""
 
@@ -146,6 +150,7 @@ class WorkerConfig:
             store_max_bytes=_size(env, "BOSUN_STORE_MAX_BYTES", DEFAULT_STORE_MAX_BYTES),
             git_cache_max_bytes=_size(env, "BOSUN_GIT_CACHE_MAX_BYTES", DEFAULT_GIT_CACHE_MAX_BYTES),
             store_grace_seconds=float(env.get("BOSUN_STORE_GRACE_SECONDS") or 60.0),
+            revision_cache_seconds=float(env.get("BOSUN_REVISION_CACHE_SECONDS") or 180.0),
             in_cluster=access if isinstance(access, InClusterAccess) else None,
         )
 

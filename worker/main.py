@@ -32,6 +32,7 @@ from activities.gitrepo import GitCache
 from activities.kube import ClusterRegistry
 from activities.orphans import OrphanActivities
 from activities.projects import ProjectActivities, ProjectReader
+from activities.revisions import RevisionCache, markers_dir
 from activities.rollout_trigger import RolloutTriggerActivities
 from activities.rollouts import RolloutActivities
 from activities.settings import SettingsReader
@@ -97,6 +98,7 @@ def build_activities(config: WorkerConfig, client: Client) -> Activities:
         store=store,
         workdir=config.home / "cache" / "work",
         cluster_info=lambda destination: clusters.client(destination).server_info(),
+        revisions=RevisionCache(max_age_seconds=config.revision_cache_seconds, markers=markers_dir(config.home)),
     )
     reader = ProjectReader(clusters=clusters, namespace=config.control_namespace)
     settings = settings_reader(config)

@@ -526,13 +526,15 @@ class ApplicationWorkflow:
             self._state.status.pinned_revision = ""
         return outcome.revision
 
-    async def _resolve(self, revision: str, source: ApplicationSource | None = None) -> str:
-        """The commit ``revision`` names now; a Helm repository chart's version is kept as is."""
+    async def _resolve(self, revision: str, source: ApplicationSource | None = None, *, fresh: bool = False) -> str:
+        """The commit ``revision`` names now (``fresh``: a hard refresh, past the worker's cache of
+        resolved revisions); a Helm repository chart's version is kept as is."""
         source = source or self._app.sources_list()[0]
         if source.chart:
             return revision
         resolved = await calls.resolve_revision(
-            ResolveRevisionInput(repo_url=source.repo_url, revision=revision), summary=f"resolve {revision or 'HEAD'}"
+            ResolveRevisionInput(repo_url=source.repo_url, revision=revision, fresh=fresh),
+            summary=f"resolve {revision or 'HEAD'}",
         )
         return resolved.commit
 
@@ -541,7 +543,8 @@ class ApplicationWorkflow:
         and render them together; (the commits, the render, what was rendered: the recipe)."""
         sources = self._app.sources_list()
         commits = [
-            await self._resolve(revision if i == 0 else src.target_revision, src) for i, src in enumerate(sources)
+            await self._resolve(revision if i == 0 else src.target_revision, src, fresh=hard)
+            for i, src in enumerate(sources)
         ]
         recipe = RenderInput(
             app=self._app.metadata.name,
