@@ -38,6 +38,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Generic, TypeVar
 
+from bosun import metrics
 from bosun.resources import Manifest
 from bosun.tracking import ANNOTATION, DEFAULT_LABEL_KEY, LEGACY_ANNOTATION
 
@@ -128,6 +129,8 @@ class KindCache:
         self._label_keys = label_keys
         self._on_change = on_change
         self._objects: dict[ObjectKey, _Entry] = {}
+        self._kept = 0
+        """How many of ``_objects`` are kept (tracked): what ``len`` and the metric say."""
         self._lock = threading.Lock()
         self._synced = threading.Event()
         self._stop = threading.Event()
@@ -195,7 +198,13 @@ class KindCache:
 
     def __len__(self) -> int:
         with self._lock:
-            return sum(1 for entry in self._objects.values() if entry.obj is not None)
+            return self._kept
+
+    def _report(self) -> None:
+        """``bosun_watch_cache_objects`` for this kind of this cluster."""
+        metrics.set_watch_cache_objects(
+            server=self._client.name, kind=f"{self.api_version}/{self.kind}", count=self._kept
+        )
 
     # ------------------------------------------------------------------ writes
 
@@ -213,12 +222,17 @@ class KindCache:
             if current is not None and not _newer_or_same(version, current.version):
                 return False
             self._objects[key] = _Entry(version, kept)
+            self._kept += (kept is not None) - (current is not None and current.obj is not None)
+        self._report()
         return kept is not None or (current is not None and current.obj is not None)
 
     def remove(self, obj: Manifest) -> bool:
         """Forget ``obj`` (deleted); whether it was a tracked object."""
         with self._lock:
             current = self._objects.pop(object_key(obj), None)
+            if current is not None and current.obj is not None:
+                self._kept -= 1
+        self._report()
         return current is not None and current.obj is not None
 
     # ------------------------------------------------------------------ thread
@@ -264,6 +278,8 @@ class KindCache:
             listed[object_key(obj)] = _Entry(resource_version(obj), kept)
         with self._lock:
             before, self._objects = self._objects, listed
+            self._kept = sum(1 for e in listed.values() if e.obj is not None)
+        self._report()
         self.relists += 1
         first = self.relists == 1
         self._synced.set()

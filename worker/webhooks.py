@@ -28,9 +28,10 @@ from typing import Any
 from temporalio.client import Client, WorkflowQueryFailedError, WorkflowQueryRejectedError
 from temporalio.service import RPCError
 
+from activities import revisions
 from activities.kubeaccess import KubeAccess
 from activities.management import DEFAULT_NAMESPACE, Cached, ManagementError, ManagementSecrets
-from bosun import webhooks
+from bosun import metrics, webhooks
 from bosun.protocol import AppQuery, AppSignal, RefreshRequest, app_name_of
 from bosun.webhooks import Push, WebhookRefused, WebhookSecrets
 from worker import health_server
@@ -217,6 +218,8 @@ async def webhook_route(client: Client, config: WorkerConfig) -> AsyncIterator[N
         config.task_queue,
         WebhookSecretsReader.of(access, namespace=config.control_namespace).snapshot,
         max_bytes=config.webhook_max_bytes,
+        before_refresh=revisions.stale_marker(config.home),
+        count=metrics.count_webhook_request,
     )
     health_server.REQUEST_ROUTES[webhooks.PATH] = endpoint
     log.info("git webhooks on http://0.0.0.0:%d%s", port, webhooks.PATH)
