@@ -140,14 +140,7 @@ def up(
             timeout=timeout,
         )
         pid = launch("kube-apiserver", [str(binary), "kube-apiserver", *_apiserver_flags(state, certs)])
-        admin_ctx = _client_ssl(certs, "admin")
-        processes.wait_until(
-            lambda: _http_ok(f"{state.server}/readyz", admin_ctx),
-            what="kube-apiserver",
-            pid=pid,
-            log=logs / "kube-apiserver.log",
-            timeout=timeout,
-        )
+        _wait_apiserver(state, certs, pid, logs, timeout)
         component_kubeconfig = directory / "kubeconfig-kube-controller-manager"
         pid = launch(
             "kube-controller-manager",
@@ -255,6 +248,11 @@ def restart_apiserver(state: ClusterState, *, timeout: float = 120.0) -> None:
     pid = processes.start("kube-apiserver", argv, log=logs / "kube-apiserver.log")
     state.pids["kube-apiserver"] = pid
     state.save()
+    _wait_apiserver(state, certs, pid, logs, timeout)
+
+
+def _wait_apiserver(state: ClusterState, certs: pki_mod.Pki, pid: int, logs: Path, timeout: float) -> None:
+    """Until the API server answers ``/readyz`` as the admin (its log is shown if it dies first)."""
     admin_ctx = _client_ssl(certs, "admin")
     processes.wait_until(
         lambda: _http_ok(f"{state.server}/readyz", admin_ctx),
