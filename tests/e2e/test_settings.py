@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ from typing import Any
 import pytest
 import yaml
 
+from activities.management import CACHE_SECONDS
 from tests.conftest import Cluster
 from tests.e2e.bosun_stack import Bosun, GitRepo, unique
 from tests.e2e.conftest import eventually, kubectl
@@ -83,7 +85,9 @@ def crds(devcluster_a: Cluster) -> None:
 
 @pytest.fixture
 def argocd_cm(devcluster_a: Cluster, tmp_path: Path) -> Iterator[Callable[[dict[str, str]], Path]]:
-    """Put ``argocd-cm`` with the given data into the control namespace; returns the file written."""
+    """Put ``argocd-cm`` with the given data into the control namespace; returns the file written
+    once the worker's settings cache (``CACHE_SECONDS``) can no longer hold the previous content, so
+    an app created next is compared with these settings from its first sync."""
 
     def put(data: dict[str, str]) -> Path:
         doc = {
@@ -95,6 +99,7 @@ def argocd_cm(devcluster_a: Cluster, tmp_path: Path) -> Iterator[Callable[[dict[
         path = tmp_path / f"argocd-cm-{unique('v')}.yaml"
         path.write_text(yaml.safe_dump(doc))
         kubectl(devcluster_a, "apply", "-f", str(path))
+        time.sleep(CACHE_SECONDS + 0.5)  # the cache's documented expiry, not a guess at speed
         return path
 
     yield put
