@@ -12,6 +12,8 @@ import argparse
 import asyncio
 import logging
 import os
+import sys
+from typing import NoReturn
 
 from activities.temporal_connection import TemporalConnectionError
 from worker.config import WorkerConfig
@@ -60,6 +62,20 @@ def parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _exit_without_finalizing(code: int) -> NoReturn:
+    """Flush the logs and leave at once, skipping the interpreter's finalization.
+
+    After a failed connect the Temporal runtime's native threads are still alive; a normal exit
+    finalizes the interpreter under them, which now and then aborts the process
+    (``PyGILState_Release: thread state … must be current``) with SIGABRT instead of the exit code
+    the caller checks for.
+    """
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
 def main(argv: list[str] | None = None) -> None:
     args = parser().parse_args(argv)
     if os.environ.get(PROCESS_ENV):
@@ -89,7 +105,7 @@ def main(argv: list[str] | None = None) -> None:
             asyncio.run(run(config))
         except TemporalConnectionError as exc:  # unreachable, wrong CA: one line, not a traceback
             logging.error("bosun worker cannot start: %s", exc)
-            raise SystemExit(TemporalConnectionError.EXIT_CODE) from None
+            _exit_without_finalizing(TemporalConnectionError.EXIT_CODE)
         return
     from worker.supervisor import Supervisor
 
