@@ -19,6 +19,7 @@ import logging
 import time
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass
 from itertools import groupby
 from typing import TypeVar
 
@@ -87,6 +88,19 @@ COMPARE_MEMO_ENTRIES = 10_000
 """Apps whose last compare result is kept (one result each)."""
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class _Target:
+    """What compare and apply start from (:meth:`ClusterActivities._target`)."""
+
+    client: KubeClient
+    settings: Settings
+    tracking: TrackingConfig
+    desired: list[Manifest]
+    """The rendered objects as they will be applied, that the project allows."""
+    excluded: list[Manifest]
+    """Rendered objects of kinds the settings exclude: never applied."""
 
 
 def _raise(exc: KubeError) -> ApplicationError:
@@ -208,34 +222,54 @@ class ClusterActivities:
             objects.append(apply_tracking(obj, app, tracking, namespace=namespace))
         return objects
 
-    def _permitted_desired(
-        self,
-        client: KubeClient,
-        app: str,
-        digest: str,
-        destination: Destination,
-        project: str,
-        repo_urls: list[str],
-        tracking: TrackingConfig,
-        *,
-        settings: Settings = DEFAULT_SETTINGS,
-        excluded: list[Manifest] | None = None,
-        recipe: RenderInput | None = None,
-    ) -> list[Manifest]:
-        """The desired objects (see :meth:`_desired`), once the app's project allows them.
+    def _target(self, input: CompareInput | ApplyInput) -> _Target:
+        """What a compare or an apply of ``input`` starts from: the destination's client, the
+        settings now, and the desired objects (see :meth:`_desired`) once the app's project
+        allows them.
 
-        Objects of kinds the settings exclude are left out (and added to ``excluded``), before
-        the project is asked, as Argo CD drops them from the targets first."""
+        Objects of kinds the settings exclude are left out (into ``excluded``) before the
+        project is asked, as Argo CD drops them from the targets first."""
+        client = self._client(input.destination)
+        settings = self._settings()
+        tracking = _tracking_config(settings)
         try:
-            desired = self._desired(client, app, digest, destination.namespace, tracking, recipe)
+            desired = self._desired(
+                client, input.app, input.manifests_digest, input.destination.namespace, tracking, input.render
+            )
         except KubeError as exc:
             raise _raise(exc) from None
-        is_excluded = self._excluded(settings, destination)
+        is_excluded = self._excluded(settings, input.destination)
         kept = [o for o in desired if not is_excluded(ResourceKey.of(o))]
-        if excluded is not None:
-            excluded.extend(o for o in desired if is_excluded(ResourceKey.of(o)))
-        self._check_project(project, repo_urls, destination, kept)
-        return kept
+        excluded = [o for o in desired if is_excluded(ResourceKey.of(o))]
+        self._check_project(input.project, input.repo_urls, input.destination, kept)
+        return _Target(client=client, settings=settings, tracking=tracking, desired=kept, excluded=excluded)
+
+    def _key_now(self, target: _Target, input: CompareInput) -> tuple[CompareInput, LiveCache | None, str | None]:
+        """The input as the compare lists it (excluded kinds are never listed, so never tracked
+        nor pruned), the live cache it may read, and its :func:`_compare_key` now (None: the
+        cache cannot tell)."""
+        is_excluded = self._excluded(target.settings, input.destination)
+        listed = input.model_copy(
+            update={"known_kinds": [k for k in input.known_kinds if not is_excluded(_api_kind_key(k))]}
+        )
+        cache = _usable_cache(target.client, input, target.settings, target.tracking)
+        if cache is None:
+            return listed, None, None
+        return listed, cache, _compare_key(cache, listed, target.settings, target.tracking, target.desired)
+
+    def unchanged_since(self, input: CompareInput, key: str) -> str:
+        """ "" when a compare of ``input`` now would have ``key`` (nothing it depends on
+        changed), else why it may not be skipped. Logged as a compare with its API calls."""
+        client = self._client(input.destination)
+        calls_before = client.api_calls
+        target = self._target(input)
+        now = self._key_now(target, input)[2]
+        if now is None:
+            return "the live cache cannot tell yet"
+        if now != key:
+            return "live objects or settings changed"
+        _log_compare(input.app, len(target.desired), client.api_calls - calls_before, "unchanged: checked")
+        return ""
 
     # ------------------------------------------------------------------ compare
 
@@ -246,32 +280,12 @@ class ClusterActivities:
         is synced (:mod:`activities.livecache`), dry runs are memoised per object and live
         version, and a compare whose inputs and live objects are all unchanged since the
         last one returns that result without any work (see :func:`_compare_key`)."""
-        client = self._client(input.destination)
+        target = self._target(input)
+        client, settings, tracking, desired = target.client, target.settings, target.tracking, target.desired
         calls_before = client.api_calls
-        settings = self._settings()
-        tracking = _tracking_config(settings)
-        excluded: list[Manifest] = []
-        desired = self._permitted_desired(
-            client,
-            input.app,
-            input.manifests_digest,
-            input.destination,
-            input.project,
-            input.repo_urls,
-            tracking,
-            settings=settings,
-            excluded=excluded,
-            recipe=input.render,
-        )
-        is_excluded = self._excluded(settings, input.destination)
         diffs: dict[str, str] = {}
         desired_keys = {ResourceKey.of(o) for o in desired}
-        # Excluded kinds are never listed, so never tracked nor pruned.
-        listed = input.model_copy(
-            update={"known_kinds": [k for k in input.known_kinds if not is_excluded(_api_kind_key(k))]}
-        )
-        cache = _usable_cache(client, input, settings, tracking)
-        key = _compare_key(cache, listed, settings, tracking, desired) if cache is not None else None
+        listed, cache, key = self._key_now(target, input)
         remembered = self._compares.get((client.name, input.app)) if key is not None else None
         if remembered is not None and remembered[0] == key:
             result = remembered[1].model_copy(deep=True)
@@ -292,10 +306,11 @@ class ClusterActivities:
         result = comparison_result(
             listed, desired, candidates, rows, diff_digest=self._store.put_json(diffs), tracking=tracking
         )
-        result.warnings = settings_warnings(settings, desired, excluded)
+        result.warnings = settings_warnings(settings, desired, target.excluded)
         result.refresh_seconds = settings.reconciliation_seconds
         # Remembered only if nothing changed while it ran (else the key would not describe it).
         if key is not None and cache is not None and key == _compare_key(cache, listed, settings, tracking, desired):
+            result.key = key
             self._compares.put((client.name, input.app), (key, result.model_copy(deep=True), dict(diffs)))
         _log_compare(input.app, len(desired), client.api_calls - calls_before, "compared")
         return result
@@ -406,23 +421,9 @@ class ClusterActivities:
 
     @activity.defn(name="apply")
     def apply(self, input: ApplyInput) -> ApplyResult:
-        client = self._client(input.destination)
-        settings = self._settings()
-        tracking = _tracking_config(settings)
-        excluded: list[Manifest] = []
-        desired = self._permitted_desired(
-            client,
-            input.app,
-            input.manifests_digest,
-            input.destination,
-            input.project,
-            input.repo_urls,
-            tracking,
-            settings=settings,
-            excluded=excluded,
-            recipe=input.render,
-        )
-        excluded_keys = {plan_key(o) for o in excluded}
+        target = self._target(input)
+        client, settings, tracking, desired = target.client, target.settings, target.tracking, target.desired
+        excluded_keys = {plan_key(o) for o in target.excluded}
         ignore_rules = as_rules([*input.ignore_differences, *settings.ignore_differences()])
         by_key = {plan_key(o): o for o in desired}
         crd_kinds = defined_kinds(desired)

@@ -120,6 +120,10 @@ class CompareResult(BaseModel):
     refresh_seconds: int | None = None
     """``timeout.reconciliation`` from the settings: the app's refresh interval (0: no periodic
     refresh); None when the settings do not set it."""
+    key: str = ""
+    """What the result depends on, as a digest (the compare's inputs, the settings and every
+    live object's resourceVersion; ``activities.cluster._compare_key``); "" when the watch cache
+    could not tell. A later reconcile whose key is the same has nothing to do."""
 
 
 class ResourceResult(BaseModel):

@@ -81,6 +81,26 @@ class SourceActivities:
 
     @activity.defn(name="render")
     def render(self, input: RenderInput) -> RenderResult:
+        key, sources, kube_version, api_versions = self._render_key(input)
+        with self._once(key):
+            cached = None if input.hard_refresh else self._store.recall(key)
+            if cached is not None:
+                return RenderResult(
+                    manifests_digest=cached, resource_count=len(self._store.get_json(cached)), cached=True
+                )
+            objects = self._render_all(input, sources, kube_version, api_versions)
+            digest = self._store.put_json(objects)
+            self._store.remember(key, digest)
+        return RenderResult(manifests_digest=digest, resource_count=len(objects))
+
+    def rendered_before(self, recipe: RenderInput) -> str | None:
+        """The digest a render of ``recipe`` would return now from this worker's render cache
+        (None if it would have to run the tools): an unchanged recipe renders the same."""
+        return self._store.recall(self._render_key(recipe)[0])
+
+    def _render_key(self, input: RenderInput) -> tuple[str, list[SourceAtCommit], str, list[str]]:
+        """The render cache key of ``input`` (everything the render depends on, with the
+        destination's Kubernetes and API versions as they are now), its sources, and those versions."""
         sources = input.sources or [SourceAtCommit(repo_url=input.repo_url, commit=input.commit, source=input.source)]
         kube_version, api_versions = input.kube_version, list(input.api_versions)
         if input.destination is not None and self._cluster_info is not None and not kube_version:
@@ -100,16 +120,7 @@ class SourceActivities:
             api_versions=api_versions,
             tools=tool_versions(),
         )
-        with self._once(key):
-            cached = None if input.hard_refresh else self._store.recall(key)
-            if cached is not None:
-                return RenderResult(
-                    manifests_digest=cached, resource_count=len(self._store.get_json(cached)), cached=True
-                )
-            objects = self._render_all(input, sources, kube_version, api_versions)
-            digest = self._store.put_json(objects)
-            self._store.remember(key, digest)
-        return RenderResult(manifests_digest=digest, resource_count=len(objects))
+        return key, sources, kube_version, api_versions
 
     def render_again(self, recipe: RenderInput) -> str:
         """Render ``recipe`` into this worker's store (from the render cache if it has it) and

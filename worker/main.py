@@ -40,6 +40,7 @@ from activities.source import SourceActivities
 from activities.store import ContentStore
 from activities.temporal_connection import TemporalConnection
 from activities.trigger import TriggerActivities
+from activities.unchanged import UnchangedCheck
 from bosun import metrics
 from bosun.paths import store_dir
 from bosun.protocol import DeclarativeSignal, declarative_workflow_id
@@ -107,6 +108,7 @@ def build_activities(config: WorkerConfig, client: Client) -> Activities:
     )
     content = ContentActivities(store=store, cluster=cluster)
     projects = ProjectActivities(reader=reader)
+    unchanged = UnchangedCheck(source=source, cluster=cluster, projects=projects)
     destinations = DestinationActivities(clusters=clusters, task_queue=config.task_queue)
     trigger = TriggerActivities(client=client, task_queue=config.task_queue)
     declarative = DeclarativeActivities(
@@ -128,6 +130,7 @@ def build_activities(config: WorkerConfig, client: Client) -> Activities:
             source.resolve_revision,
             source.render,
             destinations.resolve_destination,
+            unchanged.check_unchanged,
             projects.get_project,
             trigger.sync_app,
             trigger.ensure_app_schedule,

@@ -67,6 +67,7 @@ with workflow.unsafe.imports_passed_through():
         SyncAppResult,
         TriggerActivities,
     )
+    from activities.unchanged import UnchangedCheck, UnchangedInput, UnchangedResult
 
 # ---------------------------------------------------------------- Git and render
 
@@ -121,6 +122,18 @@ async def resolve_destination(input: ResolveDestinationInput, *, summary: str) -
         input,
         start_to_close_timeout=timedelta(seconds=30),
         retry_policy=CLUSTER_RETRY,
+        summary=summary,
+    )
+
+
+async def check_unchanged(input: UnchangedInput, *, summary: str) -> UnchangedResult:
+    """A local activity: whether a reconcile would find nothing new (see
+    :mod:`activities.unchanged`). Not retried: a failure only means a full reconcile."""
+    return await workflow.execute_local_activity_method(
+        UnchangedCheck.check_unchanged,
+        input,
+        start_to_close_timeout=timedelta(seconds=30),
+        retry_policy=RetryPolicy(maximum_attempts=1),
         summary=summary,
     )
 

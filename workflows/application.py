@@ -56,11 +56,13 @@ with workflow.unsafe.imports_passed_through():
     from activities.orphans import ListOrphanedInput, ListOrphanedResult
     from activities.projects import GetProjectInput
     from activities.trigger import AppScheduleInput, RemoveAppScheduleInput
+    from activities.unchanged import UnchangedInput
     from bosun import app_spec
     from bosun import search_attributes as sa
     from bosun.app_edits import document_digest
     from bosun.app_spec import SYNC_SCHEDULE_ANNOTATION
     from bosun.autosync import AutoSyncFacts, Rule, decide, failed_attempt_after, pinned_revision
+    from bosun.hashing import json_digest
     from bosun.models import Application, ApplicationSource, AppProject, parse_application, parse_project
     from bosun.operation import ConditionType, OperationPhase, ResultStatus
     from bosun.plan import SyncPlan, only_out_of_sync, only_resources
@@ -116,6 +118,8 @@ LABELS_PATCH = "labels-search-attribute"
 REPOS_KEY = SearchAttributeKey.for_keyword_list(sa.REPOS)
 REPOS_PATCH = "repos-search-attribute"
 """Histories from before BosunRepos (what git webhooks look apps up by) replay without that upsert."""
+QUICK_RECONCILE_PATCH = "check-unchanged"
+"""Histories from before the check_unchanged local activity replay without it."""
 ALLOW_EMPTY_PATCH = "autosync-allow-empty"
 """Histories from before the allowEmpty rule (:mod:`bosun.autosync`) replay without it."""
 SETTINGS_CONDITIONS = (ConditionType.EXCLUDED_RESOURCE_WARNING, ConditionType.SETTINGS_WARNING)
@@ -140,6 +144,8 @@ class ApplicationWorkflow:
         self._refresh_epoch = 0
         self._operation_task: asyncio.Task[SyncOutcome] | None = None
         self._project: AppProject | None = None
+        self._project_digest = ""
+        """:func:`json_digest` of the AppProject the last full reconcile read."""
         self._cluster_queue = ""
         self._window: WindowState | None = None
         self._describe_app()
@@ -475,7 +481,7 @@ class ApplicationWorkflow:
 
     async def _reconcile_and_auto_sync(self, trigger: str) -> None:
         try:
-            compared = await self._reconcile(await self._effective_revision())
+            compared = await self._reconcile(await self._effective_revision(), quick=True)
         except _ReconcileFailed:
             return
         status = self._state.status
@@ -538,15 +544,14 @@ class ApplicationWorkflow:
         )
         return resolved.commit
 
-    async def _render(self, revision: str, *, hard: bool) -> tuple[list[str], RenderResult, RenderInput]:
-        """Resolve every source (``revision`` for the first, targetRevision for the others)
-        and render them together; (the commits, the render, what was rendered: the recipe)."""
+    def _wanted_revisions(self, revision: str) -> list[str]:
+        """The revision each source asks for: ``revision`` for the first, targetRevision for the others."""
+        return [revision if i == 0 else src.target_revision for i, src in enumerate(self._app.sources_list())]
+
+    def _recipe(self, commits: list[str], *, hard: bool = False) -> RenderInput:
+        """What to render: the app's sources now, at ``commits``."""
         sources = self._app.sources_list()
-        commits = [
-            await self._resolve(revision if i == 0 else src.target_revision, src, fresh=hard)
-            for i, src in enumerate(sources)
-        ]
-        recipe = RenderInput(
+        return RenderInput(
             app=self._app.metadata.name,
             sources=[
                 SourceAtCommit(repo_url=src.repo_url, commit=commit, source=src.dump())
@@ -556,6 +561,16 @@ class ApplicationWorkflow:
             destination=self._destination(),
             hard_refresh=hard,
         )
+
+    async def _render(self, revision: str, *, hard: bool) -> tuple[list[str], RenderResult, RenderInput]:
+        """Resolve every source (``revision`` for the first, targetRevision for the others)
+        and render them together; (the commits, the render, what was rendered: the recipe)."""
+        sources = self._app.sources_list()
+        commits = [
+            await self._resolve(wanted, src, fresh=hard)
+            for wanted, src in zip(self._wanted_revisions(revision), sources, strict=True)
+        ]
+        recipe = self._recipe(commits, hard=hard)
         rendered = await calls.render(
             recipe,
             summary=("hard refresh: " if hard else "")
@@ -568,13 +583,21 @@ class ApplicationWorkflow:
         )
         return commits, rendered, recipe.model_copy(update={"hard_refresh": False})
 
-    async def _reconcile(self, revision: str, *, prune: bool | None = None) -> CompareResult:
+    async def _reconcile(self, revision: str, *, prune: bool | None = None, quick: bool = False) -> CompareResult:
         """Resolve every source, render them together, compare with the cluster.
 
         ``revision`` applies to the first source (the only one, usually); the other sources
-        of a multi-source app follow their own targetRevision.
+        of a multi-source app follow their own targetRevision. ``quick``: first ask the
+        worker's caches whether anything changed since the last compare (one local
+        activity, :mod:`activities.unchanged`), and keep the last result if nothing did.
         """
         status = self._state.status
+        last = self._last_compare
+        if quick and last is not None and await self._unchanged(revision, last):
+            status.reconciled_at = workflow.now()
+            self._window = self._window_state()
+            self._upsert_search_attributes()
+            return last
         status.operation = "comparing" if status.operation == "idle" else status.operation
         try:
             await self._resolve_destination()
@@ -582,6 +605,7 @@ class ApplicationWorkflow:
                 GetProjectInput(name=self._app.spec.project), summary=f"read project {self._app.spec.project}"
             )
             self._project = parse_project(project.project, source_name=f"project {self._app.spec.project}")
+            self._project_digest = json_digest(project.project)
             commits, rendered, recipe = await self._render(revision, hard=self._state.hard_refresh_requested)
             compared = await calls.compare(
                 self._compare_input(rendered.manifests_digest, recipe, prune=prune),
@@ -614,6 +638,28 @@ class ApplicationWorkflow:
         self._window = self._window_state()
         self._upsert_search_attributes()
         return compared
+
+    async def _unchanged(self, revision: str, last: CompareResult) -> bool:
+        """Whether the worker's caches say a reconcile would find what ``last`` found."""
+        recipe = self._state.render_recipe
+        if not last.key or recipe is None or not self._project_digest or self._state.hard_refresh_requested:
+            return False
+        commits = [source.commit for source in recipe.sources]
+        if len(commits) != len(self._app.sources_list()) or not workflow.patched(QUICK_RECONCILE_PATCH):
+            return False
+        try:
+            checked = await calls.check_unchanged(
+                UnchangedInput(
+                    compare=self._compare_input(self._state.status.manifests_digest, self._recipe(commits)),
+                    revisions=self._wanted_revisions(revision),
+                    project_digest=self._project_digest,
+                    compare_key=last.key,
+                ),
+                summary="anything changed?",
+            )
+        except LOCAL_OR_ACTIVITY_ERRORS:
+            return False
+        return checked.unchanged
 
     def _compare_input(self, digest: str, recipe: RenderInput | None, *, prune: bool | None = None) -> CompareInput:
         """The comparison of rendered manifests ``digest`` (rendered from ``recipe``) with the cluster."""

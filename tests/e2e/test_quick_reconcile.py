@@ -1,0 +1,86 @@
+"""A reconcile with nothing to do costs no activity task (issue #15 item 6).
+
+The app workflow asks its own worker's caches first (the ``check_unchanged`` local activity,
+activities/unchanged.py): same commits, same project, same render, same live objects. Read
+from the workflow's real history on the real stack: between two such checks that found
+nothing, no activity was scheduled and only a handful of events were written; a change made
+by hand in the cluster makes the next reconcile compare again, through the activities.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from temporalio.api.enums.v1 import EventType
+from temporalio.client import Client
+
+from tests.conftest import Cluster
+from tests.e2e.bosun_stack import Bosun, GitRepo, unique
+from tests.e2e.conftest import eventually, kubectl
+from tests.e2e.test_app_lifecycle import configmap, wait_status
+
+
+@dataclass(frozen=True)
+class Event:
+    id: int
+    type: int
+    activity: str = ""
+    """The activity type of an ActivityTaskScheduled event."""
+    check: bool | None = None
+    """For a check_unchanged marker: what it answered (True: unchanged)."""
+
+
+def history(bosun: Bosun, app: str) -> list[Event]:
+    async def read() -> list[Event]:
+        client = await Client.connect(bosun.temporal.address)
+        events: list[Event] = []
+        async for e in client.get_workflow_handle(f"app:{app}").fetch_history_events():
+            if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
+                name = e.activity_task_scheduled_event_attributes.activity_type.name
+                events.append(Event(e.event_id, e.event_type, activity=name))
+            elif e.event_type == EventType.EVENT_TYPE_MARKER_RECORDED:
+                details = e.marker_recorded_event_attributes.details
+                data = details["data"].payloads[0].data if "data" in details else b""
+                if b"check_unchanged" in data and "result" in details:
+                    answer = json.loads(details["result"].payloads[0].data)
+                    events.append(Event(e.event_id, e.event_type, check=bool(answer["unchanged"])))
+            else:
+                events.append(Event(e.event_id, e.event_type))
+        return events
+
+    return asyncio.run(read())
+
+
+def unchanged_checks(events: list[Event]) -> list[Event]:
+    return [e for e in events if e.check]
+
+
+def test_a_no_op_reconcile_schedules_no_activity(bosun: Bosun, devcluster_a: Cluster, tmp_path: Path) -> None:
+    files = {f"cm{i:02d}.json": configmap(f"cm-{i:02d}", {"value": str(i)}) for i in range(20)}
+    repo = GitRepo.create(tmp_path / "repo", files)
+    app, ns = unique("quiet"), unique("ns")
+    bosun.create_app(app, repo, namespace=ns, refresh_seconds=2, automated=False)
+    wait_status(bosun, app, sync="OutOfSync", timeout=120)
+    bosun.cli("app", "sync", app)
+    wait_status(bosun, app, sync="Synced", timeout=120)
+
+    eventually(lambda: len(unchanged_checks(history(bosun, app))) >= 6, timeout=90, what="six no-op reconciles")
+    events = history(bosun, app)
+    checks = unchanged_checks(events)
+    first, last = checks[1].id, checks[-1].id  # from the second: the first may follow the sync's compare
+    between = [e for e in events if first < e.id <= last]
+    scheduled = [e.activity for e in between if e.activity]
+    assert scheduled == [], scheduled
+    per_reconcile = len(between) / (len(checks) - 2)
+    print(f"history events per no-op reconcile: {per_reconcile:.1f}")  # a figure for the note (pytest -s)
+    assert per_reconcile <= 8, per_reconcile
+
+    # A change by hand: the next reconcile sees it and compares through the cluster's activities.
+    kubectl(devcluster_a, "-n", ns, "patch", "configmap", "cm-07", "--type=merge", "-p", '{"data": {"value": "x"}}')
+    status = wait_status(bosun, app, sync="OutOfSync", timeout=60)
+    assert [r["key"]["name"] for r in status["resources"] if r["sync"] == "OutOfSync"] == ["cm-07"]
+    after = [e.activity for e in history(bosun, app) if e.id > last and e.activity]
+    assert "compare" in after, after
