@@ -53,13 +53,14 @@ from typing import Any
 from pydantic import BaseModel, Field
 from temporalio import activity
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowQueryFailedError, WorkflowUpdateStage
-from temporalio.common import WorkflowIDConflictPolicy
+from temporalio.common import SearchAttributeKey, WorkflowIDConflictPolicy
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
 from activities.contracts import Destination
 from activities.kube import IN_CLUSTER_NAME, ClusterRegistry, KubeClient, KubeError, UnknownKind
 from activities.projects import ProjectReader
+from bosun import search_attributes as sa
 from bosun.appnames import AppNamespaces, home_conflict
 from bosun.models import ModelError, parse_application
 from bosun.projects import app_namespace_violation
@@ -77,6 +78,7 @@ from bosun.protocol import (
 from bosun.resources import Manifest
 
 log = logging.getLogger(__name__)
+STATUS_DIGEST_KEY = SearchAttributeKey.for_keyword(sa.STATUS_DIGEST)
 
 API_VERSION = "argoproj.io/v1alpha1"
 REFRESH_ANNOTATION = "argocd.argoproj.io/refresh"
@@ -91,6 +93,14 @@ CONCURRENCY = 16
 """Applications handled at once in a pass."""
 RPC_TIMEOUT = timedelta(seconds=5)
 """A status query a busy workflow does not answer in time is written on a later pass."""
+CALLS_PER_PASS = 200
+"""Applications that need a call to Temporal (start, update, status query, operation, refresh)
+handled in one pass. A pass is a local activity inside one workflow task: it stays short however
+many Applications there are, and the rest are handled by the next pass, at once
+(:attr:`DeclaredAppsResult.more`)."""
+STATUS_MAX_AGE_SECONDS = 180.0
+"""An app's status is queried and written back when its ``BosunStatusDigest`` changes, and at
+least this often anyway (``status.reconciledAt``, and a change a digest missed)."""
 
 
 class DeclaredAppsInput(BaseModel):
@@ -110,6 +120,8 @@ class DeclaredAppsResult(BaseModel):
     """App name → why it was not acted on (an invalid spec, a namespace its project does not permit)."""
     started_or_updated: list[str] = Field(default_factory=list)
     removed: list[str] = Field(default_factory=list)
+    more: bool = False
+    """The pass stopped at :data:`CALLS_PER_PASS`: run the next one at once."""
 
 
 def spec_digest(app: Manifest) -> str:
@@ -209,6 +221,9 @@ class DeclarativeActivities:
         self._task_queue = task_queue
         self._refresh_seconds = refresh_seconds
         self._no_crd_until = 0.0
+        self._written: dict[str, tuple[str, float]] = {}
+        """App name → the ``BosunStatusDigest`` its status was last written back at, and when
+        (this process's memory: a restarted worker writes every status once more)."""
 
     def _management(self) -> KubeClient:
         return self._clusters.client(Destination(name=IN_CLUSTER_NAME))
@@ -272,6 +287,31 @@ class DeclarativeActivities:
                 refused[i] = why
         return refused
 
+    async def _app_workflows(self) -> dict[str, str] | None:
+        """The running app workflows of this task queue (workflow id → ``BosunStatusDigest``, ""
+        if it has none yet), from visibility: one paged list for the whole fleet instead of a
+        call per app. None when visibility cannot answer (then every app is asked)."""
+        query = (
+            f"WorkflowType = '{WorkflowType.APPLICATION}' AND ExecutionStatus = 'Running' "
+            f"AND TaskQueue = '{self._task_queue}'"
+        )
+        found: dict[str, str] = {}
+        try:
+            async for execution in self._client.list_workflows(query, page_size=1000, rpc_timeout=RPC_TIMEOUT):
+                found[execution.id] = execution.typed_search_attributes.get(STATUS_DIGEST_KEY) or ""
+        except RPCError as exc:
+            log.warning("declared apps: visibility did not answer (%s); asking every app", exc)
+            return None
+        return found
+
+    def _status_due(self, name: str, running: dict[str, str] | None) -> bool:
+        """Whether to query ``name``'s status and write it back now (see STATUS_MAX_AGE_SECONDS)."""
+        digest = None if running is None else running.get(app_workflow_id(name))
+        written = self._written.get(name)
+        if not digest or written is None:
+            return True
+        return written[0] != digest or time.monotonic() - written[1] > STATUS_MAX_AGE_SECONDS
+
     @activity.defn(name="reconcile_declared_apps")
     async def reconcile_declared_apps(self, input: DeclaredAppsInput) -> DeclaredAppsResult:
         listed = await self._kube(self._list)
@@ -282,8 +322,30 @@ class DeclarativeActivities:
         names = [self.app_name(app) for app in listed]
         present = {name for i, name in enumerate(names) if i not in refused}
         limit = asyncio.Semaphore(CONCURRENCY)
+        running = await self._app_workflows()
+        calls_left = CALLS_PER_PASS
+
+        def needs_call(app: Manifest, name: str) -> bool:
+            """Whether handling ``app`` in this pass calls Temporal (a start or update, its
+            operation or refresh annotation, its status), so counts against CALLS_PER_PASS."""
+            if input.discover and (
+                result.known.get(name) != spec_digest(app)
+                or (running is not None and app_workflow_id(name) not in running)
+                or app.get("operation")
+                or REFRESH_ANNOTATION in (app["metadata"].get("annotations") or {})
+            ):
+                return True
+            return (input.discover or name in result.known) and self._status_due(name, running)
 
         async def one(app: Manifest, name: str, why: str | None) -> None:
+            nonlocal calls_left
+            if why is None and not app["metadata"].get("deletionTimestamp"):
+                if not needs_call(app, name):
+                    return
+                if calls_left <= 0:
+                    result.more = True
+                    return
+                calls_left -= 1
             async with limit:
                 try:
                     if why is not None:
@@ -293,10 +355,9 @@ class DeclarativeActivities:
                         if input.discover or name in result.deleting:
                             await self._deleted(app, name, result)
                     elif not input.discover:
-                        if name in result.known:
-                            await self._write_workflow_status(app, name)
+                        await self._write_workflow_status(app, name, running)
                     else:
-                        await self._declared(app, name, result)
+                        await self._declared(app, name, result, running)
                 except (RPCError, ApplicationError) as exc:  # one app's trouble does not stop the others
                     result.errors[name if why is None else resource_path(app)] = str(exc)
                 if why is not None:  # by its resource: a refused app's name may be another app's
@@ -341,7 +402,9 @@ class DeclarativeActivities:
             },
         )
 
-    async def _declared(self, app: Manifest, name: str, result: DeclaredAppsResult) -> None:
+    async def _declared(
+        self, app: Manifest, name: str, result: DeclaredAppsResult, running: dict[str, str] | None
+    ) -> None:
         manifest = workflow_manifest(app, name)
         namespace = app["metadata"].get("namespace") or self._namespace
         try:
@@ -351,7 +414,8 @@ class DeclarativeActivities:
             await self._write_status(app, {"conditions": [{"type": "InvalidSpecError", "message": str(exc)}]})
             return
         digest = spec_digest(app)
-        if result.known.get(name) != digest or not await self._running(name):
+        is_running = app_workflow_id(name) in running if running is not None else await self._running(name)
+        if result.known.get(name) != digest or not is_running:
             await self._client.start_workflow(
                 WorkflowType.APPLICATION,
                 AppWorkflowStart(application=manifest, refresh_seconds=self._refresh_seconds),
@@ -373,10 +437,13 @@ class DeclarativeActivities:
             await self._kube(
                 self._management().merge_patch, app, {"metadata": {"annotations": {REFRESH_ANNOTATION: None}}}
             )
-        await self._write_workflow_status(app, name)
+        await self._write_workflow_status(app, name, running)
 
-    async def _write_workflow_status(self, app: Manifest, name: str) -> None:
-        """The app workflow's status, written to its resource (if it changed)."""
+    async def _write_workflow_status(self, app: Manifest, name: str, running: dict[str, str] | None) -> None:
+        """The app workflow's status, written to its resource (if it changed), when it is due
+        (:meth:`_status_due`: its status digest in visibility moved, or it is getting old)."""
+        if not self._status_due(name, running):
+            return
         try:
             status = await self._client.get_workflow_handle(app_workflow_id(name)).query(
                 AppQuery.STATUS, result_type=dict, rpc_timeout=RPC_TIMEOUT
@@ -385,6 +452,9 @@ class DeclarativeActivities:
             log.debug("status of %s not written: %s", name, exc)
             return
         await self._write_status(app, argo_status(status))
+        digest = (running or {}).get(app_workflow_id(name), "")
+        if digest:  # what visibility said before the query: a later change is seen as one
+            self._written[name] = (digest, time.monotonic())
 
     async def _run_operation(self, app: Manifest, name: str) -> None:
         """Argo CD's ``operation.sync`` (what ``argocd app sync`` or a kubectl patch sets):

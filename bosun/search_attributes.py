@@ -28,10 +28,24 @@ REVISION = "BosunRevision"
 OPERATION = "BosunOperation"
 LABELS = "BosunLabels"
 REPOS = "BosunRepos"
+STATUS_DIGEST = "BosunStatusDigest"
+"""A digest of the app's status but its reconcile time: what the declarative status pass looks
+for in visibility, so it asks only the apps whose status changed (activities/declarative.py)."""
 ROLLOUT_PHASE = "BosunRolloutPhase"
 ROLLOUT_STEP = "BosunRolloutStep"
 
-KEYWORDS = (APP, PROJECT, CLUSTER, NAMESPACE, SYNC_STATUS, HEALTH_STATUS, REVISION, OPERATION, ROLLOUT_PHASE)
+KEYWORDS = (
+    APP,
+    PROJECT,
+    CLUSTER,
+    NAMESPACE,
+    SYNC_STATUS,
+    HEALTH_STATUS,
+    REVISION,
+    OPERATION,
+    ROLLOUT_PHASE,
+    STATUS_DIGEST,
+)
 KEYWORD_LISTS = (LABELS, REPOS)
 INTS = (ROLLOUT_STEP,)
 ALL = KEYWORDS + KEYWORD_LISTS + INTS

@@ -103,6 +103,7 @@ with workflow.unsafe.imports_passed_through():
         SpecSource,
         SyncRequest,
         SyncStarted,
+        status_digest,
     )
     from workflows.sync import SyncInput, SyncOutcome, SyncWorkflow, cause_message
 
@@ -120,6 +121,8 @@ REPOS_PATCH = "repos-search-attribute"
 """Histories from before BosunRepos (what git webhooks look apps up by) replay without that upsert."""
 QUICK_RECONCILE_PATCH = "check-unchanged"
 """Histories from before the check_unchanged local activity replay without it."""
+STATUS_DIGEST_PATCH = "status-digest-search-attribute"
+"""Histories from before BosunStatusDigest replay without that upsert."""
 ALLOW_EMPTY_PATCH = "autosync-allow-empty"
 """Histories from before the allowEmpty rule (:mod:`bosun.autosync`) replay without it."""
 SETTINGS_CONDITIONS = (ConditionType.EXCLUDED_RESOURCE_WARNING, ConditionType.SETTINGS_WARNING)
@@ -435,6 +438,8 @@ class ApplicationWorkflow:
                             state=self._state,
                         )
                     )
+            if digest_update := self._status_digest_update():  # what handlers changed meanwhile too
+                workflow.upsert_search_attributes(digest_update)
             trigger = await self._wait_for_trigger()
 
     def _deletion_order(self, keys: list[ResourceKey]) -> list[ResourceKey]:
@@ -976,6 +981,14 @@ class ApplicationWorkflow:
     def _condition_message(self, kind: str) -> str:
         return next((c.message for c in self._state.status.conditions if c.type == kind), "")
 
+    def _status_digest_update(self) -> list[SearchAttributeUpdate[Any]]:
+        """``BosunStatusDigest`` set to the status now, if it changed."""
+        digest = status_digest(self._state.status)
+        key = KEYS[sa.STATUS_DIGEST]
+        if digest == workflow.info().typed_search_attributes.get(key) or not workflow.patched(STATUS_DIGEST_PATCH):
+            return []
+        return [key.value_set(digest)]
+
     def _upsert_search_attributes(self) -> None:
         status = self._state.status
         values = {
@@ -998,6 +1011,7 @@ class ApplicationWorkflow:
         repos = sa.repo_items(source.repo_url for source in self._app.sources_list())
         if repos != (current.get(REPOS_KEY) or []) and workflow.patched(REPOS_PATCH):
             updates.append(REPOS_KEY.value_set(repos))
+        updates += self._status_digest_update()
         if updates:
             workflow.upsert_search_attributes(updates)
         workflow.set_current_details(

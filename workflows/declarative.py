@@ -14,7 +14,10 @@ When it runs a pass:
   pokes that arrive during a pass make one more pass, so a burst of changes costs two;
 - a full pass every ``poll_seconds`` anyway, a slow safety net for a missed watch event;
 - a status pass every ``status_seconds``: only the status of known apps is written back to
-  their resources (app workflows change status on their own).
+  their resources (app workflows change status on their own), and only of those whose
+  ``BosunStatusDigest`` moved (or whose status is getting old);
+- a pass handles at most ``CALLS_PER_PASS`` apps that need a call to Temporal, so it stays short
+  with any number of Applications; when it stopped there, the next pass follows at once.
 
 The worker starts it (if it is not running already) when it starts, with the ``configure``
 signal, so a restarted worker's periods apply to the running workflow.
@@ -95,6 +98,7 @@ class DeclarativeAppsWorkflow:
                 self._config = None
             full = self._poked or workflow.now() >= next_full
             self._poked = False
+            more = False
             try:
                 # A local activity: a pass is short and runs every few seconds, so it is kept
                 # in history as a marker instead of a scheduled task.
@@ -108,9 +112,13 @@ class DeclarativeAppsWorkflow:
             else:
                 known, deleting = result.known, result.deleting
                 self._last = DeclaredApps(apps=sorted(known), deleting=deleting, errors=result.errors)
-            if full:
+                more = result.more
+            if full and not more:
                 next_full = workflow.now() + timedelta(seconds=input.poll_seconds)
             wait = min(input.status_seconds, max((next_full - workflow.now()).total_seconds(), 0.0))
+            if more:  # the pass stopped at its budget: the rest next, at once, in a workflow task of its own
+                self._poked = self._poked or full
+                wait = 0.0
             with contextlib.suppress(TimeoutError):
                 await workflow.wait_condition(
                     lambda: self._poked or self._config is not None,

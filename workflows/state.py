@@ -14,6 +14,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from activities.contracts import RenderInput, ResourceResult, ResourceStatus
+from bosun.hashing import json_digest
 from bosun.operation import OperationPhase
 from bosun.protocol import AppWorkflowStart
 from bosun.protocol import SyncRequest as SyncRequest  # its home; re-exported for the workflows
@@ -109,6 +110,12 @@ class AppStatus(BaseModel):
     reconciled_at: datetime | None = None
     manifests_digest: str = ""
     diff_digest: str = ""
+
+
+def status_digest(status: AppStatus) -> str:
+    """A digest of ``status`` but its reconcile time (``BosunStatusDigest``): it changes when
+    something written back to the Application resource does, not at every reconcile."""
+    return json_digest(status.model_dump(mode="json", exclude={"reconciled_at"}))
 
 
 class Pin(BaseModel):

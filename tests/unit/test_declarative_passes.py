@@ -1,0 +1,128 @@
+"""How much a declarative pass asks of Temporal (issue #15 item 6): a status pass queries only
+the apps whose ``BosunStatusDigest`` moved, and no pass handles more than CALLS_PER_PASS apps
+that need a call, however many Applications there are.
+
+The Temporal client and the management cluster are stand-ins that count calls (the pass's
+logic is what is tested here; tests/e2e/test_declarative_apps.py runs it on the real stack)."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+
+from activities import declarative
+from activities.declarative import DeclarativeActivities, DeclaredAppsInput, spec_digest
+from activities.kube import ClusterRegistry
+from bosun.protocol import app_workflow_id
+
+
+def application(name: str) -> dict[str, Any]:
+    return {
+        "apiVersion": "argoproj.io/v1alpha1",
+        "kind": "Application",
+        "metadata": {"name": name, "namespace": "bosun", "resourceVersion": "1"},
+        "spec": {
+            "project": "default",
+            "source": {"repoURL": "https://git.example.com/a.git", "path": name},
+            "destination": {"server": "https://kubernetes.default.svc", "namespace": name},
+        },
+    }
+
+
+@dataclass
+class Temporal:
+    """A Temporal client that counts what the pass asks: starts, status queries, visibility lists."""
+
+    digests: dict[str, str] = field(default_factory=dict)
+    """Workflow id → BosunStatusDigest of the running app workflows."""
+    started: list[str] = field(default_factory=list)
+    queried: list[str] = field(default_factory=list)
+
+    async def list_workflows(self, query: str, **_: Any) -> Any:
+        assert "ExecutionStatus = 'Running'" in query
+        for workflow_id, digest in list(self.digests.items()):
+            attributes = SimpleNamespace(get=lambda key, digest=digest: digest)
+            yield SimpleNamespace(id=workflow_id, typed_search_attributes=attributes)
+
+    async def start_workflow(self, *_: Any, id: str, **__: Any) -> None:
+        self.started.append(id)
+        self.digests[id] = "d0"
+
+    def get_workflow_handle(self, workflow_id: str) -> Any:
+        async def query(*_: Any, **__: Any) -> dict[str, Any]:
+            self.queried.append(workflow_id)
+            return {"sync": "Synced", "health": "Healthy"}
+
+        return SimpleNamespace(query=query)
+
+
+def activities(temporal: Temporal, apps: list[dict[str, Any]]) -> DeclarativeActivities:
+    acts = DeclarativeActivities(
+        client=temporal,  # type: ignore[arg-type]
+        clusters=ClusterRegistry(None),
+        namespace="bosun",
+        task_queue="bosun",
+        refresh_seconds=180,
+    )
+    acts._list = lambda: apps  # type: ignore[method-assign]
+
+    async def write_status(app: dict[str, Any], status: dict[str, Any]) -> None:
+        return None
+
+    acts._write_status = write_status  # type: ignore[method-assign]
+    return acts
+
+
+def run(acts: DeclarativeActivities, input: DeclaredAppsInput) -> Any:
+    return asyncio.run(acts.reconcile_declared_apps(input))
+
+
+def test_a_status_pass_queries_only_the_apps_whose_status_digest_moved() -> None:
+    apps = [application(f"app-{i}") for i in range(5)]
+    temporal = Temporal()
+    acts = activities(temporal, apps)
+    first = run(acts, DeclaredAppsInput())
+    assert sorted(temporal.started) == sorted(app_workflow_id(a["metadata"]["name"]) for a in apps)
+    known = first.known
+    temporal.queried.clear()
+
+    run(acts, DeclaredAppsInput(known=known, discover=False))  # every status written once
+    assert len(temporal.queried) == 5
+    temporal.queried.clear()
+    run(acts, DeclaredAppsInput(known=known, discover=False))
+    assert temporal.queried == []  # nothing moved: nothing asked
+
+    temporal.digests[app_workflow_id("app-3")] = "d1"
+    run(acts, DeclaredAppsInput(known=known, discover=False))
+    assert temporal.queried == [app_workflow_id("app-3")]
+
+    temporal.queried.clear()
+    again = run(acts, DeclaredAppsInput(known=known, discover=True))  # a full pass: nothing new either
+    assert temporal.queried == [] and again.started_or_updated == [] and not again.more
+
+
+def test_a_pass_handles_at_most_its_budget_and_asks_for_the_next(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(declarative, "CALLS_PER_PASS", 4)
+    apps = [application(f"app-{i:02d}") for i in range(10)]
+    temporal = Temporal()
+    acts = activities(temporal, apps)
+    known: dict[str, str] = {}
+    passes = 0
+    while True:
+        result = run(acts, DeclaredAppsInput(known=known))
+        passes += 1
+        known = result.known
+        assert len(result.started_or_updated) <= 4
+        if not result.more:
+            break
+    assert passes >= 3  # 10 starts at 4 a pass (and the first status of each, once visible)
+    assert known == {a["metadata"]["name"]: spec_digest(a) for a in apps}
+    assert len(temporal.started) == 10
+    run(acts, DeclaredAppsInput(known=known, discover=False))  # the first status of the last ones started
+    temporal.queried.clear()
+    settled = run(acts, DeclaredAppsInput(known=known, discover=False))
+    assert temporal.queried == [] and not settled.more
