@@ -291,11 +291,8 @@ class DeclarativeActivities:
         """The running app workflows of this task queue (workflow id → ``BosunStatusDigest``, ""
         if it has none yet), from visibility: one paged list for the whole fleet instead of a
         call per app. None when visibility cannot answer (then every app is asked)."""
-        query = (
-            f"WorkflowType = '{WorkflowType.APPLICATION}' AND ExecutionStatus = 'Running' "
-            f"AND TaskQueue = '{self._task_queue}'"
-        )
         found: dict[str, str] = {}
+        query = sa.running_apps_query(self._task_queue)
         try:
             async for execution in self._client.list_workflows(query, page_size=1000, rpc_timeout=RPC_TIMEOUT):
                 found[execution.id] = execution.typed_search_attributes.get(STATUS_DIGEST_KEY) or ""

@@ -70,3 +70,14 @@ def labels_of(items: Iterable[str]) -> dict[str, str]:
 def repo_items(urls: Iterable[str]) -> list[str]:
     """The ``BosunRepos`` value of an app whose sources use these repoURLs: sorted repository keys."""
     return sorted({key for key in map(repo_key, urls) if key.strip("/")})
+
+
+RUNNING_APPS = "WorkflowType = 'ApplicationWorkflow' AND ExecutionStatus = 'Running'"
+"""The visibility query for the running app workflows."""
+
+
+def running_apps_query(task_queue: str) -> str:
+    """:data:`RUNNING_APPS` of one Bosun installation (its task queue: one Temporal namespace may
+    serve several)."""
+    quoted = task_queue.replace("\\", "\\\\").replace("'", "\\'")
+    return f"{RUNNING_APPS} AND TaskQueue = '{quoted}'"

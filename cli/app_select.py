@@ -26,8 +26,6 @@ from bosun.label_selector import Selector, parse_selector
 from bosun.protocol import app_name_of
 from workflows.application import LABELS_KEY
 
-APP_WORKFLOWS = "WorkflowType = 'ApplicationWorkflow' AND ExecutionStatus = 'Running'"
-
 
 def selector_option(fn: Callable[..., Any]) -> Callable[..., Any]:
     return click.option(
@@ -55,7 +53,7 @@ def parse_selector_flag(text: str | None) -> Selector | None:
 def visibility_query(selector: Selector | None, projects: tuple[str, ...] = ()) -> str:
     """The Temporal visibility query for the running app workflows ``selector`` and
     ``projects`` may select (a superset; see :func:`select_apps`)."""
-    query = APP_WORKFLOWS
+    query = sa.RUNNING_APPS
     if projects:
         query += " AND " + sa.PROJECT + " IN (" + ", ".join(_quote(p) for p in projects) + ")"
     narrowed = selector.visibility_query(sa.LABELS) if selector else ""

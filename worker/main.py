@@ -22,6 +22,7 @@ from temporalio.worker import Worker
 
 from activities.actions import ActionActivities
 from activities.analysis import AnalysisActivities
+from activities.app_metrics import AppMetricActivities
 from activities.cluster import ClusterActivities
 from activities.clusters import ClusterSecretStore
 from activities.content import ContentActivities
@@ -109,6 +110,7 @@ def build_activities(config: WorkerConfig, client: Client) -> Activities:
     content = ContentActivities(store=store, cluster=cluster)
     projects = ProjectActivities(reader=reader)
     unchanged = UnchangedCheck(source=source, cluster=cluster, projects=projects)
+    app_metrics = AppMetricActivities()
     destinations = DestinationActivities(clusters=clusters, task_queue=config.task_queue)
     trigger = TriggerActivities(client=client, task_queue=config.task_queue)
     declarative = DeclarativeActivities(
@@ -131,6 +133,7 @@ def build_activities(config: WorkerConfig, client: Client) -> Activities:
             source.render,
             destinations.resolve_destination,
             unchanged.check_unchanged,
+            app_metrics.count_sync,
             projects.get_project,
             trigger.sync_app,
             trigger.ensure_app_schedule,

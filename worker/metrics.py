@@ -7,8 +7,8 @@ activity). Two facts are read when Prometheus scrapes, at most every :data:`CACH
 - ``argocd_app_info``, one sample per running app workflow, from Temporal visibility (the search
   attributes the app workflow keeps, :mod:`bosun.search_attributes`): one list call per scrape
   interval, whatever the number of workers, instead of each worker counting what it happened to run.
-  Visibility holds neither the repository nor the auto-sync setting, so ``repo`` and
-  ``autosync_enabled`` are empty.
+  ``repo`` holds the repository keys of ``BosunRepos`` (``github.com/org/repo``, comma-separated for
+  several sources); visibility does not hold the auto-sync setting, so ``autosync_enabled`` is empty.
 - ``argocd_cluster_connection_status``: whether each known cluster answers ``/version``
   (``KubeClient.server_info``, itself cached).
 
@@ -44,8 +44,8 @@ log = logging.getLogger(__name__)
 
 CACHE_SECONDS = 15.0
 """How long a scrape-time fact is reused: Prometheus scrapes every 15-60 s, dashboards refresh more often."""
-APP_WORKFLOWS = "WorkflowType = 'ApplicationWorkflow' AND ExecutionStatus = 'Running'"
 _KEYS = {name: SearchAttributeKey.for_keyword(name) for name in sa.KEYWORDS}
+_REPOS_KEY = SearchAttributeKey.for_keyword_list(sa.REPOS)
 
 
 def app_info_labels(workflow_id: str, attributes: Callable[[str], str]) -> dict[str, str]:
@@ -55,7 +55,7 @@ def app_info_labels(workflow_id: str, attributes: Callable[[str], str]) -> dict[
         "namespace": namespace,
         "name": name,
         "project": attributes(sa.PROJECT),
-        "repo": "",
+        "repo": attributes(sa.REPOS),
         "dest_server": attributes(sa.CLUSTER),
         "dest_namespace": attributes(sa.NAMESPACE),
         "sync_status": attributes(sa.SYNC_STATUS) or "Unknown",
@@ -157,11 +157,12 @@ async def _nothing() -> None:
 async def list_apps(client: Client, task_queue: str) -> list[dict[str, str]]:
     """The running apps of this Bosun (its task queue: one Temporal namespace may serve several)."""
     apps = []
-    quoted = task_queue.replace("\\", "\\\\").replace("'", "\\'")
-    async for execution in client.list_workflows(f"{APP_WORKFLOWS} AND TaskQueue = '{quoted}'"):
+    async for execution in client.list_workflows(sa.running_apps_query(task_queue)):
         found = execution.typed_search_attributes
 
         def attribute(name: str, found: Any = found) -> str:
+            if name == sa.REPOS:
+                return ",".join(found.get(_REPOS_KEY) or [])
             return str(found.get(_KEYS[name]) or "")
 
         apps.append(app_info_labels(execution.id, attribute))

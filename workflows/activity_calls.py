@@ -30,6 +30,7 @@ with workflow.unsafe.imports_passed_through():
         ResourceActionsResult,
         RunResourceActionResult,
     )
+    from activities.app_metrics import AppMetricActivities, SyncCountInput
     from activities.cluster import ClusterActivities
     from activities.content import ContentActivities
     from activities.contracts import (
@@ -135,6 +136,18 @@ async def check_unchanged(input: UnchangedInput, *, summary: str) -> UnchangedRe
         start_to_close_timeout=timedelta(seconds=30),
         retry_policy=RetryPolicy(maximum_attempts=1),
         summary=summary,
+    )
+
+
+async def count_sync(input: SyncCountInput) -> None:
+    """A local activity: ``argocd_app_sync_total`` in the worker's metrics. Not retried: a
+    metric missed is better than an operation held up."""
+    await workflow.execute_local_activity_method(
+        AppMetricActivities.count_sync,
+        input,
+        start_to_close_timeout=timedelta(seconds=5),
+        retry_policy=RetryPolicy(maximum_attempts=1),
+        summary=f"count the sync ({input.phase})",
     )
 
 

@@ -38,6 +38,7 @@ from temporalio.common import SearchAttributeKey, SearchAttributeUpdate
 from temporalio.exceptions import ActivityError, ApplicationError, ChildWorkflowError
 
 with workflow.unsafe.imports_passed_through():
+    from activities.app_metrics import SyncCountInput
     from activities.contracts import (
         CompareInput,
         CompareResult,
@@ -121,6 +122,8 @@ REPOS_PATCH = "repos-search-attribute"
 """Histories from before BosunRepos (what git webhooks look apps up by) replay without that upsert."""
 QUICK_RECONCILE_PATCH = "check-unchanged"
 """Histories from before the check_unchanged local activity replay without it."""
+COUNT_SYNC_PATCH = "count-sync-metric"
+"""Histories from before argocd_app_sync_total was counted replay without the count_sync marker."""
 STATUS_DIGEST_PATCH = "status-digest-search-attribute"
 """Histories from before BosunStatusDigest replay without that upsert."""
 ALLOW_EMPTY_PATCH = "autosync-allow-empty"
@@ -786,6 +789,16 @@ class ApplicationWorkflow:
             resources=resources,
             workflow_id=child_id,
         )
+        if workflow.patched(COUNT_SYNC_PATCH):
+            with contextlib.suppress(*LOCAL_OR_ACTIVITY_ERRORS):
+                await calls.count_sync(
+                    SyncCountInput(
+                        app=name,
+                        project=self._app.spec.project,
+                        dest_server=self._app.spec.destination.server or self._app.spec.destination.name or "",
+                        phase=str(phase),
+                    )
+                )
         partial = bool(request.resources)
         self._record(result, history=not partial)  # Argo CD keeps no history entry of a partial sync
         status.operation = "idle"

@@ -65,7 +65,10 @@ def test_prometheus_scrapes_argo_cd_metrics_of_a_synced_app(stack: Stack, tmp_pa
         )
         labels = info[0]["metric"]
         assert (labels["dest_namespace"], labels["project"], info[0]["value"][1]) == (app, "default", "1")
-        assert labels["dest_server"] and labels["operation"] == "idle"
+        assert labels["dest_server"] and labels["operation"] == "idle" and labels["repo"]
+        # The automated sync that made it Synced, counted once by the app workflow's count_sync.
+        synced = f'argocd_app_sync_total{{name="{app}",phase="Succeeded",project="default"}}'
+        assert eventually(lambda: value(prometheus, f"sum({synced})") >= 1, timeout=60, what=synced)
         assert value(prometheus, "sum(argocd_app_k8s_request_total)") > 0
         assert value(prometheus, f'sum(argocd_app_k8s_request_total{{name="{app}",dry_run="true"}})') > 0
         assert value(prometheus, 'sum(argocd_git_request_total{request_type="ls-remote"})') > 0

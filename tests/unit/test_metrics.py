@@ -230,13 +230,14 @@ def test_app_info_has_argo_cds_labels() -> None:
         "BosunSyncStatus": "Synced",
         "BosunHealthStatus": "Healthy",
         "BosunOperation": "idle",
+        "BosunRepos": "github.com/org/web",
     }
     labels = app_info_labels("app:team-a/web", lambda name: attributes.get(name, ""))
     assert labels == {
         "namespace": "team-a",
         "name": "web",
         "project": "default",
-        "repo": "",
+        "repo": "github.com/org/web",
         "dest_server": "https://kubernetes.default.svc",
         "dest_namespace": "web",
         "sync_status": "Synced",
