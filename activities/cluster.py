@@ -225,7 +225,9 @@ class ClusterActivities:
         """The desired objects (see :meth:`_desired`), once the app's project allows them.
 
         Objects of kinds the settings exclude are left out (and added to ``excluded``), before
-        the project is asked, as Argo CD drops them from the targets first."""
+        the project is asked, as Argo CD drops them from the targets first. Sources and
+        destination are checked first: a render this worker misses fetches the sources."""
+        self._check_project(project, repo_urls, destination, [])
         try:
             desired = self._desired(client, app, digest, destination.namespace, tracking, recipe)
         except KubeError as exc:

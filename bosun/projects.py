@@ -208,9 +208,7 @@ def project_violations(
     for obj, namespaced in objects:
         key = ResourceKey.of(obj)
         gk = f"{key.group or 'core'}/{key.kind}"
-        if not group_kind_name_permitted(
-            project, group=key.group, kind=key.kind, name=key.name, namespaced=namespaced
-        ):
+        if not group_kind_name_permitted(project, group=key.group, kind=key.kind, name=key.name, namespaced=namespaced):
             lists = "namespaceResourceWhitelist/Blacklist" if namespaced else "clusterResourceWhitelist/Blacklist"
             scope = "in namespaces" if namespaced else f"cluster-scoped, named {key.name!r}"
             problems.append(f"{key.short}: {where} does not permit {gk} ({scope}; spec.{lists})")

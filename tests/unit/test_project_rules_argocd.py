@@ -39,7 +39,8 @@ IS_SOURCE_PERMITTED = [
     (["https://github.com/argoproj/test.git"], "https://github.com/argoproj/test.git", True),
     (["ssh://git@GITHUB.com:argoproj/test"], "ssh://git@github.com:argoproj/test", True),
     (["https://github.com/argoproj/*"], "https://github.com/argoproj/argoproj.git", True),
-    (["https://github.com/test1/test.git", "https://github.com/test2/test.git"], "https://github.com/test2/test.git", True),
+    (["https://github.com/test1/test.git", "https://github.com/test2/test.git"],
+     "https://github.com/test2/test.git", True),
     (["https://github.com/argoproj/test1.git"], "https://github.com/argoproj/test2.git", False),
     (["https://github.com/argoproj/*.git"], "https://github.com/argoproj1/test2.git", False),
     (["https://github.com/argoproj/foo"], "https://github.com/argoproj/foo1", False),
@@ -54,7 +55,8 @@ IS_NEGATED_SOURCE_PERMITTED = [
     (["!https://github.com/argoproj/test.git"], "https://github.com/argoproj/test.git", False),
     (["!ssh://git@GITHUB.com:argoproj/test"], "ssh://git@github.com:argoproj/test", False),
     (["!https://github.com/argoproj/*"], "https://github.com/argoproj/argoproj.git", False),
-    (["https://github.com/test1/test.git", "!https://github.com/test2/test.git"], "https://github.com/test2/test.git", False),
+    (["https://github.com/test1/test.git", "!https://github.com/test2/test.git"],
+     "https://github.com/test2/test.git", False),
     (["!https://github.com/argoproj/foo*"], "https://github.com/argoproj/foo1", False),
     (["!https://gitlab.com/group/*/*"], "https://gitlab.com/group/repo/owner", False),
     (["!https://gitlab.com/group/*/*/*"], "https://gitlab.com/group/sub-group/repo/owner", False),
@@ -179,15 +181,16 @@ def gk(group: str, kind: str, name: str = "") -> dict[str, str]:
 
 
 # TestAppProject_IsGroupKindPermitted: (spec, group, kind, namespaced, permitted)
+RS_NOT_DEPLOY = {"namespaceResourceWhitelist": [gk("apps", "ReplicaSet")],
+                 "namespaceResourceBlacklist": [gk("apps", "Deployment")]}  # fmt: skip
+
 IS_GROUP_KIND_PERMITTED: list[tuple[dict[str, Any], str, str, bool, bool]] = [
     ({"namespaceResourceWhitelist": [], "namespaceResourceBlacklist": [gk("apps", "Deployment")]},
      "apps", "ReplicaSet", True, False),
     ({"namespaceResourceWhitelist": [], "namespaceResourceBlacklist": [gk("apps", "Deployment")]},
      "apps", "Deployment", True, False),
-    ({"namespaceResourceWhitelist": [gk("apps", "ReplicaSet")], "namespaceResourceBlacklist": [gk("apps", "Deployment")]},
-     "apps", "ReplicaSet", True, True),
-    ({"namespaceResourceWhitelist": [gk("apps", "ReplicaSet")], "namespaceResourceBlacklist": [gk("apps", "Deployment")]},
-     "apps", "Action", True, False),
+    (RS_NOT_DEPLOY, "apps", "ReplicaSet", True, True),
+    (RS_NOT_DEPLOY, "apps", "Action", True, False),
     ({"clusterResourceBlacklist": [gk("", "Namespace")]}, "", "Namespace", False, False),
     ({"clusterResourceWhitelist": [gk("*", "*")], "clusterResourceBlacklist": [gk("*", "*")]},
      "", "Namespace", False, False),
@@ -296,7 +299,11 @@ def test_informational_fields_and_false_flags_are_not_refused() -> None:
 def test_fetch_violations_name_the_rule() -> None:
     proj = project(sourceRepos=["*", "!https://git.example.com/secret/*"], destinations=[dest("*", "!kube-system")])
     problems = fetch_violations(
-        proj, repo_urls=["https://git.example.com/secret/db.git"], server=K8S, name="in-cluster", namespace="kube-system"
+        proj,
+        repo_urls=["https://git.example.com/secret/db.git"],
+        server=K8S,
+        name="in-cluster",
+        namespace="kube-system",
     )
     assert problems == [
         "project 'p' does not permit source repository 'https://git.example.com/secret/db.git' (spec.sourceRepos)",
@@ -315,7 +322,9 @@ def test_project_violations_check_named_cluster_objects_and_namespaces() -> None
         ({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "kube-system"}}, False),
         ({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c", "namespace": "kube-system"}}, True),
     ]
-    problems = project_violations(proj, repo_urls=[], server=K8S, name="in-cluster", namespace="team-a", objects=objects)
+    problems = project_violations(
+        proj, repo_urls=[], server=K8S, name="in-cluster", namespace="team-a", objects=objects
+    )
     assert len(problems) == 2, problems
     assert "Namespace/kube-system" in problems[0] and "named 'kube-system'" in problems[0]
     assert "namespace 'kube-system'" in problems[1]
