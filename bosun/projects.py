@@ -169,10 +169,9 @@ def _where(project: AppProject) -> str:
 def _destination_problem(project: AppProject, *, server: str, name: str, namespace: str) -> str:
     if destination_permitted(project, server=server, name=name, namespace=namespace):
         return ""
-    cluster = " / ".join(part for part in (server, name) if part) or "(no cluster)"
     return (
-        f"{_where(project)} does not permit destination {cluster} namespace {namespace or '(none)'!r} "
-        "(spec.destinations)"
+        f"{_where(project)} does not permit destination {server or name or '(no cluster)'} "
+        f"namespace {namespace or '(none)'!r} (spec.destinations)"
     )
 
 
@@ -209,9 +208,9 @@ def project_violations(
         key = ResourceKey.of(obj)
         gk = f"{key.group or 'core'}/{key.kind}"
         if not group_kind_name_permitted(project, group=key.group, kind=key.kind, name=key.name, namespaced=namespaced):
+            what = f"{gk} in namespaces" if namespaced else f"cluster-scoped {gk} named {key.name!r}"
             lists = "namespaceResourceWhitelist/Blacklist" if namespaced else "clusterResourceWhitelist/Blacklist"
-            scope = "in namespaces" if namespaced else f"cluster-scoped, named {key.name!r}"
-            problems.append(f"{key.short}: {where} does not permit {gk} ({scope}; spec.{lists})")
+            problems.append(f"{key.short}: {where} does not permit {what} (spec.{lists})")
         if (
             namespaced
             and key.namespace != namespace

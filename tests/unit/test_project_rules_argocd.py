@@ -307,7 +307,7 @@ def test_fetch_violations_name_the_rule() -> None:
     )
     assert problems == [
         "project 'p' does not permit source repository 'https://git.example.com/secret/db.git' (spec.sourceRepos)",
-        f"project 'p' does not permit destination {K8S} / in-cluster namespace 'kube-system' (spec.destinations)",
+        f"project 'p' does not permit destination {K8S} namespace 'kube-system' (spec.destinations)",
     ]
 
 
@@ -326,5 +326,5 @@ def test_project_violations_check_named_cluster_objects_and_namespaces() -> None
         proj, repo_urls=[], server=K8S, name="in-cluster", namespace="team-a", objects=objects
     )
     assert len(problems) == 2, problems
-    assert "Namespace/kube-system" in problems[0] and "named 'kube-system'" in problems[0]
+    assert "Namespace/kube-system" in problems[0] and "cluster-scoped core/Namespace named 'kube-system'" in problems[0]
     assert "namespace 'kube-system'" in problems[1]
