@@ -162,6 +162,15 @@ def unenforced_restrictions(project: AppProject) -> list[str]:
     ]
 
 
+def field_notes(project: AppProject) -> list[str]:
+    """What someone writing ``project`` should be told (``bosun proj create``/``get``): the
+    restrictions for which its apps are refused, and the other Argo CD fields Bosun ignores
+    (``roles``, ``orphanedResources``: they grant API access or only warn)."""
+    refused = [f"{problem}; until then its applications are not synced" for problem in unenforced_restrictions(project)]
+    ignored = [p for p in project.unsupported_fields() if p.removeprefix("spec.") not in UNENFORCED]
+    return refused + ([f"Bosun does not act on {', '.join(ignored)}"] if ignored else [])
+
+
 def _where(project: AppProject) -> str:
     return f"project {project.metadata.name!r}"
 

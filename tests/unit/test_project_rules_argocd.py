@@ -18,6 +18,7 @@ from bosun.projects import (
     app_namespace_permitted,
     destination_permitted,
     fetch_violations,
+    field_notes,
     group_kind_name_permitted,
     project_violations,
     source_permitted,
@@ -328,3 +329,15 @@ def test_project_violations_check_named_cluster_objects_and_namespaces() -> None
     assert len(problems) == 2, problems
     assert "Namespace/kube-system" in problems[0] and "cluster-scoped core/Namespace named 'kube-system'" in problems[0]
     assert "namespace 'kube-system'" in problems[1]
+
+
+def test_field_notes_tell_refused_restrictions_from_ignored_fields() -> None:
+    proj = project(
+        sourceRepos=["*"],
+        destinationServiceAccounts=[{"server": "*", "namespace": "*", "defaultServiceAccount": "deployer"}],
+        permitOnlyProjectScopedClusters=False,
+        roles=[{"name": "ci"}],
+    )
+    refused, ignored = field_notes(proj)
+    assert refused.startswith("project 'p' sets spec.destinationServiceAccounts (syncs must impersonate")
+    assert ignored == "Bosun does not act on spec.roles"
