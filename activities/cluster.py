@@ -228,7 +228,9 @@ class ClusterActivities:
         allows them.
 
         Objects of kinds the settings exclude are left out (into ``excluded``) before the
-        project is asked, as Argo CD drops them from the targets first."""
+        project is asked, as Argo CD drops them from the targets first. Sources and destination
+        are checked first: a render this worker misses fetches the sources."""
+        self._check_project(input.project, input.repo_urls, input.destination, [])
         client = self._client(input.destination)
         settings = self._settings()
         tracking = _tracking_config(settings)

@@ -17,6 +17,7 @@ from kubernetes.client import CustomObjectsApi
 from kubernetes.client.exceptions import ApiException
 
 from bosun.models import AppProject, ModelError, parse_project, parse_project_yaml
+from bosun.projects import field_notes
 from bosun.windows import describe_window
 from cli.app import CliError
 from cli.management import management_cluster
@@ -81,6 +82,8 @@ def create(file: Path, upsert: bool, kubeconfig: str | None, control_namespace: 
     except ModelError as exc:
         _fail(str(exc), 2)
         return
+    for note in field_notes(project):
+        click.echo(f"warning: {note}", err=True)
     body = project.to_manifest(cluster_fields=False)
     body["metadata"]["namespace"] = control_namespace
     api = _api(kubeconfig)
@@ -126,6 +129,8 @@ def get(name: str, output: str, kubeconfig: str | None, control_namespace: str) 
         click.echo(f"Destination:     {d.server or d.name or '*'} / {d.namespace or '*'}")
     for w in spec.sync_windows:
         click.echo(f"Sync window:     {describe_window(w)}")
+    for note in field_notes(project):
+        click.echo(f"Warning:         {note}")
 
 
 @proj.command("list")

@@ -67,6 +67,7 @@ with workflow.unsafe.imports_passed_through():
     from bosun.models import Application, ApplicationSource, AppProject, parse_application, parse_project
     from bosun.operation import ConditionType, OperationPhase, ResultStatus
     from bosun.plan import SyncPlan, only_out_of_sync, only_resources
+    from bosun.projects import fetch_violations
     from bosun.protocol import (
         AppQuery,
         AppSignal,
@@ -128,6 +129,9 @@ STATUS_DIGEST_PATCH = "status-digest-search-attribute"
 """Histories from before BosunStatusDigest replay without that upsert."""
 ALLOW_EMPTY_PATCH = "autosync-allow-empty"
 """Histories from before the allowEmpty rule (:mod:`bosun.autosync`) replay without it."""
+PROJECT_CHECK_PATCH = "project-check-before-fetch"
+"""Histories from before sources and destination were checked against the project ahead of
+any fetch (:func:`bosun.projects.fetch_violations`) replay without that check."""
 SETTINGS_CONDITIONS = (ConditionType.EXCLUDED_RESOURCE_WARNING, ConditionType.SETTINGS_WARNING)
 """Condition types a compare reports from the settings (CompareResult.warnings)."""
 
@@ -153,6 +157,8 @@ class ApplicationWorkflow:
         self._project_digest = ""
         """:func:`json_digest` of the AppProject the last full reconcile read."""
         self._cluster_queue = ""
+        self._cluster: tuple[Destination, str, str] | None = None
+        """The destination last resolved, and its cluster's server and name."""
         self._window: WindowState | None = None
         self._describe_app()
 
@@ -531,7 +537,7 @@ class ApplicationWorkflow:
             return app_spec.target_revision(self._app)
         try:
             head = await self._resolve(app_spec.target_revision(self._app))
-        except ActivityError as exc:
+        except LOCAL_OR_ACTIVITY_ERRORS as exc:  # ApplicationError: the project forbids the fetch
             self._set_condition(ConditionType.COMPARISON_ERROR, cause_message(exc))
             raise _ReconcileFailed() from None
         outcome = pinned_revision(pinned=pin.revision, pinned_at_target=pin.target_commit, target_commit=head)
@@ -544,6 +550,8 @@ class ApplicationWorkflow:
         """The commit ``revision`` names now (``fresh``: a hard refresh, past the worker's cache of
         resolved revisions); a Helm repository chart's version is kept as is."""
         source = source or self._app.sources_list()[0]
+        if self._project is not None and workflow.patched(PROJECT_CHECK_PATCH):
+            self._check_project_before_fetch(self._project)
         if source.chart:
             return revision
         resolved = await calls.resolve_revision(
@@ -888,7 +896,25 @@ class ApplicationWorkflow:
             summary=f"find cluster {self._destination().describe()}",
         )
         self._cluster_queue = resolved.task_queue
+        self._cluster = (self._destination(), resolved.server, resolved.name)
         return resolved.task_queue
+
+    def _check_project_before_fetch(self, project: AppProject) -> None:
+        """Refuse, before any repository is resolved or rendered with stored credentials,
+        the sources and destination ``project`` forbids (the compare activity checks again,
+        with the rendered objects)."""
+        dest = self._destination()
+        resolved = self._cluster if self._cluster is not None and self._cluster[0] == dest else None
+        server, name = (resolved[1], resolved[2]) if resolved else (dest.server, dest.name)
+        problems = fetch_violations(
+            project,
+            repo_urls=[src.repo_url for src in self._app.sources_list()],
+            server=server,
+            name=name,
+            namespace=dest.namespace,
+        )
+        if problems:
+            raise ApplicationError("; ".join(problems), type="ProjectViolation", non_retryable=True)
 
     def _window_state(self) -> WindowState | None:
         """The project's sync windows for this app now (kept in the status), or None."""

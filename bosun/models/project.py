@@ -16,10 +16,12 @@ white/blacklists) and when it may sync (``syncWindows``). Example::
         - {kind: deny, schedule: "0 22 * * 5", duration: 60h, applications: ["*"]}
 
 The matching rules themselves (globs, ``!`` negation, window activity) live with the
-code that enforces them; this module only types and validates the document. Roles,
-signature keys, orphaned-resource monitoring, impersonation and source integrity are
-valid Argo CD fields Bosun does not implement yet: they are kept and reported by
-:meth:`AppProject.unsupported_fields`. To support one, see :mod:`bosun.models.base`.
+code that enforces them (:mod:`bosun.projects`); this module only types and validates the
+document. Roles, signature keys, orphaned-resource monitoring, impersonation,
+project-scoped clusters and source integrity are valid Argo CD fields Bosun does not
+implement yet: they are kept and reported by :meth:`AppProject.unsupported_fields`, and
+:func:`bosun.projects.unenforced_restrictions` refuses a project that sets one of those
+that would narrow what its apps may do. To support one, see :mod:`bosun.models.base`.
 """
 
 from __future__ import annotations
@@ -101,9 +103,23 @@ class AppProjectSpec(ArgoModel):
     destinations: list[ProjectDestination] = []
     cluster_resource_whitelist: list[ClusterResourceRestriction] = []
     cluster_resource_blacklist: list[ClusterResourceRestriction] = []
-    namespace_resource_whitelist: list[GroupKind] = []
+    namespace_resource_whitelist: list[GroupKind] | None = None
+    """None (absent): every namespaced kind; a list, even an empty one, names the allowed
+    kinds, as Argo CD tells a nil list from an empty one here."""
     namespace_resource_blacklist: list[GroupKind] = []
     sync_windows: list[SyncWindow] = []
+
+    @model_validator(mode="after")
+    def _check_patterns(self) -> AppProjectSpec:
+        """Argo CD's ``ValidateProject``: ``!*`` would deny everything, and is refused."""
+        for i, repo in enumerate(self.source_repos):
+            if repo == "!*":
+                raise FieldProblem(("sourceRepos", i), "'!*' denies every repository; remove the entry")
+        for i, dest in enumerate(self.destinations):
+            for field in ("server", "name", "namespace"):
+                if getattr(dest, field) == "!*":
+                    raise FieldProblem(("destinations", i, field), f"'!*' is not a valid {field} pattern")
+        return self
 
 
 class AppProject(ArgoModel):

@@ -276,7 +276,8 @@ def model_paths(model: type[ArgoModel], prefix: Segments = ()) -> Iterator[tuple
         yield path, False
         if alias == "metadata":
             continue  # Kubernetes ObjectMeta, not described by Argo CD's CRD
-        is_list = typing.get_origin(field.annotation) is list
+        options = typing.get_args(field.annotation) if isinstance(field.annotation, types.UnionType) else ()
+        is_list = any(typing.get_origin(t) is list for t in (field.annotation, *options))  # list[X] | None too
         for sub in nested_models(field.annotation):
             yield from model_paths(sub, (*path, "[]") if is_list else path)
 

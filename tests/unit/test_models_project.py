@@ -74,7 +74,7 @@ def test_default_project_allows_everything() -> None:
     assert [(d.server, d.name, d.namespace) for d in spec.destinations] == [("*", "*", "*")]
     assert [(g.group, g.kind) for g in spec.cluster_resource_whitelist] == [("*", "*")]
     assert spec.cluster_resource_blacklist == spec.namespace_resource_blacklist == []
-    assert spec.namespace_resource_whitelist == []  # empty whitelist: every namespaced kind
+    assert spec.namespace_resource_whitelist is None  # absent: every namespaced kind
     assert spec.sync_windows == []
     assert project.unsupported_fields() == []
     assert parse_project(project.to_manifest()) == project
@@ -143,6 +143,11 @@ INVALID: list[tuple[str, dict[str, Any], str, str]] = [
     ("sourceRepos not a list", spec(sourceRepos="*"), "spec.sourceRepos", "expected a list"),
     ("unknown spec field", spec(sourceRepositories=["*"]), "spec.sourceRepositories",
      "did you mean 'sourceRepos'?"),
+    ("sourceRepos denies all", spec(sourceRepos=["!*"]), "spec.sourceRepos[0]", "denies every repository"),
+    ("destination server denies all", spec(destinations=[{"server": "!*", "namespace": "*"}]),
+     "spec.destinations[0].server", "'!*' is not a valid server pattern"),
+    ("destination namespace denies all", spec(destinations=[{"server": "*", "namespace": "!*"}]),
+     "spec.destinations[0].namespace", "'!*' is not a valid namespace pattern"),
     ("project name", {**BASE, "metadata": {"name": "Team A"}}, "metadata.name", "DNS-1123"),
     ("project kind", {**BASE, "kind": "Application"}, "kind", "must be AppProject"),
 ]  # fmt: skip
@@ -157,3 +162,14 @@ def test_invalid_project(doc: dict[str, Any], path: str, message: str) -> None:
     matching = [p for p in err.problems if p.path == path]
     assert matching, str(err)
     assert message in matching[0].message, str(err)
+
+
+def test_namespace_whitelist_keeps_absent_apart_from_empty() -> None:
+    """Argo CD permits every namespaced kind when the whitelist is absent and none when it
+    is an empty list; the model keeps the two apart, and both round-trip."""
+    absent = parse_project(spec())
+    empty = parse_project(spec(namespaceResourceWhitelist=[]))
+    assert absent.spec.namespace_resource_whitelist is None
+    assert empty.spec.namespace_resource_whitelist == []
+    assert "namespaceResourceWhitelist" not in absent.to_manifest()["spec"]
+    assert parse_project(empty.to_manifest()) == empty

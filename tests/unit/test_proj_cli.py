@@ -23,3 +23,16 @@ def test_a_repeated_key_is_refused_as_for_applications(tmp_path: Path) -> None:
     result = CliRunner().invoke(proj, ["create", "-f", str(path), "--kubeconfig", str(tmp_path / "none")])
     assert result.exit_code == 2
     assert "duplicate key 'spec'" in result.stderr
+
+
+def test_create_warns_of_restrictions_bosun_refuses_and_fields_it_ignores(tmp_path: Path) -> None:
+    path = tmp_path / "team.yaml"
+    path.write_text(
+        "apiVersion: argoproj.io/v1alpha1\nkind: AppProject\nmetadata: {name: team}\n"
+        "spec:\n  sourceRepos: ['*']\n  signatureKeys: [{keyID: 4AEE18F83AFDEB23}]\n"
+        "  orphanedResources: {warn: true}\n"
+    )
+    result = CliRunner().invoke(proj, ["create", "-f", str(path), "--kubeconfig", str(tmp_path / "none")])
+    assert "warning: project 'team' sets spec.signatureKeys (" in result.stderr
+    assert "until then its applications are not synced" in result.stderr
+    assert "warning: Bosun does not act on spec.orphanedResources" in result.stderr
