@@ -33,6 +33,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.actions import ResourceActionInput, ResourceActionsResult, RunResourceActionResult
+from activities.app_metrics import SyncCountInput
 from activities.cluster import comparison_result
 from activities.contracts import (
     ApplyInput,
@@ -52,6 +53,7 @@ from activities.contracts import (
 )
 from activities.destinations import ResolveDestinationInput, ResolveDestinationResult
 from activities.projects import GetProjectInput, GetProjectResult
+from activities.unchanged import UnchangedInput, UnchangedResult
 from bosun.actions import action_script, builtin_scripts, discover, discovery_scripts, run_action
 from bosun.diff import compare as diff_compare
 from bosun.health import assess_health
@@ -307,6 +309,8 @@ class FakeBosun:
         """``timeout.reconciliation`` the fake compare reports from the settings (None: not set)."""
         self.settings_warnings: dict[str, str] = {}
         """Conditions the fake compare reports from the settings (CompareResult.warnings)."""
+        self.counted_syncs: list[tuple[str, str]] = []
+        """(app, phase) of each finished sync, as argocd_app_sync_total counts them."""
 
     def activities(self) -> Sequence[Callable[..., object]]:
         return [
@@ -320,7 +324,18 @@ class FakeBosun:
             self.resolve_destination,
             self.resource_actions,
             self.run_resource_action,
+            self.count_sync,
+            self.check_unchanged,
         ]
+
+    @activity.defn(name="count_sync")
+    async def count_sync(self, input: SyncCountInput) -> None:
+        self.counted_syncs.append((input.app, input.phase))
+
+    @activity.defn(name="check_unchanged")
+    async def check_unchanged(self, input: UnchangedInput) -> UnchangedResult:
+        """Only reached when a compare gave a key (the fake compare gives none)."""
+        return UnchangedResult(unchanged=False, reason="the fake cluster cannot tell")
 
     # ------------------------------------------------------------------ resource actions
 

@@ -59,6 +59,7 @@ async def test_new_automated_app_syncs_once_in_a_child_workflow(bosun: Driver, w
     assert {r.key: r.status for r in entry.resources} == {WEB_SVC: "created", WEB: "created"}
     assert await workflow_status(bosun, "app:shop-new:sync:1") == WorkflowExecutionStatus.COMPLETED
     assert world.cluster.applied == [WEB_SVC, WEB]  # kind order: Service before Deployment
+    assert world.counted_syncs == [("shop-new", "Succeeded")]  # argocd_app_sync_total, once
 
 
 async def test_new_commit_syncs_again_and_an_unchanged_app_is_left_alone(bosun: Driver, world: FakeBosun) -> None:
