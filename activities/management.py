@@ -135,35 +135,33 @@ class ManagementSecrets:
 
     def config_map_data(self, name: str) -> dict[str, str] | None:
         """A ConfigMap's ``data``; None if the ConfigMap does not exist."""
-        from kubernetes.client.exceptions import ApiException
-
-        def read() -> dict[str, str] | None:
-            try:
-                cm = self._api.read_namespaced_config_map(name, self.namespace, _request_timeout=REQUEST_TIMEOUT)
-            except ApiException as exc:
-                if exc.status == 404:
-                    return None
-                raise
-            return {str(k): str(v) for k, v in (cm.data or {}).items()}
-
-        found: dict[str, str] | None = self._call(f"read ConfigMap {name}", read)
-        return found
+        return self._data(
+            f"ConfigMap {name}",
+            lambda: self._api.read_namespaced_config_map(name, self.namespace, _request_timeout=REQUEST_TIMEOUT),
+        )
 
     def secret_data(self, name: str) -> dict[str, str] | None:
         """A Secret's ``data`` (base64 values, as the API returns them); None if it does not exist."""
+        return self._data(
+            f"Secret {name}",
+            lambda: self._api.read_namespaced_secret(name, self.namespace, _request_timeout=REQUEST_TIMEOUT),
+        )
+
+    def _data(self, what: str, read_object: Callable[[], Any]) -> dict[str, str] | None:
+        """The ``data`` of the object ``read_object`` reads (a ConfigMap or a Secret); None on 404."""
         from kubernetes.client.exceptions import ApiException
 
         def read() -> dict[str, str] | None:
             try:
-                secret = self._api.read_namespaced_secret(name, self.namespace, _request_timeout=REQUEST_TIMEOUT)
+                found = read_object()
             except ApiException as exc:
                 if exc.status == 404:
                     return None
                 raise
-            return {str(k): str(v) for k, v in (secret.data or {}).items()}
+            return {str(k): str(v) for k, v in (found.data or {}).items()}
 
-        found: dict[str, str] | None = self._call(f"read Secret {name}", read)
-        return found
+        data: dict[str, str] | None = self._call(f"read {what}", read)
+        return data
 
     def ensure_namespace(self) -> None:
         from kubernetes.client.exceptions import ApiException
