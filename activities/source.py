@@ -53,6 +53,7 @@ class SourceActivities:
         cluster_info: ClusterInfo | None = None,
         credentials: CredentialStore | None = None,
         revisions: RevisionCache | None = None,
+        render_concurrency: int = 4,
     ) -> None:
         self._git = git
         self._revisions = revisions if revisions is not None else RevisionCache(max_age_seconds=0)
@@ -61,6 +62,8 @@ class SourceActivities:
         self._store = store
         self._workdir = workdir
         self._cluster_info = cluster_info
+        self._render_slots = threading.BoundedSemaphore(max(1, render_concurrency))
+        """Renders running tools at once: the rest wait here (their cache hits do not)."""
         self._inflight: dict[str, threading.Lock] = {}
         self._inflight_guard = threading.Lock()
         workdir.mkdir(parents=True, exist_ok=True)
@@ -88,7 +91,8 @@ class SourceActivities:
                 return RenderResult(
                     manifests_digest=cached, resource_count=len(self._store.get_json(cached)), cached=True
                 )
-            objects = self._render_all(input, sources, kube_version, api_versions)
+            with self._render_slots:
+                objects = self._render_all(input, sources, kube_version, api_versions)
             digest = self._store.put_json(objects)
             self._store.remember(key, digest)
         return RenderResult(manifests_digest=digest, resource_count=len(objects))

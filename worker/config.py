@@ -109,6 +109,9 @@ class WorkerConfig:
     git_cache_max_bytes: int = DEFAULT_GIT_CACHE_MAX_BYTES
     store_grace_seconds: float = 60.0
     revision_cache_seconds: float = 180.0
+    render_concurrency: int = 0
+    """Renders (helm, kustomize, jsonnet) that run tools at once in this process; 0: one per CPU
+    it may use (``BOSUN_RENDER_CONCURRENCY``). More only thrash: the tools are CPU-bound."""
     in_cluster: InClusterAccess | None = None
     """The pod's ServiceAccount, when no kubeconfig is set and KUBERNETES_SERVICE_HOST is (``kubeconfigs`` empty)."""
 
@@ -151,6 +154,7 @@ class WorkerConfig:
             git_cache_max_bytes=_size(env, "BOSUN_GIT_CACHE_MAX_BYTES", DEFAULT_GIT_CACHE_MAX_BYTES),
             store_grace_seconds=float(env.get("BOSUN_STORE_GRACE_SECONDS") or 60.0),
             revision_cache_seconds=float(env.get("BOSUN_REVISION_CACHE_SECONDS") or 180.0),
+            render_concurrency=int(env.get("BOSUN_RENDER_CONCURRENCY") or 0),
             in_cluster=access if isinstance(access, InClusterAccess) else None,
         )
 

@@ -50,7 +50,7 @@ from worker.app_watch import Poker, ResourceWatch
 from worker.cluster_workers import ClusterWorkers
 from worker.config import WorkerConfig
 from worker.health_server import Readiness
-from worker.launch import PROCESS_ENV
+from worker.launch import PROCESS_ENV, process_count
 from worker.metrics import MetricsEndpoint, sdk_runtime
 from worker.rollout_watch import watch_rollouts
 from worker.shutdown import stop_on_signals
@@ -101,6 +101,7 @@ def build_activities(config: WorkerConfig, client: Client) -> Activities:
         workdir=config.home / "cache" / "work",
         cluster_info=lambda destination: clusters.client(destination).server_info(),
         revisions=RevisionCache(max_age_seconds=config.revision_cache_seconds, markers=markers_dir(config.home)),
+        render_concurrency=config.render_concurrency or process_count("auto"),
     )
     reader = ProjectReader(clusters=clusters, namespace=config.control_namespace)
     settings = settings_reader(config)

@@ -21,7 +21,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy
+from temporalio.common import Priority, RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
     from activities.actions import (
@@ -159,6 +159,11 @@ SYNC_STEP_RETRY = RetryPolicy(
 """A step of a sync operation (apply, prune, wait): retried longer than a read, since a
 failed step fails the whole sync."""
 CLUSTER_HEARTBEAT = timedelta(seconds=60)
+SYNC_STEP_PRIORITY = Priority(priority_key=2)
+"""Steps of a sync that has started (apply, prune, wait) go ahead of reconciles (the default,
+3) in their task queue: when a whole fleet starts at once, each app's sync finishes before
+more apps are compared, so apps become healthy steadily instead of all at the end. The
+server orders the tasks, so this holds across every worker process."""
 
 
 async def compare(input: CompareInput, *, task_queue: str | None, summary: str) -> CompareResult:
@@ -226,6 +231,7 @@ async def apply(input: ApplyInput, *, task_queue: str | None, summary: str) -> A
         heartbeat_timeout=CLUSTER_HEARTBEAT,
         retry_policy=SYNC_STEP_RETRY,
         task_queue=task_queue or None,
+        priority=SYNC_STEP_PRIORITY,
         summary=summary,
     )
 
@@ -242,6 +248,7 @@ async def prune(
         heartbeat_timeout=CLUSTER_HEARTBEAT,
         retry_policy=retry,
         task_queue=task_queue or None,
+        priority=SYNC_STEP_PRIORITY,
         summary=summary,
     )
 
@@ -253,6 +260,7 @@ async def start_rollout_workflows(input: StartRolloutsInput, *, summary: str) ->
         input,
         start_to_close_timeout=timedelta(minutes=1),
         retry_policy=SYNC_STEP_RETRY,
+        priority=SYNC_STEP_PRIORITY,
         summary=summary,
     )
 
@@ -267,6 +275,7 @@ async def wait_healthy(input: WaitHealthyInput, *, task_queue: str | None, summa
         heartbeat_timeout=timedelta(seconds=30),
         retry_policy=SYNC_STEP_RETRY,
         task_queue=task_queue or None,
+        priority=SYNC_STEP_PRIORITY,
         summary=summary,
     )
 
