@@ -93,7 +93,7 @@ CONCURRENCY = 16
 """Applications handled at once in a pass."""
 RPC_TIMEOUT = timedelta(seconds=5)
 """A status query a busy workflow does not answer in time is written on a later pass."""
-CALLS_PER_PASS = 200
+CALLS_PER_PASS = 100
 """Applications that need a call to Temporal (start, update, status query, operation, refresh)
 handled in one pass. A pass is a local activity inside one workflow task: it stays short however
 many Applications there are, and the rest are handled by the next pass, at once
