@@ -49,6 +49,7 @@ from activities.projects import ProjectReader
 from activities.settings import SettingsReader, SettingsUnavailable
 from activities.store import ContentStore, StoreMiss
 from bosun import metrics
+from bosun.appnames import instance_name
 from bosun.compare_options import CompareOptionError
 from bosun.crds import DefinedKind, defined_kind, defined_kinds, is_crd, is_established
 from bosun.diff import compare, mask_secret
@@ -754,7 +755,9 @@ def _compare_key(
         live.append((str(ResourceKey.of(obj)), version))
     for api_kind in _api_kinds(desired, input.known_kinds):
         api_version, kind = _split_api_kind(api_kind)
-        versions = cache.versions(api_version, kind, owned=lambda o: is_tracked_by(o, input.app, tracking))
+        versions = cache.versions(
+            api_version, kind, owned=lambda o: is_tracked_by(o, input.app, tracking), owner=instance_name(input.app)
+        )
         if versions is None:
             return None
         live += [(f"{api_kind}:{ns}/{name}", version) for (ns, name), version in sorted(versions.items())]

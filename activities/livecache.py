@@ -40,7 +40,7 @@ from typing import TYPE_CHECKING, Generic, TypeVar
 
 from bosun import metrics
 from bosun.resources import Manifest
-from bosun.tracking import ANNOTATION, DEFAULT_LABEL_KEY, LEGACY_ANNOTATION
+from bosun.tracking import ANNOTATION, DEFAULT_LABEL_KEY, LEGACY_ANNOTATION, owner_hints
 
 if TYPE_CHECKING:
     from activities.kube import KubeClient
@@ -129,6 +129,9 @@ class KindCache:
         self._label_keys = label_keys
         self._on_change = on_change
         self._objects: dict[ObjectKey, _Entry] = {}
+        self._by_owner: dict[str, set[ObjectKey]] = {}
+        """Instance name → the kept objects whose tracking names it (:func:`owner_hints`): an
+        app's objects are found without scanning every object of the kind."""
         self._kept = 0
         """How many of ``_objects`` are kept (tracked): what ``len`` and the metric say."""
         self._lock = threading.Lock()
@@ -186,15 +189,31 @@ class KindCache:
             kept = [entry.obj for entry in self._objects.values() if entry.obj is not None]
         return copy.deepcopy(kept)
 
-    def versions(self, owned: Callable[[Manifest], bool] = lambda obj: True) -> dict[ObjectKey, str] | None:
+    def versions(
+        self, owned: Callable[[Manifest], bool] = lambda obj: True, *, owner: str | None = None
+    ) -> dict[ObjectKey, str] | None:
         """(namespace, name) → resourceVersion of every kept object ``owned`` accepts (it must
-        not change it), or None when not synced."""
+        not change it), or None when not synced. ``owner``: only objects whose tracking names
+        this instance are looked at (``owned`` must hold for no other)."""
         if not self._synced.is_set():
             return None
         with self._lock:
-            return {
-                key: entry.version for key, entry in self._objects.items() if entry.obj is not None and owned(entry.obj)
-            }
+            keys = self._objects.keys() if owner is None else self._by_owner.get(owner, set())
+            entries = ((key, self._objects[key]) for key in keys)
+            return {key: entry.version for key, entry in entries if entry.obj is not None and owned(entry.obj)}
+
+    def _index(self, key: ObjectKey, old: Manifest | None, new: Manifest | None) -> None:
+        """Move ``key`` in the owner index from ``old``'s owners to ``new``'s (under the lock)."""
+        before = owner_hints(old, self._label_keys) if old is not None else frozenset()
+        after = owner_hints(new, self._label_keys) if new is not None else frozenset()
+        for owner in before - after:
+            keys = self._by_owner.get(owner)
+            if keys is not None:
+                keys.discard(key)
+                if not keys:
+                    del self._by_owner[owner]
+        for owner in after - before:
+            self._by_owner.setdefault(owner, set()).add(key)
 
     def __len__(self) -> int:
         with self._lock:
@@ -222,6 +241,7 @@ class KindCache:
             if current is not None and not _newer_or_same(version, current.version):
                 return False
             self._objects[key] = _Entry(version, kept)
+            self._index(key, current.obj if current is not None else None, kept)
             self._kept += (kept is not None) - (current is not None and current.obj is not None)
         self._report()
         return kept is not None or (current is not None and current.obj is not None)
@@ -232,6 +252,7 @@ class KindCache:
             current = self._objects.pop(object_key(obj), None)
             if current is not None and current.obj is not None:
                 self._kept -= 1
+                self._index(object_key(obj), current.obj, None)
         self._report()
         return current is not None and current.obj is not None
 
@@ -276,8 +297,12 @@ class KindCache:
         for obj in items:
             kept = strip(obj) if self._keep_all or is_tracked(obj, self._label_keys) else None
             listed[object_key(obj)] = _Entry(resource_version(obj), kept)
+        by_owner: dict[str, set[ObjectKey]] = {}
+        for key, entry in listed.items():
+            for owner in owner_hints(entry.obj, self._label_keys) if entry.obj is not None else ():
+                by_owner.setdefault(owner, set()).add(key)
         with self._lock:
-            before, self._objects = self._objects, listed
+            before, self._objects, self._by_owner = self._objects, listed, by_owner
             self._kept = sum(1 for e in listed.values() if e.obj is not None)
         self._report()
         self.relists += 1
@@ -379,10 +404,15 @@ class LiveCache:
         return None if found is None else found.items()
 
     def versions(
-        self, api_version: str, kind: str, *, owned: Callable[[Manifest], bool] = lambda obj: True
+        self,
+        api_version: str,
+        kind: str,
+        *,
+        owned: Callable[[Manifest], bool] = lambda obj: True,
+        owner: str | None = None,
     ) -> dict[ObjectKey, str] | None:
         found = self.kind(api_version, kind)
-        return None if found is None else found.versions(owned)
+        return None if found is None else found.versions(owned, owner=owner)
 
     def observe(self, obj: Manifest) -> None:
         """Write-through of an object Bosun just wrote (only kinds already watched)."""

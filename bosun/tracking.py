@@ -45,6 +45,7 @@ To extend: a new method is one :class:`TrackingMethod` member plus a branch in
 from __future__ import annotations
 
 import copy
+from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -216,6 +217,18 @@ def tracked_app(live: Manifest, config: TrackingConfig | None = None) -> str | N
         return app_of_instance(value) if isinstance(value, str) and value else None
     parsed = _tracking_value(live, config)
     return app_of_instance(parsed[0]) if parsed else None
+
+
+def owner_hints(live: Manifest, label_keys: Iterable[str] = (DEFAULT_LABEL_KEY,)) -> frozenset[str]:
+    """Every instance name ``live``'s tracking metadata names (the values of these labels, the
+    owners of its tracking ids), whatever the method: :func:`is_tracked_by` holds for an app only
+    if its :func:`~bosun.appnames.instance_name` is among them. What a cache indexes objects by."""
+    hints = {value for key in label_keys if isinstance(value := _labels(live).get(key), str) and value}
+    for name in (ANNOTATION, LEGACY_ANNOTATION):
+        value = _annotations(live).get(name)
+        if isinstance(value, str) and value:
+            hints.add(value.split(":", 1)[0])
+    return frozenset(hints)
 
 
 def is_tracked_by(live: Manifest, app: str, config: TrackingConfig | None = None) -> bool:

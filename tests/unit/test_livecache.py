@@ -15,8 +15,9 @@ from temporalio.testing import ActivityEnvironment
 from activities.contracts import CompareInput
 from activities.kube import KubeError, UnknownKind
 from activities.livecache import LAST_APPLIED, KindCache, LiveCache, Lru, is_tracked, strip
+from bosun.appnames import instance_name
 from bosun.resources import Manifest, ResourceKey
-from bosun.tracking import ANNOTATION, apply_tracking
+from bosun.tracking import ANNOTATION, apply_tracking, is_tracked_by
 from tests.unit.test_cluster_tracking import DESTINATION, FakeKube, activities
 from tests.unit.test_cluster_tracking import configmap as tracked_configmap
 
@@ -127,6 +128,28 @@ def test_watch_events_update_the_cache_and_call_on_change_for_tracked_objects() 
     eventually(lambda: cache.version("shop", "b") == "13", timeout=WAIT)
     eventually(lambda: cache.get("shop", "a") == (True, None), timeout=WAIT)
     assert changes == ["a", "b", "a"]
+    cache.stop()
+
+
+def test_an_apps_objects_are_found_by_the_owner_index_as_by_a_full_scan() -> None:
+    """versions(owner=…) narrows to the objects whose tracking names the instance; the answer
+    is the one a scan of every object with is_tracked_by gives, through adds, moves and deletes."""
+    cluster = FakeCluster([configmap("a", 1), configmap("b", 2, app="team_web"), configmap("c", 3, app=None)])
+    cache = started(cluster)
+
+    def agree(app: str) -> dict[tuple[str, str], str]:
+        indexed = cache.versions(lambda o: is_tracked_by(o, app), owner=instance_name(app))
+        assert indexed == cache.versions(lambda o: is_tracked_by(o, app))
+        return indexed or {}
+
+    assert agree("shop") == {("shop", "a"): "1"} and agree("team/web") == {("shop", "b"): "2"}
+    cluster.events.put(("MODIFIED", configmap("a", 11, app="team/web")))  # moved to another app
+    cluster.events.put(("ADDED", configmap("d", 12)))
+    cluster.events.put(("DELETED", configmap("b", 13, app="team/web")))
+    eventually(lambda: cache.version("shop", "b") == "", timeout=WAIT)
+    assert agree("shop") == {("shop", "d"): "12"}
+    assert agree("team/web") == {("shop", "a"): "11"}
+    assert agree("nobody") == {}
     cache.stop()
 
 
