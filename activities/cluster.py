@@ -104,6 +104,16 @@ class _Target:
     """Rendered objects of kinds the settings exclude: never applied."""
 
 
+def _refuse_delete_unless(owned: bool, obj: Manifest, why: str) -> None:
+    """A KubeError (the resource fails, the sync reports it) instead of deleting a live object
+    the app does not track: a same-named object of another app, or of nobody, is never deleted."""
+    if not owned:
+        raise KubeError(
+            f"{ResourceKey.of(obj).short}: not deleted to {why}: the live object is not tracked by this app",
+            retryable=False,
+        )
+
+
 def _raise(exc: KubeError) -> ApplicationError:
     return ApplicationError(str(exc), type="KubeError", non_retryable=not exc.retryable)
 
@@ -456,7 +466,8 @@ class ClusterActivities:
                     )
                 if live is not None and ignore_rules and app_options.respect_ignore_differences:
                     obj = keep_live_values(obj, live, matching_rules(ignore_rules, key))
-                self._write(client, obj, live, options, dry_run=input.dry_run)
+                owned = live is None or is_tracked_by(live, input.app, tracking)
+                self._write(client, obj, live, options, dry_run=input.dry_run, may_delete=owned)
             except KubeError as exc:
                 if exc.retryable:
                     raise _raise(exc) from None
@@ -487,11 +498,20 @@ class ClusterActivities:
 
     @staticmethod
     def _write(
-        client: KubeClient, obj: Manifest, live: Manifest | None, options: SyncOptions, *, dry_run: bool
+        client: KubeClient,
+        obj: Manifest,
+        live: Manifest | None,
+        options: SyncOptions,
+        *,
+        dry_run: bool,
+        may_delete: bool = False,
     ) -> None:
-        """Apply one object the way its sync options ask (Replace, Force, Validate)."""
+        """Apply one object the way its sync options ask (Replace, Force, Validate). Force
+        deletes the live object first only if ``may_delete`` (the app tracks it): Bosun never
+        deletes what is not its own."""
         if options.replace:
             if options.force and live is not None and not dry_run:
+                _refuse_delete_unless(may_delete, obj, "replace it (Replace=true,Force=true)")
                 client.delete(live, propagation_policy="Foreground")
                 ClusterActivities._wait_gone(client, obj)
             client.replace(obj, dry_run=dry_run)
@@ -503,6 +523,7 @@ class ClusterActivities:
             # is deleted and created again, as kubectl apply --force does.
             if not (options.force and exc.status == 422 and live is not None and not dry_run):
                 raise
+            _refuse_delete_unless(may_delete, obj, "re-create it (Force=true)")
             client.delete(live, propagation_policy="Foreground")
             ClusterActivities._wait_gone(client, obj)
             client.apply(obj, validate=options.validate_schema)
@@ -537,6 +558,9 @@ class ClusterActivities:
             if HookDeletePolicy.BEFORE_HOOK_CREATION not in delete_policies(obj):
                 client.apply(obj)
                 return ResourceResult(key=key, status=ResultStatus.CONFIGURED, message="hook")
+            _refuse_delete_unless(
+                is_tracked_by(live, input.app, tracking), obj, "create the hook again (BeforeHookCreation)"
+            )
             client.delete(live, propagation_policy="Foreground")
             self._wait_gone(client, obj)
         client.apply(obj)

@@ -56,11 +56,20 @@ SERVICE_HOST_ENV = incluster_config.SERVICE_HOST_ENV_NAME
 SERVICE_PORT_ENV = incluster_config.SERVICE_PORT_ENV_NAME
 
 
+REQUEST_TIMEOUT = (10.0, 60.0)
+"""(connect, read) seconds of every request to a cluster that does not set its own: a cluster
+that accepts connections and never answers fails the call (retryable) instead of holding one of
+its queue's activity slots for ever. Watches set their own (activities/kube.py)."""
+
+
 class CountingApiClient(ApiClient):
     """The kubernetes library's ApiClient, counting every request it sends (``call_api`` is the one
-    method all of them go through: typed APIs, the DynamicClient and watches)."""
+    method all of them go through: typed APIs, the DynamicClient and watches), each with a timeout
+    (:data:`REQUEST_TIMEOUT` unless the call sets one; a watch without one keeps none)."""
 
     def call_api(self, method: str, url: str, *args: Any, **kwargs: Any) -> Any:
+        if kwargs.get("_request_timeout") is None and len(args) < 4 and "watch=true" not in url.lower():
+            kwargs["_request_timeout"] = REQUEST_TIMEOUT
         status = 0
         try:
             response = super().call_api(method, url, *args, **kwargs)
