@@ -55,6 +55,16 @@ class SyncInput(BaseModel):
     retry: OperationRetry = Field(default_factory=OperationRetry)
     task_queue: str = ""
     """The destination cluster's task queue for apply, prune and wait_healthy (empty: the workflow's own)."""
+    first_attempt: int = 1
+    """The attempt this run starts with: a run that retried ``ATTEMPTS_PER_RUN`` times continues
+    as new from the next, so a sync retried without limit keeps a bounded history."""
+
+
+CONTINUE_AS_NEW_PATCH = "sync-continue-as-new"
+"""Histories of syncs that retried longer before this rule replay without continuing as new."""
+ATTEMPTS_PER_RUN = 20
+"""Failed attempts of one sync before its workflow continues as new (``retry.limit: -1`` retries
+for ever; the parent waits on the whole chain of runs as on one child)."""
 
 
 class SyncOutcome(BaseModel):
@@ -81,7 +91,7 @@ class SyncWorkflow:
 
     @workflow.run
     async def run(self, input: SyncInput) -> SyncOutcome:
-        attempt = 1
+        attempt = input.first_attempt
         while True:
             self._results = []
             operation = f"{workflow.info().workflow_id}#{attempt}"
@@ -109,6 +119,11 @@ class SyncWorkflow:
                 self._progress = f"{input.retry.describe(attempt)} in {delay:g}s: {failure}"
                 await workflow.sleep(timedelta(seconds=delay), summary=f"{input.retry.describe(attempt)} in {delay:g}s")
                 attempt += 1
+                long_run = (
+                    attempt - input.first_attempt >= ATTEMPTS_PER_RUN or workflow.info().is_continue_as_new_suggested()
+                )
+                if long_run and workflow.patched(CONTINUE_AS_NEW_PATCH):
+                    workflow.continue_as_new(input.model_copy(update={"first_attempt": attempt}))
 
     def _success_message(self, input: SyncInput) -> str:
         applied = sum(1 for r in self._results if r.status.applied)

@@ -14,6 +14,7 @@ from bosun.resources import Manifest, ResourceKey
 from bosun.tracking import ANNOTATION
 from tests.unit.test_cluster_tracking import DESTINATION, FakeKube, activities, configmap
 
+
 class ReplacingKube(FakeKube):
     def replace(self, obj: Manifest, *, dry_run: bool = False) -> Manifest:
         return self.apply(obj, dry_run=dry_run)

@@ -20,7 +20,7 @@ from bosun.resources import SyncCode
 from tests.workflows.conftest import Driver, eventually, time_skipping
 from tests.workflows.fakes import NAMESPACE, FakeBosun, application, deployment, key, service
 from workflows.state import OperationResult, SyncRequest
-from workflows.sync import SyncInput, SyncOutcome, SyncWorkflow
+from workflows.sync import ATTEMPTS_PER_RUN, SyncInput, SyncOutcome, SyncWorkflow
 
 WEB = key("Deployment", "web")
 DB = key("Deployment", "db")
@@ -191,6 +191,26 @@ async def test_negative_retry_limit_retries_until_the_sync_succeeds(bosun: Drive
         outcome = await child.result()
 
     assert (outcome.phase, outcome.attempts) == ("Succeeded", 4)
+
+
+async def test_a_sync_retried_without_limit_continues_as_new_and_keeps_counting(
+    bosun: Driver, world: FakeBosun
+) -> None:
+    """retry.limit -1 must not grow one history for ever: every ATTEMPTS_PER_RUN attempts the
+    sync continues as new, and the app waits on the whole chain as on one child."""
+    world.git.push(deployment("web"))
+    world.cluster.reject(WEB, REJECTED, times=ATTEMPTS_PER_RUN + 5)
+    await bosun.start(application("shop-retry-long", retry={"limit": -1}), settle=False)
+
+    child = await sync_child(bosun, "app:shop-retry-long:sync:1")
+    first_run = (await child.describe()).run_id
+    async with time_skipping(bosun.env):
+        outcome = await child.result()
+
+    assert (outcome.phase, outcome.attempts) == ("Succeeded", ATTEMPTS_PER_RUN + 6)
+    first = await bosun.client.get_workflow_handle(child.id, run_id=first_run).fetch_history()
+    assert first.events[-1].event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW
+    assert len(world.cluster.refused) == ATTEMPTS_PER_RUN + 5
 
 
 async def test_zero_max_duration_does_not_cap_the_backoff(bosun: Driver, world: FakeBosun) -> None:
