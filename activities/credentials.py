@@ -62,6 +62,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
+from urllib.parse import urlsplit
 
 if TYPE_CHECKING:
     from activities.kubeaccess import KubeAccess
@@ -75,7 +76,7 @@ from activities.management import (
     ManagementSecrets,
 )
 from bosun.hashing import fnv32a
-from bosun.repo_urls import is_ssh_url, normalize_url
+from bosun.repo_urls import RepoURL, RepoURLError, is_ssh_url, parse_repo_url
 
 REPOSITORY = "repository"
 REPO_CREDS = "repo-creds"
@@ -153,23 +154,41 @@ def is_remote_url(url: str) -> bool:
 
 
 def match(entries: Sequence[RepoCredentials], url: str, *, repo_type: str = "git") -> RepoCredentials | None:
-    """The credentials for ``url``: its repository Secret, else the longest-prefix template."""
-    wanted = normalize_url(url)
-    candidates = [e for e in entries if (e.repo_type or "git") == repo_type]
+    """The credentials for ``url``: its repository Secret, else the template with the longest
+    matching URL prefix — compared on parsed URLs (:class:`~bosun.repo_urls.RepoURL`: scheme,
+    host, port, SSH user, then path segment by segment), never as strings, so a template for
+    ``https://github.com`` does not serve ``https://github.com@evil.example/x.git``. A URL
+    Bosun refuses (a user or password in it, a leading ``-``…) gets no credentials, and
+    neither does a local repository."""
+    wanted = _parsed(url, repo_type)
+    if wanted is None or wanted.scheme == "file":
+        return None
     template: RepoCredentials | None = None
-    for entry in candidates:
-        prefix = normalize_url(entry.url)
-        if (
-            entry.kind == REPO_CREDS
-            and prefix
-            and wanted.startswith(prefix)
-            and (template is None or len(prefix) > len(normalize_url(template.url)))
-        ):
-            template = entry
-    for entry in candidates:
-        if entry.kind == REPOSITORY and normalize_url(entry.url) == wanted:
-            return entry.inherit(template) if template is not None else entry
+    template_depth = -1
+    repository: RepoCredentials | None = None
+    for entry in entries:
+        if (entry.repo_type or "git") != repo_type:
+            continue
+        stored = _parsed(entry.url, repo_type)
+        if stored is None or stored.scheme == "file":
+            continue  # a Secret with a URL Bosun refuses serves nothing
+        if entry.kind == REPO_CREDS and stored.covers(wanted) and len(stored.path) > template_depth:
+            template, template_depth = entry, len(stored.path)
+        elif entry.kind == REPOSITORY and repository is None and stored.names(wanted):
+            repository = entry
+    if repository is not None:
+        return repository.inherit(template) if template is not None else repository
     return template
+
+
+def _parsed(url: str, repo_type: str) -> RepoURL | None:
+    """``url`` parsed for matching; a scheme-less Helm URL is an OCI registry (as Argo CD writes it)."""
+    if repo_type == "helm" and "://" not in url.strip():
+        url = "oci://" + url.strip()
+    try:
+        return parse_repo_url(url)
+    except RepoURLError:
+        return None
 
 
 def credentials_from_secret(secret: Mapping[str, Any]) -> RepoCredentials | None:
@@ -315,7 +334,16 @@ class GitAuth:
 
 
 _ASKPASS = """#!/bin/sh
-# git asks "Username for '...': " then "Password for '...': "; answer from this process's env.
+# git asks "Username for 'https://host': " then "Password for 'https://user@host': ";
+# answer from this process's env, and only for the origin the credentials were looked up
+# for: a redirect to another host gets nothing (git then fails "could not read Username").
+asked=${1#*\\'}
+asked=${asked%%\\'*}
+scheme=${asked%%://*}
+rest=${asked#*://}
+rest=${rest##*@}
+asked=$(printf '%s://%s' "$scheme" "$rest" | tr '[:upper:]' '[:lower:]')
+[ "$asked" = "$BOSUN_GIT_ORIGIN" ] || exit 1
 case "$1" in
     Username*) printf '%s\\n' "$BOSUN_GIT_USERNAME" ;;
     *) printf '%s\\n' "$BOSUN_GIT_PASSWORD" ;;
@@ -325,8 +353,10 @@ _SSH_OPTIONS = ["-o", "IdentitiesOnly=yes", "-o", "BatchMode=yes", "-o", "LogLev
 
 
 @contextmanager
-def git_auth(creds: RepoCredentials | None, *, tmp_dir: Path | None = None) -> Iterator[GitAuth]:
-    """Environment for one git process using ``creds``; temp files are gone afterwards."""
+def git_auth(creds: RepoCredentials | None, *, url: str = "", tmp_dir: Path | None = None) -> Iterator[GitAuth]:
+    """Environment for one git process fetching ``url`` (default: the credentials' own URL) with
+    ``creds``; the username and password are given only to a prompt for ``url``'s origin (scheme,
+    host and port). Temp files are gone afterwards."""
     if creds is None or not (creds.has_credentials or creds.insecure):
         yield GitAuth(credentials=creds)
         return
@@ -337,7 +367,12 @@ def git_auth(creds: RepoCredentials | None, *, tmp_dir: Path | None = None) -> I
             askpass = directory / "askpass"
             askpass.write_text(_ASKPASS)
             askpass.chmod(stat.S_IRWXU)
-            env.update(GIT_ASKPASS=str(askpass), BOSUN_GIT_USERNAME=creds.username, BOSUN_GIT_PASSWORD=creds.password)
+            env.update(
+                GIT_ASKPASS=str(askpass),
+                BOSUN_GIT_ORIGIN=http_origin(url or creds.url),
+                BOSUN_GIT_USERNAME=creds.username,
+                BOSUN_GIT_PASSWORD=creds.password,
+            )
         if creds.insecure:
             env["GIT_SSL_NO_VERIFY"] = "true"
         if creds.ssh_private_key:
@@ -364,6 +399,13 @@ def git_auth(creds: RepoCredentials | None, *, tmp_dir: Path | None = None) -> I
         yield GitAuth(env=env, secrets=creds.secret_values(), credentials=creds)
     finally:
         shutil.rmtree(directory, ignore_errors=True)
+
+
+def http_origin(url: str) -> str:
+    """``scheme://host[:port]`` of ``url`` as git names it in a credential prompt, lowercased."""
+    parts = urlsplit(url.strip())
+    netloc = parts.netloc.rpartition("@")[2]
+    return f"{parts.scheme}://{netloc}".lower()
 
 
 def scrub(text: str, secrets: Sequence[str]) -> str:

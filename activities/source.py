@@ -34,7 +34,7 @@ from activities.contracts import (
 )
 from activities.credentials import CredentialError, CredentialStore
 from activities.gitrepo import GitCache, GitError, redact_url
-from activities.renderers import RENDERER_VERSION, RenderError, render_source, tool_versions
+from activities.renderers import RENDERER_VERSION, FetchPolicy, RenderError, render_source, tool_versions
 from activities.revisions import RevisionCache
 from activities.store import ContentStore, cache_key
 from bosun.resources import Manifest
@@ -146,6 +146,7 @@ class SourceActivities:
                         api_versions=api_versions,
                         refs=refs,
                         credentials=self._credentials,
+                        fetch=FetchPolicy(allow_local=self._git.allow_local, private=(self._git.root,)),
                     )
                 except CredentialError as exc:  # the management cluster: retry unless it refused us
                     raise ApplicationError(

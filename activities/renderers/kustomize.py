@@ -14,10 +14,19 @@ files a kustomization reads must be inside its directory, other directories are
 referenced as kustomizations (the ``base/`` + ``overlays/<env>/`` layout). Local
 components are confined to the checkout; symlinks leaving it are refused before any
 tool runs (:func:`.refuse_links_out`).
+
+Before the build, :func:`check_references` walks the kustomizations of the checkout that the
+build will read and refuses, naming the kustomization file and the entry: a local base or
+component outside the checkout (another render's sources, the worker's files), and a remote
+base whose URL Bosun would not fetch itself (a user or password in it, a leading ``-``, a
+``file://`` repository where local repositories are disabled, or one inside the worker's git
+mirrors, :class:`.tools.FetchPolicy`). What kustomize then clones runs under the render's
+``GIT_ALLOW_PROTOCOL``, without any credentials.
 """
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 from typing import Any
@@ -28,9 +37,13 @@ from activities.renderers.paths import RenderError, inside
 from activities.renderers.tools import ToolRun, find_tool
 from bosun.manifests import ManifestError, parse_manifests
 from bosun.models.source import ApplicationSourceKustomize, KustomizePatch
+from bosun.repo_urls import RepoURLError, parse_repo_url
 from bosun.resources import Manifest
 
-__all__ = ["KUSTOMIZATION_NAMES", "apply_options", "find_kustomization", "render_kustomize"]
+__all__ = ["KUSTOMIZATION_NAMES", "apply_options", "check_references", "find_kustomization", "render_kustomize"]
+
+_REFERENCES = ("resources", "bases", "components")
+"""The kustomization fields that name other kustomizations, local or remote."""
 
 KUSTOMIZATION_NAMES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
 
@@ -54,6 +67,7 @@ def render_kustomize(
     try:
         if options is not None:
             apply_options(checkout, kustomization, options, run)
+        check_references(checkout, root, run)
         out = run.run([str(kubectl), "kustomize", str(root)], what=f"kustomize build {run.show(root)}", cwd=checkout)
     finally:
         if kustomization.read_bytes() != original:  # leave the checkout as it was
@@ -62,6 +76,75 @@ def render_kustomize(
         return parse_manifests(out, source=f"kustomize build {run.show(root)}")
     except ManifestError as exc:
         raise RenderError(str(exc)) from None
+
+
+def check_references(checkout: Path, root: Path, run: ToolRun) -> None:
+    """RenderError for a base or component the build of ``root`` must not read (module docstring).
+
+    Local kustomizations are followed from ``root``; a remote one is checked by its URL only
+    (kustomize clones it, under the render's ``GIT_ALLOW_PROTOCOL``)."""
+    top = checkout.resolve()
+    pending, seen = [root.resolve()], set()
+    while pending:
+        directory = pending.pop()
+        kustomization = find_kustomization(directory)
+        if directory in seen or kustomization is None:
+            continue
+        seen.add(directory)
+        try:
+            doc = yaml.safe_load(kustomization.read_text())
+        except (yaml.YAMLError, UnicodeDecodeError, OSError):
+            continue  # kustomize says what is wrong with it
+        if not isinstance(doc, dict):
+            continue
+        for field in _REFERENCES:
+            entries = doc.get(field)
+            for entry in entries if isinstance(entries, list) else []:
+                if not isinstance(entry, str) or not entry.strip():
+                    continue
+                where = f"{run.show(kustomization)}: {field} entry {entry!r}"
+                local = _local_reference(directory, entry.strip())
+                if local is None:
+                    _check_remote(entry.strip(), where, run)
+                    continue
+                if local != top and top not in local.parents:
+                    raise RenderError(f"{where} resolves outside the repository: refused")
+                if local.is_dir():
+                    pending.append(local)
+
+
+def _local_reference(directory: Path, entry: str) -> Path | None:
+    """The resolved path a local entry names; None for a remote one (kustomize's rule: what is
+    not a local file or directory is read as a URL)."""
+    if "://" in entry or re.match(r"^[\w.-]+@[\w.-]+:", entry):
+        return None
+    candidate = directory / entry
+    if os.path.lexists(candidate) or not ("?" in entry or "//" in entry or re.match(r"^[\w-]+\.[\w.-]+/", entry)):
+        return candidate.resolve()
+    return None
+
+
+def _check_remote(entry: str, where: str, run: ToolRun) -> None:
+    url = entry.split("?", 1)[0]
+    scheme, sep, rest = url.partition("://")
+    if scheme.lower() == "file" and sep:
+        if not run.fetch.allow_local:
+            raise RenderError(
+                f"{where} is a local repository, and local repositories are disabled on this worker: refused"
+            )
+        repo = Path(rest.split("//", 1)[0] or "/").resolve()
+        for private in run.fetch.private:
+            private = private.resolve()
+            if repo == private or private in repo.parents:
+                raise RenderError(f"{where} is inside the worker's git mirrors, which no source may read: refused")
+        return
+    repo_url = f"{scheme}://{rest.split('//', 1)[0]}" if sep else url.split("//", 1)[0]
+    if not sep and not re.match(r"^[\w.-]+@[\w.-]+:", repo_url):
+        return  # kustomize's scheme-less host form (github.com/org/repo/path): https, no userinfo possible
+    try:
+        parse_repo_url(repo_url)
+    except RepoURLError as exc:
+        raise RenderError(f"{where}: {exc}") from None
 
 
 def apply_options(checkout: Path, kustomization: Path, options: ApplicationSourceKustomize, run: ToolRun) -> None:
