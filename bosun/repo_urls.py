@@ -120,10 +120,10 @@ def parse_repo_url(url: str) -> RepoURL:
     url = url.strip()
     if not url:
         raise RepoURLError("the repository URL is empty")
-    if any(ch.isspace() or ord(ch) < 32 or ord(ch) == 127 for ch in url):
-        raise RepoURLError(f"repository URL {raw!r} contains whitespace or control characters: refused")
     if url.startswith("-"):
         raise RepoURLError(f"repository URL {raw!r} starts with '-' (git would read it as an option): refused")
+    if any(ch.isspace() or ord(ch) < 32 or ord(ch) == 127 for ch in url):
+        raise RepoURLError(f"repository URL {raw!r} contains whitespace or control characters: refused")
     if _TRANSPORT.match(url):
         raise RepoURLError(f"repository URL {raw!r} names a git transport helper ('<transport>::'): refused")
     scheme_match = _SCHEME.match(url)
