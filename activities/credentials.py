@@ -26,17 +26,24 @@ fields, so a Secret written for Argo CD works here unchanged::
         -----BEGIN OPENSSH PRIVATE KEY-----
         ...
 
-Matching is Argo CD's: a ``repository`` Secret whose url is the repo URL (compared
-normalized: case, a trailing ``.git`` or ``/``, scp-style ``git@host:path``) wins, and
+Matching is Argo CD's — a ``repository`` Secret whose url is the repo URL wins, and
 credentials it leaves empty come from the template; otherwise the ``repo-creds`` template
-with the longest URL prefix. ``bosun repo add|list|rm`` writes and reads these Secrets
+with the longest URL prefix — but on parsed URLs (:func:`match`, :mod:`bosun.repo_urls`):
+scheme, host, port (the default one or none is the same) and SSH user must be equal, then
+the template's path segments must begin the repo's; case, a trailing ``.git`` or ``/`` and
+scp-style ``git@host:path`` do not count. A string prefix is not enough (a template for
+``https://github.com`` once served ``https://github.com@evil.example/x.git``, and Argo CD
+had the same class of bug), and a URL with a user or password, a leading ``-``, or a local
+path gets no credentials at all. ``bosun repo add|list|rm`` writes and reads these Secrets
 (:class:`RepoSecrets`).
 
 Only activities read them (:class:`SecretCredentialStore`, cached for a few seconds so
 every git call does not hit the API server), by the repository URL the workflow passed;
 nothing here ever enters a workflow input, result or history. :func:`git_auth` hands them
 to exactly one git process: HTTPS username/password through environment variables read by
-a ``GIT_ASKPASS`` helper (never argv, the URL or a git config file), an SSH key through a
+a ``GIT_ASKPASS`` helper that answers only a prompt for the repository's own origin
+(scheme, host, port: a redirect elsewhere gets nothing) — never argv, the URL or a git
+config file — an SSH key through a
 0600 file that is deleted when the process ends. :func:`scrub` removes the values from
 whatever git printed before it reaches a message or a log.
 

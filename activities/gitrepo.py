@@ -15,6 +15,14 @@ least recently used mirrors are removed until the rest fit (:mod:`activities.lru
 in use — being fetched or exported, by any process sharing the directory — holds a shared
 ``flock`` on ``<mirror>.lock`` and is never removed; eviction takes the lock exclusively.
 
+Every URL is checked before git sees it (:func:`bosun.repo_urls.check_repo_url`: no user
+or password in it, no leading ``-``, no ``<transport>::``, ``file://`` and local paths only
+with ``allow_local``, the worker's ``BOSUN_ALLOW_LOCAL_REPOS``); URLs follow ``--`` and
+revisions ``--end-of-options`` on git's command line, and git runs with ``GIT_ALLOW_PROTOCOL``
+(:func:`bosun.repo_urls.git_protocols`). Mirrors are named by a hash of the URL keyed with
+a random salt made once per cache (``.salt``, mode 0600): a render that knows another team's
+repository URL cannot name its mirror.
+
 Symlinks that point outside the exported tree are refused at export, whatever path the
 app renders (the class of Argo CD CVE-2022-24348/24730): nothing that follows can be
 tricked into reading the worker's files.

@@ -10,6 +10,13 @@
   ``github.com/org/repo``. It is what a webhook's repository URLs are matched with (Argo CD's
   ``GetWebURLRegex`` accepts the same variations) and what the ``BosunRepos`` search
   attribute holds.
+- :func:`parse_repo_url` takes a URL apart (:class:`RepoURL`: scheme, host, port, SSH user,
+  path segments) and refuses what git must never be handed: a user or password outside the
+  SSH ``user@`` form, a leading ``-``, whitespace, a ``<transport>::`` helper, an unknown
+  scheme. Credentials are matched on it (``RepoURL.names`` / ``RepoURL.covers``, used by
+  :func:`activities.credentials.match`); :func:`check_repo_url` adds the operator's choice
+  about local repositories, and :func:`git_protocols` is the ``GIT_ALLOW_PROTOCOL`` of every
+  git Bosun or a render tool runs.
 """
 
 from __future__ import annotations
