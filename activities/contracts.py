@@ -12,6 +12,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field, SerializerFunctionWrapHandler, model_serializer, model_validator
 
+from bosun.models import AppProject
 from bosun.operation import ResultStatus, result_label, split_result_label
 from bosun.plan import SyncPlan
 from bosun.resources import HealthCode, ResourceKey, SyncCode
@@ -67,6 +68,10 @@ class RenderInput(BaseModel):
     api_versions: list[str] = Field(default_factory=list)
     """The destination cluster's API versions (``--api-versions``: ``group/version`` and
     ``group/version/Kind``)."""
+    project: AppProject | None = None
+    """The app's project as the workflow read it: the repositories a render's tools fetch on
+    their own (kustomize remote bases, Helm dependencies) must match its ``sourceRepos`` before
+    they are fetched. None (histories from before): not checked."""
 
 
 class RenderResult(BaseModel):

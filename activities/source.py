@@ -19,6 +19,7 @@ import shutil
 import tempfile
 import threading
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 from temporalio import activity
@@ -37,6 +38,7 @@ from activities.gitrepo import GitCache, GitError, redact_url
 from activities.renderers import RENDERER_VERSION, FetchPolicy, RenderError, render_source, tool_versions
 from activities.revisions import RevisionCache
 from activities.store import ContentStore, cache_key
+from bosun.projects import project_violations
 from bosun.resources import Manifest
 
 ClusterInfo = Callable[[Destination], tuple[str, list[str]]]
@@ -99,6 +101,7 @@ class SourceActivities:
             kube_version=kube_version,
             api_versions=api_versions,
             tools=tool_versions(),
+            **({"source_repos": input.project.spec.source_repos} if input.project is not None else {}),
         )
         with self._once(key):
             cached = None if input.hard_refresh else self._store.recall(key)
@@ -146,7 +149,7 @@ class SourceActivities:
                         api_versions=api_versions,
                         refs=refs,
                         credentials=self._credentials,
-                        fetch=FetchPolicy(allow_local=self._git.allow_local, private=(self._git.root,)),
+                        fetch=self._fetch_policy(input),
                     )
                 except CredentialError as exc:  # the management cluster: retry unless it refused us
                     raise ApplicationError(
@@ -161,6 +164,27 @@ class SourceActivities:
             return objects
         finally:
             shutil.rmtree(work, ignore_errors=True)
+
+    def _fetch_policy(self, input: RenderInput) -> FetchPolicy:
+        """What the render's tools may fetch: local repositories as the worker allows, never its
+        mirrors, and only repositories the app's project permits (when the workflow sent it)."""
+        local = FetchPolicy(allow_local=self._git.allow_local, private=(self._git.root,))
+        project = input.project
+        if project is None:
+            return local
+        destination = input.destination or Destination()
+
+        def source_repo_problem(url: str) -> str:
+            problems = project_violations(
+                project,
+                repo_urls=[url],
+                server=destination.server,
+                name=destination.name,
+                namespace=input.destination_namespace,
+            )
+            return next((p for p in problems if p.endswith("(spec.sourceRepos)")), "")
+
+        return replace(local, source_check=source_repo_problem)
 
     def _export(self, source: SourceAtCommit, checkout: Path) -> None:
         try:

@@ -555,6 +555,7 @@ class ApplicationWorkflow:
             destination_namespace=self._app.spec.destination.namespace or "",
             destination=self._destination(),
             hard_refresh=hard,
+            project=self._project,
         )
         rendered = await calls.render(
             recipe,

@@ -20,7 +20,8 @@ build will read and refuses, naming the kustomization file and the entry: a loca
 component outside the checkout (another render's sources, the worker's files), and a remote
 base whose URL Bosun would not fetch itself (a user or password in it, a leading ``-``, a
 ``file://`` repository where local repositories are disabled, or one inside the worker's git
-mirrors, :class:`.tools.FetchPolicy`). What kustomize then clones runs under the render's
+mirrors, :class:`.tools.FetchPolicy`), or one the app's project does not permit
+(``sourceRepos``). What kustomize then clones runs under the render's
 ``GIT_ALLOW_PROTOCOL``, without any credentials.
 """
 
@@ -137,14 +138,36 @@ def _check_remote(entry: str, where: str, run: ToolRun) -> None:
             private = private.resolve()
             if repo == private or private in repo.parents:
                 raise RenderError(f"{where} is inside the worker's git mirrors, which no source may read: refused")
+        run.fetch.check_source(f"file://{repo}", where)
         return
-    repo_url = f"{scheme}://{rest.split('//', 1)[0]}" if sep else url.split("//", 1)[0]
-    if not sep and not re.match(r"^[\w.-]+@[\w.-]+:", repo_url):
-        return  # kustomize's scheme-less host form (github.com/org/repo/path): https, no userinfo possible
+    if sep:
+        repo_url = f"{scheme}://{rest.split('//', 1)[0]}"
+    elif re.match(r"^[\w.-]+@[\w.-]+:", url):
+        repo_url = url.split("//", 1)[0]
+    else:  # kustomize's scheme-less form (github.com/org/repo/path): https, no userinfo possible
+        repo_url = "https://" + _scheme_less_repo(url.split("//", 1)[0])
     try:
         parse_repo_url(repo_url)
     except RepoURLError as exc:
         raise RenderError(f"{where}: {exc}") from None
+    run.fetch.check_source(repo_url, where)
+
+
+_ORG_REPO_HOSTS = ("github.com", "gitlab.com", "bitbucket.org")
+
+
+def _scheme_less_repo(url: str) -> str:
+    """The repository part of ``host/org/repo/path`` as kustomize reads it: up to ``.git`` or
+    ``_git/<repo>``, two segments on GitHub, GitLab and Bitbucket, else the whole path."""
+    segments = url.strip("/").split("/")
+    for index, segment in enumerate(segments):
+        if segment.endswith(".git"):
+            return "/".join(segments[: index + 1])
+        if segment == "_git" and index + 1 < len(segments):
+            return "/".join(segments[: index + 2])
+    if segments[0].lower() in _ORG_REPO_HOSTS:
+        return "/".join(segments[:3])
+    return "/".join(segments)
 
 
 def apply_options(checkout: Path, kustomization: Path, options: ApplicationSourceKustomize, run: ToolRun) -> None:

@@ -45,7 +45,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -158,10 +158,20 @@ class FetchPolicy:
     Every git they spawn gets ``GIT_ALLOW_PROTOCOL`` (:func:`bosun.repo_urls.git_protocols`):
     ``file`` only with ``allow_local`` (the worker's ``BOSUN_ALLOW_LOCAL_REPOS``). ``private`` are
     directories of the worker no source may name, even then — the git mirrors of every team's
-    repositories (:mod:`.kustomize` refuses a remote base inside them before kustomize runs)."""
+    repositories (:mod:`.kustomize` refuses a remote base inside them before kustomize runs).
+    ``source_check`` holds the app's project to its ``sourceRepos`` for what the tools fetch
+    themselves (kustomize remote bases, Helm dependency repositories), before they run."""
 
     allow_local: bool = False
     private: tuple[Path, ...] = ()
+    source_check: Callable[[str], str] | None = None
+    """Why the app's project does not permit a repository URL ("" if it does); None: no project."""
+
+    def check_source(self, url: str, where: str) -> None:
+        """RenderError naming ``where`` if the project does not permit fetching ``url``."""
+        problem = self.source_check(url) if self.source_check is not None else ""
+        if problem:
+            raise RenderError(f"{where}: {problem}: refused before it was fetched")
 
 
 class ToolRun:

@@ -13,14 +13,19 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from temporalio.exceptions import ApplicationError
 
 from activities import gitrepo
+from activities.contracts import Destination, RenderInput
 from activities.credentials import REPO_CREDS, REPOSITORY, RepoCredentials, git_auth, match
 from activities.gitrepo import GitCache, GitError
 from activities.renderers.helm_auth import check_helm_url
 from activities.renderers.kustomize import check_references
 from activities.renderers.paths import RenderError
 from activities.renderers.tools import BuildEnv, FetchPolicy, ToolRun
+from activities.source import SourceActivities
+from activities.store import ContentStore
+from bosun.models import AppProject, parse_project
 from bosun.repo_urls import RepoURLError, check_repo_url, parse_repo_url
 
 
@@ -166,7 +171,7 @@ def test_local_repositories_only_where_the_operator_enabled_them(url: str) -> No
 def make_repo(path: Path) -> str:
     env = {**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@e", "GIT_COMMITTER_NAME": "t"}
     env["GIT_COMMITTER_EMAIL"] = "t@e"
-    path.mkdir(parents=True)
+    path.mkdir(parents=True, exist_ok=True)
     (path / "cm.yaml").write_text("kind: ConfigMap\n")
     for args in (["init", "-q", "-b", "main"], ["add", "-A"], ["commit", "-q", "-m", "x"]):
         subprocess.run(["git", *args], cwd=path, env=env, check=True)
@@ -385,3 +390,80 @@ def test_helm_repository_urls_are_checked_like_git_ones(url: str, refused: bool)
     with pytest.raises(RenderError) as info:
         check_helm_url(url)
     assert "Helm repository URL" in str(info.value) and "s3cret" not in str(info.value)
+
+
+# -- what the render's tools fetch on their own must be in the project's sourceRepos
+
+
+def team_project(*source_repos: str) -> AppProject:
+    return parse_project(
+        {
+            "apiVersion": "argoproj.io/v1alpha1",
+            "kind": "AppProject",
+            "metadata": {"name": "team", "namespace": "bosun"},
+            "spec": {
+                "sourceRepos": list(source_repos),
+                "destinations": [{"server": "https://kubernetes.default.svc", "namespace": "*"}],
+            },
+        },
+        source_name="test",
+    )
+
+
+def render_with_project(tmp_path: Path, files: dict[str, str], project: AppProject | None) -> str:
+    """Render a local repository of ``files`` (path ``app``) for an app of ``project``; the error."""
+    repo = tmp_path / "repo"
+    for name, text in files.items():
+        (repo / name).parent.mkdir(parents=True, exist_ok=True)
+        (repo / name).write_text(text)
+    commit = make_repo(repo)
+    activities = SourceActivities(
+        git=GitCache(tmp_path / "git", allow_local=True), store=ContentStore(tmp_path / "store"), workdir=tmp_path / "w"
+    )
+    request = RenderInput(
+        app="web",
+        repo_url=repo.as_uri(),
+        commit=commit,
+        source={"repoURL": repo.as_uri(), "path": "app"},
+        destination=Destination(server="https://kubernetes.default.svc", namespace="web"),
+        destination_namespace="web",
+        project=project,
+    )
+    with pytest.raises(ApplicationError) as info:
+        activities.render(request)
+    assert info.value.type == "RenderError" and info.value.non_retryable
+    return str(info.value)
+
+
+def test_a_kustomize_remote_base_outside_the_projects_source_repos_is_refused_before_it_is_fetched(
+    tmp_path: Path,
+) -> None:
+    files = {"app/kustomization.yaml": "resources:\n- https://github.com/other-team/secrets//prod?ref=main\n"}
+    message = render_with_project(tmp_path, files, team_project("https://github.com/team/*"))
+    assert "app/kustomization.yaml: resources entry 'https://github.com/other-team/secrets//prod?ref=main'" in message
+    assert "does not permit source repository 'https://github.com/other-team/secrets'" in message
+    assert "refused before it was fetched" in message
+
+
+def test_a_helm_dependency_outside_the_projects_source_repos_is_refused_before_it_is_fetched(tmp_path: Path) -> None:
+    chart = (
+        "apiVersion: v2\nname: web\nversion: 0.1.0\n"
+        "dependencies:\n- {name: vault, version: 1.0.0, repository: 'https://charts.other.example/stable'}\n"
+    )
+    message = render_with_project(tmp_path, {"app/Chart.yaml": chart}, team_project("https://github.com/team/*"))
+    assert "chart 'web': dependency 'vault'" in message
+    assert "does not permit source repository 'https://charts.other.example/stable'" in message
+
+
+def test_a_permitted_remote_base_passes_the_check(tmp_path: Path) -> None:
+    checkout, root = kustomization(tmp_path, ["https://github.com/team/base//prod?ref=v1", "github.com/team/lib/x"])
+    project = team_project("https://github.com/team/*")
+    asked: list[str] = []
+
+    def check(url: str) -> str:
+        asked.append(url)
+        return "" if url.startswith("https://github.com/team/") else f"{url} not permitted"
+
+    check_references(checkout, root, tool_run(tmp_path, FetchPolicy(source_check=check)))
+    assert asked == ["https://github.com/team/base", "https://github.com/team/lib"]
+    assert project.spec.source_repos == ["https://github.com/team/*"]
