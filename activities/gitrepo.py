@@ -102,7 +102,9 @@ class GitCache:
         self._max_bytes = max_bytes
         self._grace = grace_seconds
         root.mkdir(parents=True, exist_ok=True)
-        self._salt = _salt(root)
+        self._salt, created = _salt(root)
+        if created:
+            self._forget_unsalted()
 
     @property
     def root(self) -> Path:
@@ -212,6 +214,13 @@ class GitCache:
             yield path
             touch(path)
         self.collect()
+
+    def _forget_unsalted(self) -> None:
+        """Remove the mirrors made before the salt (named by a plain hash of their URL, at a
+        path anyone could compute): nothing will use them again."""
+        for mirror in self._mirrors():
+            with contextlib.suppress(OSError):
+                self._remove_unused(Entry(path=mirror, size=0, used_at=mirror.stat().st_mtime))
 
     def _mirrors(self) -> list[Path]:
         return [p for p in self._root.iterdir() if p.is_dir() and p.with_suffix(".lock").exists()]
@@ -331,9 +340,10 @@ SALT_FILE = ".salt"
 """The cache's secret, created once (mode 0600) beside the mirrors; never in a render's reach."""
 
 
-def _salt(root: Path) -> bytes:
-    """The per-installation random salt of the mirror names under ``root``, created on first use.
-    Created exclusively (``O_EXCL``) so two processes sharing the cache agree on one salt."""
+def _salt(root: Path) -> tuple[bytes, bool]:
+    """The per-installation random salt of the mirror names under ``root``, and whether this
+    call created it. Created exclusively (``O_EXCL``, mode 0600) so two processes sharing the
+    cache agree on one salt."""
     path = root / SALT_FILE
     for _ in range(50):
         try:
@@ -341,12 +351,12 @@ def _salt(root: Path) -> bytes:
         except FileExistsError:
             salt = path.read_bytes()
             if len(salt) == 32:
-                return salt
+                return salt, False
             time.sleep(0.01)  # another process is writing it
             continue
         with os.fdopen(fd, "wb") as out:
             out.write(os.urandom(32))
-        return path.read_bytes()
+        return path.read_bytes(), True
     raise GitError(f"{path}: not a 32-byte salt; remove it and the mirrors beside it", retryable=False)
 
 

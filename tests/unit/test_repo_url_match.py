@@ -467,3 +467,20 @@ def test_a_permitted_remote_base_passes_the_check(tmp_path: Path) -> None:
     check_references(checkout, root, tool_run(tmp_path, FetchPolicy(source_check=check)))
     assert asked == ["https://github.com/team/base", "https://github.com/team/lib"]
     assert project.spec.source_repos == ["https://github.com/team/*"]
+
+
+def test_mirrors_from_before_the_salt_are_removed_when_it_is_made(tmp_path: Path) -> None:
+    """An upgraded worker: the mirrors at the old, computable paths go."""
+    repo = tmp_path / "repo"
+    make_repo(repo)
+    cache = tmp_path / "cache"
+    old = cache / hashlib.sha256(repo.as_uri().encode()).hexdigest()[:24]
+    subprocess.run(["git", "init", "-q", "--bare", str(old)], check=True)
+    old.with_suffix(".lock").touch()
+    GitCache(cache, allow_local=True)
+    assert not old.exists()
+    kept = GitCache(cache, allow_local=True).mirror_path(repo.as_uri())
+    kept.mkdir()
+    kept.with_suffix(".lock").touch()
+    GitCache(cache, allow_local=True)  # the salt exists now: nothing else is removed
+    assert kept.exists()
