@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from click.testing import CliRunner
 from temporalio.exceptions import ApplicationError
 
 from activities import gitrepo
@@ -27,6 +28,7 @@ from activities.source import SourceActivities
 from activities.store import ContentStore
 from bosun.models import AppProject, parse_project
 from bosun.repo_urls import RepoURLError, check_repo_url, parse_repo_url
+from cli.repo import repo
 
 
 def template(url: str, secret: str = "t") -> RepoCredentials:
@@ -484,3 +486,17 @@ def test_mirrors_from_before_the_salt_are_removed_when_it_is_made(tmp_path: Path
     kept.with_suffix(".lock").touch()
     GitCache(cache, allow_local=True)  # the salt exists now: nothing else is removed
     assert kept.exists()
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["https://github.com@evil.example/x.git", "--username", "u", "--password", "p"],
+        ["https://u:p@github.com/org/x.git"],
+        ["--", "-oProxyCommand=x"],
+        ["https://charts.example.com@evil.example/stable", "--type", "helm", "--username", "u", "--password", "p"],
+    ],
+)
+def test_repo_add_refuses_a_url_the_worker_would_refuse(args: list[str]) -> None:
+    result = CliRunner().invoke(repo, ["add", "--kubeconfig", "/nonexistent", *args])
+    assert result.exit_code != 0 and "refused" in result.output
