@@ -43,8 +43,8 @@ from bosun.resources import Manifest
 
 __all__ = ["KUSTOMIZATION_NAMES", "apply_options", "check_references", "find_kustomization", "render_kustomize"]
 
-_REFERENCES = ("resources", "bases", "components")
-"""The kustomization fields that name other kustomizations, local or remote."""
+_REFERENCES = ("resources", "bases", "components", "generators", "transformers", "validators")
+"""The kustomization fields whose entries may name other kustomizations, local or remote."""
 
 KUSTOMIZATION_NAMES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
 
@@ -92,12 +92,7 @@ def check_references(checkout: Path, root: Path, run: ToolRun) -> None:
         if directory in seen or kustomization is None:
             continue
         seen.add(directory)
-        try:
-            doc = yaml.safe_load(kustomization.read_text())
-        except (yaml.YAMLError, UnicodeDecodeError, OSError):
-            continue  # kustomize says what is wrong with it
-        if not isinstance(doc, dict):
-            continue
+        doc = _read_strictly(kustomization, run)
         for field in _REFERENCES:
             entries = doc.get(field)
             for entry in entries if isinstance(entries, list) else []:
@@ -112,6 +107,37 @@ def check_references(checkout: Path, root: Path, run: ToolRun) -> None:
                     raise RenderError(f"{where} resolves outside the repository: refused")
                 if local.is_dir():
                     pending.append(local)
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """YAML that refuses a key given twice: a reader keeping the first and another the last
+    would check one list and build the other."""
+
+
+def _no_duplicate_keys(loader: yaml.SafeLoader, node: yaml.MappingNode) -> dict[Any, Any]:
+    keys = [loader.construct_object(key, deep=True) for key, _ in node.value]
+    for key in keys:
+        if isinstance(key, str) and keys.count(key) > 1:
+            raise yaml.constructor.ConstructorError(None, None, f"key {key!r} appears twice", node.start_mark)
+    return loader.construct_mapping(node, deep=True)
+
+
+_StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _no_duplicate_keys)
+
+
+def _read_strictly(kustomization: Path, run: ToolRun) -> dict[str, Any]:
+    """The kustomization as a mapping; RenderError if it cannot be read as one — failing closed,
+    since what is not read here cannot be checked, and kustomize's YAML reader may accept it."""
+    shown = run.show(kustomization)
+    try:
+        doc = yaml.load(kustomization.read_text(), Loader=_StrictLoader)  # noqa: S506 - a SafeLoader
+    except (yaml.YAMLError, UnicodeDecodeError, OSError) as exc:
+        raise RenderError(f"{shown}: not valid YAML, refused before kustomize runs: {exc}") from None
+    if doc is None:
+        return {}
+    if not isinstance(doc, dict):
+        raise RenderError(f"{shown}: expected a mapping")
+    return doc
 
 
 def _local_reference(directory: Path, entry: str) -> Path | None:

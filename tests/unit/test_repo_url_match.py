@@ -500,3 +500,25 @@ def test_mirrors_from_before_the_salt_are_removed_when_it_is_made(tmp_path: Path
 def test_repo_add_refuses_a_url_the_worker_would_refuse(args: list[str]) -> None:
     result = CliRunner().invoke(repo, ["add", "--kubeconfig", "/nonexistent", *args])
     assert result.exit_code != 0 and "refused" in result.output
+
+
+def test_generators_and_transformers_are_references_too(tmp_path: Path) -> None:
+    checkout, root = kustomization(tmp_path, [])
+    (root / "kustomization.yaml").write_text("transformers:\n- file:///srv/git/x//t?ref=main\n")
+    with pytest.raises(RenderError, match="transformers entry .* local repositories are disabled"):
+        check_references(checkout, root, tool_run(tmp_path))
+
+
+@pytest.mark.parametrize(
+    ("text", "refusal"),
+    [
+        ("resources: [file:///srv/git/x//t?ref=main]\n", "not valid YAML"),  # kustomize may read it
+        ("resources: [../base]\nresources: [../../elsewhere]\n", "'resources' appears twice"),
+        ("- a list\n", "expected a mapping"),
+    ],
+)
+def test_a_kustomization_bosun_cannot_check_is_refused(tmp_path: Path, text: str, refusal: str) -> None:
+    checkout, root = kustomization(tmp_path, [])
+    (root / "kustomization.yaml").write_text(text)
+    with pytest.raises(RenderError, match=refusal):
+        check_references(checkout, root, tool_run(tmp_path))
