@@ -67,6 +67,10 @@ class RenderInput(BaseModel):
     api_versions: list[str] = Field(default_factory=list)
     """The destination cluster's API versions (``--api-versions``: ``group/version`` and
     ``group/version/Kind``)."""
+    source_repos: list[str] | None = None
+    """The app's project's ``sourceRepos`` as the workflow read it: the repositories a render's
+    tools fetch on their own (kustomize remote bases, Helm dependencies) must match them before
+    they are fetched. None (histories from before): not checked."""
 
 
 class RenderResult(BaseModel):

@@ -26,17 +26,24 @@ fields, so a Secret written for Argo CD works here unchanged::
         -----BEGIN OPENSSH PRIVATE KEY-----
         ...
 
-Matching is Argo CD's: a ``repository`` Secret whose url is the repo URL (compared
-normalized: case, a trailing ``.git`` or ``/``, scp-style ``git@host:path``) wins, and
+Matching is Argo CD's — a ``repository`` Secret whose url is the repo URL wins, and
 credentials it leaves empty come from the template; otherwise the ``repo-creds`` template
-with the longest URL prefix. ``bosun repo add|list|rm`` writes and reads these Secrets
+with the longest URL prefix — but on parsed URLs (:func:`match`, :mod:`bosun.repo_urls`):
+scheme, host, port (the default one or none is the same) and SSH user must be equal, then
+the template's path segments must begin the repo's; case, a trailing ``.git`` or ``/`` and
+scp-style ``git@host:path`` do not count. A string prefix is not enough (a template for
+``https://github.com`` once served ``https://github.com@evil.example/x.git``, and Argo CD
+had the same class of bug), and a URL with a user or password, a leading ``-``, or a local
+path gets no credentials at all. ``bosun repo add|list|rm`` writes and reads these Secrets
 (:class:`RepoSecrets`).
 
 Only activities read them (:class:`SecretCredentialStore`, cached for a few seconds so
 every git call does not hit the API server), by the repository URL the workflow passed;
 nothing here ever enters a workflow input, result or history. :func:`git_auth` hands them
 to exactly one git process: HTTPS username/password through environment variables read by
-a ``GIT_ASKPASS`` helper (never argv, the URL or a git config file), an SSH key through a
+a ``GIT_ASKPASS`` helper that answers only a prompt for the repository's own origin
+(scheme, host, port: a redirect elsewhere gets nothing) — never argv, the URL or a git
+config file — an SSH key through a
 0600 file that is deleted when the process ends. :func:`scrub` removes the values from
 whatever git printed before it reaches a message or a log.
 
@@ -62,6 +69,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
+from urllib.parse import urlsplit
 
 if TYPE_CHECKING:
     from activities.kubeaccess import KubeAccess
@@ -75,7 +83,7 @@ from activities.management import (
     ManagementSecrets,
 )
 from bosun.hashing import fnv32a
-from bosun.repo_urls import is_ssh_url, normalize_url
+from bosun.repo_urls import RepoURL, RepoURLError, is_ssh_url, parse_repo_url
 
 REPOSITORY = "repository"
 REPO_CREDS = "repo-creds"
@@ -153,23 +161,41 @@ def is_remote_url(url: str) -> bool:
 
 
 def match(entries: Sequence[RepoCredentials], url: str, *, repo_type: str = "git") -> RepoCredentials | None:
-    """The credentials for ``url``: its repository Secret, else the longest-prefix template."""
-    wanted = normalize_url(url)
-    candidates = [e for e in entries if (e.repo_type or "git") == repo_type]
+    """The credentials for ``url``: its repository Secret, else the template with the longest
+    matching URL prefix — compared on parsed URLs (:class:`~bosun.repo_urls.RepoURL`: scheme,
+    host, port, SSH user, then path segment by segment), never as strings, so a template for
+    ``https://github.com`` does not serve ``https://github.com@evil.example/x.git``. A URL
+    Bosun refuses (a user or password in it, a leading ``-``…) gets no credentials, and
+    neither does a local repository."""
+    wanted = _parsed(url, repo_type)
+    if wanted is None or wanted.scheme == "file":
+        return None
     template: RepoCredentials | None = None
-    for entry in candidates:
-        prefix = normalize_url(entry.url)
-        if (
-            entry.kind == REPO_CREDS
-            and prefix
-            and wanted.startswith(prefix)
-            and (template is None or len(prefix) > len(normalize_url(template.url)))
-        ):
-            template = entry
-    for entry in candidates:
-        if entry.kind == REPOSITORY and normalize_url(entry.url) == wanted:
-            return entry.inherit(template) if template is not None else entry
+    template_depth = -1
+    repository: RepoCredentials | None = None
+    for entry in entries:
+        if (entry.repo_type or "git") != repo_type:
+            continue
+        stored = _parsed(entry.url, repo_type)
+        if stored is None or stored.scheme == "file":
+            continue  # a Secret with a URL Bosun refuses serves nothing
+        if entry.kind == REPO_CREDS and stored.covers(wanted) and len(stored.path) > template_depth:
+            template, template_depth = entry, len(stored.path)
+        elif entry.kind == REPOSITORY and repository is None and stored.names(wanted):
+            repository = entry
+    if repository is not None:
+        return repository.inherit(template) if template is not None else repository
     return template
+
+
+def _parsed(url: str, repo_type: str) -> RepoURL | None:
+    """``url`` parsed for matching; a scheme-less Helm URL is an OCI registry (as Argo CD writes it)."""
+    if repo_type == "helm" and "://" not in url.strip():
+        url = "oci://" + url.strip()
+    try:
+        return parse_repo_url(url)
+    except RepoURLError:
+        return None
 
 
 def credentials_from_secret(secret: Mapping[str, Any]) -> RepoCredentials | None:
@@ -315,7 +341,16 @@ class GitAuth:
 
 
 _ASKPASS = """#!/bin/sh
-# git asks "Username for '...': " then "Password for '...': "; answer from this process's env.
+# git asks "Username for 'https://host': " then "Password for 'https://user@host': ";
+# answer from this process's env, and only for the origin the credentials were looked up
+# for: a redirect to another host gets nothing (git then fails "could not read Username").
+asked=${1#*\\'}
+asked=${asked%%\\'*}
+scheme=${asked%%://*}
+rest=${asked#*://}
+rest=${rest##*@}
+asked=$(printf '%s://%s' "$scheme" "$rest" | tr '[:upper:]' '[:lower:]')
+[ "$asked" = "$BOSUN_GIT_ORIGIN" ] || exit 1
 case "$1" in
     Username*) printf '%s\\n' "$BOSUN_GIT_USERNAME" ;;
     *) printf '%s\\n' "$BOSUN_GIT_PASSWORD" ;;
@@ -325,8 +360,10 @@ _SSH_OPTIONS = ["-o", "IdentitiesOnly=yes", "-o", "BatchMode=yes", "-o", "LogLev
 
 
 @contextmanager
-def git_auth(creds: RepoCredentials | None, *, tmp_dir: Path | None = None) -> Iterator[GitAuth]:
-    """Environment for one git process using ``creds``; temp files are gone afterwards."""
+def git_auth(creds: RepoCredentials | None, *, url: str = "", tmp_dir: Path | None = None) -> Iterator[GitAuth]:
+    """Environment for one git process fetching ``url`` (default: the credentials' own URL) with
+    ``creds``; the username and password are given only to a prompt for ``url``'s origin (scheme,
+    host and port). Temp files are gone afterwards."""
     if creds is None or not (creds.has_credentials or creds.insecure):
         yield GitAuth(credentials=creds)
         return
@@ -337,7 +374,12 @@ def git_auth(creds: RepoCredentials | None, *, tmp_dir: Path | None = None) -> I
             askpass = directory / "askpass"
             askpass.write_text(_ASKPASS)
             askpass.chmod(stat.S_IRWXU)
-            env.update(GIT_ASKPASS=str(askpass), BOSUN_GIT_USERNAME=creds.username, BOSUN_GIT_PASSWORD=creds.password)
+            env.update(
+                GIT_ASKPASS=str(askpass),
+                BOSUN_GIT_ORIGIN=http_origin(url or creds.url),
+                BOSUN_GIT_USERNAME=creds.username,
+                BOSUN_GIT_PASSWORD=creds.password,
+            )
         if creds.insecure:
             env["GIT_SSL_NO_VERIFY"] = "true"
         if creds.ssh_private_key:
@@ -364,6 +406,13 @@ def git_auth(creds: RepoCredentials | None, *, tmp_dir: Path | None = None) -> I
         yield GitAuth(env=env, secrets=creds.secret_values(), credentials=creds)
     finally:
         shutil.rmtree(directory, ignore_errors=True)
+
+
+def http_origin(url: str) -> str:
+    """``scheme://host[:port]`` of ``url`` as git names it in a credential prompt, lowercased."""
+    parts = urlsplit(url.strip())
+    netloc = parts.netloc.rpartition("@")[2]
+    return f"{parts.scheme}://{netloc}".lower()
 
 
 def scrub(text: str, secrets: Sequence[str]) -> str:

@@ -15,6 +15,14 @@ least recently used mirrors are removed until the rest fit (:mod:`activities.lru
 in use — being fetched or exported, by any process sharing the directory — holds a shared
 ``flock`` on ``<mirror>.lock`` and is never removed; eviction takes the lock exclusively.
 
+Every URL is checked before git sees it (:func:`bosun.repo_urls.check_repo_url`: no user
+or password in it, no leading ``-``, no ``<transport>::``, ``file://`` and local paths only
+with ``allow_local``, the worker's ``BOSUN_ALLOW_LOCAL_REPOS``); URLs follow ``--`` and
+revisions ``--end-of-options`` on git's command line, and git runs with ``GIT_ALLOW_PROTOCOL``
+(:func:`bosun.repo_urls.git_protocols`). Mirrors are named by a hash of the URL keyed with
+a random salt made once per cache (``.salt``, mode 0600): a render that knows another team's
+repository URL cannot name its mirror.
+
 Symlinks that point outside the exported tree are refused at export, whatever path the
 app renders (the class of Argo CD CVE-2022-24348/24730): nothing that follows can be
 tricked into reading the worker's files.
@@ -48,6 +56,7 @@ from activities.credentials import (
 )
 from activities.lru import Entry, evict, touch, tree_size
 from bosun import metrics
+from bosun.repo_urls import RepoURLError, check_repo_url, git_protocols
 
 SHA_RE = re.compile(r"^[0-9a-f]{40}$")
 GIT_TIMEOUT = 120.0
@@ -84,12 +93,23 @@ class GitCache:
         credentials: CredentialStore | None = None,
         max_bytes: int | None = None,
         grace_seconds: float = GRACE_SECONDS,
+        allow_local: bool = False,
     ) -> None:
         self._root = root
         self._credentials = credentials
+        self.allow_local = allow_local
+        """Whether ``file://`` URLs and local paths may be fetched (``BOSUN_ALLOW_LOCAL_REPOS``)."""
         self._max_bytes = max_bytes
         self._grace = grace_seconds
         root.mkdir(parents=True, exist_ok=True)
+        self._salt, created = _salt(root)
+        if created:
+            self._forget_unsalted()
+
+    @property
+    def root(self) -> Path:
+        """The directory of the mirrors (and of the salt that names them)."""
+        return self._root
 
     def size(self) -> int:
         """Bytes of the mirrors now."""
@@ -122,6 +142,7 @@ class GitCache:
 
     def resolve(self, url: str, revision: str) -> str:
         """The commit SHA that ``revision`` (branch, tag, HEAD, SHA) names now."""
+        self._check(url)
         revision = revision.strip() or "HEAD"
         if SHA_RE.match(revision):
             return revision
@@ -133,7 +154,9 @@ class GitCache:
             with self._using(url) as mirror:
                 self._fetch(url, mirror)
                 return self._git(
-                    ["rev-parse", "--verify", f"{revision}^{{commit}}"], cwd=mirror, what=f"resolve {revision}"
+                    ["rev-parse", "--verify", "--end-of-options", f"{revision}^{{commit}}"],
+                    cwd=mirror,
+                    what=f"resolve {revision}",
                 ).strip()
         raise GitError(
             f"revision {revision!r} not found in {redact_url(url)} (no such branch, tag or commit)",
@@ -142,6 +165,9 @@ class GitCache:
 
     def export(self, url: str, commit: str, destination: Path) -> None:
         """Write the tree of ``commit`` into ``destination`` (which must be empty)."""
+        self._check(url)
+        if not SHA_RE.match(commit):
+            raise GitError(f"{commit!r} is not a commit SHA (40 hex digits): refused", retryable=False)
         with self._using(url) as mirror:
             if not self._has_commit(mirror, commit):
                 self._fetch(url, mirror)
@@ -149,7 +175,9 @@ class GitCache:
                 self._fetch(url, mirror, refspecs=[commit])
             if not self._has_commit(mirror, commit):
                 raise GitError(f"commit {commit} not found in {redact_url(url)}", retryable=False)
-            archive = self._git_bytes(["archive", "--format=tar", commit], cwd=mirror, what=f"export {commit[:12]}")
+            archive = self._git_bytes(
+                ["archive", "--format=tar", "--end-of-options", commit], cwd=mirror, what=f"export {commit[:12]}"
+            )
         destination.mkdir(parents=True, exist_ok=True)
         with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
             for member in tar.getmembers():
@@ -157,22 +185,42 @@ class GitCache:
                     _check_link_inside(member)
             tar.extractall(destination, filter="data")
 
+    def _check(self, url: str) -> None:
+        """GitError (not retryable) for a URL Bosun does not fetch (:func:`bosun.repo_urls.check_repo_url`)."""
+        try:
+            check_repo_url(url, allow_local=self.allow_local)
+        except RepoURLError as exc:
+            raise GitError(str(exc), retryable=False) from None
+
+    def mirror_path(self, url: str) -> Path:
+        """Where the mirror of ``url`` lives: named by a keyed hash of the URL (the cache's secret
+        salt, :func:`_salt`), so a render that knows a URL cannot name its mirror."""
+        digest = hashlib.sha256(self._salt + b"\0" + url.encode()).hexdigest()
+        return self._root / digest[:32]
+
     # -- plumbing
 
     @contextlib.contextmanager
     def _using(self, url: str) -> Iterator[Path]:
         """The mirror of ``url``, created if needed, held in use (a shared lock) until the block ends;
         the cache is collected afterwards, the mirror then being the most recently used."""
-        path = self._root / hashlib.sha256(url.encode()).hexdigest()[:24]
+        path = self.mirror_path(url)
         with open(path.with_suffix(".lock"), "a") as lock:
             fcntl.flock(lock, fcntl.LOCK_SH)
             if not (path / "HEAD").exists():
                 path.mkdir(parents=True, exist_ok=True)
-                self._git(["init", "--bare", "-q", str(path)], cwd=self._root, what="init cache")
+                self._git(["init", "--bare", "-q", "--", str(path)], cwd=self._root, what="init cache")
             touch(path)
             yield path
             touch(path)
         self.collect()
+
+    def _forget_unsalted(self) -> None:
+        """Remove the mirrors made before the salt (named by a plain hash of their URL, at a
+        path anyone could compute): nothing will use them again."""
+        for mirror in self._mirrors():
+            with contextlib.suppress(OSError):
+                self._remove_unused(Entry(path=mirror, size=0, used_at=mirror.stat().st_mtime))
 
     def _mirrors(self) -> list[Path]:
         return [p for p in self._root.iterdir() if p.is_dir() and p.with_suffix(".lock").exists()]
@@ -197,7 +245,7 @@ class GitCache:
         specs = refspecs or ["+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*"]
         self._remote(
             url,
-            ["fetch", "-q", "--prune", "--no-write-fetch-head", url, *specs],
+            ["fetch", "-q", "--prune", "--no-write-fetch-head", "--", url, *specs],
             cwd=mirror,
             what=f"fetch {redact_url(url)}",
         )
@@ -205,18 +253,18 @@ class GitCache:
 
     def _has_commit(self, mirror: Path, commit: str) -> bool:
         proc = subprocess.run(
-            ["git", "cat-file", "-e", f"{commit}^{{commit}}"],
+            ["git", "cat-file", "-e", "--end-of-options", f"{commit}^{{commit}}"],
             cwd=mirror,
             capture_output=True,
-            env=_env(),
+            env=_env(allow_local=self.allow_local),
             timeout=GIT_TIMEOUT,
         )
         return proc.returncode == 0
 
     def _ls_remote(self, url: str) -> dict[str, str]:
-        out = self._remote(url, ["ls-remote", "--symref", url], cwd=self._root, what=f"reach {redact_url(url)}").decode(
-            errors="replace"
-        )
+        out = self._remote(
+            url, ["ls-remote", "--symref", "--", url], cwd=self._root, what=f"reach {redact_url(url)}"
+        ).decode(errors="replace")
         refs: dict[str, str] = {}
         for line in out.splitlines():
             if line.startswith("ref:"):
@@ -233,7 +281,7 @@ class GitCache:
         counted as ``argocd_git_request_total{request_type=ls-remote|fetch}``)."""
         started = time.monotonic()
         try:
-            with git_auth(self._lookup(url)) as auth:
+            with git_auth(self._lookup(url), url=url) as auth:
                 return self._git_bytes(args, cwd=cwd, what=what, auth=auth, url=url)
         finally:
             metrics.observe_git_request(repo=redact_url(url), request_type=args[0], seconds=time.monotonic() - started)
@@ -252,7 +300,7 @@ class GitCache:
         return self._git_bytes(args, cwd=cwd, what=what).decode(errors="replace")
 
     def _git_bytes(self, args: list[str], *, cwd: Path, what: str, auth: GitAuth | None = None, url: str = "") -> bytes:
-        env = {**_env(), **(auth.env if auth is not None else {})}
+        env = {**_env(allow_local=self.allow_local), **(auth.env if auth is not None else {})}
         try:
             proc = subprocess.run(
                 ["git", "-c", "credential.helper=", *args], cwd=cwd, capture_output=True, env=env, timeout=GIT_TIMEOUT
@@ -288,9 +336,34 @@ def _check_link_inside(member: tarfile.TarInfo) -> None:
         )
 
 
-def _env() -> dict[str, str]:
+SALT_FILE = ".salt"
+"""The cache's secret, created once (mode 0600) beside the mirrors; never in a render's reach."""
+
+
+def _salt(root: Path) -> tuple[bytes, bool]:
+    """The per-installation random salt of the mirror names under ``root``, and whether this
+    call created it. Created exclusively (``O_EXCL``, mode 0600) so two processes sharing the
+    cache agree on one salt."""
+    path = root / SALT_FILE
+    for _ in range(50):
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            salt = path.read_bytes()
+            if len(salt) == 32:
+                return salt, False
+            time.sleep(0.01)  # another process is writing it
+            continue
+        with os.fdopen(fd, "wb") as out:
+            out.write(os.urandom(32))
+        return path.read_bytes(), True
+    raise GitError(f"{path}: not a 32-byte salt; remove it and the mirrors beside it", retryable=False)
+
+
+def _env(*, allow_local: bool) -> dict[str, str]:
     return {
         **os.environ,
+        "GIT_ALLOW_PROTOCOL": git_protocols(allow_local=allow_local),
         "GIT_TERMINAL_PROMPT": "0",
         "GIT_ASKPASS": "/bin/false",
         "SSH_ASKPASS": "/bin/false",

@@ -19,6 +19,7 @@ import shutil
 import tempfile
 import threading
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 from temporalio import activity
@@ -34,9 +35,10 @@ from activities.contracts import (
 )
 from activities.credentials import CredentialError, CredentialStore
 from activities.gitrepo import GitCache, GitError, redact_url
-from activities.renderers import RENDERER_VERSION, RenderError, render_source, tool_versions
+from activities.renderers import RENDERER_VERSION, FetchPolicy, RenderError, render_source, tool_versions
 from activities.revisions import RevisionCache
 from activities.store import ContentStore, cache_key
+from bosun.projects import repo_permitted
 from bosun.resources import Manifest
 
 ClusterInfo = Callable[[Destination], tuple[str, list[str]]]
@@ -123,6 +125,7 @@ class SourceActivities:
             kube_version=kube_version,
             api_versions=api_versions,
             tools=tool_versions(),
+            **({"source_repos": input.source_repos} if input.source_repos is not None else {}),
         )
         return key, sources, kube_version, api_versions
 
@@ -161,6 +164,7 @@ class SourceActivities:
                         api_versions=api_versions,
                         refs=refs,
                         credentials=self._credentials,
+                        fetch=self._fetch_policy(input),
                     )
                 except CredentialError as exc:  # the management cluster: retry unless it refused us
                     raise ApplicationError(
@@ -175,6 +179,21 @@ class SourceActivities:
             return objects
         finally:
             shutil.rmtree(work, ignore_errors=True)
+
+    def _fetch_policy(self, input: RenderInput) -> FetchPolicy:
+        """What the render's tools may fetch: local repositories as the worker allows, never its
+        mirrors, and only repositories the app's project permits (when the workflow sent them)."""
+        local = FetchPolicy(allow_local=self._git.allow_local, private=(self._git.root,))
+        source_repos = input.source_repos
+        if source_repos is None:
+            return local
+
+        def source_repo_problem(url: str) -> str:
+            if repo_permitted(source_repos, url):
+                return ""
+            return f"the project does not permit source repository {url!r} (spec.sourceRepos)"
+
+        return replace(local, source_check=source_repo_problem)
 
     def _export(self, source: SourceAtCommit, checkout: Path) -> None:
         try:

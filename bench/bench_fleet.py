@@ -243,6 +243,7 @@ def stack(processes_count: int, worker_env: dict[str, str]) -> Iterator[Stack]:
             "BOSUN_TEMPORAL_ADDRESS": temporal.address,
             "BOSUN_HOME": str(work / "home"),
             "BOSUN_TASK_QUEUE": "fleet",
+            "BOSUN_ALLOW_LOCAL_REPOS": "true",  # the benchmark's repositories are local
             "BOSUN_KUBECONFIG": str(cluster.kubeconfig),
             "BOSUN_HTTP_PORT": str(http_port),
             # with --processes N the supervisor holds BOSUN_HTTP_PORT; process 0 serves webhooks here

@@ -89,7 +89,7 @@ def bench_case(label: str, files: dict[str, str], path: str, baseline_cmd: list[
 
     def render(store_dir: Path) -> int:
         activities = SourceActivities(
-            git=GitCache(work / "git"), store=ContentStore(store_dir), workdir=work / "renders"
+            git=GitCache(work / "git", allow_local=True), store=ContentStore(store_dir), workdir=work / "renders"
         )
         result = activities.render(
             RenderInput(

@@ -189,6 +189,7 @@ def main() -> None:
             "BOSUN_TEMPORAL_ADDRESS": temporal.address,
             "BOSUN_HOME": str(work / "home"),
             "BOSUN_TASK_QUEUE": "bench",
+            "BOSUN_ALLOW_LOCAL_REPOS": "true",  # the benchmark's repositories are local
             "BOSUN_KUBECONFIG": str(cluster.kubeconfig),
         }
         log = work / "worker.log"

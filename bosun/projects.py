@@ -73,9 +73,14 @@ def _glob_match(pattern: str, value: str, *, allow_negation: bool, separators: s
 
 def source_permitted(project: AppProject, repo_url: str) -> bool:
     """Argo CD's ``IsSourcePermitted``: one allowing entry matches and no deny entry covers it."""
+    return repo_permitted(project.spec.source_repos, repo_url)
+
+
+def repo_permitted(source_repos: Sequence[str], repo_url: str) -> bool:
+    """:func:`source_permitted` given the project's ``sourceRepos`` alone."""
     wanted = normalize_url(repo_url)
     any_matched = False
-    for entry in project.spec.source_repos:
+    for entry in source_repos:
         pattern = DENY + normalize_url(entry[1:]) if _is_deny(entry) else normalize_url(entry)
         if _glob_match(pattern, wanted, allow_negation=True, separators="/"):
             any_matched = True

@@ -42,7 +42,7 @@ from activities.credentials import (
     is_remote_url,
     secret_manifest,
 )
-from bosun.repo_urls import is_ssh_url, normalize_url
+from bosun.repo_urls import RepoURLError, is_ssh_url, normalize_url, parse_repo_url
 from cli.app import EXIT_NOT_FOUND, EXIT_USAGE, CliError
 from cli.management import handle_errors, management_secrets, secrets_namespace_option
 from cli.output import emit, table
@@ -116,7 +116,17 @@ def _read_key(path: Path) -> str:
     return text
 
 
+def _refused(url: str) -> None:
+    """A URL the worker would refuse (a user or password in it, a leading ``-`` …) is not stored:
+    its Secret would never match (:func:`activities.credentials.match`)."""
+    try:
+        parse_repo_url(url)
+    except RepoURLError as exc:
+        raise CliError(str(exc), EXIT_USAGE) from None
+
+
 def _check_helm_url(url: str, *, enable_oci: bool) -> None:
+    _refused(url if "://" in url else f"oci://{url}")
     lowered = url.lower()
     if lowered.startswith(("http://", "https://", "oci://")):
         return
@@ -128,6 +138,7 @@ def _check_helm_url(url: str, *, enable_oci: bool) -> None:
 
 
 def _check_git_url(url: str, *, username: str | None, password: str | None, ssh_private_key_path: Path | None) -> None:
+    _refused(url)
     if not is_remote_url(url):
         raise CliError(f"{url!r} is not a remote Git URL (https://, ssh://, git@host:path)", EXIT_USAGE)
     if ssh_private_key_path is not None and not is_ssh_url(url):

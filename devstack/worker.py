@@ -34,6 +34,8 @@ def up(*, kubeconfig: Path, temporal_address: str, task_queue: str = "bosun") ->
             "BOSUN_TEMPORAL_ADDRESS": temporal_address,
             "BOSUN_TASK_QUEUE": task_queue,
             "BOSUN_HOME": str(bosun_home()),
+            # The local stack deploys from repositories on this machine (file://, paths).
+            "BOSUN_ALLOW_LOCAL_REPOS": "true",
             # No /healthz server for the local stack unless asked: port 8080 is often taken on a laptop.
             "BOSUN_HTTP_PORT": os.environ.get("BOSUN_HTTP_PORT", "0"),
         },

@@ -55,6 +55,10 @@ BOSUN_REVISION_CACHE_SECONDS                how long a resolved branch or tag is
                                             never served one older than its own last refresh (activities/revisions.py)
 BOSUN_GIT_CACHE_MAX_BYTES                   bound of the git mirrors ($BOSUN_HOME/cache/git): least recently
                                             used mirrors not being fetched are evicted beyond it (default 5Gi)
+BOSUN_ALLOW_LOCAL_REPOS                     "true": apps may use file:// URLs and paths on the worker's disk as
+                                            repositories, and render tools may fetch them (git's "file"
+                                            protocol). For a local stack only: default false, every other
+                                            repository URL is https, http, ssh or git (bosun/repo_urls.py)
 
 Git webhooks (worker/webhooks.py):
 BOSUN_WEBHOOK_PORT                          serve POST /api/webhook on this port of its own (default 0: on
@@ -112,6 +116,7 @@ class WorkerConfig:
     render_concurrency: int = 0
     """Renders (helm, kustomize, jsonnet) that run tools at once in this process; 0: one per CPU
     it may use (``BOSUN_RENDER_CONCURRENCY``). More only thrash: the tools are CPU-bound."""
+    allow_local_repos: bool = False
     in_cluster: InClusterAccess | None = None
     """The pod's ServiceAccount, when no kubeconfig is set and KUBERNETES_SERVICE_HOST is (``kubeconfigs`` empty)."""
 
@@ -144,6 +149,7 @@ class WorkerConfig:
             application_namespaces=env.get("BOSUN_APPLICATION_NAMESPACES"),
             clusters=cluster_names(env.get("BOSUN_WORKER_CLUSTERS")),
             main_queue=flag(env, "BOSUN_WORKER_MAIN_QUEUE", default=True),
+            allow_local_repos=flag(env, "BOSUN_ALLOW_LOCAL_REPOS", default=False),
             watches=flag(env, "BOSUN_WORKER_WATCHES", default=True),
             shutdown_seconds=float(env.get("BOSUN_SHUTDOWN_SECONDS") or 25.0),
             webhook_port=int(env.get("BOSUN_WEBHOOK_PORT") or 0),

@@ -92,7 +92,10 @@ def build_activities(config: WorkerConfig, client: Client) -> Activities:
         store_dir(config.home), max_bytes=config.store_max_bytes, grace_seconds=config.store_grace_seconds
     )
     git = GitCache(
-        config.home / "cache" / "git", credentials=credential_store(config), max_bytes=config.git_cache_max_bytes
+        config.home / "cache" / "git",
+        credentials=credential_store(config),
+        max_bytes=config.git_cache_max_bytes,
+        allow_local=config.allow_local_repos,
     )
     clusters = ClusterRegistry(config.management(), secrets=cluster_secrets(config), live_caches=True)
     source = SourceActivities(

@@ -576,6 +576,7 @@ class ApplicationWorkflow:
             destination_namespace=self._app.spec.destination.namespace or "",
             destination=self._destination(),
             hard_refresh=hard,
+            source_repos=list(self._project.spec.source_repos) if self._project is not None else None,
         )
 
     async def _render(self, revision: str, *, hard: bool) -> tuple[list[str], RenderResult, RenderInput]:

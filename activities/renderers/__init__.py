@@ -40,12 +40,12 @@ from activities.renderers.directory import render_directory
 from activities.renderers.helm import pull_chart, render_helm
 from activities.renderers.kustomize import KUSTOMIZATION_NAMES, render_kustomize
 from activities.renderers.paths import RenderError, inside
-from activities.renderers.tools import DEFAULT_TIMEOUT, BuildEnv, ToolRun, tool_versions
+from activities.renderers.tools import DEFAULT_TIMEOUT, BuildEnv, FetchPolicy, ToolRun, tool_versions
 from bosun.models.errors import FieldProblem
 from bosun.models.source import ApplicationSource
 from bosun.resources import Manifest
 
-__all__ = ["RENDERER_VERSION", "RenderError", "refuse_links_out", "render_source", "tool_versions"]
+__all__ = ["RENDERER_VERSION", "FetchPolicy", "RenderError", "refuse_links_out", "render_source", "tool_versions"]
 
 RENDERER_VERSION = "2"
 """Part of every render cache key: bump it when rendering changes its output."""
@@ -63,12 +63,14 @@ def render_source(
     refs: Mapping[str, Path] | None = None,
     timeout: float = DEFAULT_TIMEOUT,
     credentials: CredentialStore | None = None,
+    fetch: FetchPolicy | None = None,
 ) -> list[Manifest]:
     """Render ``source`` (Argo CD JSON: path, directory, helm, kustomize, chart …) from
     ``checkout`` for the app ``app`` deploying into ``namespace`` of a cluster running
     ``kube_version`` with ``api_versions``; the tools it runs share ``timeout`` seconds.
     Private Helm repositories are reached with their ``credentials`` from the store
-    (a :class:`~activities.credentials.CredentialError` if it cannot be read)."""
+    (a :class:`~activities.credentials.CredentialError` if it cannot be read). What the tools
+    may fetch themselves is ``fetch`` (default: no local repositories)."""
     spec = _source_model(source)
     env = BuildEnv(
         app=app,
@@ -82,7 +84,7 @@ def render_source(
         refs=dict(refs or {}),
     )
     shown = {checkout: ".", **{root: f"${name}" for name, root in (refs or {}).items()}}
-    with ToolRun.open(env, shown=shown, timeout=timeout) as run:
+    with ToolRun.open(env, shown=shown, timeout=timeout, fetch=fetch) as run:
         if spec.is_chart:
             chart_dir = pull_chart(spec, run, credentials=credentials)
             run.name(chart_dir, spec.chart)

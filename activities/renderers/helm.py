@@ -274,6 +274,7 @@ def build_dependencies(
         else:
             url = repository.rstrip("/")
             if url not in remote:
+                run.fetch.check_source(url, f"chart {chart!r}: dependency {name!r} from {repository!r}")
                 remote[url] = lookup_helm_credentials(credentials, url)
     args = [str(find_tool("helm")), "dependency", "build", str(chart_dir)]
     with contextlib.ExitStack() as stack:

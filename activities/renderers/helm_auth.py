@@ -20,6 +20,13 @@ directory inside the render's scratch directory that is deleted as soon as the p
 ``--repository-cache`` and ``--registry-config``. The secret values are registered with
 the :class:`~activities.renderers.tools.ToolRun`, which scrubs them from every message.
 
+Credentials reach only the host they were stored for: they are matched on the parsed URL
+(scheme, host, port, path segments: :func:`activities.credentials.match`), a repository URL
+carrying a user or password, or starting with ``-``, is refused before helm runs
+(:func:`lookup_helm_credentials`), ``helm repo add`` is never given ``--pass-credentials`` (so
+helm does not send them to a chart URL of the index on another host), and ``helm registry
+login`` stores them for that one registry host.
+
 A repository that answers 401/403 gives a message naming its URL and saying whether
 credentials are missing or were refused (:func:`auth_failure`), never their values.
 
@@ -39,8 +46,16 @@ from pathlib import Path
 from activities.credentials import CredentialStore, RepoCredentials
 from activities.renderers.paths import RenderError
 from activities.renderers.tools import ToolRun, find_tool
+from bosun.repo_urls import RepoURLError, parse_repo_url
 
-__all__ = ["HelmAuth", "auth_failure", "is_loopback", "login_credentials", "lookup_helm_credentials"]
+__all__ = [
+    "HelmAuth",
+    "auth_failure",
+    "check_helm_url",
+    "is_loopback",
+    "login_credentials",
+    "lookup_helm_credentials",
+]
 
 _REFUSED = re.compile(
     r"\b40[13]\b|unauthorized|forbidden|basic credential not found"
@@ -51,7 +66,9 @@ _REFUSED = re.compile(
 
 def lookup_helm_credentials(store: CredentialStore | None, url: str) -> RepoCredentials | None:
     """The ``type: helm`` credentials for ``url``; an OCI registry matches with or without
-    ``oci://``. Raises :class:`~activities.credentials.CredentialError` if they cannot be read."""
+    ``oci://``. Raises :class:`~activities.credentials.CredentialError` if they cannot be read,
+    and RenderError if ``url`` is not one helm may be pointed at (:func:`check_helm_url`)."""
+    check_helm_url(url)
     if store is None:
         return None
     candidates = [url]
@@ -64,6 +81,18 @@ def lookup_helm_credentials(store: CredentialStore | None, url: str) -> RepoCred
         if found is not None:
             return found
     return None
+
+
+def check_helm_url(url: str) -> None:
+    """RenderError naming ``url`` if it is no Helm repository or registry Bosun fetches from: a
+    user or password in it, a leading ``-``, a scheme other than http(s) or oci."""
+    spelled = url.strip()
+    try:
+        parsed = parse_repo_url(spelled if "://" in spelled else f"oci://{spelled}")
+    except RepoURLError as exc:
+        raise RenderError(str(exc).replace("repository URL", "Helm repository URL", 1)) from None
+    if parsed.scheme not in ("http", "https", "oci"):
+        raise RenderError(f"Helm repository URL {spelled!r}: use https://, http:// or oci://")
 
 
 def login_credentials(creds: RepoCredentials | None) -> RepoCredentials | None:

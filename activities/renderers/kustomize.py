@@ -14,10 +14,20 @@ files a kustomization reads must be inside its directory, other directories are
 referenced as kustomizations (the ``base/`` + ``overlays/<env>/`` layout). Local
 components are confined to the checkout; symlinks leaving it are refused before any
 tool runs (:func:`.refuse_links_out`).
+
+Before the build, :func:`check_references` walks the kustomizations of the checkout that the
+build will read and refuses, naming the kustomization file and the entry: a local base or
+component outside the checkout (another render's sources, the worker's files), and a remote
+base whose URL Bosun would not fetch itself (a user or password in it, a leading ``-``, a
+``file://`` repository where local repositories are disabled, or one inside the worker's git
+mirrors, :class:`.tools.FetchPolicy`), or one the app's project does not permit
+(``sourceRepos``). What kustomize then clones runs under the render's
+``GIT_ALLOW_PROTOCOL``, without any credentials.
 """
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 from typing import Any
@@ -28,9 +38,13 @@ from activities.renderers.paths import RenderError, inside
 from activities.renderers.tools import ToolRun, find_tool
 from bosun.manifests import ManifestError, parse_manifests
 from bosun.models.source import ApplicationSourceKustomize, KustomizePatch
+from bosun.repo_urls import RepoURLError, parse_repo_url
 from bosun.resources import Manifest
 
-__all__ = ["KUSTOMIZATION_NAMES", "apply_options", "find_kustomization", "render_kustomize"]
+__all__ = ["KUSTOMIZATION_NAMES", "apply_options", "check_references", "find_kustomization", "render_kustomize"]
+
+_REFERENCES = ("resources", "bases", "components", "generators", "transformers", "validators")
+"""The kustomization fields whose entries may name other kustomizations, local or remote."""
 
 KUSTOMIZATION_NAMES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
 
@@ -54,6 +68,7 @@ def render_kustomize(
     try:
         if options is not None:
             apply_options(checkout, kustomization, options, run)
+        check_references(checkout, root, run)
         out = run.run([str(kubectl), "kustomize", str(root)], what=f"kustomize build {run.show(root)}", cwd=checkout)
     finally:
         if kustomization.read_bytes() != original:  # leave the checkout as it was
@@ -62,6 +77,123 @@ def render_kustomize(
         return parse_manifests(out, source=f"kustomize build {run.show(root)}")
     except ManifestError as exc:
         raise RenderError(str(exc)) from None
+
+
+def check_references(checkout: Path, root: Path, run: ToolRun) -> None:
+    """RenderError for a base or component the build of ``root`` must not read (module docstring).
+
+    Local kustomizations are followed from ``root``; a remote one is checked by its URL only
+    (kustomize clones it, under the render's ``GIT_ALLOW_PROTOCOL``)."""
+    top = checkout.resolve()
+    pending, seen = [root.resolve()], set()
+    while pending:
+        directory = pending.pop()
+        kustomization = find_kustomization(directory)
+        if directory in seen or kustomization is None:
+            continue
+        seen.add(directory)
+        doc = _read_strictly(kustomization, run)
+        for field in _REFERENCES:
+            entries = doc.get(field)
+            for entry in entries if isinstance(entries, list) else []:
+                if not isinstance(entry, str) or not entry.strip():
+                    continue
+                where = f"{run.show(kustomization)}: {field} entry {entry!r}"
+                local = _local_reference(directory, entry.strip())
+                if local is None:
+                    _check_remote(entry.strip(), where, run)
+                    continue
+                if local != top and top not in local.parents:
+                    raise RenderError(f"{where} resolves outside the repository: refused")
+                if local.is_dir():
+                    pending.append(local)
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """YAML that refuses a key given twice: a reader keeping the first and another the last
+    would check one list and build the other."""
+
+
+def _no_duplicate_keys(loader: yaml.SafeLoader, node: yaml.MappingNode) -> dict[Any, Any]:
+    keys = [loader.construct_object(key, deep=True) for key, _ in node.value]
+    for key in keys:
+        if isinstance(key, str) and keys.count(key) > 1:
+            raise yaml.constructor.ConstructorError(None, None, f"key {key!r} appears twice", node.start_mark)
+    return loader.construct_mapping(node, deep=True)
+
+
+_StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _no_duplicate_keys)
+
+
+def _read_strictly(kustomization: Path, run: ToolRun) -> dict[str, Any]:
+    """The kustomization as a mapping; RenderError if it cannot be read as one — failing closed,
+    since what is not read here cannot be checked, and kustomize's YAML reader may accept it."""
+    shown = run.show(kustomization)
+    try:
+        doc = yaml.load(kustomization.read_text(), Loader=_StrictLoader)  # noqa: S506 - a SafeLoader
+    except (yaml.YAMLError, UnicodeDecodeError, OSError) as exc:
+        raise RenderError(f"{shown}: not valid YAML, refused before kustomize runs: {exc}") from None
+    if doc is None:
+        return {}
+    if not isinstance(doc, dict):
+        raise RenderError(f"{shown}: expected a mapping")
+    return doc
+
+
+def _local_reference(directory: Path, entry: str) -> Path | None:
+    """The resolved path a local entry names; None for a remote one (kustomize's rule: what is
+    not a local file or directory is read as a URL)."""
+    if "://" in entry or re.match(r"^[\w.-]+@[\w.-]+:", entry):
+        return None
+    candidate = directory / entry
+    if os.path.lexists(candidate) or not ("?" in entry or "//" in entry or re.match(r"^[\w-]+\.[\w.-]+/", entry)):
+        return candidate.resolve()
+    return None
+
+
+def _check_remote(entry: str, where: str, run: ToolRun) -> None:
+    url = entry.split("?", 1)[0]
+    scheme, sep, rest = url.partition("://")
+    if scheme.lower() == "file" and sep:
+        if not run.fetch.allow_local:
+            raise RenderError(
+                f"{where} is a local repository, and local repositories are disabled on this worker: refused"
+            )
+        repo = Path(rest.split("//", 1)[0] or "/").resolve()
+        for private in run.fetch.private:
+            private = private.resolve()
+            if repo == private or private in repo.parents:
+                raise RenderError(f"{where} is inside the worker's git mirrors, which no source may read: refused")
+        run.fetch.check_source(f"file://{repo}", where)
+        return
+    if sep:
+        repo_url = f"{scheme}://{rest.split('//', 1)[0]}"
+    elif re.match(r"^[\w.-]+@[\w.-]+:", url):
+        repo_url = url.split("//", 1)[0]
+    else:  # kustomize's scheme-less form (github.com/org/repo/path): https, no userinfo possible
+        repo_url = "https://" + _scheme_less_repo(url.split("//", 1)[0])
+    try:
+        parse_repo_url(repo_url)
+    except RepoURLError as exc:
+        raise RenderError(f"{where}: {exc}") from None
+    run.fetch.check_source(repo_url, where)
+
+
+_ORG_REPO_HOSTS = ("github.com", "gitlab.com", "bitbucket.org")
+
+
+def _scheme_less_repo(url: str) -> str:
+    """The repository part of ``host/org/repo/path`` as kustomize reads it: up to ``.git`` or
+    ``_git/<repo>``, two segments on GitHub, GitLab and Bitbucket, else the whole path."""
+    segments = url.strip("/").split("/")
+    for index, segment in enumerate(segments):
+        if segment.endswith(".git"):
+            return "/".join(segments[: index + 1])
+        if segment == "_git" and index + 1 < len(segments):
+            return "/".join(segments[: index + 2])
+    if segments[0].lower() in _ORG_REPO_HOSTS:
+        return "/".join(segments[:3])
+    return "/".join(segments)
 
 
 def apply_options(checkout: Path, kustomization: Path, options: ApplicationSourceKustomize, run: ToolRun) -> None:

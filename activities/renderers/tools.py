@@ -8,6 +8,8 @@ Every tool runs through :func:`run_tool`:
   under kustomize goes too;
 * with an **output limit** (64 MiB of stdout) — a chart that renders without end is
   stopped, not buffered until the worker runs out of memory;
+* with ``GIT_ALLOW_PROTOCOL`` for any git they spawn (:class:`FetchPolicy`): ``file`` only
+  where local repositories are enabled, never ``ext::`` or another transport helper;
 * with a **minimal environment**: ``PATH``, a private ``HOME`` and XDG directories
   inside a throw-away directory (so no ``~/.config/helm/repositories.yaml``, registry
   login, kubeconfig, git credential helper or cloud token of the worker is seen), a
@@ -43,18 +45,20 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from activities.credentials import scrub
 from activities.renderers.paths import RenderError
 from bosun.paths import bosun_cache
+from bosun.repo_urls import git_protocols
 
 __all__ = [
     "DEFAULT_TIMEOUT",
     "MAX_OUTPUT",
     "BuildEnv",
+    "FetchPolicy",
     "ToolRun",
     "envsubst",
     "find_tool",
@@ -147,6 +151,29 @@ class BuildEnv:
         return envsubst(text, self.variables())
 
 
+@dataclass(frozen=True)
+class FetchPolicy:
+    """What the tools of a render may fetch on their own (kustomize remote bases, helm dependencies).
+
+    Every git they spawn gets ``GIT_ALLOW_PROTOCOL`` (:func:`bosun.repo_urls.git_protocols`):
+    ``file`` only with ``allow_local`` (the worker's ``BOSUN_ALLOW_LOCAL_REPOS``). ``private`` are
+    directories of the worker no source may name, even then — the git mirrors of every team's
+    repositories (:mod:`.kustomize` refuses a remote base inside them before kustomize runs).
+    ``source_check`` holds the app's project to its ``sourceRepos`` for what the tools fetch
+    themselves (kustomize remote bases, Helm dependency repositories), before they run."""
+
+    allow_local: bool = False
+    private: tuple[Path, ...] = ()
+    source_check: Callable[[str], str] | None = None
+    """Why the app's project does not permit a repository URL ("" if it does); None: no project."""
+
+    def check_source(self, url: str, where: str) -> None:
+        """RenderError naming ``where`` if the project does not permit fetching ``url``."""
+        problem = self.source_check(url) if self.source_check is not None else ""
+        if problem:
+            raise RenderError(f"{where}: {problem}: refused before it was fetched")
+
+
 class ToolRun:
     """A private scratch directory for one render, and the tools run inside it.
 
@@ -154,9 +181,17 @@ class ToolRun:
     value files) and removes it afterwards. ``shown`` maps directories to how error
     messages name them (the checkout becomes ``.``)."""
 
-    def __init__(self, home: Path, env: BuildEnv, shown: Mapping[Path, str], timeout: float = DEFAULT_TIMEOUT) -> None:
+    def __init__(
+        self,
+        home: Path,
+        env: BuildEnv,
+        shown: Mapping[Path, str],
+        timeout: float = DEFAULT_TIMEOUT,
+        fetch: FetchPolicy | None = None,
+    ) -> None:
         self.home = home
         self.build_env = env
+        self.fetch = fetch if fetch is not None else FetchPolicy()
         self.timeout = timeout
         self._deadline = time.monotonic() + timeout
         self._shown: dict[str, str] = {}
@@ -170,11 +205,16 @@ class ToolRun:
     @classmethod
     @contextlib.contextmanager
     def open(
-        cls, env: BuildEnv, *, shown: Mapping[Path, str] | None = None, timeout: float = DEFAULT_TIMEOUT
+        cls,
+        env: BuildEnv,
+        *,
+        shown: Mapping[Path, str] | None = None,
+        timeout: float = DEFAULT_TIMEOUT,
+        fetch: FetchPolicy | None = None,
     ) -> Iterator[ToolRun]:
         home = Path(tempfile.mkdtemp(prefix="bosun-render-"))
         try:
-            yield cls(home, env, shown or {}, timeout)
+            yield cls(home, env, shown or {}, timeout, fetch)
         finally:
             shutil.rmtree(home, ignore_errors=True)
 
@@ -213,6 +253,7 @@ class ToolRun:
             "HELM_NO_PLUGINS": "1",
             "GIT_TERMINAL_PROMPT": "0",
             "GIT_CONFIG_NOSYSTEM": "1",
+            "GIT_ALLOW_PROTOCOL": git_protocols(allow_local=self.fetch.allow_local),
             "GIT_ASKPASS": "/bin/false",
             "SSH_ASKPASS": "/bin/false",
             "GIT_SSH_COMMAND": "ssh -o BatchMode=yes",

@@ -93,6 +93,8 @@ class Bosun:
             "BOSUN_REFRESH_SECONDS": "3",
             # No /healthz server (default port 8080): tests run side by side on one machine.
             "BOSUN_HTTP_PORT": "0",
+            # The tests' repositories are local (GitRepo.url is file://), as in the local stack.
+            "BOSUN_ALLOW_LOCAL_REPOS": "true",
         }
 
     def machine(self, home: Path, *, task_queue: str | None = None, **env: str) -> Bosun:

@@ -24,11 +24,11 @@ from activities.credentials import (
     is_remote_url,
     is_ssh_url,
     match,
-    normalize_url,
     scrub,
     secret_manifest,
     secret_name,
 )
+from bosun.repo_urls import normalize_url
 
 KEY = (
     "-----BEGIN OPENSSH PRIVATE KEY-----\n"

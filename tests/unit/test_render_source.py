@@ -233,7 +233,9 @@ def test_render_activity_passes_app_and_cluster_and_keys_the_cache_by_tool_versi
     git("commit", "-q", "-m", "chart", cwd=repo)
     commit = git("rev-parse", "HEAD", cwd=repo)
     store = ContentStore(tmp_path / "store")
-    activities = SourceActivities(git=GitCache(tmp_path / "git"), store=store, workdir=tmp_path / "work")
+    activities = SourceActivities(
+        git=GitCache(tmp_path / "git", allow_local=True), store=store, workdir=tmp_path / "work"
+    )
     request = RenderInput(
         app="shop",
         repo_url=repo.as_uri(),
@@ -292,7 +294,9 @@ def test_hard_refresh_renders_again_despite_the_cache(tmp_path: Path) -> None:
         subprocess.run(["git", *args], cwd=repo, env=env, check=True)
     commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=repo, capture_output=True, text=True).stdout.strip()
     activities = SourceActivities(
-        git=GitCache(tmp_path / "git"), store=ContentStore(tmp_path / "store"), workdir=tmp_path / "work"
+        git=GitCache(tmp_path / "git", allow_local=True),
+        store=ContentStore(tmp_path / "store"),
+        workdir=tmp_path / "work",
     )
     request = RenderInput(app="a", repo_url=f"file://{repo}", commit=commit, source={"path": "."})
     assert not activities.render(request).cached

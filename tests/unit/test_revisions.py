@@ -77,7 +77,7 @@ def repo(tmp_path: Path) -> Repo:
 
 @pytest.fixture
 def counted(tmp_path: Path) -> Counted:
-    return Counted(GitCache(tmp_path / "git"))
+    return Counted(GitCache(tmp_path / "git", allow_local=True))
 
 
 def test_apps_of_one_repository_share_one_ls_remote_per_interval(repo: Repo, counted: Counted) -> None:
@@ -172,7 +172,7 @@ def test_a_max_age_of_zero_or_no_caller_always_runs_ls_remote(repo: Repo, counte
 
 
 def test_the_resolve_revision_activity_shares_resolutions_between_apps(repo: Repo, tmp_path: Path) -> None:
-    git = GitCache(tmp_path / "git")
+    git = GitCache(tmp_path / "git", allow_local=True)
     calls: list[str] = []
     real = git.resolve
 

@@ -6,7 +6,6 @@ Real files, real git repositories, the real render activity; two stores stand fo
 from __future__ import annotations
 
 import fcntl
-import hashlib
 import os
 import subprocess
 from pathlib import Path
@@ -62,7 +61,7 @@ def recipe(repo: Path, commit: str, app: int) -> RenderInput:
 
 def machine(root: Path, *, store_bytes: int | None = None) -> tuple[ContentStore, SourceActivities]:
     store = ContentStore(root / "store", max_bytes=store_bytes, grace_seconds=0)
-    return store, SourceActivities(git=GitCache(root / "git"), store=store, workdir=root / "work")
+    return store, SourceActivities(git=GitCache(root / "git", allow_local=True), store=store, workdir=root / "work")
 
 
 @pytest.fixture
@@ -192,8 +191,8 @@ def make_repo(path: Path, size: int) -> str:
 def test_the_git_cache_evicts_least_recently_used_mirrors_but_never_one_in_use(tmp_path: Path) -> None:
     repos = [tmp_path / f"repo{i}" for i in range(5)]
     commits = [make_repo(r, 60_000) for r in repos]
-    cache = GitCache(tmp_path / "cache", max_bytes=200_000, grace_seconds=0)
-    one = GitCache(tmp_path / "cache", grace_seconds=0)  # another process on the same directory
+    cache = GitCache(tmp_path / "cache", max_bytes=200_000, grace_seconds=0, allow_local=True)
+    one = GitCache(tmp_path / "cache", grace_seconds=0, allow_local=True)  # another process on the same directory
     sizes = []
     for i, (r, c) in enumerate(zip(repos, commits, strict=True)):
         cache.export(r.as_uri(), c, tmp_path / "out" / str(i))
@@ -204,7 +203,7 @@ def test_the_git_cache_evicts_least_recently_used_mirrors_but_never_one_in_use(t
     # a mirror in use (its lock held, as while another process fetches it) is never evicted
     held_repo, held_commit = repos[0], commits[0]
     one.export(held_repo.as_uri(), held_commit, tmp_path / "held")
-    mirror = tmp_path / "cache" / hashlib.sha256(held_repo.as_uri().encode()).hexdigest()[:24]
+    mirror = one.mirror_path(held_repo.as_uri())
     assert (mirror / "HEAD").exists()
     with open(mirror.with_suffix(".lock"), "a") as lock:
         fcntl.flock(lock, fcntl.LOCK_SH)
@@ -235,9 +234,9 @@ def test_size_settings() -> None:
 def test_the_git_cache_measures_a_mirror_when_it_is_fetched_not_at_every_collection(tmp_path: Path) -> None:
     repo = tmp_path / "repo"
     commit = make_repo(repo, 30_000)
-    cache = GitCache(tmp_path / "cache", max_bytes=10_000_000, grace_seconds=0)
+    cache = GitCache(tmp_path / "cache", max_bytes=10_000_000, grace_seconds=0, allow_local=True)
     cache.export(repo.as_uri(), commit, tmp_path / "out")
-    mirror = tmp_path / "cache" / hashlib.sha256(repo.as_uri().encode()).hexdigest()[:24]
+    mirror = cache.mirror_path(repo.as_uri())
     recorded = mirror.with_suffix(".size")
     assert int(recorded.read_text()) == tree_size(mirror) > 30_000
 
