@@ -55,6 +55,8 @@ BOSUN_REVISION_CACHE_SECONDS                how long a resolved branch or tag is
                                             never served one older than its own last refresh (activities/revisions.py)
 BOSUN_GIT_CACHE_MAX_BYTES                   bound of the git mirrors ($BOSUN_HOME/cache/git): least recently
                                             used mirrors not being fetched are evicted beyond it (default 5Gi)
+BOSUN_RENDER_CONCURRENCY                    renders running tools (helm, kustomize, jsonnet) at once in one
+                                            worker process; the rest wait (default 0: one per CPU)
 BOSUN_ALLOW_LOCAL_REPOS                     "true": apps may use file:// URLs and paths on the worker's disk as
                                             repositories, and render tools may fetch them (git's "file"
                                             protocol). For a local stack only: default false, every other
