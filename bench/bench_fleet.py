@@ -342,6 +342,29 @@ def cold_fleet(s: Stack, apps: int, timeout: float, timed_run: bool) -> None:
         s.say(f"cold      first app Synced/Healthy:                              {first:8.2f} s")
         s.say(f"ratio     all Synced/Healthy / kubectl apply:                    {elapsed / baseline:8.2f}x")
         s.say(f"cold      CPU meanwhile: worker {worker_cpu:.1f} s, Temporal {temporal_cpu:.1f} s")
+        app_events, sync_events, activity_tasks = asyncio.run(history_cost(names[: min(10, apps)]))
+        s.say(
+            f"cold      history of one app when all are synced: {app_events:.0f} events in its workflow, "
+            f"{sync_events:.0f} in its sync's, {activity_tasks:.0f} activity tasks (mean of {min(10, apps)})"
+        )
+
+
+async def history_cost(names: list[str]) -> tuple[float, float, float]:
+    """Mean events in each app workflow's history and in its first sync's, and activity tasks in both:
+    what the Temporal server stores and dispatches per app (its CPU follows them)."""
+    from temporalio.api.enums.v1 import EventType
+
+    c = await client()
+    app_events = sync_events = tasks = 0
+    for name in names:
+        for workflow_id in (f"app:{name}", f"app:{name}:sync:1"):
+            events = [e async for e in c.get_workflow_handle(workflow_id).fetch_history_events()]
+            tasks += sum(1 for e in events if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED)
+            if workflow_id.endswith(":1"):
+                sync_events += len(events)
+            else:
+                app_events += len(events)
+    return app_events / len(names), sync_events / len(names), tasks / len(names)
 
 
 def cpu_per_minute(s: Stack, seconds: float) -> tuple[float, float]:
