@@ -76,8 +76,18 @@ GIT_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), backoff_coefficie
 RENDER_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_attempts=3)
 
 
-async def resolve_revision(input: ResolveRevisionInput, *, summary: str) -> ResolveRevisionResult:
-    """The commit a branch, tag or SHA names now (a fetch: up to minutes for a big repository)."""
+async def resolve_revision(input: ResolveRevisionInput, *, summary: str, local: bool = False) -> ResolveRevisionResult:
+    """The commit a branch, tag or SHA names now: an ``ls-remote``, answered from the worker's
+    shared revision cache most of the time. ``local``: as a local activity (a marker in history,
+    no task, no extra workflow task), which is what an app workflow asks for now."""
+    if local:
+        return await workflow.execute_local_activity_method(
+            SourceActivities.resolve_revision,
+            input,
+            start_to_close_timeout=timedelta(seconds=150),
+            retry_policy=GIT_RETRY,
+            summary=summary,
+        )
     return await workflow.execute_activity_method(
         SourceActivities.resolve_revision,
         input,
@@ -105,7 +115,16 @@ CLUSTER_RETRY = RetryPolicy(
 """Reads of the management and destination clusters by the ApplicationWorkflow."""
 
 
-async def get_project(input: GetProjectInput, *, summary: str) -> GetProjectResult:
+async def get_project(input: GetProjectInput, *, summary: str, local: bool = False) -> GetProjectResult:
+    """The app's AppProject; ``local``: as a local activity (see :func:`resolve_revision`)."""
+    if local:
+        return await workflow.execute_local_activity_method(
+            ProjectActivities.get_project,
+            input,
+            start_to_close_timeout=timedelta(seconds=30),
+            retry_policy=CLUSTER_RETRY,
+            summary=summary,
+        )
     return await workflow.execute_activity_method(
         ProjectActivities.get_project,
         input,

@@ -121,6 +121,8 @@ LABELS_PATCH = "labels-search-attribute"
 REPOS_KEY = SearchAttributeKey.for_keyword_list(sa.REPOS)
 REPOS_PATCH = "repos-search-attribute"
 """Histories from before BosunRepos (what git webhooks look apps up by) replay without that upsert."""
+LOCAL_READS_PATCH = "local-project-and-resolve"
+"""Histories from before get_project and resolve_revision ran as local activities replay them as tasks."""
 QUICK_RECONCILE_PATCH = "check-unchanged"
 """Histories from before the check_unchanged local activity replay without it."""
 COUNT_SYNC_PATCH = "count-sync-metric"
@@ -154,6 +156,10 @@ class ApplicationWorkflow:
         self._refresh_epoch = 0
         self._operation_task: asyncio.Task[SyncOutcome] | None = None
         self._project: AppProject | None = None
+        self._local_reads = False
+        self._quick_reconciles = False
+        """A periodic reconcile asks check_unchanged first (QUICK_RECONCILE_PATCH)."""
+        """get_project and resolve_revision run as local activities (LOCAL_READS_PATCH)."""
         self._project_digest = ""
         """:func:`json_digest` of the AppProject the last full reconcile read."""
         self._cluster_queue = ""
@@ -417,6 +423,10 @@ class ApplicationWorkflow:
 
     @workflow.run
     async def run(self, input: AppWorkflowInput) -> str:
+        # Asked once, before any local activity: a patch first asked after one, in the same
+        # workflow task, does not replay (the SDK meets its marker before the code asks).
+        self._local_reads = workflow.patched(LOCAL_READS_PATCH)
+        self._quick_reconciles = workflow.patched(QUICK_RECONCILE_PATCH)
         self._upsert_search_attributes()
         trigger = "start"
         while True:
@@ -557,6 +567,7 @@ class ApplicationWorkflow:
         resolved = await calls.resolve_revision(
             ResolveRevisionInput(repo_url=source.repo_url, revision=revision, fresh=fresh),
             summary=f"resolve {revision or 'HEAD'}",
+            local=self._local_reads,
         )
         return resolved.commit
 
@@ -619,7 +630,9 @@ class ApplicationWorkflow:
         try:
             await self._resolve_destination()
             project = await calls.get_project(
-                GetProjectInput(name=self._app.spec.project), summary=f"read project {self._app.spec.project}"
+                GetProjectInput(name=self._app.spec.project),
+                summary=f"read project {self._app.spec.project}",
+                local=self._local_reads,
             )
             self._project = parse_project(project.project, source_name=f"project {self._app.spec.project}")
             self._project_digest = json_digest(project.project)
@@ -662,7 +675,7 @@ class ApplicationWorkflow:
         if not last.key or recipe is None or not self._project_digest or self._state.hard_refresh_requested:
             return False
         commits = [source.commit for source in recipe.sources]
-        if len(commits) != len(self._app.sources_list()) or not workflow.patched(QUICK_RECONCILE_PATCH):
+        if len(commits) != len(self._app.sources_list()) or not self._quick_reconciles:
             return False
         try:
             checked = await calls.check_unchanged(

@@ -8,7 +8,6 @@ import asyncio
 import json
 from pathlib import Path
 
-from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client
 
 from bosun.protocol import app_workflow_id
@@ -17,6 +16,7 @@ from tests.e2e.bosun_stack import Bosun, GitRepo, unique
 from tests.e2e.conftest import eventually, kubectl_json
 from tests.e2e.test_app_lifecycle import configmap, live, wait_status
 from tests.e2e.test_projects import crds, create_project  # noqa: F401  (crds: the module's autouse fixture)
+from tests.history import activity_types
 
 
 def comparison_error(bosun: Bosun, app: str) -> str | None:
@@ -24,16 +24,11 @@ def comparison_error(bosun: Bosun, app: str) -> str | None:
 
 
 def scheduled_activity_types(bosun: Bosun, app: str) -> list[str]:
-    """The activity types the app's workflow has scheduled so far (local activities aside)."""
+    """The activity types the app's workflow has run so far (tasks and local activities)."""
 
     async def fetch() -> list[str]:
         client = await Client.connect(bosun.temporal.address)
-        events = (await client.get_workflow_handle(app_workflow_id(app)).fetch_history()).events
-        return [
-            e.activity_task_scheduled_event_attributes.activity_type.name
-            for e in events
-            if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED
-        ]
+        return activity_types((await client.get_workflow_handle(app_workflow_id(app)).fetch_history()).events)
 
     return asyncio.run(fetch())
 

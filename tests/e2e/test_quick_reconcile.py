@@ -16,11 +16,15 @@ from pathlib import Path
 
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.worker import Replayer
 
 from tests.conftest import Cluster
 from tests.e2e.bosun_stack import Bosun, GitRepo, unique
 from tests.e2e.conftest import eventually, kubectl
 from tests.e2e.test_app_lifecycle import configmap, wait_status
+from workflows.application import ApplicationWorkflow
+from workflows.sync import SyncWorkflow
 
 
 @dataclass(frozen=True)
@@ -84,3 +88,15 @@ def test_a_no_op_reconcile_schedules_no_activity(bosun: Bosun, devcluster_a: Clu
     assert [r["key"]["name"] for r in status["resources"] if r["sync"] == "OutOfSync"] == ["cm-07"]
     after = [e.activity for e in history(bosun, app) if e.id > last and e.activity]
     assert "compare" in after, after
+    assert replays(bosun, app)  # the quick path and the full one are deterministic
+
+
+def replays(bosun: Bosun, app: str) -> bool:
+    async def replay() -> bool:
+        client = await Client.connect(bosun.temporal.address)
+        replayer = Replayer(workflows=[ApplicationWorkflow, SyncWorkflow], data_converter=pydantic_data_converter)
+        result = await replayer.replay_workflow(await client.get_workflow_handle(f"app:{app}").fetch_history())
+        assert result.replay_failure is None, result.replay_failure
+        return True
+
+    return asyncio.run(replay())

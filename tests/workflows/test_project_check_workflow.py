@@ -7,11 +7,11 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from temporalio.api.enums.v1 import EventType
 from temporalio.client import WorkflowUpdateFailedError
 
 from bosun.protocol import AppUpdate
 from bosun.resources import SyncCode
+from tests.history import activity_types
 from tests.workflows.conftest import App, Driver
 from tests.workflows.fakes import NAMESPACE, REPO_URL, FakeBosun, application, deployment
 from workflows.state import ManifestsRequest
@@ -27,13 +27,8 @@ def project(**spec: Any) -> dict[str, Any]:
 
 
 async def scheduled_activities(app: App) -> set[str]:
-    """Every activity the workflow scheduled (local ones are markers, not listed)."""
-    history = await app.handle.fetch_history()
-    return {
-        e.activity_task_scheduled_event_attributes.activity_type.name
-        for e in history.events
-        if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED
-    }
+    """Every activity the workflow ran (tasks and local activities)."""
+    return set(activity_types((await app.handle.fetch_history()).events))
 
 
 async def test_a_denied_repository_is_never_resolved_or_rendered(bosun: Driver, world: FakeBosun) -> None:
