@@ -135,7 +135,15 @@ class SyncRecord:
     """Succeeded, Failed, Error; "" if it never finished (stuck)."""
     message: str = ""
     workflow_id: str = ""
+    committed_at: datetime | None = None
     finished_at: datetime | None = None
+
+    @property
+    def seconds(self) -> float | None:
+        """From the commit (pushed) to the end of its sync: detection, render, hooks, waves."""
+        if self.committed_at is None or self.finished_at is None:
+            return None
+        return (self.finished_at - self.committed_at).total_seconds()
 
 
 @dataclass
@@ -186,7 +194,7 @@ class ChaosReport:
 
     def table(self) -> str:
         rows = [
-            ("syncs requested", str(len(self.syncs))),
+            (f"syncs (at least {self.plan.syncs})", str(len(self.syncs))),
             ("  Succeeded", str(self.count("Succeeded"))),
             ("  Failed (a clear failure)", str(self.count("Failed"))),
             ("  Error", str(self.count("Error"))),
@@ -202,6 +210,11 @@ class ChaosReport:
             ("worker exits not caused by the run", str(len(self.worker_exits))),
             ("wall time", f"{self.seconds:.0f} s"),
         ]
+        durations = sorted(d for d in (s.seconds for s in self.syncs) if d is not None)
+        if durations:
+            rows.append(
+                ("commit to sync finished", f"median {durations[len(durations) // 2]:.1f} s, max {durations[-1]:.1f} s")
+            )
         width = max(len(r[0]) for r in rows)
         lines = [f"{name:<{width}}  {value}" for name, value in rows]
         lines += ["", "fault                injected  in flight  downtime  recovery  note"]
@@ -379,8 +392,9 @@ class _Run:
         self.apps = [f"chaos-{self.suffix}-{i}" for i in range(plan.apps)]
         self.namespaces = {app: f"{app}-ns" for app in self.apps}
         self.operation: dict[str, str] = {app: "idle" for app in self.apps}
-        self.finished = 0
         self.drivers_done = False
+        self.faults_over: datetime | None = None
+        """When the last fault was over (the component back): syncs committed after it end the run."""
         self.worker_lock = asyncio.Lock()
         self.user = "chaos"
         self.password = "chaos-pw-" + secrets.token_hex(16)
@@ -439,17 +453,28 @@ class _Run:
         except Exception:  # noqa: BLE001 - a fault is being injected: ask again
             return None
 
+    def _synced_after_faults(self, app: str) -> bool:
+        over = self.faults_over
+        return over is not None and any(
+            s.app == app and s.committed_at is not None and s.committed_at > over for s in self.report.syncs
+        )
+
     async def drive(self, app: str) -> None:
-        """Commit each generation and wait until a sync of it finished."""
+        """Commit each generation and wait until a sync of it finished; at least
+        ``syncs_per_app`` of them, and on until every fault is injected and one sync of this
+        app ran after the last (so no fault falls after the work, and each one's recovery is
+        seen). A stuck generation ends the app's run."""
         repo = self.repos[app]
         bare = self.stack.git_server.bare(f"chaos-{self.suffix}/{app}")
-        for generation in range(1, self.plan.syncs_per_app + 1):
+        for generation in range(1, self.plan.syncs_per_app * 10 + 1):
+            if generation > self.plan.syncs_per_app and self._synced_after_faults(app):
+                return
             if generation == 1:
                 commit = await asyncio.to_thread(repo.git, "rev-parse", "HEAD")
             else:
                 commit = await asyncio.to_thread(repo.write, app_files(generation), f"generation {generation}")
                 await asyncio.to_thread(push, repo, bare)
-            record = SyncRecord(app=app, generation=generation, commit=commit)
+            record = SyncRecord(app=app, generation=generation, commit=commit, committed_at=datetime.now(UTC))
             self.report.syncs.append(record)
             deadline = time.monotonic() + self.plan.sync_timeout
             while time.monotonic() < deadline:
@@ -460,10 +485,11 @@ class _Run:
                     if op is not None and op.revision == commit and status.operation == "idle":
                         record.phase, record.message = str(op.phase), op.message
                         record.workflow_id, record.finished_at = op.workflow_id, op.finished_at
-                        self.finished += 1
                         break
                 await asyncio.sleep(1.0)
             self.operation[app] = "idle"
+            if not record.phase:
+                return
 
     # --- faults
 
@@ -482,11 +508,19 @@ class _Run:
             await asyncio.sleep(1.0)
 
     async def inject(self) -> None:
+        try:
+            await self._inject()
+        finally:  # the drivers stop after their next sync, even when a restart failed
+            self.faults_over = datetime.now(UTC)
+
+    async def _inject(self) -> None:
         await asyncio.sleep(self.plan.first_fault_after)
         for kind in self.plan.faults():
-            seen = self.finished
-            if self.report.faults:  # a sync finished since the last fault, so recovery is measured
-                while self.finished == seen and not self.drivers_done:
+            if self.report.faults:  # a sync finished after the last fault: its recovery is measured apart
+                last = self.report.faults[-1].injected_at
+                while not self.drivers_done and not any(
+                    s.finished_at is not None and s.finished_at > last for s in self.report.syncs
+                ):
                     await asyncio.sleep(0.5)
             await asyncio.sleep(self.rng.uniform(0, self.plan.jitter))
             if self.drivers_done:
