@@ -123,6 +123,9 @@ class Fault:
     """Seconds until the component answered again (the worker polled, the server was ready)."""
     recovery: float | None = None
     """Seconds from the injection to the first sync that finished after it."""
+    resumed: float | None = None
+    """Seconds from the injection until every sync committed before it and not yet finished
+    had finished (the interrupted work done); None when none was pending or one never finished."""
     note: str = ""
 
 
@@ -217,18 +220,43 @@ class ChaosReport:
             )
         width = max(len(r[0]) for r in rows)
         lines = [f"{name:<{width}}  {value}" for name, value in rows]
-        lines += ["", "fault                injected  in flight  downtime  recovery  note"]
+        lines += [
+            "",
+            "recovery: from the fault to the first sync finished after it; resumed: to the end of the last",
+            "sync that was pending (committed, not finished) when the fault struck",
+            "",
+            "fault                injected  in flight  downtime   recovery    resumed",
+        ]
+
+        def seconds(value: float | None) -> str:
+            return f"{value:7.1f} s" if value is not None else "        -"
+
         for f in self.faults:
-            recovery = f"{f.recovery:7.1f} s" if f.recovery is not None else "   never"
             lines.append(
-                f"{f.kind:<20} {f.injected_at:%H:%M:%S}  {f.in_flight:9d}  {f.downtime:6.1f} s  {recovery}  {f.note}"
+                f"{f.kind:<20} {f.injected_at:%H:%M:%S}  {f.in_flight:9d}  {f.downtime:6.1f} s"
+                f"  {seconds(f.recovery)}  {seconds(f.resumed)}"
             )
         for kind in FAULT_KINDS:
-            times = sorted(f.recovery for f in self.faults if f.kind == kind and f.recovery is not None)
-            if times:
-                lines.append(
-                    f"{kind}: recovery median {times[len(times) // 2]:.1f} s, max {times[-1]:.1f} s (n={len(times)})"
-                )
+            for label, values in (
+                ("recovery", [f.recovery for f in self.faults if f.kind == kind]),
+                ("resumed", [f.resumed for f in self.faults if f.kind == kind]),
+            ):
+                times = sorted(v for v in values if v is not None)
+                if times:
+                    lines.append(
+                        f"{kind}: {label} median {times[len(times) // 2]:.1f} s, max {times[-1]:.1f} s (n={len(times)})"
+                    )
+        return "\n".join(lines)
+
+    def details(self) -> str:
+        """One line per sync, in commit order: for finding the slow or failed one in a history."""
+        lines = []
+        for s in sorted(self.syncs, key=lambda s: s.committed_at or datetime.min.replace(tzinfo=UTC)):
+            took = f"{s.seconds:6.1f} s" if s.seconds is not None else "   stuck"
+            committed = f"{s.committed_at:%H:%M:%S}" if s.committed_at else "?"
+            lines.append(
+                f"{committed}  {s.app} g{s.generation} {s.commit[:8]}  {s.phase or '-':<9} {took}  {s.workflow_id}"
+            )
         return "\n".join(lines)
 
 
@@ -555,6 +583,16 @@ class _Run:
             after = [t for t in finishes if t > fault.injected_at]
             if after:
                 fault.recovery = (after[0] - fault.injected_at).total_seconds()
+            pending = [
+                s
+                for s in self.report.syncs
+                if s.committed_at is not None
+                and s.committed_at < fault.injected_at
+                and (s.finished_at is None or s.finished_at > fault.injected_at)
+            ]
+            if pending and all(s.finished_at is not None for s in pending):
+                last = max(s.finished_at for s in pending if s.finished_at is not None)
+                fault.resumed = (last - fault.injected_at).total_seconds()
 
     async def check_objects(self) -> None:
         core = self.stack.cluster
@@ -678,6 +716,18 @@ async def _terminate_apps(client: Client, apps: list[str]) -> None:
 def run(stack: ChaosStack, plan: ChaosPlan) -> ChaosReport:
     """The whole run, in its own event loop (callable from a test or a script)."""
     return asyncio.run(_run(stack, plan))
+
+
+def prepare_management_cluster(kubeconfig: Path) -> None:
+    """As ``bosun dev up`` does: the Application and AppProject CRDs, the control namespace."""
+    kubectl = ["kubectl", f"--kubeconfig={kubeconfig}"]
+    subprocess.run(
+        [*kubectl, "apply", "-f", str(Path(__file__).resolve().parents[2] / "deploy" / "crds")],
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
+    subprocess.run([*kubectl, "create", "namespace", "bosun"], capture_output=True, timeout=60)
 
 
 @contextlib.contextmanager

@@ -8,36 +8,23 @@ task queue are the chaos test's own. Every test here is marked ``e2e`` (real ser
 
 from __future__ import annotations
 
-import subprocess
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
 from devstack import cluster as devcluster
 from devstack import processes
 from devstack import temporal as devtemporal
-from tests.chaos.chaos_run import ChaosStack, git_server
+from tests.chaos.chaos_run import ChaosStack, git_server, prepare_management_cluster
 from tests.conftest import Cluster, TemporalServer
 from tests.e2e.bosun_stack import Bosun
-
-REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if "tests/chaos/" in str(item.fspath):
             item.add_marker(pytest.mark.e2e)
-
-
-def prepare_management_cluster(kubeconfig: Path) -> None:
-    """As ``bosun dev up`` does: the Application and AppProject CRDs, the control namespace."""
-    kubectl = ["kubectl", f"--kubeconfig={kubeconfig}"]
-    subprocess.run(
-        [*kubectl, "apply", "-f", str(REPO_ROOT / "deploy" / "crds")], check=True, capture_output=True, timeout=60
-    )
-    subprocess.run([*kubectl, "create", "namespace", "bosun"], capture_output=True, timeout=60)
 
 
 @pytest.fixture(scope="module")

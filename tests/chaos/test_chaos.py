@@ -21,7 +21,7 @@ CI_PLAN = ChaosPlan(apps=3, syncs_per_app=2, worker_kills=2, temporal_restarts=1
 @pytest.mark.timeout(900)
 def test_syncs_survive_worker_kills_and_server_restarts(chaos_stack: ChaosStack) -> None:
     report = run(chaos_stack, CI_PLAN)
-    print("\n" + report.table())  # the figures (pytest -s)
+    print("\n" + report.table() + "\n\n" + report.details())  # the figures (pytest -s)
     assert len(report.syncs) >= CI_PLAN.syncs
     assert not report.problems(), "\n".join(report.problems()) + "\n\n" + report.table()
     assert report.count("Succeeded") >= 1
