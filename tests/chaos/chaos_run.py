@@ -345,7 +345,7 @@ class HookJobWatch:
     """
 
     def __init__(self, kubeconfig: Path) -> None:
-        self._api = k8s.BatchV1Api(k8s_config.new_client_from_config(config_file=str(kubeconfig)))
+        self._api = k8s.BatchV1Api(k8s_config.new_client_from_config(config_file=str(kubeconfig)))  # type: ignore[no-untyped-call]
         self._stop = threading.Event()
         self._lock = threading.Lock()
         self.uids: dict[tuple[str, str, str], set[str]] = {}
@@ -385,9 +385,9 @@ class HookJobWatch:
                 if version is None:
                     listing = self._api.list_job_for_all_namespaces(_request_timeout=30)
                     self._record_all(listing.items)
-                    version = listing.metadata.resource_version
+                    version = listing.metadata.resource_version if listing.metadata else None
                     self.relists += 1
-                stream = k8s_watch.Watch().stream(
+                stream = k8s_watch.Watch().stream(  # type: ignore[no-untyped-call]
                     self._api.list_job_for_all_namespaces,
                     resource_version=version,
                     timeout_seconds=20,

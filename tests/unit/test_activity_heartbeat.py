@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from temporalio import workflow
 from temporalio.testing import ActivityEnvironment
 
 from activities import heartbeat
@@ -72,7 +73,7 @@ async def test_source_activities_are_called_with_a_heartbeat_timeout(
     async def execute_activity_method(method: Any, arg: Any, **options: Any) -> None:
         seen.update(options)
 
-    monkeypatch.setattr(activity_calls.workflow, "execute_activity_method", execute_activity_method)
+    monkeypatch.setattr(workflow, "execute_activity_method", execute_activity_method)
     await getattr(activity_calls, call)(object(), summary="test")
     assert seen["heartbeat_timeout"] is not None
     assert seen["heartbeat_timeout"] <= timedelta(seconds=30) < seen["start_to_close_timeout"]
