@@ -186,6 +186,7 @@ class ChaosReport:
         found += [f"wrong revision: {o}" for o in self.wrong_revision]
         found += [f"sync workflow still running: {w}" for w in self.running_sync_workflows]
         found += [f"credential leak: {c}" for c in self.credential_leaks]
+        found += [f"the worker exited on its own: {e}" for e in self.worker_exits]
         if len(self.faults) != len(self.plan.faults()):
             found.append(f"only {len(self.faults)} of {len(self.plan.faults())} faults injected")
         found += [
@@ -358,7 +359,7 @@ class HookJobWatch:
 
     def stop(self) -> None:
         self._stop.set()
-        self._thread.join(timeout=70)
+        self._thread.join(timeout=40)
 
     def snapshot(self) -> dict[tuple[str, str, str], set[str]]:
         self._record_all(self._api.list_job_for_all_namespaces(_request_timeout=30).items)
@@ -390,8 +391,8 @@ class HookJobWatch:
                 stream = k8s_watch.Watch().stream(  # type: ignore[no-untyped-call]
                     self._api.list_job_for_all_namespaces,
                     resource_version=version,
-                    timeout_seconds=20,
-                    _request_timeout=40,
+                    timeout_seconds=5,  # how long stop() may wait
+                    _request_timeout=30,
                 )
                 for event in stream:
                     self._record(event["object"])
@@ -427,6 +428,8 @@ class _Run:
         self.user = "chaos"
         self.password = "chaos-pw-" + secrets.token_hex(16)
         self.repos: dict[str, GitRepo] = {}
+        self.created: dict[str, datetime] = {}
+        """When each app was created: its first generation's "commit" time."""
 
     # --- setup
 
@@ -454,6 +457,7 @@ class _Run:
             repo = GitRepo.create(self.stack.work / app, app_files(1))
             self.repos[app] = repo
             url = self.stack.git_server.publish(repo, f"chaos-{self.suffix}/{app}")
+            self.created[app] = datetime.now(UTC)
             bosun.create_app(
                 app,
                 repo,
@@ -502,7 +506,8 @@ class _Run:
             else:
                 commit = await asyncio.to_thread(repo.write, app_files(generation), f"generation {generation}")
                 await asyncio.to_thread(push, repo, bare)
-            record = SyncRecord(app=app, generation=generation, commit=commit, committed_at=datetime.now(UTC))
+            committed_at = self.created[app] if generation == 1 else datetime.now(UTC)
+            record = SyncRecord(app=app, generation=generation, commit=commit, committed_at=committed_at)
             self.report.syncs.append(record)
             deadline = time.monotonic() + self.plan.sync_timeout
             while time.monotonic() < deadline:
