@@ -162,6 +162,10 @@ class ChaosReport:
     running_sync_workflows: list[str] = field(default_factory=list)
     credential_leaks: list[str] = field(default_factory=list)
     histories_scanned: int = 0
+    authenticated_fetches: int = 0
+    """Git requests the Basic-auth server answered 200: the credential was in use."""
+    credential_control: bool = False
+    """The repo-creds Secret holds the password in the encoding scanned for (the scan can find it)."""
     worker_exits: list[str] = field(default_factory=list)
     """The worker exiting on its own (not killed by the run)."""
     seconds: float = 0.0
@@ -187,6 +191,8 @@ class ChaosReport:
         found += [f"sync workflow still running: {w}" for w in self.running_sync_workflows]
         found += [f"credential leak: {c}" for c in self.credential_leaks]
         found += [f"the worker exited on its own: {e}" for e in self.worker_exits]
+        if not self.authenticated_fetches or not self.credential_control:
+            found.append("the credential scan proves nothing: no authenticated fetch, or the Secret control failed")
         if len(self.faults) != len(self.plan.faults()):
             found.append(f"only {len(self.faults)} of {len(self.plan.faults())} faults injected")
         found += [
@@ -210,6 +216,7 @@ class ChaosReport:
             ("objects lost", str(len(self.objects_lost))),
             ("objects at a wrong revision", str(len(self.wrong_revision))),
             ("workflow histories scanned", str(self.histories_scanned)),
+            ("git requests served with the credential", str(self.authenticated_fetches)),
             ("credentials found in histories/logs/files", str(len(self.credential_leaks))),
             ("worker exits not caused by the run", str(len(self.worker_exits))),
             ("wall time", f"{self.seconds:.0f} s"),
@@ -672,6 +679,14 @@ class _Run:
             raw = b"".join(event.SerializeToString() for event in history.events)
             return [f"history of {workflow_id} ({run_id}): {n[:6]!r}…" for n in needles if n in raw]
 
+        served = list(self.stack.git_server.requests)
+        self.report.authenticated_fetches = sum(
+            1 for _, path, status in served if status == 200 and path.startswith(f"/chaos-{self.suffix}/")
+        )
+        secrets_json = await asyncio.to_thread(
+            devcluster.kubectl, self.stack.cluster, "-n", "bosun", "get", "secrets", "-o", "json"
+        )
+        self.report.credential_control = needles[1].decode() in secrets_json  # data.password, base64
         runs = [(e.id, e.run_id) async for e in self.client.list_workflows()]
         self.report.histories_scanned = len(runs)
         for found in await asyncio.gather(*(scan(*run) for run in runs)):
