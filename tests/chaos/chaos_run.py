@@ -340,6 +340,55 @@ TRACKED = (("configmap", "config"), ("deployment", "web"), ("configmap", "done")
 """The objects of an app that must exist after the run (hooks are counted apart)."""
 
 
+# ----------------------------------------------------------------------------- counting (pure)
+
+HookUids = dict[tuple[str, str, str], set[str]]
+"""(namespace, hook, operation) -> the uids of the Jobs seen: ``hook`` is the generateName
+prefix or the fixed name, ``operation`` the ``bosun.dev/operation`` annotation."""
+
+
+def count_hooks(
+    seen: HookUids, namespaces: dict[str, str], syncs: list[SyncRecord]
+) -> tuple[int, list[str], list[str]]:
+    """(hook Jobs created, hooks created twice, hooks missing) for the apps of ``namespaces``
+    (app -> namespace): two uids for one hook of one operation attempt is a second creation,
+    whatever their names; a Succeeded sync without each hook is a hook missing."""
+    ours = {k: v for k, v in seen.items() if k[0] in namespaces.values()}
+    twice = [
+        f"{namespace} {hook} of {operation}: {len(uids)} Jobs {sorted(uids)}"
+        for (namespace, hook, operation), uids in sorted(ours.items())
+        if len(uids) > 1
+    ]
+    missing = [
+        f"{record.app} {hook} of {record.workflow_id}"
+        for record in syncs
+        if record.phase == "Succeeded"
+        for hook in (PRE_HOOK_PREFIX, POST_HOOK_NAME)
+        if not any(
+            ns == namespaces[record.app] and h == hook and op.split("#")[0] == record.workflow_id for ns, h, op in ours
+        )
+    ]
+    return sum(len(v) for v in ours.values()), twice, missing
+
+
+def measure_recovery(fault: Fault, syncs: list[SyncRecord]) -> None:
+    """Set ``fault.recovery`` (to the first sync finished after it) and ``fault.resumed`` (to
+    the end of the last sync pending when it struck)."""
+    after = sorted(s.finished_at for s in syncs if s.finished_at is not None and s.finished_at > fault.injected_at)
+    if after:
+        fault.recovery = (after[0] - fault.injected_at).total_seconds()
+    pending = [
+        s
+        for s in syncs
+        if s.committed_at is not None
+        and s.committed_at < fault.injected_at
+        and (s.finished_at is None or s.finished_at > fault.injected_at)
+    ]
+    if pending and all(s.finished_at is not None for s in pending):
+        last = max(s.finished_at for s in pending if s.finished_at is not None)
+        fault.resumed = (last - fault.injected_at).total_seconds()
+
+
 # ----------------------------------------------------------------------------- hook Jobs seen
 
 
@@ -356,7 +405,7 @@ class HookJobWatch:
         self._api = k8s.BatchV1Api(k8s_config.new_client_from_config(config_file=str(kubeconfig)))  # type: ignore[no-untyped-call]
         self._stop = threading.Event()
         self._lock = threading.Lock()
-        self.uids: dict[tuple[str, str, str], set[str]] = {}
+        self.uids: HookUids = {}
         """(namespace, hook, operation) -> uids: ``hook`` is the generateName prefix or the name."""
         self.relists = 0
         self._thread = threading.Thread(target=self._run, name="chaos-hook-watch", daemon=True)
@@ -368,7 +417,7 @@ class HookJobWatch:
         self._stop.set()
         self._thread.join(timeout=40)
 
-    def snapshot(self) -> dict[tuple[str, str, str], set[str]]:
+    def snapshot(self) -> HookUids:
         self._record_all(self._api.list_job_for_all_namespaces(_request_timeout=30).items)
         with self._lock:
             return {k: set(v) for k, v in self.uids.items()}
@@ -590,21 +639,8 @@ class _Run:
     # --- checks
 
     def measure_recovery(self) -> None:
-        finishes = sorted(s.finished_at for s in self.report.syncs if s.finished_at is not None)
         for fault in self.report.faults:
-            after = [t for t in finishes if t > fault.injected_at]
-            if after:
-                fault.recovery = (after[0] - fault.injected_at).total_seconds()
-            pending = [
-                s
-                for s in self.report.syncs
-                if s.committed_at is not None
-                and s.committed_at < fault.injected_at
-                and (s.finished_at is None or s.finished_at > fault.injected_at)
-            ]
-            if pending and all(s.finished_at is not None for s in pending):
-                last = max(s.finished_at for s in pending if s.finished_at is not None)
-                fault.resumed = (last - fault.injected_at).total_seconds()
+            measure_recovery(fault, self.report.syncs)
 
     async def check_objects(self) -> None:
         core = self.stack.cluster
@@ -648,21 +684,10 @@ class _Run:
                         f" expected {last.generation}"
                     )
 
-    def check_hooks(self, seen: dict[tuple[str, str, str], set[str]]) -> None:
-        ours = {k: v for k, v in seen.items() if k[0] in self.namespaces.values()}
-        self.report.hook_jobs = sum(len(v) for v in ours.values())
-        for (namespace, hook, operation), uids in sorted(ours.items()):
-            if len(uids) > 1:
-                self.report.hooks_twice.append(f"{namespace} {hook} of {operation}: {len(uids)} Jobs {sorted(uids)}")
-        for record in self.report.syncs:
-            if record.phase != "Succeeded":
-                continue
-            namespace = self.namespaces[record.app]
-            for hook in (PRE_HOOK_PREFIX, POST_HOOK_NAME):
-                if not any(
-                    ns == namespace and h == hook and op.split("#")[0] == record.workflow_id for ns, h, op in ours
-                ):
-                    self.report.hooks_missing.append(f"{record.app} {hook} of {record.workflow_id}")
+    def check_hooks(self, seen: HookUids) -> None:
+        self.report.hook_jobs, self.report.hooks_twice, self.report.hooks_missing = count_hooks(
+            seen, self.namespaces, self.report.syncs
+        )
 
     async def check_workflows_and_credentials(self) -> None:
         running = [
