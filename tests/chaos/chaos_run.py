@@ -290,7 +290,7 @@ def _job(name: str, *, hook: str, generate_name: bool, generation: int, run_ms: 
     }
 
 
-def _configmap(name: str, wave: int, generation: int) -> dict[str, Any]:
+def configmap(name: str, wave: int, generation: int) -> dict[str, Any]:
     return {
         "apiVersion": "v1",
         "kind": "ConfigMap",
@@ -328,9 +328,9 @@ def app_files(generation: int) -> dict[str, str | None]:
     PostSync hook (fixed name); every object carries the generation."""
     docs = {
         "pre.json": _job(PRE_HOOK_PREFIX, hook="PreSync", generate_name=True, generation=generation, run_ms=1500),
-        "config.json": _configmap("config", 0, generation),
+        "config.json": configmap("config", 0, generation),
         "web.json": _deployment(generation),
-        "done.json": _configmap("done", 2, generation),
+        "done.json": configmap("done", 2, generation),
         "post.json": _job(POST_HOOK_NAME, hook="PostSync", generate_name=False, generation=generation, run_ms=500),
     }
     return {name: json.dumps(doc) for name, doc in docs.items()}
