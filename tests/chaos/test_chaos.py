@@ -7,6 +7,9 @@ SQLite file kept) and the kube-apiserver restarted once, each at a random point 
 sync finished. Every sync must finish, no hook may be created twice, no object lost or
 left at another generation, and the repository password may appear in no workflow
 history, log or file. How each is counted: ``tests/chaos/chaos_run.py``.
+
+Then the bug that run found, on its own: a worker killed while it fetches from a Git server
+that hangs (a stalling proxy) is replaced within the heartbeat timeout.
 """
 
 from __future__ import annotations
