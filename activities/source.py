@@ -35,6 +35,7 @@ from activities.contracts import (
 )
 from activities.credentials import CredentialError, CredentialStore
 from activities.gitrepo import GitCache, GitError, redact_url
+from activities.heartbeat import heartbeating
 from activities.renderers import RENDERER_VERSION, FetchPolicy, RenderError, render_source, tool_versions
 from activities.revisions import RevisionCache
 from activities.store import ContentStore, cache_key
@@ -73,19 +74,24 @@ class SourceActivities:
     @activity.defn(name="resolve_revision")
     def resolve_revision(self, input: ResolveRevisionInput) -> ResolveRevisionResult:
         try:
-            commit = self._revisions.resolve(
-                input.repo_url,
-                input.revision,
-                caller=activity.info().workflow_id if activity.in_activity() else None,
-                fetch=lambda: self._git.resolve(input.repo_url, input.revision),
-                fresh=input.fresh,
-            )
+            with heartbeating(f"resolving {input.revision or 'HEAD'}"):
+                commit = self._revisions.resolve(
+                    input.repo_url,
+                    input.revision,
+                    caller=activity.info().workflow_id if activity.in_activity() else None,
+                    fetch=lambda: self._git.resolve(input.repo_url, input.revision),
+                    fresh=input.fresh,
+                )
             return ResolveRevisionResult(commit=commit)
         except GitError as exc:
             raise ApplicationError(str(exc), type="GitError", non_retryable=not exc.retryable) from None
 
     @activity.defn(name="render")
     def render(self, input: RenderInput) -> RenderResult:
+        with heartbeating(f"rendering {input.app}"):
+            return self._render(input)
+
+    def _render(self, input: RenderInput) -> RenderResult:
         key, sources, kube_version, api_versions = self._render_key(input)
         with self._once(key):
             cached = None if input.hard_refresh else self._store.recall(key)

@@ -103,6 +103,18 @@ def down(*, directory: Path | None = None, purge: bool = False) -> bool:
     return stopped
 
 
+def restart(*, directory: Path | None = None, timeout: float = 60.0) -> TemporalState:
+    """Stop the dev server and start it again on the same ports and the same SQLite file
+    (``temporal.db``): every connection to it breaks, no workflow is lost. What chaos runs
+    and tests of reconnection need."""
+    directory = directory or temporal_dir()
+    state = TemporalState.load(directory)
+    if state is None:
+        raise processes.StackError(f"no Temporal dev server was started in {directory} (no state.json)")
+    down(directory=directory)
+    return up(port=state.port, ui_port=state.ui_port, directory=directory, timeout=timeout)
+
+
 def status(*, directory: Path | None = None) -> TemporalState | None:
     return TemporalState.load(directory or temporal_dir())
 

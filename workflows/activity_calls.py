@@ -74,6 +74,9 @@ with workflow.unsafe.imports_passed_through():
 
 GIT_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), backoff_coefficient=2.0, maximum_attempts=3)
 RENDER_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_attempts=3)
+SOURCE_HEARTBEAT = timedelta(seconds=30)
+"""Both heartbeat while they run (``activities/heartbeat.py``): a worker killed during a
+fetch or a render is noticed within this, not after the whole start-to-close timeout."""
 
 
 async def resolve_revision(input: ResolveRevisionInput, *, summary: str, local: bool = False) -> ResolveRevisionResult:
@@ -92,6 +95,7 @@ async def resolve_revision(input: ResolveRevisionInput, *, summary: str, local: 
         SourceActivities.resolve_revision,
         input,
         start_to_close_timeout=timedelta(seconds=150),
+        heartbeat_timeout=SOURCE_HEARTBEAT,
         retry_policy=GIT_RETRY,
         summary=summary,
     )
@@ -102,6 +106,7 @@ async def render(input: RenderInput, *, summary: str) -> RenderResult:
         SourceActivities.render,
         input,
         start_to_close_timeout=timedelta(seconds=180),
+        heartbeat_timeout=SOURCE_HEARTBEAT,
         retry_policy=RENDER_RETRY,
         summary=summary,
     )
