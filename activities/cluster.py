@@ -42,6 +42,7 @@ from activities.contracts import (
     WaitHealthyInput,
     WaitHealthyResult,
 )
+from activities.heartbeat import heartbeats
 from activities.kube import ClusterRegistry, KubeClient, KubeError, UnknownKind
 from activities.livecache import LiveCache, Lru, strip
 from activities.livecache import digest as object_digest
@@ -287,6 +288,7 @@ class ClusterActivities:
     # ------------------------------------------------------------------ compare
 
     @activity.defn(name="compare")
+    @heartbeats
     @metrics.timed_reconcile
     def compare(self, input: CompareInput) -> CompareResult:
         """Desired against live. Live objects come from the cluster's watch cache where it
@@ -433,6 +435,7 @@ class ClusterActivities:
     # ------------------------------------------------------------------ apply
 
     @activity.defn(name="apply")
+    @heartbeats
     def apply(self, input: ApplyInput) -> ApplyResult:
         target = self._target(input)
         client, settings, tracking, desired = target.client, target.settings, target.tracking, target.desired
@@ -709,6 +712,7 @@ class ClusterActivities:
     # ------------------------------------------------------------------ prune
 
     @activity.defn(name="prune")
+    @heartbeats
     def prune(self, input: PruneInput) -> PruneResult:
         client = self._client(input.destination)
         settings = self._settings()

@@ -12,12 +12,16 @@ so a thread does, for as long as the ``with`` block runs.
 from __future__ import annotations
 
 import contextvars
+import functools
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import ParamSpec, TypeVar
 
 from temporalio import activity
 
+P = ParamSpec("P")
+R = TypeVar("R")
 HEARTBEAT_EVERY_SECONDS = 5.0
 """Far below the heartbeat timeouts of ``workflows/activity_calls.py`` (the SDK throttles
 what it sends to the server to 80% of the timeout anyway)."""
@@ -49,3 +53,14 @@ def heartbeating(what: str, every: float | None = None) -> Iterator[None]:
     finally:
         stop.set()
         thread.join()
+
+
+def heartbeats(fn: Callable[P, R]) -> Callable[P, R]:
+    """A (synchronous) activity method that heartbeats while it runs (see :func:`heartbeating`)."""
+
+    @functools.wraps(fn)
+    def run(*args: P.args, **kwargs: P.kwargs) -> R:
+        with heartbeating(fn.__name__):
+            return fn(*args, **kwargs)
+
+    return run

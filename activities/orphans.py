@@ -27,6 +27,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.contracts import Destination
+from activities.heartbeat import heartbeats
 from activities.kube import ClusterRegistry, KubeError
 from bosun.resources import ResourceKey, api_group
 from bosun.settings import DEFAULT_SETTINGS, Settings
@@ -94,6 +95,7 @@ class OrphanActivities:
         self._settings = settings
 
     @activity.defn(name="list_orphaned")
+    @heartbeats
     def list_orphaned(self, input: ListOrphanedInput) -> ListOrphanedResult:
         namespace = input.destination.namespace
         if not namespace:

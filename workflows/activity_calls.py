@@ -182,7 +182,10 @@ SYNC_STEP_RETRY = RetryPolicy(
 )
 """A step of a sync operation (apply, prune, wait): retried longer than a read, since a
 failed step fails the whole sync."""
-CLUSTER_HEARTBEAT = timedelta(seconds=60)
+CLUSTER_HEARTBEAT = timedelta(seconds=20)
+"""compare, apply, prune and list_orphaned heartbeat while they run (``activities/heartbeat.py``):
+an activity whose worker died is retried within this. A call that hangs is bounded by the
+request timeout of every cluster call (``activities/kubeaccess.py``), not by this."""
 SYNC_STEP_PRIORITY = Priority(priority_key=2)
 """Steps of a sync that has started (apply, prune, wait) go ahead of reconciles (the default,
 3) in their task queue: when a whole fleet starts at once, each app's sync finishes before
