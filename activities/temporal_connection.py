@@ -34,11 +34,11 @@ from typing import Any
 
 import temporalio.envconfig
 from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.envconfig import ClientConfigProfile, ClientConfigTLS, DataSource
 from temporalio.runtime import Runtime
 from temporalio.service import TLSConfig
 
+from activities.payloads import DATA_CONVERTER
 from bosun.temporal_target import resolve_target
 
 __all__ = ["TemporalConnection", "TemporalConnectionError", "load_temporal_connection"]
@@ -91,15 +91,14 @@ class TemporalConnection:
         return kwargs
 
     async def client(self, runtime: Runtime | None = None) -> Client:
-        """A connected client (pydantic data converter), or :class:`TemporalConnectionError`; ``runtime``:
-        the SDK's Runtime to use (the worker's exports the SDK's metrics), else the SDK's default."""
+        """A connected client (Bosun's data converter, :mod:`activities.payloads`), or
+        :class:`TemporalConnectionError`; ``runtime``: the SDK's Runtime to use (the worker's
+        exports the SDK's metrics), else the SDK's default."""
         kwargs = self.connect_kwargs()
         if runtime is not None:
             kwargs["runtime"] = runtime
         try:
-            return await Client.connect(
-                self.address, namespace=self.namespace, data_converter=pydantic_data_converter, **kwargs
-            )
+            return await Client.connect(self.address, namespace=self.namespace, data_converter=DATA_CONVERTER, **kwargs)
         except RuntimeError as exc:
             reason = _one_line(exc)
             if "certificate" in reason.lower() or "handshake" in reason.lower():

@@ -16,9 +16,9 @@ from pathlib import Path
 
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 
+from activities.payloads import DATA_CONVERTER
 from tests.conftest import Cluster
 from tests.e2e.bosun_stack import Bosun, GitRepo, unique
 from tests.e2e.conftest import eventually, kubectl
@@ -94,7 +94,7 @@ def test_a_no_op_reconcile_schedules_no_activity(bosun: Bosun, devcluster_a: Clu
 def replays(bosun: Bosun, app: str) -> bool:
     async def replay() -> bool:
         client = await Client.connect(bosun.temporal.address)
-        replayer = Replayer(workflows=[ApplicationWorkflow, SyncWorkflow], data_converter=pydantic_data_converter)
+        replayer = Replayer(workflows=[ApplicationWorkflow, SyncWorkflow], data_converter=DATA_CONVERTER)
         result = await replayer.replay_workflow(await client.get_workflow_handle(f"app:{app}").fetch_history())
         assert result.replay_failure is None, result.replay_failure
         return True

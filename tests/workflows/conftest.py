@@ -22,11 +22,11 @@ import pytest
 from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
 from temporalio.api.testservice.v1 import LockTimeSkippingRequest, UnlockTimeSkippingRequest
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.service import RPCError, RPCStatusCode
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker, WorkflowRunner
 
+from activities.payloads import DATA_CONVERTER
 from bosun import search_attributes
 from bosun.protocol import app_workflow_id
 from cli.setup_cmd import INDEXED_TYPES
@@ -48,7 +48,7 @@ T = TypeVar("T")
 @pytest.fixture(scope="session")
 async def env() -> AsyncIterator[WorkflowEnvironment]:
     environment = await WorkflowEnvironment.start_time_skipping(
-        test_server_existing_path=str(TEST_SERVER), data_converter=pydantic_data_converter
+        test_server_existing_path=str(TEST_SERVER), data_converter=DATA_CONVERTER
     )
     # As `bosun setup` does on a real server: the app workflow upserts these on every reconcile.
     await environment.client.operator_service.add_search_attributes(
