@@ -973,9 +973,12 @@ class ApplicationWorkflow:
         self._state.status.last_operation = result
         if not history:
             return
-        self._state.history.append(result)
+        # Older entries keep what Argo CD's history keeps (revision, phase, times, message), not
+        # their per-resource results: the history travels in every continue-as-new input, and
+        # it must not grow with the app's resources times the history limit.
+        older = [entry.model_copy(update={"resources": []}) for entry in self._state.history]
         limit = app_spec.history_limit(self._app)
-        self._state.history = self._state.history[-limit:] if limit > 0 else []
+        self._state.history = [*older, result][-limit:] if limit > 0 else []
 
     def _destination(self) -> Destination:
         dest = self._app.spec.destination

@@ -82,6 +82,8 @@ async def test_new_commit_syncs_again_and_an_unchanged_app_is_left_alone(bosun: 
         commit_b,
         "app:shop-commits:sync:2",
     )
+    # Only the newest entry keeps per-resource results: the history must not grow with them.
+    assert (first.revision, first.resources, [r.key for r in second.resources]) == (first.revision, [], [WEB])
     live = world.cluster.get(WEB)
     assert live is not None
     assert live["spec"]["template"]["spec"]["containers"][0]["image"] == "shop/web:2"
