@@ -93,6 +93,9 @@ CONCURRENCY = 16
 """Applications handled at once in a pass."""
 RPC_TIMEOUT = timedelta(seconds=5)
 """A status query a busy workflow does not answer in time is written on a later pass."""
+LIST_TIMEOUT = timedelta(seconds=30)
+"""One page of the visibility list (a thousand apps): a dev server's SQLite under a fleet's writes
+can take seconds."""
 CALLS_PER_PASS = 100
 """Applications that need a call to Temporal (start, update, status query, operation, refresh)
 handled in one pass. A pass is a local activity inside one workflow task: it stays short however
@@ -294,20 +297,24 @@ class DeclarativeActivities:
         found: dict[str, str] = {}
         query = sa.running_apps_query(self._task_queue)
         try:
-            async for execution in self._client.list_workflows(query, page_size=1000, rpc_timeout=RPC_TIMEOUT):
+            async for execution in self._client.list_workflows(query, page_size=1000, rpc_timeout=LIST_TIMEOUT):
                 found[execution.id] = execution.typed_search_attributes.get(STATUS_DIGEST_KEY) or ""
         except RPCError as exc:
-            log.warning("declared apps: visibility did not answer (%s); asking every app", exc)
+            log.warning("declared apps: visibility did not answer (%s); statuses due by age only this pass", exc)
             return None
         return found
 
     def _status_due(self, name: str, running: dict[str, str] | None) -> bool:
         """Whether to query ``name``'s status and write it back now (see STATUS_MAX_AGE_SECONDS)."""
-        digest = None if running is None else running.get(app_workflow_id(name))
         written = self._written.get(name)
-        if not digest or written is None:
+        if written is None:
             return True
-        return written[0] != digest or time.monotonic() - written[1] > STATUS_MAX_AGE_SECONDS
+        if time.monotonic() - written[1] > STATUS_MAX_AGE_SECONDS:
+            return True
+        if running is None:  # visibility did not answer: only what is getting old (above)
+            return False
+        digest = running.get(app_workflow_id(name))
+        return not digest or written[0] != digest
 
     @activity.defn(name="reconcile_declared_apps")
     async def reconcile_declared_apps(self, input: DeclaredAppsInput) -> DeclaredAppsResult:
@@ -411,7 +418,9 @@ class DeclarativeActivities:
             await self._write_status(app, {"conditions": [{"type": "InvalidSpecError", "message": str(exc)}]})
             return
         digest = spec_digest(app)
-        is_running = app_workflow_id(name) in running if running is not None else await self._running(name)
+        # Without visibility, an app this workflow started is taken as running (a stopped one is
+        # started again on a pass where visibility answers): never a describe per app per pass.
+        is_running = app_workflow_id(name) in running if running is not None else name in result.known
         if result.known.get(name) != digest or not is_running:
             await self._client.start_workflow(
                 WorkflowType.APPLICATION,
@@ -450,8 +459,9 @@ class DeclarativeActivities:
             return
         await self._write_status(app, argo_status(status))
         digest = (running or {}).get(app_workflow_id(name), "")
-        if digest:  # what visibility said before the query: a later change is seen as one
-            self._written[name] = (digest, time.monotonic())
+        # What visibility said before the query (a later change is seen as one); "" when it did not
+        # say: written again when visibility first shows a digest.
+        self._written[name] = (digest, time.monotonic())
 
     async def _run_operation(self, app: Manifest, name: str) -> None:
         """Argo CD's ``operation.sync`` (what ``argocd app sync`` or a kubectl patch sets):

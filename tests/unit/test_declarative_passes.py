@@ -13,6 +13,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from temporalio.service import RPCError, RPCStatusCode
 
 from activities import declarative
 from activities.declarative import DeclarativeActivities, DeclaredAppsInput, spec_digest
@@ -126,3 +127,23 @@ def test_a_pass_handles_at_most_its_budget_and_asks_for_the_next(monkeypatch: py
     temporal.queried.clear()
     settled = run(acts, DeclaredAppsInput(known=known, discover=False))
     assert temporal.queried == [] and not settled.more
+
+
+def test_without_visibility_a_pass_neither_describes_nor_queries_every_app() -> None:
+    apps = [application(f"app-{i}") for i in range(5)]
+    temporal = Temporal()
+    acts = activities(temporal, apps)
+    known = run(acts, DeclaredAppsInput()).known
+    run(acts, DeclaredAppsInput(known=known, discover=False))  # every status written once
+
+    async def no_visibility(query: str, **_: Any) -> Any:
+        raise RPCError("Timeout expired", RPCStatusCode.DEADLINE_EXCEEDED, b"")
+        yield  # an async generator, as the client's
+
+    temporal.list_workflows = no_visibility  # type: ignore[method-assign]
+    temporal.started.clear()
+    temporal.queried.clear()
+    full = run(acts, DeclaredAppsInput(known=known, discover=True))
+    status = run(acts, DeclaredAppsInput(known=known, discover=False))
+    assert (temporal.started, temporal.queried) == ([], [])  # the Temporal stand-in has no describe at all
+    assert full.known == known and not full.more and not status.more
