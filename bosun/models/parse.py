@@ -18,10 +18,12 @@ from typing import Any, TypeVar
 import yaml
 from pydantic import ValidationError
 
+from bosun.limits import DEFAULT_LIMITS, InputLimits, LimitExceeded
 from bosun.models.application import Application
 from bosun.models.base import API_VERSION, DOCUMENT_CONTEXT, ArgoModel
 from bosun.models.errors import ModelError, Problem, problems_from_validation_error
 from bosun.models.project import AppProject
+from bosun.safe_yaml import RecursiveAlias, load_yaml_stream
 
 
 def parse_application(doc: Mapping[str, Any], *, source_name: str = "<input>") -> Application:
@@ -65,10 +67,19 @@ _PARSERS: dict[str, Callable[..., Application | AppProject]] = {
 }
 
 
-def load_yaml_documents(text: str, *, source_name: str = "<input>") -> list[dict[str, Any]]:
-    """The non-empty documents of a YAML stream; each must be a mapping."""
+def load_yaml_documents(
+    text: str, *, source_name: str = "<input>", limits: InputLimits = DEFAULT_LIMITS
+) -> list[dict[str, Any]]:
+    """The non-empty documents of a YAML stream; each must be a mapping. The text is
+    bounded as manifests are (:mod:`bosun.safe_yaml`): its size (``limits.file_bytes``),
+    the nodes its aliases expand to, its depth; past a bound, a ModelError names the limit."""
+    if len(text) > limits.file_bytes:
+        exc = limits.exceeded("file_bytes", "", f"{len(text):_} characters")
+        raise ModelError(source_name, [Problem("", str(exc))])
     try:
-        raw = list(yaml.load_all(text, Loader=_KubeYamlLoader))  # a SafeLoader subclass
+        raw = list(load_yaml_stream(text, _KubeYamlLoader, source="", limits=limits))
+    except (LimitExceeded, RecursiveAlias) as exc:
+        raise ModelError(source_name, [Problem("", str(exc).removeprefix(": "))]) from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""

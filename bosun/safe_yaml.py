@@ -1,0 +1,121 @@
+"""Bounded YAML and JSON reading: the one place Git content becomes Python values.
+
+PyYAML builds each anchored value once and shares it at every alias, so a 441-byte
+"billion laughs" file parses quickly into a graph of a few dozen nodes; it is everything
+after (turning it into JSON-shaped values, diffing, serialising) that walks the shared
+graph as a tree of 9^9 nodes and takes the worker's memory. So each document's node graph
+is measured before it is constructed: the nodes it holds when every alias is expanded
+(``InputLimits.yaml_nodes``, counted over the whole stream) and its nesting depth
+(``InputLimits.manifest_depth``). The measure walks each distinct node once (counts are
+memoised per node), so measuring the bomb costs what parsing it did. A node that contains
+itself through an alias (``&a [*a]``) is refused: Kubernetes' YAML reader refuses it too
+and it has no JSON form.
+
+JSON cannot alias, so only its depth is measured; Python's JSON decoder stops at its own
+recursion limit first for deeper text, which is reported as the same depth error.
+
+Every refusal is a :class:`~bosun.limits.LimitExceeded` naming the source and the limit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import yaml
+
+from bosun.limits import DEFAULT_LIMITS, InputLimits
+
+__all__ = ["RecursiveAlias", "check_depth", "load_yaml_stream"]
+
+
+class RecursiveAlias(ValueError):
+    """A YAML node that contains itself through an alias."""
+
+
+def load_yaml_stream(
+    text: str, loader: type[yaml.SafeLoader], *, source: str, limits: InputLimits = DEFAULT_LIMITS
+) -> Iterator[Any]:
+    """The documents of ``text`` read with ``loader`` (a SafeLoader class, C or Python), each
+    measured before it is built. Raises :class:`LimitExceeded` past a limit,
+    :class:`RecursiveAlias` for a self-containing node and ``yaml.YAMLError`` for bad YAML."""
+    stream = loader(text)
+    budget = limits.yaml_nodes
+    index = 0
+    try:
+        while True:
+            try:
+                if not stream.check_node():
+                    return
+                node = stream.get_node()
+            except RecursionError:  # the pure-Python composer recurses once per level
+                raise limits.exceeded("manifest_depth", _where(source, index + 1), "nesting is too deep") from None
+            index += 1
+            nodes, depth = _measure(node, source=_where(source, index))
+            if depth > limits.manifest_depth:
+                raise limits.exceeded("manifest_depth", _where(source, index), f"nesting depth {depth}")
+            budget -= nodes
+            if budget < 0:
+                raise limits.exceeded(
+                    "yaml_nodes",
+                    _where(source, index),
+                    "the YAML expands to too many nodes (aliases are counted at every use)",
+                )
+            yield stream.construct_document(node)
+    finally:
+        stream.dispose()
+
+
+def check_depth(value: Any, *, limits: InputLimits, where: str) -> None:
+    """Raise :class:`LimitExceeded` if ``value`` (JSON-shaped) nests deeper than the limit."""
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if depth > limits.manifest_depth:
+            raise limits.exceeded("manifest_depth", where, f"nesting depth over {limits.manifest_depth}")
+        if isinstance(item, dict):
+            stack.extend((v, depth + 1) for v in item.values())
+        elif isinstance(item, list):
+            stack.extend((v, depth + 1) for v in item)
+
+
+def _where(source: str, document: int) -> str:
+    return f"{source}: document {document}"
+
+
+def _children(node: yaml.Node) -> list[yaml.Node]:
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    if isinstance(node, yaml.MappingNode):
+        return [part for pair in node.value for part in pair]
+    return []
+
+
+def _measure(node: yaml.Node | None, *, source: str) -> tuple[int, int]:
+    """(nodes with every alias expanded, depth) of ``node``, walking each distinct node once."""
+    if node is None:
+        return 0, 0
+    done: dict[int, tuple[int, int]] = {}
+    open_nodes: set[int] = set()
+    stack: list[tuple[yaml.Node, bool]] = [(node, False)]
+    while stack:
+        current, expanded = stack.pop()
+        key = id(current)
+        if expanded:
+            counts = [done[id(child)] for child in _children(current)]
+            done[key] = (1 + sum(c[0] for c in counts), 1 + max((c[1] for c in counts), default=0))
+            open_nodes.discard(key)
+            continue
+        if key in done:
+            continue
+        if key in open_nodes:
+            raise RecursiveAlias(f"{source}: a YAML alias refers to a node that contains it")
+        open_nodes.add(key)
+        stack.append((current, True))
+        for child in _children(current):
+            child_key = id(child)
+            if child_key in open_nodes:
+                raise RecursiveAlias(f"{source}: a YAML alias refers to a node that contains it")
+            if child_key not in done:
+                stack.append((child, False))
+    return done[id(node)]
