@@ -49,7 +49,7 @@ from typing import Any
 import yaml
 
 from bosun.glob import Glob, GlobError, compile_glob
-from bosun.limits import DEFAULT_LIMITS, InputLimits, LimitExceeded
+from bosun.limits import InputLimits, LimitExceeded, input_limits
 from bosun.resources import Manifest
 from bosun.safe_yaml import RecursiveAlias, check_depth, load_yaml_stream
 
@@ -141,7 +141,7 @@ _KubeYamlLoader.add_constructor("tag:yaml.org,2002:map", _construct_mapping)
 
 
 def parse_manifests(
-    text: str, *, source: str, skip_unrelated: bool = False, limits: InputLimits = DEFAULT_LIMITS
+    text: str, *, source: str, skip_unrelated: bool = False, limits: InputLimits | None = None
 ) -> list[Manifest]:
     """Parse YAML or JSON text into Kubernetes objects, in document order.
 
@@ -149,8 +149,10 @@ def parse_manifests(
     first document is not a Kubernetes object and the text does not mention all of
     ``apiVersion:``, ``kind:`` and ``metadata:``, the file is some other tool's YAML and
     yields no objects instead of an error. A ``.json`` source is never skipped, and
-    neither is a source past a limit (``ManifestLimitError``).
+    neither is a source past a limit (``ManifestLimitError``); ``limits`` default to the
+    environment's (:func:`bosun.limits.input_limits`).
     """
+    limits = input_limits() if limits is None else limits
     if len(text) > limits.render_bytes:
         raise ManifestLimitError(
             limits.exceeded("render_bytes", source, f"{len(text):_} characters of manifests"), source=source

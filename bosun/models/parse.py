@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 import yaml
 from pydantic import ValidationError
 
-from bosun.limits import DEFAULT_LIMITS, InputLimits, LimitExceeded
+from bosun.limits import InputLimits, LimitExceeded, input_limits
 from bosun.models.application import Application
 from bosun.models.base import API_VERSION, DOCUMENT_CONTEXT, ArgoModel
 from bosun.models.errors import ModelError, Problem, problems_from_validation_error
@@ -68,11 +68,12 @@ _PARSERS: dict[str, Callable[..., Application | AppProject]] = {
 
 
 def load_yaml_documents(
-    text: str, *, source_name: str = "<input>", limits: InputLimits = DEFAULT_LIMITS
+    text: str, *, source_name: str = "<input>", limits: InputLimits | None = None
 ) -> list[dict[str, Any]]:
     """The non-empty documents of a YAML stream; each must be a mapping. The text is
     bounded as manifests are (:mod:`bosun.safe_yaml`): its size (``limits.file_bytes``),
     the nodes its aliases expand to, its depth; past a bound, a ModelError names the limit."""
+    limits = input_limits() if limits is None else limits
     if len(text) > limits.file_bytes:
         exc = limits.exceeded("file_bytes", "", f"{len(text):_} characters")
         raise ModelError(source_name, [Problem("", str(exc))])
