@@ -27,7 +27,7 @@ variable                               default       bounds
 ``BOSUN_JQ_TIMEOUT_SECONDS``           1             one jqPathExpression on one object (Argo
                                                      CD's ``ignore.normalizer.jq.timeout``)
 ``BOSUN_JQ_MAX_MEMORY_BYTES``          512 MiB       the address space of the jq process
-``BOSUN_RENDER_MAX_MEMORY_BYTES``      4 GiB         the address space (RLIMIT_AS) of helm,
+``BOSUN_RENDER_MAX_MEMORY_BYTES``      2 GiB         the address space (RLIMIT_AS) of helm,
                                                      kustomize, jsonnet and what they spawn
 ``BOSUN_RENDER_MAX_CPU_SECONDS``       120           CPU time (RLIMIT_CPU) of one tool process
 =====================================  ============  ==============================================
@@ -72,7 +72,7 @@ class InputLimits:
     archive_bytes: int = 1024 * MiB
     jq_timeout_seconds: float = 1.0
     jq_memory_bytes: int = 512 * MiB
-    tool_memory_bytes: int = 4096 * MiB
+    tool_memory_bytes: int = 2048 * MiB
     tool_cpu_seconds: int = 120
 
     def variable(self, field: str) -> str:
