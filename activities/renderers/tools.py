@@ -294,7 +294,7 @@ def _limit_hint(result: _Result, limits: InputLimits) -> str:
     """Name the limit a failed tool most likely ran into."""
     if result.returncode in (-signal.SIGXCPU, -signal.SIGKILL) and not result.timed_out:
         return f" (stopped by the CPU limit of {limits.tool_cpu_seconds}s, BOSUN_RENDER_MAX_CPU_SECONDS)"
-    if re.search(r"out of memory|cannot allocate memory|std::bad_alloc", result.stderr, re.IGNORECASE):
+    if re.search(r"out of memory|cannot allocate memory|std::bad_alloc|MemoryError", result.stderr, re.IGNORECASE):
         return f" (memory limit {describe_bytes(limits.tool_memory_bytes)}, BOSUN_RENDER_MAX_MEMORY_BYTES)"
     return ""
 
