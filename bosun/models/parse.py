@@ -122,7 +122,7 @@ def _validate(model: type[M], doc: Mapping[str, Any], source_name: str) -> M:
         raise ModelError(source_name, problems_from_validation_error(exc)) from None
 
 
-class _KubeYamlLoader(yaml.SafeLoader):
+class _KubeYamlLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
     """SafeLoader that rejects duplicate keys and leaves timestamps as strings."""
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
