@@ -347,7 +347,9 @@ class ClusterActivities:
                 jq=default_runner(),
             )
         except IgnoreRuleError as exc:  # a jqPathExpression past its budget: no diff can be trusted
-            raise ApplicationError(f"ignoreDifferences: {exc}", type="IgnoreDifferencesError", non_retryable=True) from None
+            raise ApplicationError(
+                f"ignoreDifferences: {exc}", type="IgnoreDifferencesError", non_retryable=True
+            ) from None
         if diff.unified:
             diffs[str(key)] = diff.unified
         health = _health(live, settings) if live is not None else HealthStatus(status=HealthCode.MISSING)

@@ -186,7 +186,9 @@ class SourceActivities:
 def _check_totals(objects: list[Manifest], limits: InputLimits, sources: list[SourceAtCommit]) -> None:
     """A non-retryable RenderError when the sources rendered so far are past the app's
     bounds on objects or bytes, naming the limit and the sources."""
-    where = ", ".join(f"{redact_url(s.repo_url)}@{s.commit[:12]}" if s.commit else redact_url(s.repo_url) for s in sources)
+    where = ", ".join(
+        f"{redact_url(s.repo_url)}@{s.commit[:12]}" if s.commit else redact_url(s.repo_url) for s in sources
+    )
     if len(objects) > limits.render_objects:
         exc = limits.exceeded("render_objects", where, f"the app renders {len(objects):_} objects")
         raise ApplicationError(str(exc), type="RenderError", non_retryable=True)

@@ -43,6 +43,7 @@ import dataclasses
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 __all__ = ["InputLimits", "LimitExceeded", "describe_bytes", "input_limits"]
 
@@ -109,7 +110,7 @@ def input_limits(environ: Mapping[str, str] | None = None) -> InputLimits:
     """The limits set in ``environ`` (default ``os.environ``); a value that is not a
     positive number keeps the default, so a typo never lifts a bound."""
     env = os.environ if environ is None else environ
-    values: dict[str, int | float] = {}
+    values: dict[str, Any] = {}
     for field in dataclasses.fields(InputLimits):
         raw = env.get(_VARIABLES[field.name], "").strip().replace("_", "")
         if not raw:

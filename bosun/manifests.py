@@ -217,7 +217,9 @@ def _documents(text: str, source: str, limits: InputLimits) -> Iterator[tuple[in
         except LimitExceeded as err:
             raise ManifestLimitError(err, source=source) from None
         except RecursiveAlias as err:
-            raise ManifestError(str(err).removeprefix(f"{source}: document {index + 1}: "), source=source, document=index + 1) from None
+            raise ManifestError(
+                str(err).removeprefix(f"{source}: document {index + 1}: "), source=source, document=index + 1
+            ) from None
         except yaml.MarkedYAMLError as err:
             mark = err.problem_mark or err.context_mark
             problem = ": ".join(p for p in (err.context, err.problem) if p) or "invalid YAML"

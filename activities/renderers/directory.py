@@ -66,7 +66,9 @@ def render_directory(
         data = _read_bounded(path, shown, limits)
         total += len(data)
         if total > limits.directory_bytes:
-            raise RenderError(str(limits.exceeded("directory_bytes", shown, "the directory's manifest files are too large")))
+            raise RenderError(
+                str(limits.exceeded("directory_bytes", shown, "the directory's manifest files are too large"))
+            )
         try:
             text = data.decode()
         except UnicodeDecodeError:

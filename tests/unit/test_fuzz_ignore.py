@@ -105,9 +105,11 @@ def test_keep_live_values_with_any_rules(desired: dict[str, Any], live: dict[str
 @given(st.one_of(JSON_VALUES, RULES))
 def test_any_entry_is_a_rule_or_a_validation_error(entry: Any) -> None:
     try:
-        IgnoreDifference.model_validate(entry)
+        rule = IgnoreDifference.model_validate(entry)
     except ValidationError:
-        pass
+        return
+    assert all(pointer.startswith("/") for pointer in rule.json_pointers)
+    assert all(isinstance(expression, str) for expression in rule.jq_path_expressions)
 
 
 HOSTILE_JQ = st.sampled_from(

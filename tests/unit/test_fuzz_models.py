@@ -172,7 +172,9 @@ def test_any_document(value: Any) -> None:
         TEXT.map(lambda s: f"apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata: {{name: {s!r}}}\n"),
         st.integers(1, 3000).map(lambda n: "spec: " + "[" * n + "]" * n),
         st.integers(1, 12).map(
-            lambda n: "a: &a0 [x]\n" + "".join(f"a{i}: &a{i} [" + ",".join([f"*a{i - 1}"] * 9) + "]\n" for i in range(1, n))
+            lambda n: (
+                "a: &a0 [x]\n" + "".join(f"a{i}: &a{i} [" + ",".join([f"*a{i - 1}"] * 9) + "]\n" for i in range(1, n))
+            )
         ),
         st.just("a: &a [*a]\n"),
         st.just("a: 1\na: 2\n"),

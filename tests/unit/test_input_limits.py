@@ -115,7 +115,9 @@ def test_deep_nesting_is_a_limit_error(text: str) -> None:
 def test_too_many_objects_in_one_stream(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("BOSUN_MAX_RENDER_OBJECTS", "3")
     text = "".join(f"---\napiVersion: v1\nkind: ConfigMap\nmetadata: {{name: c{i}}}\n" for i in range(5))
-    with pytest.raises(ManifestError, match=r"^out.yaml: document 4: too many objects \(limit 3, BOSUN_MAX_RENDER_OBJECTS\)"):
+    with pytest.raises(
+        ManifestError, match=r"^out.yaml: document 4: too many objects \(limit 3, BOSUN_MAX_RENDER_OBJECTS\)"
+    ):
         parse_manifests(text, source="out.yaml")
 
 
@@ -183,7 +185,9 @@ def test_an_oversized_directory_file_is_refused_before_it_is_read(
     monkeypatch.setenv("BOSUN_MAX_MANIFEST_FILE_BYTES", "1024")
     (tmp_path / "app").mkdir()
     (tmp_path / "app" / "small.yaml").write_text(MANIFEST % "small")
-    (tmp_path / "app" / "big.yaml").write_text(MANIFEST % "big" + "data:\n" + "".join(f"  k{i}: v\n" for i in range(200)))
+    (tmp_path / "app" / "big.yaml").write_text(
+        MANIFEST % "big" + "data:\n" + "".join(f"  k{i}: v\n" for i in range(200))
+    )
     with pytest.raises(RenderError, match=r"^app/big.yaml: .* \(limit 1 KiB, BOSUN_MAX_MANIFEST_FILE_BYTES\)"):
         render_source(tmp_path, {"path": "app"})
 
