@@ -24,9 +24,9 @@ from typing import Any
 
 import yaml
 
-from bosun.limits import DEFAULT_LIMITS, InputLimits
+from bosun.limits import DEFAULT_LIMITS, InputLimits, LimitExceeded, input_limits
 
-__all__ = ["RecursiveAlias", "check_depth", "load_yaml_stream"]
+__all__ = ["RecursiveAlias", "UnsafeYaml", "check_depth", "load_yaml_stream", "safe_load"]
 
 
 class RecursiveAlias(ValueError):
@@ -64,6 +64,31 @@ def load_yaml_stream(
             yield stream.construct_document(node)
     finally:
         stream.dispose()
+
+
+_FAST_LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class UnsafeYaml(yaml.YAMLError):
+    """What :func:`safe_load` raises for text past a limit or a self-containing alias: a
+    ``yaml.YAMLError``, so a caller's ``except yaml.YAMLError`` reports it, limit named."""
+
+
+def safe_load(text: str, *, source: str, limits: InputLimits | None = None) -> Any:
+    """``yaml.safe_load`` for text from Git that is not manifests (a kustomization, a Chart.yaml,
+    Helm values), bounded: at most ``limits.file_bytes`` of text, read with libyaml (PyYAML's
+    pure-Python scanner is quadratic in flow nesting) and measured as :func:`load_yaml_stream`
+    measures. Past a limit: :class:`UnsafeYaml` naming it."""
+    limits = input_limits() if limits is None else limits
+    try:
+        if len(text) > limits.file_bytes:
+            raise limits.exceeded("file_bytes", source, f"{len(text):_} characters")
+        documents = list(load_yaml_stream(text, _FAST_LOADER, source=source, limits=limits))
+    except (LimitExceeded, RecursiveAlias) as exc:
+        raise UnsafeYaml(str(exc)) from None
+    if len(documents) > 1:
+        raise UnsafeYaml(f"{source}: expected a single document in the stream, found {len(documents)}")
+    return documents[0] if documents else None
 
 
 def check_depth(value: Any, *, limits: InputLimits, where: str) -> None:

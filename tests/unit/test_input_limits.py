@@ -288,3 +288,24 @@ def test_a_render_past_the_app_object_limit_fails_naming_the_limit(
         activities.render(request)
     monkeypatch.setenv("BOSUN_MAX_RENDER_BYTES", "100000")
     assert activities.render(request).resource_count == 4
+
+
+# -- other YAML from Git: kustomizations, Helm values
+
+
+def test_a_kustomization_with_a_billion_laughs_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "kustomization.yaml").write_text(BILLION_LAUGHS)
+    with pytest.raises(RenderError, match=r"kustomization.yaml: .*BOSUN_MAX_YAML_NODES"):
+        render_source(tmp_path, {"path": ".", "kustomize": {"namePrefix": "x-"}})
+
+
+def test_a_deeply_nested_kustomization_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "kustomization.yaml").write_text("resources: " + "[" * 900 + "]" * 900 + "\n")
+    with pytest.raises(RenderError, match=r"kustomization.yaml: .*BOSUN_MAX_MANIFEST_DEPTH"):
+        render_source(tmp_path, {"path": ".", "kustomize": {"namePrefix": "x-"}})
+
+
+def test_helm_values_with_a_billion_laughs_are_refused(tmp_path: Path) -> None:
+    (tmp_path / "Chart.yaml").write_text("apiVersion: v2\nname: web\nversion: 0.1.0\n")
+    with pytest.raises(RenderError, match=r"spec.source.helm.values .*BOSUN_MAX_YAML_NODES"):
+        render_source(tmp_path, {"path": ".", "helm": {"values": BILLION_LAUGHS}})
