@@ -32,6 +32,9 @@ variable                               default       bounds
 ``BOSUN_RENDER_MAX_CPU_SECONDS``       120           CPU time (RLIMIT_CPU) of one tool process
 =====================================  ============  ==============================================
 
+``BOSUN_JQ_PROCESSES`` (2) is how many jq processes a worker process runs at once
+(:mod:`activities.jq_runner`).
+
 To add a limit: a field here with its variable in :data:`_VARIABLES`, read where the
 input is read, a row in the table above and a regression test in
 ``tests/unit/test_input_limits.py``.

@@ -309,3 +309,28 @@ def test_helm_values_with_a_billion_laughs_are_refused(tmp_path: Path) -> None:
     (tmp_path / "Chart.yaml").write_text("apiVersion: v2\nname: web\nversion: 0.1.0\n")
     with pytest.raises(RenderError, match=r"spec.source.helm.values .*BOSUN_MAX_YAML_NODES"):
         render_source(tmp_path, {"path": ".", "helm": {"values": BILLION_LAUGHS}})
+
+
+# -- the limits themselves
+
+
+def test_limits_are_read_from_the_environment_and_a_bad_value_keeps_the_default() -> None:
+    from bosun.limits import DEFAULT_LIMITS, input_limits
+
+    limits = input_limits(
+        {
+            "BOSUN_MAX_YAML_NODES": "1_000",
+            "BOSUN_JQ_TIMEOUT_SECONDS": "0.25",
+            "BOSUN_MAX_MANIFEST_DEPTH": "0",
+            "BOSUN_MAX_RENDER_OBJECTS": "lots",
+            "BOSUN_MAX_ARCHIVE_BYTES": "-5",
+        }
+    )
+    assert limits.yaml_nodes == 1000 and limits.jq_timeout_seconds == 0.25
+    assert limits.manifest_depth == DEFAULT_LIMITS.manifest_depth
+    assert limits.render_objects == DEFAULT_LIMITS.render_objects
+    assert limits.archive_bytes == DEFAULT_LIMITS.archive_bytes
+    assert input_limits({}) == DEFAULT_LIMITS
+    assert str(limits.exceeded("file_bytes", "a.yaml", "too big")) == (
+        "a.yaml: too big (limit 10 MiB, BOSUN_MAX_MANIFEST_FILE_BYTES)"
+    )
