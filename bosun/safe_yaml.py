@@ -108,39 +108,41 @@ def _where(source: str, document: int) -> str:
     return f"{source}: document {document}"
 
 
-def _children(node: yaml.Node) -> list[yaml.Node]:
-    if isinstance(node, yaml.SequenceNode):
-        return list(node.value)
-    if isinstance(node, yaml.MappingNode):
-        return [part for pair in node.value for part in pair]
-    return []
-
-
 def _measure(node: yaml.Node | None, *, source: str) -> tuple[int, int]:
-    """(nodes with every alias expanded, depth) of ``node``, walking each distinct node once."""
+    """(nodes with every alias expanded, depth) of ``node``, walking each distinct node once
+    (a depth-first walk on an explicit stack: no recursion, whatever the nesting)."""
     if node is None:
         return 0, 0
     done: dict[int, tuple[int, int]] = {}
-    open_nodes: set[int] = set()
-    stack: list[tuple[yaml.Node, bool]] = [(node, False)]
+    open_children: dict[int, list[yaml.Node]] = {}
+    stack: list[yaml.Node] = [node]
     while stack:
-        current, expanded = stack.pop()
+        current = stack[-1]
         key = id(current)
-        if expanded:
-            counts = [done[id(child)] for child in _children(current)]
-            done[key] = (1 + sum(c[0] for c in counts), 1 + max((c[1] for c in counts), default=0))
-            open_nodes.discard(key)
-            continue
         if key in done:
+            stack.pop()
             continue
-        if key in open_nodes:
-            raise RecursiveAlias(f"{source}: a YAML alias refers to a node that contains it")
-        open_nodes.add(key)
-        stack.append((current, True))
-        for child in _children(current):
-            child_key = id(child)
-            if child_key in open_nodes:
-                raise RecursiveAlias(f"{source}: a YAML alias refers to a node that contains it")
-            if child_key not in done:
-                stack.append((child, False))
+        value = current.value
+        if isinstance(value, str):  # a scalar
+            done[key] = (1, 1)
+            stack.pop()
+            continue
+        children = open_children.get(key)
+        if children is None:  # first visit: push the children not measured yet
+            children = [part for pair in value for part in pair] if isinstance(current, yaml.MappingNode) else value
+            open_children[key] = children
+            for child in children:
+                if id(child) in open_children:
+                    raise RecursiveAlias(f"{source}: a YAML alias refers to a node that contains it")
+                if id(child) not in done:
+                    stack.append(child)
+            continue
+        nodes, depth = 1, 0  # second visit: every child is measured
+        for child in children:
+            child_nodes, child_depth = done[id(child)]
+            nodes += child_nodes
+            depth = max(depth, child_depth)
+        done[key] = (nodes, depth + 1)
+        del open_children[key]
+        stack.pop()
     return done[id(node)]
