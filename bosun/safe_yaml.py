@@ -14,7 +14,9 @@ and it has no JSON form.
 JSON cannot alias, so only its depth is measured; Python's JSON decoder stops at its own
 recursion limit first for deeper text, which is reported as the same depth error.
 
-Every refusal is a :class:`~bosun.limits.LimitExceeded` naming the source and the limit.
+Every refusal is a :class:`~bosun.limits.LimitExceeded` naming the source and the limit. A
+value that does not fit an explicit tag (``!!int abc``), which PyYAML reports as a bare
+ValueError, KeyError or AttributeError, becomes a ``yaml.constructor.ConstructorError``.
 """
 
 from __future__ import annotations
@@ -61,7 +63,15 @@ def load_yaml_stream(
                     _where(source, index),
                     "the YAML expands to too many nodes (aliases are counted at every use)",
                 )
-            yield stream.construct_document(node)
+            try:
+                document = stream.construct_document(node)
+            except (ValueError, TypeError, KeyError, AttributeError, OverflowError) as exc:
+                # PyYAML's constructors raise these for a value that does not fit an explicit
+                # tag (`!!int abc`, `!!bool maybe`, `!!timestamp x`): a YAML error like any other.
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"a value does not fit its tag: {type(exc).__name__}: {exc}", node.start_mark
+                ) from None
+            yield document
     finally:
         stream.dispose()
 

@@ -178,6 +178,7 @@ def test_any_document(value: Any) -> None:
         ),
         st.just("a: &a [*a]\n"),
         st.just("a: 1\na: 2\n"),
+        st.sampled_from(["a: !!int abc", "a: !!bool maybe", "a: !!timestamp x", "a: !!float abc"]),
     )
 )
 def test_any_yaml_text(text: str) -> None:

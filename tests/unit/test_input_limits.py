@@ -334,3 +334,14 @@ def test_limits_are_read_from_the_environment_and_a_bad_value_keeps_the_default(
     assert str(limits.exceeded("file_bytes", "a.yaml", "too big")) == (
         "a.yaml: too big (limit 10 MiB, BOSUN_MAX_MANIFEST_FILE_BYTES)"
     )
+
+
+@pytest.mark.parametrize(
+    "text", ["a: !!int abc", "a: !!float abc", "a: !!bool maybe", "a: !!timestamp x", "a: !!timestamp 2001-13-45"]
+)
+def test_a_value_that_does_not_fit_its_tag_is_a_parse_error(text: str) -> None:
+    # Found by the fuzz tests: PyYAML raised a bare ValueError/KeyError/AttributeError.
+    with pytest.raises(ManifestError, match=r"^x.yaml: document 1: YAML syntax error at line 1, column 1: "):
+        parse_manifests(text, source="x.yaml")
+    with pytest.raises(ModelError, match="a value does not fit its tag"):
+        parse_yaml(text, source_name="x.yaml")
