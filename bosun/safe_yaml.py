@@ -53,9 +53,15 @@ def load_yaml_stream(
             except RecursionError:  # the pure-Python composer recurses once per level
                 raise limits.exceeded("manifest_depth", _where(source, index + 1), "nesting is too deep") from None
             index += 1
-            nodes, depth = _measure(node, source=_where(source, index))
+            nodes, depth, distinct = _measure(node, source=_where(source, index))
             if depth > limits.manifest_depth:
                 raise limits.exceeded("manifest_depth", _where(source, index), f"nesting depth {depth}")
+            if _excessive_aliasing(nodes, distinct):
+                raise limits.exceeded(
+                    "yaml_nodes",
+                    _where(source, index),
+                    f"excessive aliasing: {distinct:_} nodes written expand to {nodes:_}",
+                )
             budget -= nodes
             if budget < 0:
                 raise limits.exceeded(
@@ -69,7 +75,10 @@ def load_yaml_stream(
                 # PyYAML's constructors raise these for a value that does not fit an explicit
                 # tag (`!!int abc`, `!!bool maybe`, `!!timestamp x`): a YAML error like any other.
                 raise yaml.constructor.ConstructorError(
-                    None, None, f"a value does not fit its tag: {type(exc).__name__}: {exc}", node.start_mark
+                    None,
+                    None,
+                    f"a value does not fit its tag: {type(exc).__name__}: {exc}",
+                    getattr(node, "start_mark", None),
                 ) from None
             yield document
     finally:
@@ -114,15 +123,27 @@ def check_depth(value: Any, *, limits: InputLimits, where: str) -> None:
             stack.extend((v, depth + 1) for v in item)
 
 
+def _excessive_aliasing(expanded: int, distinct: int) -> bool:
+    """go-yaml's rule (``allowedAliasRatio``, what Kubernetes' YAML reader applies): past
+    400,000 nodes, the share of nodes reached through aliases may be at most 99%, falling
+    linearly to 10% at 4,000,000; so a 400-byte file cannot become a million nodes even
+    below ``yaml_nodes``."""
+    if expanded <= 400_000:
+        return False
+    allowed = 0.10 if expanded >= 4_000_000 else 0.99 - 0.89 * (expanded - 400_000) / 3_600_000
+    return (expanded - distinct) / expanded > allowed
+
+
 def _where(source: str, document: int) -> str:
     return f"{source}: document {document}"
 
 
-def _measure(node: yaml.Node | None, *, source: str) -> tuple[int, int]:
-    """(nodes with every alias expanded, depth) of ``node``, walking each distinct node once
-    (a depth-first walk on an explicit stack: no recursion, whatever the nesting)."""
+def _measure(node: yaml.Node | None, *, source: str) -> tuple[int, int, int]:
+    """(nodes with every alias expanded, depth, distinct nodes) of ``node``, walking each
+    distinct node once (a depth-first walk on an explicit stack: no recursion, whatever the
+    nesting)."""
     if node is None:
-        return 0, 0
+        return 0, 0, 0
     done: dict[int, tuple[int, int]] = {}
     open_children: dict[int, list[yaml.Node]] = {}
     stack: list[yaml.Node] = [node]
@@ -155,4 +176,5 @@ def _measure(node: yaml.Node | None, *, source: str) -> tuple[int, int]:
         done[key] = (nodes, depth + 1)
         del open_children[key]
         stack.pop()
-    return done[id(node)]
+    nodes, depth = done[id(node)]
+    return nodes, depth, len(done)
