@@ -43,6 +43,7 @@ from activities.contracts import (
     WaitHealthyResult,
 )
 from activities.heartbeat import heartbeats
+from activities.jq_runner import default_runner
 from activities.kube import ClusterRegistry, KubeClient, KubeError, UnknownKind
 from activities.livecache import LiveCache, Lru, strip
 from activities.livecache import digest as object_digest
@@ -54,7 +55,7 @@ from bosun.appnames import instance_name
 from bosun.compare_options import CompareOptionError
 from bosun.crds import DefinedKind, defined_kind, defined_kinds, is_crd, is_established
 from bosun.diff import compare, mask_secret
-from bosun.diff.ignore import as_rules, keep_live_values, matching_rules
+from bosun.diff.ignore import IgnoreRuleError, as_rules, keep_live_values, matching_rules
 from bosun.health import app_health, assess_health
 from bosun.health.custom import settings_health
 from bosun.hooks import OPERATION_ANNOTATION, hook_object_name
@@ -366,13 +367,19 @@ class ClusterActivities:
         # Tracking written by an older scheme for this same app is no difference (Argo CD's
         # resourceTracking.Normalize); the next apply rewrites it.
         aligned = align_tracking(live, predicted or obj, input.app, tracking) if live is not None else None
-        diff = compare(
-            obj,
-            aligned,
-            predicted,
-            ignore=[*input.ignore_differences, *settings.ignore_differences()],
-            options=settings.normalize_options(),
-        )
+        try:
+            diff = compare(
+                obj,
+                aligned,
+                predicted,
+                ignore=[*input.ignore_differences, *settings.ignore_differences()],
+                options=settings.normalize_options(),
+                jq=default_runner(),
+            )
+        except IgnoreRuleError as exc:  # a jqPathExpression past its budget: no diff can be trusted
+            raise ApplicationError(
+                f"ignoreDifferences: {exc}", type="IgnoreDifferencesError", non_retryable=True
+            ) from None
         if diff.unified:
             diffs[str(key)] = diff.unified
         health = _health(live, settings) if live is not None else HealthStatus(status=HealthCode.MISSING)
@@ -468,7 +475,10 @@ class ClusterActivities:
                         key=key, status=ResultStatus.FAILED, message=f"shared resource: already managed by app {shared}"
                     )
                 if live is not None and ignore_rules and app_options.respect_ignore_differences:
-                    obj = keep_live_values(obj, live, matching_rules(ignore_rules, key))
+                    try:
+                        obj = keep_live_values(obj, live, matching_rules(ignore_rules, key), jq=default_runner())
+                    except IgnoreRuleError as exc:
+                        return ResourceResult(key=key, status=ResultStatus.FAILED, message=f"not applied: {exc}")
                 owned = live is None or is_tracked_by(live, input.app, tracking)
                 self._write(client, obj, live, options, dry_run=input.dry_run, may_delete=owned)
             except KubeError as exc:

@@ -33,12 +33,13 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import hashlib
-import io
 import os
 import re
 import shutil
 import subprocess
 import tarfile
+import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -56,6 +57,7 @@ from activities.credentials import (
 )
 from activities.lru import Entry, evict, touch, tree_size
 from bosun import metrics
+from bosun.limits import describe_bytes, input_limits
 from bosun.repo_urls import RepoURLError, check_repo_url, git_protocols
 
 SHA_RE = re.compile(r"^[0-9a-f]{40}$")
@@ -175,15 +177,8 @@ class GitCache:
                 self._fetch(url, mirror, refspecs=[commit])
             if not self._has_commit(mirror, commit):
                 raise GitError(f"commit {commit} not found in {redact_url(url)}", retryable=False)
-            archive = self._git_bytes(
-                ["archive", "--format=tar", "--end-of-options", commit], cwd=mirror, what=f"export {commit[:12]}"
-            )
-        destination.mkdir(parents=True, exist_ok=True)
-        with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
-            for member in tar.getmembers():
-                if member.issym() or member.islnk():
-                    _check_link_inside(member)
-            tar.extractall(destination, filter="data")
+            destination.mkdir(parents=True, exist_ok=True)
+            _extract_archive(mirror, commit, destination, max_bytes=input_limits().archive_bytes)
 
     def _check(self, url: str) -> None:
         """GitError (not retryable) for a URL Bosun does not fetch (:func:`bosun.repo_urls.check_repo_url`)."""
@@ -323,6 +318,66 @@ def _ref_candidates(revision: str) -> list[str]:
     if revision.startswith("refs/"):
         return [revision]
     return [f"refs/heads/{revision}", f"refs/tags/{revision}"]
+
+
+def _extract_archive(mirror: Path, commit: str, destination: Path, *, max_bytes: int) -> None:
+    """Stream ``git archive`` of ``commit`` into ``destination``, member by member, never
+    holding the archive in memory. A symlink leaving the tree is refused; an archive past
+    ``max_bytes`` (``BOSUN_MAX_ARCHIVE_BYTES``, counting 512 bytes a header) stops git and
+    fails, non-retryable; one that runs longer than ``GIT_TIMEOUT`` is stopped and retried."""
+    what = f"export {commit[:12]}"
+    with tempfile.TemporaryFile() as stderr:
+        proc = subprocess.Popen(
+            ["git", "-c", "credential.helper=", "archive", "--format=tar", "--end-of-options", commit],
+            cwd=mirror,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=stderr,
+            env=_env(allow_local=False),  # reads the mirror itself: no transport
+        )
+        timed_out = threading.Event()
+
+        def stop() -> None:
+            timed_out.set()
+            proc.kill()
+
+        timer = threading.Timer(GIT_TIMEOUT, stop)
+        timer.start()
+        assert proc.stdout is not None
+        try:
+            total = 0
+            with tarfile.open(fileobj=proc.stdout, mode="r|") as tar:
+                for member in tar:
+                    total += 512 + member.size
+                    if total > max_bytes:
+                        raise GitError(
+                            f"{what}: the commit's files exceed {describe_bytes(max_bytes)} at {member.name} "
+                            "(limit BOSUN_MAX_ARCHIVE_BYTES)",
+                            retryable=False,
+                        )
+                    if member.issym() or member.islnk():
+                        _check_link_inside(member)
+                    tar.extract(member, destination, filter="data")
+        except tarfile.TarError as exc:
+            problem: str | None = str(exc)
+        except BaseException:
+            proc.kill()
+            proc.wait()
+            raise
+        else:
+            problem = None
+        finally:
+            timer.cancel()
+            proc.stdout.close()
+        if problem is not None:
+            proc.kill()
+        returncode = proc.wait()
+        if timed_out.is_set():
+            raise GitError(f"git could not {what}: timed out after {GIT_TIMEOUT:.0f}s", retryable=True)
+        if returncode != 0 or problem is not None:
+            stderr.seek(0)
+            message = _redact_all(stderr.read().decode(errors="replace").strip()) or problem or f"exit {returncode}"
+            raise GitError(f"git could not {what}: {message}", retryable=True)
 
 
 def _check_link_inside(member: tarfile.TarInfo) -> None:

@@ -6,6 +6,12 @@ Kubernetes and API versions, the tool versions — so refreshing an unchanged re
 runs no tool at all. Identical renders running at the same moment are done once: the
 second waits for the first and reads its result from the cache.
 
+A render is bounded (:mod:`bosun.limits`): besides the bounds of each file and tool, all
+of an app's sources together yield at most ``BOSUN_MAX_RENDER_OBJECTS`` objects and
+``BOSUN_MAX_RENDER_BYTES`` of JSON. A render past a bound fails (a ``RenderError`` naming
+the limit, which the app shows as a ComparisonError), so nothing is compared, applied or
+pruned.
+
 Charts from private Helm repositories are pulled with the credentials of the worker's
 store (Argo CD's ``type: helm`` repository Secrets): by default the one the
 :class:`~activities.gitrepo.GitCache` was built with, so Git and Helm repositories are
@@ -15,6 +21,7 @@ read a chart, not what it renders to.
 
 from __future__ import annotations
 
+import json
 import shutil
 import tempfile
 import threading
@@ -39,6 +46,7 @@ from activities.heartbeat import heartbeating
 from activities.renderers import RENDERER_VERSION, FetchPolicy, RenderError, render_source, tool_versions
 from activities.revisions import RevisionCache
 from activities.store import ContentStore, cache_key
+from bosun.limits import InputLimits, input_limits
 from bosun.projects import repo_permitted
 from bosun.resources import Manifest
 
@@ -143,6 +151,7 @@ class SourceActivities:
     def _render_all(
         self, input: RenderInput, sources: list[SourceAtCommit], kube_version: str, api_versions: list[str]
     ) -> list[Manifest]:
+        limits = input_limits()
         work = Path(tempfile.mkdtemp(prefix="render-", dir=self._workdir))
         try:
             checkouts: list[Path] = []
@@ -182,6 +191,7 @@ class SourceActivities:
                     where = f"{redact_url(source.repo_url)}@{source.commit[:12]}"
                     prefix = f"spec.sources[{index}] " if len(sources) > 1 else ""
                     raise ApplicationError(f"{prefix}{where}: {exc}", type="RenderError", non_retryable=True) from None
+                _check_totals(objects, limits, sources[: index + 1])
             return objects
         finally:
             shutil.rmtree(work, ignore_errors=True)
@@ -211,3 +221,18 @@ class SourceActivities:
         """A lock per cache key: the same render never runs twice at once."""
         with self._inflight_guard:
             return self._inflight.setdefault(key, threading.Lock())
+
+
+def _check_totals(objects: list[Manifest], limits: InputLimits, sources: list[SourceAtCommit]) -> None:
+    """A non-retryable RenderError when the sources rendered so far are past the app's
+    bounds on objects or bytes, naming the limit and the sources."""
+    where = ", ".join(
+        f"{redact_url(s.repo_url)}@{s.commit[:12]}" if s.commit else redact_url(s.repo_url) for s in sources
+    )
+    if len(objects) > limits.render_objects:
+        exc = limits.exceeded("render_objects", where, f"the app renders {len(objects):_} objects")
+        raise ApplicationError(str(exc), type="RenderError", non_retryable=True)
+    size = sum(len(json.dumps(o, separators=(",", ":"))) for o in objects)
+    if size > limits.render_bytes:
+        exc = limits.exceeded("render_bytes", where, f"the app renders {size:_} bytes of manifests")
+        raise ApplicationError(str(exc), type="RenderError", non_retryable=True)

@@ -17,6 +17,14 @@ Parsing
     YAML is read like Kubernetes reads it (``sigs.k8s.io/yaml``): timestamps stay strings
     and mapping keys become strings, so every parsed object is JSON-serialisable.
 
+    Input is bounded (:mod:`bosun.limits`, :mod:`bosun.safe_yaml`): the text's size, the
+    nodes a YAML stream expands to (aliases counted at every use: "billion laughs"), the
+    nesting depth and the number of objects. Past a bound, ``ManifestLimitError`` (a
+    ``ManifestError``, never skipped as an unrelated file) names the source and the limit::
+
+        big.yaml: document 1: the YAML expands to too many nodes (aliases are counted at
+        every use) (limit 4_000_000, BOSUN_MAX_YAML_NODES)
+
 Directory sources
     ``select_files`` applies Argo CD's ``spec.source.directory`` rules (recurse, include,
     exclude) to a list of relative paths. Patterns are Argo CD's globs (:mod:`bosun.glob`)
@@ -41,11 +49,14 @@ from typing import Any
 import yaml
 
 from bosun.glob import Glob, GlobError, compile_glob
+from bosun.limits import InputLimits, LimitExceeded, input_limits
 from bosun.resources import Manifest
+from bosun.safe_yaml import RecursiveAlias, check_depth, load_yaml_stream
 
 __all__ = [
     "MANIFEST_EXTENSIONS",
     "ManifestError",
+    "ManifestLimitError",
     "PatternError",
     "parse_manifests",
     "select_files",
@@ -92,6 +103,14 @@ class ManifestError(ValueError):
         super().__init__(f"{where}: {problem}")
 
 
+class ManifestLimitError(ManifestError):
+    """The source is past one of :mod:`bosun.limits`' bounds; the message names the limit."""
+
+    def __init__(self, exc: LimitExceeded, *, source: str) -> None:
+        super().__init__(str(exc).removeprefix(f"{source}: "), source=source)
+        self.limit = exc.limit
+
+
 class PatternError(ValueError):
     """An include/exclude glob pattern cannot be compiled."""
 
@@ -121,22 +140,37 @@ def _construct_mapping(loader: yaml.SafeLoader, node: yaml.MappingNode) -> dict[
 _KubeYamlLoader.add_constructor("tag:yaml.org,2002:map", _construct_mapping)
 
 
-def parse_manifests(text: str, *, source: str, skip_unrelated: bool = False) -> list[Manifest]:
+def parse_manifests(
+    text: str, *, source: str, skip_unrelated: bool = False, limits: InputLimits | None = None
+) -> list[Manifest]:
     """Parse YAML or JSON text into Kubernetes objects, in document order.
 
     ``skip_unrelated`` applies Argo CD's Directory rule for stray YAML files: when the
     first document is not a Kubernetes object and the text does not mention all of
     ``apiVersion:``, ``kind:`` and ``metadata:``, the file is some other tool's YAML and
-    yields no objects instead of an error. A ``.json`` source is never skipped.
+    yields no objects instead of an error. A ``.json`` source is never skipped, and
+    neither is a source past a limit (``ManifestLimitError``); ``limits`` default to the
+    environment's (:func:`bosun.limits.input_limits`).
     """
+    limits = input_limits() if limits is None else limits
+    if len(text) > limits.render_bytes:
+        raise ManifestLimitError(
+            limits.exceeded("render_bytes", source, f"{len(text):_} characters of manifests"), source=source
+        )
     if text.startswith("\ufeff"):
         text = text[1:]
     objects: list[Manifest] = []
     try:
-        for index, document in _documents(text, source):
+        for index, document in _documents(text, source, limits):
             if document is None:
                 continue
             objects.extend(_objects_of(document, source=source, document=index))
+            if len(objects) > limits.render_objects:
+                raise ManifestLimitError(
+                    limits.exceeded("render_objects", f"{source}: document {index}", "too many objects"), source=source
+                )
+    except ManifestLimitError:
+        raise
     except ManifestError:
         unrelated = not source.endswith(".json") and not all(
             word in text for word in ("apiVersion:", "kind:", "metadata:")
@@ -147,11 +181,19 @@ def parse_manifests(text: str, *, source: str, skip_unrelated: bool = False) -> 
     return objects
 
 
-def _documents(text: str, source: str) -> Iterator[tuple[int, Any]]:
+def _documents(text: str, source: str, limits: InputLimits) -> Iterator[tuple[int, Any]]:
     """Yield (1-based index, parsed value) for every document; None for empty ones."""
     if text.lstrip()[:1] in ("{", "["):
         try:
             values = list(_json_values(text))
+            for index, value in enumerate(values, start=1):
+                check_depth(value, limits=limits, where=f"{source}: document {index}")
+        except RecursionError:  # the JSON decoder's own bound, below ours only when set higher
+            raise ManifestLimitError(
+                limits.exceeded("manifest_depth", source, "JSON nesting is too deep"), source=source
+            ) from None
+        except LimitExceeded as err:
+            raise ManifestLimitError(err, source=source) from None
         except json.JSONDecodeError as err:
             if source.endswith(".json"):
                 raise ManifestError(
@@ -166,12 +208,18 @@ def _documents(text: str, source: str) -> Iterator[tuple[int, Any]]:
             yield from enumerate(values, start=1)
             return
     index = 0
-    stream = yaml.load_all(text, Loader=_KubeYamlLoader)
+    stream = load_yaml_stream(text, _KubeYamlLoader, source=source, limits=limits)
     while True:
         try:
             value = next(stream)
         except StopIteration:
             return
+        except LimitExceeded as err:
+            raise ManifestLimitError(err, source=source) from None
+        except RecursiveAlias as err:
+            raise ManifestError(
+                str(err).removeprefix(f"{source}: document {index + 1}: "), source=source, document=index + 1
+            ) from None
         except yaml.MarkedYAMLError as err:
             mark = err.problem_mark or err.context_mark
             problem = ": ".join(p for p in (err.context, err.problem) if p) or "invalid YAML"

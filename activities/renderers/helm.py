@@ -61,6 +61,7 @@ from activities.renderers.helm_auth import (
 )
 from activities.renderers.paths import RenderError, inside
 from activities.renderers.tools import BuildEnv, ToolRun, find_tool
+from bosun import safe_yaml
 from bosun.manifests import ManifestError, parse_manifests
 from bosun.models.source import ApplicationSource, ApplicationSourceHelm
 from bosun.resources import Manifest
@@ -152,7 +153,7 @@ def _inline_values(options: ApplicationSourceHelm) -> str | None:
         return yaml.safe_dump(options.values_object, sort_keys=False)
     if options.values.strip():
         try:
-            yaml.safe_load(options.values)
+            safe_yaml.safe_load(options.values, source="spec.source.helm.values")
         except yaml.YAMLError as exc:
             raise RenderError(f"spec.source.helm.values is not valid YAML: {exc}") from None
         return options.values
@@ -222,7 +223,7 @@ def chart_dependencies(chart_dir: Path) -> list[dict[str, Any]]:
         if not path.is_file():
             continue
         try:
-            doc = yaml.safe_load(path.read_text()) or {}
+            doc = safe_yaml.safe_load(path.read_text(), source=name) or {}
         except yaml.YAMLError as exc:
             raise RenderError(f"{name} of the chart is not valid YAML: {exc}") from None
         if isinstance(doc, dict):
@@ -232,7 +233,7 @@ def chart_dependencies(chart_dir: Path) -> list[dict[str, Any]]:
 
 def _chart_name(chart_dir: Path) -> str:
     try:
-        doc = yaml.safe_load((chart_dir / "Chart.yaml").read_text()) or {}
+        doc = safe_yaml.safe_load((chart_dir / "Chart.yaml").read_text(), source="Chart.yaml") or {}
     except yaml.YAMLError:
         doc = {}
     return str(doc.get("name") or chart_dir.name) if isinstance(doc, dict) else chart_dir.name

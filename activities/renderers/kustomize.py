@@ -36,6 +36,7 @@ import yaml
 
 from activities.renderers.paths import RenderError, inside
 from activities.renderers.tools import ToolRun, find_tool
+from bosun import safe_yaml
 from bosun.manifests import ManifestError, parse_manifests
 from bosun.models.source import ApplicationSourceKustomize, KustomizePatch
 from bosun.repo_urls import RepoURLError, parse_repo_url
@@ -202,7 +203,7 @@ def apply_options(checkout: Path, kustomization: Path, options: ApplicationSourc
         return
     shown = run.show(kustomization)
     try:
-        doc = yaml.safe_load(kustomization.read_text()) or {}
+        doc = safe_yaml.safe_load(kustomization.read_text(), source=shown) or {}
     except (yaml.YAMLError, UnicodeDecodeError) as exc:
         raise RenderError(f"{shown}: not valid YAML: {exc}") from None
     if not isinstance(doc, dict):

@@ -10,6 +10,11 @@ Every tool runs through :func:`run_tool`:
   stopped, not buffered until the worker runs out of memory;
 * with ``GIT_ALLOW_PROTOCOL`` for any git they spawn (:class:`FetchPolicy`): ``file`` only
   where local repositories are enabled, never ``ext::`` or another transport helper;
+* with **resource limits** set in the child before it runs the tool, inherited by
+  whatever it spawns (git under kustomize, plugins under helm): an address space of
+  ``BOSUN_RENDER_MAX_MEMORY_BYTES`` (RLIMIT_AS, 2 GiB; Go tools need about 600 MiB of
+  address space to start) and ``BOSUN_RENDER_MAX_CPU_SECONDS`` of CPU (RLIMIT_CPU, 120 s)
+  per process (:func:`_resource_limits`);
 * with a **minimal environment**: ``PATH``, a private ``HOME`` and XDG directories
   inside a throw-away directory (so no ``~/.config/helm/repositories.yaml``, registry
   login, kubeconfig, git credential helper or cloud token of the worker is seen), a
@@ -38,6 +43,7 @@ import hashlib
 import json
 import os
 import re
+import resource
 import shutil
 import signal
 import subprocess
@@ -51,6 +57,7 @@ from pathlib import Path
 
 from activities.credentials import scrub
 from activities.renderers.paths import RenderError
+from bosun.limits import InputLimits, describe_bytes, input_limits
 from bosun.paths import bosun_cache
 from bosun.repo_urls import git_protocols
 
@@ -279,7 +286,16 @@ class ToolRun:
         remaining = min(budget, self._deadline - time.monotonic())
         if remaining <= 0:
             raise RenderError(f"{what}: the render ran out of its {self.timeout:g}s")
-        result = _run(list(argv), cwd=cwd, env=self.environ(), timeout=remaining, max_output=max_output, stdin=stdin)
+        limits = input_limits()
+        result = _run(
+            list(argv),
+            cwd=cwd,
+            env=self.environ(),
+            timeout=remaining,
+            max_output=max_output,
+            stdin=stdin,
+            limits=limits,
+        )
         if result.timed_out:
             raise RenderError(f"{what}: timed out after {min(budget, self.timeout):g}s")
         if result.overflow:
@@ -290,7 +306,7 @@ class ToolRun:
             if report_stdout:
                 message = (result.stdout[-_STDERR_KEPT:].strip() + "\n" + message).strip()
             message = self.redact(message) or f"exit code {result.returncode}"
-            raise RenderError(f"{what}: {message}")
+            raise RenderError(f"{what}: {message}{_limit_hint(result, limits)}")
         return result.stdout
 
 
@@ -303,8 +319,36 @@ class _Result:
     overflow: bool = False
 
 
+def _resource_limits(limits: InputLimits) -> Callable[[], None]:
+    """What the child runs before the tool: the address-space and CPU bounds (a soft CPU
+    limit sends SIGXCPU, the hard one five seconds later SIGKILL)."""
+    memory, cpu = limits.tool_memory_bytes, limits.tool_cpu_seconds
+
+    def apply() -> None:  # in the forked child: only the two system calls
+        resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
+        resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 5))
+
+    return apply
+
+
+def _limit_hint(result: _Result, limits: InputLimits) -> str:
+    """Name the limit a failed tool most likely ran into."""
+    if result.returncode in (-signal.SIGXCPU, -signal.SIGKILL) and not result.timed_out:
+        return f" (stopped by the CPU limit of {limits.tool_cpu_seconds}s, BOSUN_RENDER_MAX_CPU_SECONDS)"
+    if re.search(r"out of memory|cannot allocate memory|std::bad_alloc|MemoryError", result.stderr, re.IGNORECASE):
+        return f" (memory limit {describe_bytes(limits.tool_memory_bytes)}, BOSUN_RENDER_MAX_MEMORY_BYTES)"
+    return ""
+
+
 def _run(
-    argv: list[str], *, cwd: Path, env: dict[str, str], timeout: float, max_output: int, stdin: bytes | None
+    argv: list[str],
+    *,
+    cwd: Path,
+    env: dict[str, str],
+    timeout: float,
+    max_output: int,
+    stdin: bytes | None,
+    limits: InputLimits | None = None,
 ) -> _Result:
     try:
         proc = subprocess.Popen(
@@ -315,6 +359,7 @@ def _run(
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             start_new_session=True,
+            preexec_fn=_resource_limits(limits or input_limits()),  # noqa: PLW1509 - two setrlimit calls, no locks
         )
     except OSError as exc:
         raise RenderError(f"cannot run {Path(argv[0]).name}: {exc.strerror}") from None

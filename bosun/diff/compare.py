@@ -23,6 +23,7 @@ from pydantic import BaseModel, ConfigDict
 
 from bosun.diff.ignore import (
     IgnoreLike,
+    JqEvaluator,
     apply_ignore_rules,
     as_rules,
     matching_rules,
@@ -96,21 +97,24 @@ def compare(
     options: NormalizeOptions = DEFAULT_OPTIONS,
     mask_annotations: Collection[str] = (),
     context_lines: int = 3,
+    jq: JqEvaluator | None = None,
 ) -> ResourceDiff:
     """Compare one object; none of the arguments is modified.
 
     ``desired`` is the manifest from Git, ``live`` the object read from the cluster (None
     if it does not exist), ``predicted`` the server-side-apply dry-run result (None if
     there is none). ``ignore`` holds ignoreDifferences entries (all of them: the ones
-    that match this object are picked here). Raises ``pydantic.ValidationError`` for an
-    entry that is not valid.
+    that match this object are picked here); ``jq`` evaluates their jqPathExpressions
+    (default: in this process, see :mod:`bosun.diff.ignore`). Raises
+    ``pydantic.ValidationError`` for an entry that is not valid, ``JqLimitError`` for an
+    expression past its budget.
     """
     key = ResourceKey.of(live if live is not None else desired)
     rules = matching_rules(as_rules(ignore), key)
 
     if live is None:
         target = normalize(desired, options=options)
-        apply_ignore_rules(target, rules)
+        apply_ignore_rules(target, rules, jq=jq)
         prune_empty(target)
         (masked,) = mask_secrets(target, annotations=mask_annotations)
         return ResourceDiff(
@@ -130,7 +134,7 @@ def compare(
         target = _overlay(live_n, normalize(desired, options=options))
 
     for side in (target, live_n):
-        apply_ignore_rules(side, rules)
+        apply_ignore_rules(side, rules, jq=jq)
     managers = trusted_managers(rules)
     if managers:
         ignore_owned_differences(target, live_n, owned_fields(live, managers))

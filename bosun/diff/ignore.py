@@ -21,11 +21,19 @@ when empty or equal.
 
 - ``jsonPointers`` (RFC 6901) are removed from both sides; a pointer that is not there is
   skipped, as Argo CD skips a failing JSON Patch ``remove``.
-- ``jqPathExpressions`` are evaluated as ``[path(EXPR)]`` with the ``jq`` package and the
-  resulting paths deleted in Python (Argo CD runs ``del(EXPR)``; the effect is the same
-  and numbers never round-trip through jq). An expression that fails on an object (say
+- ``jqPathExpressions`` are evaluated as ``[limit(N; path(EXPR))]`` (:func:`path_program`)
+  and the resulting paths deleted in Python (Argo CD runs ``del(EXPR)``; the effect is the
+  same and numbers never round-trip through jq). An expression that fails on an object (say
   ``.spec.x[]`` where there is no ``x``) is skipped for that object; one that does not
   compile is rejected when the rule is built.
+
+  Who evaluates is the caller's choice (``jq=``, a :class:`JqEvaluator`). The default,
+  :func:`jq_paths`, runs the ``jq`` package in this process: bounded in the number of paths
+  only, so for trusted expressions (tests, the CLI on a person's own files). The worker
+  passes :mod:`activities.jq_runner`, which runs jq in a child process with a time and
+  memory budget (Argo CD: ``ignore.normalizer.jq.timeout``, 1 s) and raises
+  :class:`JqLimitError` naming the expression, the object and the limit; the compare then
+  fails (a ComparisonError), as nothing can be said about the object's diff.
 - ``managedFieldsManagers`` are handled by :mod:`bosun.diff.managedfields`, because they
   need the live object's ``metadata.managedFields``.
 """
@@ -47,6 +55,23 @@ from bosun.resources import Manifest, ResourceKey
 
 class IgnoreRuleError(ValueError):
     """An ignoreDifferences rule that can never work (bad jq, bad pointer)."""
+
+
+class JqLimitError(IgnoreRuleError):
+    """A jqPathExpression ran past its time or memory budget on an object."""
+
+
+MAX_JQ_PATHS = 10_000
+"""At most this many paths are taken from one jqPathExpression on one object."""
+
+JqPaths = list[list[str | int]]
+
+
+class JqEvaluator(Protocol):
+    """Evaluates a jqPathExpression on an object: the paths it selects, ``[]`` when it
+    fails on this object; :class:`JqLimitError` past a budget."""
+
+    def __call__(self, obj: Manifest, expression: str) -> JqPaths: ...
 
 
 class IgnoreDifference(BaseModel):
@@ -136,55 +161,77 @@ def trusted_managers(rules: Iterable[IgnoreDifference]) -> tuple[str, ...]:
     return tuple(seen)
 
 
-def apply_ignore_rules(obj: Manifest, rules: Sequence[IgnoreDifference]) -> None:
+def apply_ignore_rules(obj: Manifest, rules: Sequence[IgnoreDifference], *, jq: JqEvaluator | None = None) -> None:
     """Remove the rules' jsonPointers and jq paths from ``obj`` in place.
 
-    ``rules`` must already be the ones matching ``obj`` (see :func:`matching_rules`).
+    ``rules`` must already be the ones matching ``obj`` (see :func:`matching_rules`);
+    ``jq`` evaluates the jq expressions (default :func:`jq_paths`, in this process).
     """
+    evaluate = jq_paths if jq is None else jq
     for rule in rules:
         for ptr in rule.json_pointers:
             remove_pointer(obj, ptr)
         for expression in rule.jq_path_expressions:
-            paths = jq_paths(obj, expression)
+            paths = evaluate(obj, expression)
             if paths:
                 delete_paths(obj, paths)
 
 
-def jq_paths(obj: Manifest, expression: str) -> list[list[str | int]]:
-    """The paths ``expression`` selects in ``obj``; empty when it fails on this object."""
+def path_program(expression: str) -> str:
+    """The jq program that lists the paths ``expression`` selects, stopping after one more
+    than :data:`MAX_JQ_PATHS` (``path(repeat(.))`` selects ``[]`` without end)."""
+    return f"[limit({MAX_JQ_PATHS + 1}; path({expression}))]"
+
+
+def jq_paths(obj: Manifest, expression: str) -> JqPaths:
+    """The paths ``expression`` selects in ``obj``, evaluated in this process (no time or
+    memory budget: see the module docstring); empty when it fails on this object."""
     program = compile_path_expression(expression)
     try:
         result = program.input_value(obj).first()
     except ValueError:  # jq runtime error, e.g. iterating over null
         return []
+    return valid_paths(result, expression=expression)
+
+
+def valid_paths(result: Any, *, expression: str) -> JqPaths:
+    """The well-formed paths of a :func:`path_program` result (anything else is dropped);
+    :class:`JqLimitError` when the expression selected more than :data:`MAX_JQ_PATHS`."""
     if not isinstance(result, list):
         return []
+    if len(result) > MAX_JQ_PATHS:
+        raise JqLimitError(f"jqPathExpression {expression!r}: selects more than {MAX_JQ_PATHS:_} paths")
     return [
-        cast(list[str | int], p) for p in result if isinstance(p, list) and all(isinstance(t, str | int) for t in p)
+        cast(list[str | int], p)
+        for p in result
+        if isinstance(p, list) and all(isinstance(t, str | int) and not isinstance(t, bool) for t in p)
     ]
 
 
 @functools.lru_cache(maxsize=512)
 def compile_path_expression(expression: str) -> Any:
-    """Compile ``[path(EXPRESSION)]``; raises :class:`IgnoreRuleError` if it cannot."""
+    """Compile :func:`path_program` of ``expression``; raises :class:`IgnoreRuleError` if it cannot."""
     try:
-        return jq.compile(f"[path({expression})]")
+        return jq.compile(path_program(expression))
     except ValueError as err:
         raise IgnoreRuleError(f"invalid jqPathExpression {expression!r}: {err}") from None
 
 
-def keep_live_values(desired: Manifest, live: Manifest, rules: Sequence[IgnoreDifference]) -> Manifest:
+def keep_live_values(
+    desired: Manifest, live: Manifest, rules: Sequence[IgnoreDifference], *, jq: JqEvaluator | None = None
+) -> Manifest:
     """``RespectIgnoreDifferences=true``: a copy of ``desired`` whose ignored fields hold
     the live values, so a sync leaves them as they are (e.g. replicas an HPA set).
 
     ``rules`` must already be the ones matching the object. A path that live lacks is
     removed from the copy; a path that desired lacks is left alone.
     """
+    evaluate = jq_paths if jq is None else jq
     result = copy.deepcopy(desired)
     for rule in rules:
         paths = [[_token(t) for t in parse_pointer(p)] for p in rule.json_pointers]
         for expression in rule.jq_path_expressions:
-            paths += jq_paths(live, expression) + jq_paths(desired, expression)
+            paths += evaluate(live, expression) + evaluate(desired, expression)
         for path in paths:
             found, value = _lookup(live, path)
             if found:

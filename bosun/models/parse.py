@@ -18,10 +18,12 @@ from typing import Any, TypeVar
 import yaml
 from pydantic import ValidationError
 
+from bosun.limits import InputLimits, LimitExceeded, input_limits
 from bosun.models.application import Application
 from bosun.models.base import API_VERSION, DOCUMENT_CONTEXT, ArgoModel
 from bosun.models.errors import ModelError, Problem, problems_from_validation_error
 from bosun.models.project import AppProject
+from bosun.safe_yaml import RecursiveAlias, load_yaml_stream
 
 
 def parse_application(doc: Mapping[str, Any], *, source_name: str = "<input>") -> Application:
@@ -65,10 +67,20 @@ _PARSERS: dict[str, Callable[..., Application | AppProject]] = {
 }
 
 
-def load_yaml_documents(text: str, *, source_name: str = "<input>") -> list[dict[str, Any]]:
-    """The non-empty documents of a YAML stream; each must be a mapping."""
+def load_yaml_documents(
+    text: str, *, source_name: str = "<input>", limits: InputLimits | None = None
+) -> list[dict[str, Any]]:
+    """The non-empty documents of a YAML stream; each must be a mapping. The text is
+    bounded as manifests are (:mod:`bosun.safe_yaml`): its size (``limits.file_bytes``),
+    the nodes its aliases expand to, its depth; past a bound, a ModelError names the limit."""
+    limits = input_limits() if limits is None else limits
+    if len(text) > limits.file_bytes:
+        exc = limits.exceeded("file_bytes", "", f"{len(text):_} characters")
+        raise ModelError(source_name, [Problem("", str(exc))])
     try:
-        raw = list(yaml.load_all(text, Loader=_KubeYamlLoader))  # a SafeLoader subclass
+        raw = list(load_yaml_stream(text, _KubeYamlLoader, source="", limits=limits))
+    except (LimitExceeded, RecursiveAlias) as exc:
+        raise ModelError(source_name, [Problem("", str(exc).removeprefix(": "))]) from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
@@ -110,7 +122,7 @@ def _validate(model: type[M], doc: Mapping[str, Any], source_name: str) -> M:
         raise ModelError(source_name, problems_from_validation_error(exc)) from None
 
 
-class _KubeYamlLoader(yaml.SafeLoader):
+class _KubeYamlLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
     """SafeLoader that rejects duplicate keys and leaves timestamps as strings."""
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
@@ -127,7 +139,8 @@ class _KubeYamlLoader(yaml.SafeLoader):
                     key_node.start_mark,
                 )
             seen.add(key)
-        return super().construct_mapping(node, deep=deep)
+        mapping: dict[Any, Any] = super().construct_mapping(node, deep=deep)
+        return mapping
 
 
 _KubeYamlLoader.yaml_implicit_resolvers = {
