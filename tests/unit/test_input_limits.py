@@ -257,7 +257,7 @@ def test_an_oversized_archive_is_refused(tmp_path: Path, monkeypatch: pytest.Mon
         {"app/cm.yaml": (MANIFEST % "cm").encode(), "blob.bin": os.urandom(4 * 1024 * 1024)},
     )
     monkeypatch.setenv("BOSUN_MAX_ARCHIVE_BYTES", str(1024 * 1024))
-    cache = GitCache(tmp_path / "git")
+    cache = GitCache(tmp_path / "git", allow_local=True)
     with pytest.raises(GitError, match=r"exceed 1 MiB at blob.bin \(limit BOSUN_MAX_ARCHIVE_BYTES\)") as info:
         cache.export((tmp_path / "origin").as_uri(), commit, tmp_path / "out")
     assert not info.value.retryable
@@ -273,7 +273,9 @@ def test_a_render_past_the_app_object_limit_fails_naming_the_limit(
     files = {f"app/c{i}.yaml": (MANIFEST % f"c{i}").encode() for i in range(4)}
     commit = repository(tmp_path / "origin", files)
     activities = SourceActivities(
-        git=GitCache(tmp_path / "git"), store=ContentStore(tmp_path / "store"), workdir=tmp_path / "work"
+        git=GitCache(tmp_path / "git", allow_local=True),
+        store=ContentStore(tmp_path / "store"),
+        workdir=tmp_path / "work",
     )
     url = (tmp_path / "origin").as_uri()
     request = RenderInput(app="a", repo_url=url, commit=commit, source={"path": "app"})
