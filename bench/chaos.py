@@ -32,9 +32,9 @@ sys.path.insert(0, str(REPO_ROOT))
 from devstack import cluster as devcluster  # noqa: E402
 from devstack import processes  # noqa: E402
 from devstack import temporal as devtemporal  # noqa: E402
-from tests.chaos.chaos_run import ChaosPlan, ChaosStack, git_server, prepare_management_cluster, run  # noqa: E402
+from tests.chaos.chaos_run import ChaosPlan, ChaosStack, git_server, run  # noqa: E402
 from tests.conftest import TemporalServer  # noqa: E402
-from tests.e2e.bosun_stack import Bosun  # noqa: E402
+from tests.e2e.bosun_stack import Bosun, prepare_management_cluster  # noqa: E402
 
 
 def main() -> int:

@@ -763,18 +763,6 @@ def run(stack: ChaosStack, plan: ChaosPlan) -> ChaosReport:
     return asyncio.run(_run(stack, plan))
 
 
-def prepare_management_cluster(kubeconfig: Path) -> None:
-    """As ``bosun dev up`` does: the Application and AppProject CRDs, the control namespace."""
-    kubectl = ["kubectl", f"--kubeconfig={kubeconfig}"]
-    subprocess.run(
-        [*kubectl, "apply", "-f", str(Path(__file__).resolve().parents[2] / "deploy" / "crds")],
-        check=True,
-        capture_output=True,
-        timeout=60,
-    )
-    subprocess.run([*kubectl, "create", "namespace", "bosun"], capture_output=True, timeout=60)
-
-
 @contextlib.contextmanager
 def git_server(root: Path) -> Iterator[HttpGitServer]:
     server = HttpGitServer(root=root, users={})

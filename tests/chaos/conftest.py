@@ -16,9 +16,9 @@ import pytest
 from devstack import cluster as devcluster
 from devstack import processes
 from devstack import temporal as devtemporal
-from tests.chaos.chaos_run import ChaosStack, git_server, prepare_management_cluster
+from tests.chaos.chaos_run import ChaosStack, git_server
 from tests.conftest import Cluster, TemporalServer
-from tests.e2e.bosun_stack import Bosun
+from tests.e2e.bosun_stack import Bosun, prepare_management_cluster
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -189,13 +189,9 @@ def unique(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:6]}"
 
 
-@pytest.fixture(scope="session")
-def bosun(
-    temporal_server: TemporalServer, devcluster_a: Cluster, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Bosun]:
-    home = tmp_path_factory.mktemp("bosun-home")
-    # As `bosun dev up` does: the Application and AppProject CRDs, and the control namespace.
-    kubectl = ["kubectl", f"--kubeconfig={devcluster_a.kubeconfig}"]
+def prepare_management_cluster(kubeconfig: Path) -> None:
+    """As ``bosun dev up`` does: the Application and AppProject CRDs, the control namespace."""
+    kubectl = ["kubectl", f"--kubeconfig={kubeconfig}"]
     subprocess.run(
         [*kubectl, "apply", "-f", str(Path(__file__).resolve().parents[2] / "deploy" / "crds")],
         check=True,
@@ -203,6 +199,14 @@ def bosun(
         timeout=60,
     )
     subprocess.run([*kubectl, "create", "namespace", "bosun"], capture_output=True, timeout=60)
+
+
+@pytest.fixture(scope="session")
+def bosun(
+    temporal_server: TemporalServer, devcluster_a: Cluster, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Bosun]:
+    home = tmp_path_factory.mktemp("bosun-home")
+    prepare_management_cluster(devcluster_a.kubeconfig)
     stack = Bosun(
         temporal=temporal_server,
         home=home,
