@@ -621,7 +621,9 @@ class ApplicationWorkflow:
         """
         status = self._state.status
         last = self._last_compare
-        if quick and last is not None and await self._unchanged(revision, last):
+        # Only after a reconcile that succeeded: a ComparisonError is cleared by a full one.
+        failed_before = bool(self._condition_message(ConditionType.COMPARISON_ERROR))
+        if quick and last is not None and not failed_before and await self._unchanged(revision, last):
             status.reconciled_at = workflow.now()
             self._window = self._window_state()
             self._upsert_search_attributes()
