@@ -201,11 +201,20 @@ class ClusterActivities:
         except KubeError as exc:
             raise _raise(exc) from None
 
-    def manifests(self, digest: str, recipe: RenderInput | None) -> list[Manifest]:
+    def manifests(
+        self, digest: str, recipe: RenderInput | None, *, before_render: Callable[[], None] | None = None
+    ) -> list[Manifest]:
         """The rendered objects of ``digest``, rendered again from ``recipe`` if this worker's
-        store misses them (a compare on another worker, or an evicted blob)."""
+        store misses them (a compare on another worker, or an evicted blob). ``before_render``
+        runs first in that case only: what must hold before the sources are fetched."""
         rerender = self._rerender
-        recompute = None if recipe is None or rerender is None else (lambda: rerender(recipe))
+
+        def render_again(recipe: RenderInput, rerender: Callable[[RenderInput], str]) -> str:
+            if before_render is not None:
+                before_render()
+            return rerender(recipe)
+
+        recompute = None if recipe is None or rerender is None else (lambda: render_again(recipe, rerender))
         try:
             objects: list[Manifest] = self._store.get_json_or(digest, recompute)
         except StoreMiss as exc:
@@ -220,13 +229,15 @@ class ClusterActivities:
         namespace: str,
         tracking: TrackingConfig,
         recipe: RenderInput | None = None,
+        *,
+        before_render: Callable[[], None] | None = None,
     ) -> list[Manifest]:
         """Rendered objects as they will be applied: namespaced and tracked.
 
         An object of a kind the cluster does not serve yet, whose CRD is in the same sync,
         is namespaced as that CRD's ``scope`` says, so the sync can plan and apply both.
         """
-        rendered = self.manifests(digest, recipe)
+        rendered = self.manifests(digest, recipe, before_render=before_render)
         crd_kinds = defined_kinds(rendered)
         objects: list[Manifest] = []
         for obj in rendered:
@@ -241,15 +252,20 @@ class ClusterActivities:
         allows them.
 
         Objects of kinds the settings exclude are left out (into ``excluded``) before the
-        project is asked, as Argo CD drops them from the targets first. Sources and destination
-        are checked first: a render this worker misses fetches the sources."""
-        self._check_project(input.project, input.repo_urls, input.destination, [])
+        project is asked, as Argo CD drops them from the targets first. A render this worker
+        misses fetches the sources: sources and destination are checked before it."""
         client = self._client(input.destination)
         settings = self._settings()
         tracking = _tracking_config(settings)
         try:
             desired = self._desired(
-                client, input.app, input.manifests_digest, input.destination.namespace, tracking, input.render
+                client,
+                input.app,
+                input.manifests_digest,
+                input.destination.namespace,
+                tracking,
+                input.render,
+                before_render=lambda: self._check_project(input.project, input.repo_urls, input.destination, []),
             )
         except KubeError as exc:
             raise _raise(exc) from None
