@@ -38,9 +38,9 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs
 
-from bosun.protocol import WorkflowType
 from bosun.repo_urls import repo_key
 from bosun.search_attributes import REPOS as REPOS_ATTRIBUTE
+from bosun.search_attributes import running_apps_query
 
 PATH = "/api/webhook"
 DEFAULT_MAX_BYTES = 1024 * 1024
@@ -578,7 +578,4 @@ def visibility_query(push: Push, task_queue: str) -> str:
     """The running app workflows of ``task_queue`` whose sources use the pushed repository
     (a key with a quote or backslash, which no repository URL holds, is left out rather than escaped)."""
     keys = ", ".join(f"'{key}'" for key in sorted(push.repo_keys) if not set(key) & {"'", "\\"}) or "''"
-    return (
-        f"WorkflowType = '{WorkflowType.APPLICATION}' AND ExecutionStatus = 'Running' "
-        f"AND TaskQueue = '{task_queue}' AND {REPOS_ATTRIBUTE} IN ({keys})"
-    )
+    return f"{running_apps_query(task_queue)} AND {REPOS_ATTRIBUTE} IN ({keys})"
