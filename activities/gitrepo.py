@@ -43,6 +43,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import IO
 from urllib.parse import urlsplit, urlunsplit
 
 from activities.credentials import (
@@ -203,12 +204,23 @@ class GitCache:
         with open(path.with_suffix(".lock"), "a") as lock:
             fcntl.flock(lock, fcntl.LOCK_SH)
             if not (path / "HEAD").exists():
-                path.mkdir(parents=True, exist_ok=True)
-                self._git(["init", "--bare", "-q", "--", str(path)], cwd=self._root, what="init cache")
+                self._init_mirror(path, lock)
             touch(path)
             yield path
             touch(path)
         self.collect()
+
+    def _init_mirror(self, path: Path, lock: IO[str]) -> None:
+        """Create the bare mirror under the exclusive lock, then hold the shared one again: worker
+        processes share the cache, and two ``git init`` of one directory at once fail ("cannot copy
+        .../description: File exists")."""
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            if not (path / "HEAD").exists():
+                path.mkdir(parents=True, exist_ok=True)
+                self._git(["init", "--bare", "-q", "--", str(path)], cwd=self._root, what="init cache")
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_SH)
 
     def _forget_unsalted(self) -> None:
         """Remove the mirrors made before the salt (named by a plain hash of their URL, at a

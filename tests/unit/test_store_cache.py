@@ -8,6 +8,8 @@ from __future__ import annotations
 import fcntl
 import os
 import subprocess
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -248,3 +250,40 @@ def test_the_git_cache_measures_a_mirror_when_it_is_fetched_not_at_every_collect
 
     cache.export(repo.as_uri(), commit, tmp_path / "again")  # fetched again: measured again
     assert int(recorded.read_text()) == tree_size(mirror)
+
+
+def test_two_processes_opening_a_new_mirror_at_once_initialise_it_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Worker processes share the git cache: two ``git init`` of one new mirror at once failed
+    the render ("cannot copy .../description: File exists"), seen in the fleet benchmark."""
+    inits: list[str] = []
+    real_git = GitCache._git
+
+    def slow_init(self: GitCache, args: list[str], *, cwd: Path, what: str) -> str:
+        if what == "init cache":
+            inits.append(args[-1])
+            time.sleep(0.3)  # a slow disk: the other process looks meanwhile
+        return real_git(self, args, cwd=cwd, what=what)
+
+    monkeypatch.setattr(GitCache, "_git", slow_init)
+    caches = [GitCache(tmp_path / "cache", allow_local=True) for _ in range(2)]
+    url = "file:///nowhere/repo.git"
+    start = threading.Barrier(2)
+    failures: list[BaseException] = []
+
+    def open_mirror(cache: GitCache) -> None:
+        start.wait()
+        try:
+            with cache._using(url) as mirror:
+                assert (mirror / "HEAD").exists()
+        except BaseException as exc:  # noqa: BLE001 - reported by the test's thread
+            failures.append(exc)
+
+    threads = [threading.Thread(target=open_mirror, args=(cache,)) for cache in caches]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert failures == []
+    assert len(inits) == 1
