@@ -166,8 +166,9 @@ class GitCache:
             retryable=False,
         )
 
-    def export(self, url: str, commit: str, destination: Path) -> None:
-        """Write the tree of ``commit`` into ``destination`` (which must be empty)."""
+    def export(self, url: str, commit: str, destination: Path, *, only: str | None = None) -> None:
+        """Write the tree of ``commit`` into ``destination`` (which must be empty); with ``only``
+        (a normalised repository-relative directory), just that directory, at its place in the tree."""
         self._check(url)
         if not SHA_RE.match(commit):
             raise GitError(f"{commit!r} is not a commit SHA (40 hex digits): refused", retryable=False)
@@ -179,7 +180,7 @@ class GitCache:
             if not self._has_commit(mirror, commit):
                 raise GitError(f"commit {commit} not found in {redact_url(url)}", retryable=False)
             destination.mkdir(parents=True, exist_ok=True)
-            _extract_archive(mirror, commit, destination, max_bytes=input_limits().archive_bytes)
+            _extract_archive(mirror, commit, destination, max_bytes=input_limits().archive_bytes, only=only)
 
     def _check(self, url: str) -> None:
         """GitError (not retryable) for a URL Bosun does not fetch (:func:`bosun.repo_urls.check_repo_url`)."""
@@ -332,7 +333,7 @@ def _ref_candidates(revision: str) -> list[str]:
     return [f"refs/heads/{revision}", f"refs/tags/{revision}"]
 
 
-def _extract_archive(mirror: Path, commit: str, destination: Path, *, max_bytes: int) -> None:
+def _extract_archive(mirror: Path, commit: str, destination: Path, *, max_bytes: int, only: str | None = None) -> None:
     """Stream ``git archive`` of ``commit`` into ``destination``, member by member, never
     holding the archive in memory. A symlink leaving the tree is refused; an archive past
     ``max_bytes`` (``BOSUN_MAX_ARCHIVE_BYTES``, counting 512 bytes a header) stops git and
@@ -340,7 +341,9 @@ def _extract_archive(mirror: Path, commit: str, destination: Path, *, max_bytes:
     what = f"export {commit[:12]}"
     with tempfile.TemporaryFile() as stderr:
         proc = subprocess.Popen(
-            ["git", "-c", "credential.helper=", "archive", "--format=tar", "--end-of-options", commit],
+            # --literal-pathspecs: a path from Git is a path, never pathspec magic (":(glob)…").
+            ["git", "-c", "credential.helper=", "--literal-pathspecs", "archive", "--format=tar"]
+            + ["--end-of-options", commit, *([only] if only else [])],
             cwd=mirror,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,

@@ -22,6 +22,8 @@ read a chart, not what it renders to.
 from __future__ import annotations
 
 import json
+import os
+import posixpath
 import shutil
 import tempfile
 import threading
@@ -44,6 +46,7 @@ from activities.credentials import CredentialError, CredentialStore
 from activities.gitrepo import GitCache, GitError, redact_url
 from activities.heartbeat import heartbeating
 from activities.renderers import RENDERER_VERSION, FetchPolicy, RenderError, render_source, tool_versions
+from activities.renderers.kustomize import KUSTOMIZATION_NAMES
 from activities.revisions import RevisionCache
 from activities.store import ContentStore, cache_key
 from bosun.limits import InputLimits, input_limits
@@ -161,7 +164,7 @@ class SourceActivities:
                 checkout.mkdir()
                 checkouts.append(checkout)
                 if not source.source.get("chart"):  # a Helm repository chart is pulled, not checked out
-                    self._export(source, checkout)
+                    self._check_out(source, checkout, lends_files=bool(source.source.get("ref")))
                 if source.source.get("ref"):
                     refs[str(source.source["ref"])] = checkout
             objects: list[Manifest] = []
@@ -211,9 +214,26 @@ class SourceActivities:
 
         return replace(local, source_check=source_repo_problem)
 
-    def _export(self, source: SourceAtCommit, checkout: Path) -> None:
+    def _check_out(self, source: SourceAtCommit, checkout: Path, *, lends_files: bool) -> None:
+        """Export the source's commit into ``checkout``: only its path when that directory is
+        plain manifests that read nothing outside it (a fleet of apps in one repository then
+        costs each render its own directory, not the whole repository), else the whole tree."""
+        path = None if lends_files else partial_export_path(source.source)
+        if path is not None:
+            try:
+                self._export(source, checkout, only=path)
+            except ApplicationError:
+                path = None  # e.g. no such path: the whole tree gives the render's own error
+            else:
+                if self_contained(checkout / path):
+                    return
+            shutil.rmtree(checkout)
+            checkout.mkdir()
+        self._export(source, checkout)
+
+    def _export(self, source: SourceAtCommit, checkout: Path, *, only: str | None = None) -> None:
         try:
-            self._git.export(source.repo_url, source.commit, checkout)
+            self._git.export(source.repo_url, source.commit, checkout, only=only)
         except GitError as exc:
             raise ApplicationError(str(exc), type="GitError", non_retryable=not exc.retryable) from None
 
@@ -236,3 +256,32 @@ def _check_totals(objects: list[Manifest], limits: InputLimits, sources: list[So
     if size > limits.render_bytes:
         exc = limits.exceeded("render_bytes", where, f"the app renders {size:_} bytes of manifests")
         raise ApplicationError(str(exc), type="RenderError", non_retryable=True)
+
+
+def partial_export_path(source: dict[str, object]) -> str | None:
+    """The directory a render of ``source`` may export alone, or None for the whole tree: a
+    ``path`` below the root, written without ``..``, for a source whose tool is chosen from the
+    content or is ``directory`` (Helm and Kustomize read files around their path)."""
+    path = source.get("path")
+    if not isinstance(path, str) or any(source.get(tool) for tool in ("helm", "kustomize", "plugin")):
+        return None
+    normal = posixpath.normpath(path.strip("/"))
+    if normal in ("", ".") or normal == ".." or normal.startswith("../") or "/../" in f"/{normal}/":
+        return None
+    return normal
+
+
+def self_contained(root: Path) -> bool:
+    """Whether the exported directory ``root`` renders from its own files alone: it exists, holds no
+    link, no Helm chart or kustomization (as the renderers detect them) and no Jsonnet (whose
+    imports and libraries may be anywhere in the repository)."""
+    if not root.is_dir() or root.is_symlink():
+        return False
+    for name in os.listdir(root):
+        if name.endswith("Chart.yaml") or name in KUSTOMIZATION_NAMES:
+            return False
+    for directory, dirnames, filenames in os.walk(root):
+        for name in [*dirnames, *filenames]:
+            if (Path(directory) / name).is_symlink() or name.endswith((".jsonnet", ".libsonnet")):
+                return False
+    return True
