@@ -40,6 +40,9 @@ with workflow.unsafe.imports_passed_through():
 
 PASSES_PER_RUN = 300
 """Passes before continuing as new: keeps the history short (about 7 events a pass)."""
+HISTORY_BYTES_PER_RUN = 4 * 1024 * 1024
+"""...or once the history is this big: each pass's marker holds what it knows of every app (a
+thousand apps are ~100 KB a pass), and a worker that takes the workflow over replays it all."""
 
 
 class DeclarativeAppsInput(BaseModel):
@@ -91,7 +94,13 @@ class DeclarativeAppsWorkflow:
     async def run(self, input: DeclarativeAppsInput) -> None:
         known, deleting = dict(input.known), list(input.deleting)
         next_full = workflow.now()
+        bounded_by_size = workflow.patched("declarative-history-size")
         for _ in range(PASSES_PER_RUN):
+            if bounded_by_size and (
+                workflow.info().get_current_history_size() > HISTORY_BYTES_PER_RUN
+                or workflow.info().is_continue_as_new_suggested()
+            ):
+                break
             if self._config is not None:  # new periods count from now
                 input.poll_seconds, input.status_seconds = self._config.poll_seconds, self._config.status_seconds
                 next_full = min(next_full, workflow.now() + timedelta(seconds=input.poll_seconds))
