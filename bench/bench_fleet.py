@@ -36,6 +36,7 @@ import argparse
 import asyncio
 import json
 import os
+import signal
 import statistics
 import subprocess
 import sys
@@ -322,6 +323,7 @@ def cold_fleet(s: Stack, apps: int, timeout: float, timed_run: bool) -> None:
     kubectl(s.kubeconfig, "apply", "-f", "-", input=json.dumps(documents))
     declared = time.perf_counter() - started
     first = None
+    next_progress = 60.0
     while True:
         statuses = application_statuses(s.kubeconfig)
         done = sum(1 for n in names if statuses.get(n) == ("Synced", "Healthy"))
@@ -333,6 +335,9 @@ def cold_fleet(s: Stack, apps: int, timeout: float, timed_run: bool) -> None:
         if elapsed > timeout:
             s.say(f"cold      NOT REACHED: {done}/{apps} Synced/Healthy after {elapsed:.0f} s")
             return
+        if elapsed >= next_progress:
+            s.say(f"cold      … {done}/{apps} Synced/Healthy after {elapsed:.0f} s")
+            next_progress += 60.0
         time.sleep(1.0)
     worker_cpu = cpu_seconds(s.worker.pid) - cpu_before[0]
     temporal_cpu = cpu_seconds(s.temporal_pid) - cpu_before[1]
@@ -681,6 +686,8 @@ def main() -> None:
         sizes = [int(n) for n in args.apps.split(",")]
     except ValueError:
         parser.error(f"--apps takes numbers, comma-separated, got {args.apps!r}")
+    # `timeout` and `kill` end the benchmark with SIGTERM: stop the stack it started on the way out.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     for apps in sizes:
         run(apps, parts, args)
 
