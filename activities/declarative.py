@@ -329,15 +329,20 @@ class DeclarativeActivities:
         running = await self._app_workflows()
         calls_left = CALLS_PER_PASS
 
-        def needs_call(app: Manifest, name: str) -> bool:
-            """Whether handling ``app`` in this pass calls Temporal (a start or update, its
-            operation or refresh annotation, its status), so counts against CALLS_PER_PASS."""
-            if input.discover and (
+        def needs_action(app: Manifest, name: str) -> bool:
+            """Whether a full pass must start or update ``app``'s workflow, or act on its operation
+            or refresh annotation."""
+            return input.discover and bool(
                 result.known.get(name) != spec_digest(app)
                 or (running is not None and app_workflow_id(name) not in running)
                 or app.get("operation")
                 or REFRESH_ANNOTATION in (app["metadata"].get("annotations") or {})
-            ):
+            )
+
+        def needs_call(app: Manifest, name: str) -> bool:
+            """Whether handling ``app`` in this pass calls Temporal (an action above, or its
+            status), so counts against CALLS_PER_PASS."""
+            if needs_action(app, name):
                 return True
             return (input.discover or name in result.known) and self._status_due(name, running)
 
@@ -367,9 +372,10 @@ class DeclarativeActivities:
                 if why is not None:  # by its resource: a refused app's name may be another app's
                     result.errors.setdefault(resource_path(app), why)
 
-        await asyncio.gather(
-            *(one(app, name, refused.get(i)) for i, (app, name) in enumerate(zip(listed, names, strict=True)))
-        )
+        # The budget goes to actions first, then to status write-backs: when a thousand apps are
+        # declared at once, their starts must not wait behind the statuses of those started before.
+        order = sorted(range(len(listed)), key=lambda i: not needs_action(listed[i], names[i]))
+        await asyncio.gather(*(one(listed[i], names[i], refused.get(i)) for i in order))
         if not input.discover:
             return result
         for name in sorted(set(result.known) - present):  # gone (or refused) without a finalizer: resources stay

@@ -129,6 +129,22 @@ def test_a_pass_handles_at_most_its_budget_and_asks_for_the_next(monkeypatch: py
     assert temporal.queried == [] and not settled.more
 
 
+def test_a_full_pass_spends_its_budget_on_starts_before_statuses(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A thousand apps declared at once: the statuses of the first ones started (all due, their
+    digests moving) must not take the budget of the starts of the others."""
+    monkeypatch.setattr(declarative, "CALLS_PER_PASS", 4)
+    apps = [application(f"app-{i:02d}") for i in range(8)]
+    temporal = Temporal()
+    acts = activities(temporal, apps)
+    first = run(acts, DeclaredAppsInput())
+    assert temporal.started == [app_workflow_id(f"app-{i:02d}") for i in range(4)] and first.more
+    temporal.queried.clear()
+    second = run(acts, DeclaredAppsInput(known=first.known))  # app-00..03: status due; app-04..07: not started
+    assert temporal.started[4:] == [app_workflow_id(f"app-{i:02d}") for i in range(4, 8)]
+    assert not {app_workflow_id(f"app-{i:02d}") for i in range(4)} & set(temporal.queried)  # their turn comes next
+    assert second.more
+
+
 def test_without_visibility_a_pass_neither_describes_nor_queries_every_app() -> None:
     apps = [application(f"app-{i}") for i in range(5)]
     temporal = Temporal()
