@@ -442,7 +442,7 @@ class ClusterActivities:
         for api_kind in _api_kinds(desired, input.known_kinds):
             api_version, kind = _split_api_kind(api_kind)
             try:
-                items = cache.list(api_version, kind) if cache is not None else None
+                items = cache.list(api_version, kind, owner=instance_name(input.app)) if cache is not None else None
                 if items is None:
                     items = _list_where_permitted(client, api_version, kind, selector, desired, input.destination)
             except UnknownKind:

@@ -181,12 +181,14 @@ class KindCache:
             return ""
         return entry.version if entry.obj is not None else None
 
-    def items(self) -> list[Manifest] | None:
-        """Every kept object (deep copies), or None when not synced."""
+    def items(self, *, owner: str | None = None) -> list[Manifest] | None:
+        """Every kept object (deep copies), or None when not synced. ``owner``: only objects whose
+        tracking may name this instance (a superset of the app's own: check each one)."""
         if not self._synced.is_set():
             return None
         with self._lock:
-            kept = [entry.obj for entry in self._objects.values() if entry.obj is not None]
+            keys = self._objects.keys() if owner is None else self._by_owner.get(owner, set())
+            kept = [entry.obj for entry in (self._objects[key] for key in keys) if entry.obj is not None]
         return copy.deepcopy(kept)
 
     def versions(
@@ -398,10 +400,11 @@ class LiveCache:
         namespace, name = object_key(obj)
         return found.version(namespace, name)
 
-    def list(self, api_version: str, kind: str) -> list[Manifest] | None:
-        """The kept (tracked) objects of a kind, or None when the cache cannot say."""
+    def list(self, api_version: str, kind: str, *, owner: str | None = None) -> list[Manifest] | None:
+        """The kept (tracked) objects of a kind (with ``owner``, those the instance's tracking may
+        name: an app reads its own, not the fleet's), or None when the cache cannot say."""
         found = self.kind(api_version, kind)
-        return None if found is None else found.items()
+        return None if found is None else found.items(owner=owner)
 
     def versions(
         self,

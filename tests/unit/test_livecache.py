@@ -132,7 +132,7 @@ def test_watch_events_update_the_cache_and_call_on_change_for_tracked_objects() 
 
 
 def test_an_apps_objects_are_found_by_the_owner_index_as_by_a_full_scan() -> None:
-    """versions(owner=…) narrows to the objects whose tracking names the instance; the answer
+    """versions(owner=…) and items(owner=…) narrow to the objects whose tracking names the instance; the answer
     is the one a scan of every object with is_tracked_by gives, through adds, moves and deletes."""
     cluster = FakeCluster([configmap("a", 1), configmap("b", 2, app="team_web"), configmap("c", 3, app=None)])
     cache = started(cluster)
@@ -140,6 +140,9 @@ def test_an_apps_objects_are_found_by_the_owner_index_as_by_a_full_scan() -> Non
     def agree(app: str) -> dict[tuple[str, str], str]:
         indexed = cache.versions(lambda o: is_tracked_by(o, app), owner=instance_name(app))
         assert indexed == cache.versions(lambda o: is_tracked_by(o, app))
+        # items(owner=…), what a compare's prune candidates read: the same objects as a full scan.
+        owned = [o for o in cache.items(owner=instance_name(app)) or [] if is_tracked_by(o, app)]
+        assert sorted(owned, key=str) == sorted((o for o in cache.items() or [] if is_tracked_by(o, app)), key=str)
         return indexed or {}
 
     assert agree("shop") == {("shop", "a"): "1"} and agree("team/web") == {("shop", "b"): "2"}
