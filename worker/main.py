@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
+import functools
 import logging
 import os
 from collections.abc import Callable, Coroutine, Iterator
@@ -303,7 +304,13 @@ async def serve(config: WorkerConfig, readiness: Readiness, endpoint: MetricsEnd
                 rollout_watch = watch_rollouts(client, activities.clusters, stop)
             scrape_time = metrics_processes.scrape_time_file()
             if scrape_time is not None:  # process 0 of --processes N: the supervisor serves /metrics
-                running.enter_context(_background(endpoint.write_scrape_time(scrape_time, stop)))
+                running.enter_context(
+                    _background(
+                        endpoint.write_scrape_time(
+                            scrape_time, stop, wanted=functools.partial(metrics_processes.scraped_recently, scrape_time)
+                        )
+                    )
+                )
             readiness.set(True)
             logging.info(
                 "bosun worker polling %s on %s (clusters: %s)",

@@ -4,8 +4,8 @@ Each child's prometheus_client writes its counters, histograms and gauges to fil
 the supervisor makes (``PROMETHEUS_MULTIPROC_DIR``, prometheus_client's multiprocess mode); the
 supervisor, which serves HTTP for all of them, sums them at scrape time (gauges as their
 ``multiprocess_mode`` in :mod:`bosun.metrics` says). The scrape-time facts (``argocd_app_info``,
-cluster connection status) are read by child 0 alone, every :data:`worker.metrics.CACHE_SECONDS`,
-into :data:`SCRAPE_TIME_FILE`, so several processes never count an app twice.
+cluster connection status) are read by child 0 alone, every :data:`worker.metrics.CACHE_SECONDS`
+while someone scrapes, into :data:`SCRAPE_TIME_FILE`, so several processes never count an app twice.
 
 Kept apart from :mod:`worker.metrics` so the supervisor imports no Temporal machinery.
 """
@@ -27,6 +27,9 @@ from worker.launch import PROCESS_ENV
 DIRECTORY_ENV = "PROMETHEUS_MULTIPROC_DIR"
 """prometheus_client's own variable: set, every metric of the process is kept in files there."""
 SCRAPE_TIME_FILE = "scrape-time.prom"
+SCRAPED_FILE = "scraped"
+"""Touched by the supervisor at each scrape: child 0 reads the scrape-time facts (a visibility list
+of every app) only while someone scrapes."""
 STALE_SECONDS = 120.0
 """Scrape-time facts older than this (child 0 is down) are left out rather than served stale."""
 
@@ -50,6 +53,7 @@ class ProcessMetrics:
         registry = CollectorRegistry(auto_describe=False)
         MultiProcessCollector(registry, path=str(self.directory))  # type: ignore[no-untyped-call]
         text = generate_latest(registry)
+        (self.directory / SCRAPED_FILE).touch()
         scrape_time = self.directory / SCRAPE_TIME_FILE
         try:
             if time.time() - scrape_time.stat().st_mtime < STALE_SECONDS:
@@ -68,3 +72,11 @@ def scrape_time_file() -> Path | None:
     directory = os.environ.get(DIRECTORY_ENV)
     index = os.environ.get(PROCESS_ENV, "")
     return Path(directory) / SCRAPE_TIME_FILE if directory and index == "0" else None
+
+
+def scraped_recently(scrape_time: Path) -> bool:
+    """Whether the supervisor beside ``scrape_time`` was scraped within :data:`STALE_SECONDS`."""
+    try:
+        return time.time() - (scrape_time.parent / SCRAPED_FILE).stat().st_mtime < STALE_SECONDS
+    except FileNotFoundError:
+        return False
