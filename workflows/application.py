@@ -133,7 +133,11 @@ ALLOW_EMPTY_PATCH = "autosync-allow-empty"
 """Histories from before the allowEmpty rule (:mod:`bosun.autosync`) replay without it."""
 PROJECT_CHECK_PATCH = "project-check-before-fetch"
 """Histories from before sources and destination were checked against the project ahead of
-any fetch (:func:`bosun.projects.fetch_violations`) replay without that check."""
+any fetch (:func:`bosun.projects.fetch_violations`) replay without that check. It was asked at
+the first fetch, after the get_project local activity, which does not replay when that local
+activity outlived its workflow task (seen at 1,000 apps): runs since PROJECT_CHECK_AT_START_PATCH
+ask that one at the start instead, and only older runs ask this one where they did."""
+PROJECT_CHECK_AT_START_PATCH = "project-check-asked-at-start"
 SETTINGS_CONDITIONS = (ConditionType.EXCLUDED_RESOURCE_WARNING, ConditionType.SETTINGS_WARNING)
 """Condition types a compare reports from the settings (CompareResult.warnings)."""
 
@@ -157,9 +161,11 @@ class ApplicationWorkflow:
         self._operation_task: asyncio.Task[SyncOutcome] | None = None
         self._project: AppProject | None = None
         self._local_reads = False
+        """get_project and resolve_revision run as local activities (LOCAL_READS_PATCH)."""
         self._quick_reconciles = False
         """A periodic reconcile asks check_unchanged first (QUICK_RECONCILE_PATCH)."""
-        """get_project and resolve_revision run as local activities (LOCAL_READS_PATCH)."""
+        self._project_check_at_start = False
+        """The project is checked before any fetch (PROJECT_CHECK_AT_START_PATCH)."""
         self._project_digest = ""
         """:func:`json_digest` of the AppProject the last full reconcile read."""
         self._cluster_queue = ""
@@ -427,6 +433,7 @@ class ApplicationWorkflow:
         # workflow task, does not replay (the SDK meets its marker before the code asks).
         self._local_reads = workflow.patched(LOCAL_READS_PATCH)
         self._quick_reconciles = workflow.patched(QUICK_RECONCILE_PATCH)
+        self._project_check_at_start = workflow.patched(PROJECT_CHECK_AT_START_PATCH)
         self._upsert_search_attributes()
         trigger = "start"
         while True:
@@ -560,7 +567,7 @@ class ApplicationWorkflow:
         """The commit ``revision`` names now (``fresh``: a hard refresh, past the worker's cache of
         resolved revisions); a Helm repository chart's version is kept as is."""
         source = source or self._app.sources_list()[0]
-        if self._project is not None and workflow.patched(PROJECT_CHECK_PATCH):
+        if self._project is not None and (self._project_check_at_start or workflow.patched(PROJECT_CHECK_PATCH)):
             self._check_project_before_fetch(self._project)
         if source.chart:
             return revision

@@ -174,13 +174,16 @@ class Driver:
         self.refresh_seconds = REFRESH_SECONDS
         self.started: list[WorkflowHandle[Any, Any]] = []
 
-    async def start(self, application: dict[str, Any], *, settle: bool = True) -> App:
+    async def start(
+        self, application: dict[str, Any], *, settle: bool = True, task_timeout: timedelta | None = None
+    ) -> App:
         name = str(application["metadata"]["name"])
         handle = await self.client.start_workflow(
             ApplicationWorkflow.run,
             AppWorkflowInput(application=application, refresh_seconds=self.refresh_seconds),
             id=app_workflow_id(name),
             task_queue=self.task_queue,
+            task_timeout=task_timeout,
         )
         self.started.append(handle)
         app = App(self, name)

@@ -305,6 +305,7 @@ class FakeBosun:
         self.compare_gate: asyncio.Event | None = None
         self.compare_started = asyncio.Event()
         self.project: dict[str, object] | None = None
+        self.project_delay = 0.0
         self.settings_refresh_seconds: int | None = None
         """``timeout.reconciliation`` the fake compare reports from the settings (None: not set)."""
         self.settings_warnings: dict[str, str] = {}
@@ -382,7 +383,9 @@ class FakeBosun:
 
     @activity.defn(name="get_project")
     async def get_project(self, input: GetProjectInput) -> GetProjectResult:
-        """The app's AppProject: ``self.project`` if a test set one, else the built-in default."""
+        """The app's AppProject: ``self.project`` if a test set one, else the built-in default;
+        after ``self.project_delay`` seconds (a slow management cluster)."""
+        await asyncio.sleep(self.project_delay)
         if self.project is not None:
             return GetProjectResult(project=self.project)
         return GetProjectResult(project=default_project().to_manifest(cluster_fields=False), built_in=True)

@@ -10,7 +10,9 @@ and checked the way a user would check it: ``bosun app get`` (the ``status`` que
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator
+from datetime import timedelta
 
 import pytest
 from temporalio.client import WorkflowExecutionStatus, WorkflowUpdateStage
@@ -440,6 +442,28 @@ async def test_delete_answers_a_pending_sync_and_completes(bosun: Driver, world:
 
 
 # --------------------------------------------------------------------------- replay
+
+
+async def test_a_history_replays_when_a_local_read_outlived_its_workflow_task(bosun: Driver, world: FakeBosun) -> None:
+    """get_project slower than the workflow task timeout: the SDK heartbeats the task, and the
+    project-check patch, asked after that local activity in a later task, did not replay
+    ("Non-deprecated patch marker encountered", 1,000-app benchmark) when the task's deadline fell
+    between the local activity's end and the ask, a race this test cannot force: it checks the
+    patch is asked at the start, and that a history with slow local reads replays."""
+    world.git.push(deployment("web"))
+    world.project_delay = 1.5
+    app = await bosun.start(application("slow-project"), task_timeout=timedelta(seconds=1))
+    await app.tick()
+    replayer = Replayer(workflows=[ApplicationWorkflow, SyncWorkflow], data_converter=pydantic_data_converter)
+    history = await app.handle.fetch_history()
+    patches = [
+        json.loads(e.marker_recorded_event_attributes.details["patch-data"].payloads[0].data)["id"]
+        for e in history.events
+        if e.marker_recorded_event_attributes.marker_name == "core_patch"
+    ]
+    assert "project-check-before-fetch" not in patches and "project-check-asked-at-start" in patches
+    result = await replayer.replay_workflow(history, raise_on_replay_failure=False)
+    assert result.replay_failure is None
 
 
 async def test_histories_of_a_first_sync_replay(bosun: Driver, world: FakeBosun) -> None:
