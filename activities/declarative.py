@@ -46,6 +46,7 @@ import asyncio
 import hashlib
 import json
 import logging
+import math
 import time
 from datetime import timedelta
 from typing import Any
@@ -96,6 +97,8 @@ RPC_TIMEOUT = timedelta(seconds=5)
 LIST_TIMEOUT = timedelta(seconds=30)
 """One page of the visibility list (a thousand apps): a dev server's SQLite under a fleet's writes
 can take seconds."""
+VISIBILITY_LAG_SECONDS = 300.0
+"""How long an app this process started counts as running though visibility does not list it."""
 CALLS_PER_PASS = 100
 """Applications that need a call to Temporal (start, update, status query, operation, refresh)
 handled in one pass. A pass is a local activity inside one workflow task: it stays short however
@@ -227,6 +230,8 @@ class DeclarativeActivities:
         self._written: dict[str, tuple[str, float]] = {}
         """App name → the ``BosunStatusDigest`` its status was last written back at, and when
         (this process's memory: a restarted worker writes every status once more)."""
+        self._started: dict[str, float] = {}
+        """App name → when this process last started its workflow: visibility may not list it yet."""
 
     def _management(self) -> KubeClient:
         return self._clusters.client(Destination(name=IN_CLUSTER_NAME))
@@ -304,6 +309,18 @@ class DeclarativeActivities:
             return None
         return found
 
+    def _is_running(self, name: str, running: dict[str, str] | None, known: dict[str, str]) -> bool:
+        """Whether ``name``'s workflow is taken as running: listed by visibility, or started by this
+        process within :data:`VISIBILITY_LAG_SECONDS` (visibility lags under load: at 1,000 apps the
+        dev server listed none for minutes, and every pass started them all again). Without
+        visibility, an app this workflow started is taken as running (a stopped one is started
+        again on a pass where visibility answers): never a describe per app per pass."""
+        if running is None:
+            return name in known
+        if app_workflow_id(name) in running:
+            return True
+        return time.monotonic() - self._started.get(name, -math.inf) < VISIBILITY_LAG_SECONDS
+
     def _status_due(self, name: str, running: dict[str, str] | None) -> bool:
         """Whether to query ``name``'s status and write it back now (see STATUS_MAX_AGE_SECONDS)."""
         written = self._written.get(name)
@@ -327,14 +344,14 @@ class DeclarativeActivities:
         present = {name for i, name in enumerate(names) if i not in refused}
         limit = asyncio.Semaphore(CONCURRENCY)
         running = await self._app_workflows()
-        calls_left = CALLS_PER_PASS
+        calls_left = actions_left = CALLS_PER_PASS
 
         def needs_action(app: Manifest, name: str) -> bool:
             """Whether a full pass must start or update ``app``'s workflow, or act on its operation
             or refresh annotation."""
             return input.discover and bool(
                 result.known.get(name) != spec_digest(app)
-                or (running is not None and app_workflow_id(name) not in running)
+                or not self._is_running(name, running, result.known)
                 or app.get("operation")
                 or REFRESH_ANNOTATION in (app["metadata"].get("annotations") or {})
             )
@@ -346,15 +363,16 @@ class DeclarativeActivities:
                 return True
             return (input.discover or name in result.known) and self._status_due(name, running)
 
-        async def one(app: Manifest, name: str, why: str | None) -> None:
-            nonlocal calls_left
+        async def one(app: Manifest, name: str, why: str | None, *, acts: bool) -> None:
+            nonlocal calls_left, actions_left
             if why is None and not app["metadata"].get("deletionTimestamp"):
-                if not needs_call(app, name):
+                if not acts and not needs_call(app, name):
                     return
-                if calls_left <= 0:
+                if calls_left <= 0 or (acts and actions_left <= 0):
                     result.more = True
                     return
                 calls_left -= 1
+                actions_left -= acts
             async with limit:
                 try:
                     if why is not None:
@@ -372,10 +390,14 @@ class DeclarativeActivities:
                 if why is not None:  # by its resource: a refused app's name may be another app's
                     result.errors.setdefault(resource_path(app), why)
 
-        # The budget goes to actions first, then to status write-backs: when a thousand apps are
-        # declared at once, their starts must not wait behind the statuses of those started before.
-        order = sorted(range(len(listed)), key=lambda i: not needs_action(listed[i], names[i]))
-        await asyncio.gather(*(one(listed[i], names[i], refused.get(i)) for i in order))
+        # Actions go first, status write-backs after, with a share of the budget kept for them: when
+        # a thousand apps are declared at once, their starts do not wait behind the statuses of those
+        # started before, and statuses are still written while starts go on.
+        acting = {i for i in range(len(listed)) if needs_action(listed[i], names[i])}
+        statuses_due = sum(1 for i in range(len(listed)) if i not in acting and needs_call(listed[i], names[i]))
+        actions_left = CALLS_PER_PASS - min(CALLS_PER_PASS // 4, statuses_due)
+        order = sorted(range(len(listed)), key=lambda i: i not in acting)
+        await asyncio.gather(*(one(listed[i], names[i], refused.get(i), acts=i in acting) for i in order))
         if not input.discover:
             return result
         for name in sorted(set(result.known) - present):  # gone (or refused) without a finalizer: resources stay
@@ -424,10 +446,8 @@ class DeclarativeActivities:
             await self._write_status(app, {"conditions": [{"type": "InvalidSpecError", "message": str(exc)}]})
             return
         digest = spec_digest(app)
-        # Without visibility, an app this workflow started is taken as running (a stopped one is
-        # started again on a pass where visibility answers): never a describe per app per pass.
-        is_running = app_workflow_id(name) in running if running is not None else name in result.known
-        if result.known.get(name) != digest or not is_running:
+        if result.known.get(name) != digest or not self._is_running(name, running, result.known):
+            self._started[name] = time.monotonic()
             await self._client.start_workflow(
                 WorkflowType.APPLICATION,
                 AppWorkflowStart(application=manifest, refresh_seconds=self._refresh_seconds),

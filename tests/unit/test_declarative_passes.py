@@ -129,20 +129,39 @@ def test_a_pass_handles_at_most_its_budget_and_asks_for_the_next(monkeypatch: py
     assert temporal.queried == [] and not settled.more
 
 
-def test_a_full_pass_spends_its_budget_on_starts_before_statuses(monkeypatch: pytest.MonkeyPatch) -> None:
-    """A thousand apps declared at once: the statuses of the first ones started (all due, their
-    digests moving) must not take the budget of the starts of the others."""
-    monkeypatch.setattr(declarative, "CALLS_PER_PASS", 4)
-    apps = [application(f"app-{i:02d}") for i in range(8)]
+def test_a_full_pass_spends_its_budget_on_starts_first_keeping_a_share_for_statuses(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A thousand apps declared at once: the statuses of the first ones started (all due) must not
+    take the budget of the others' starts, nor be starved by them (a quarter is kept for them)."""
+    monkeypatch.setattr(declarative, "CALLS_PER_PASS", 8)
+    apps = [application(f"app-{i:02d}") for i in range(16)]
     temporal = Temporal()
     acts = activities(temporal, apps)
     first = run(acts, DeclaredAppsInput())
-    assert temporal.started == [app_workflow_id(f"app-{i:02d}") for i in range(4)] and first.more
+    assert temporal.started == [app_workflow_id(f"app-{i:02d}") for i in range(8)] and first.more
     temporal.queried.clear()
-    second = run(acts, DeclaredAppsInput(known=first.known))  # app-00..03: status due; app-04..07: not started
-    assert temporal.started[4:] == [app_workflow_id(f"app-{i:02d}") for i in range(4, 8)]
-    assert not {app_workflow_id(f"app-{i:02d}") for i in range(4)} & set(temporal.queried)  # their turn comes next
+    second = run(acts, DeclaredAppsInput(known=first.known))  # app-00..07: status due; app-08..15: not started
+    assert temporal.started[8:] == [app_workflow_id(f"app-{i:02d}") for i in range(8, 14)]  # 6 starts
+    earlier = {app_workflow_id(f"app-{i:02d}") for i in range(8)}
+    assert len(earlier & set(temporal.queried)) == 2  # and 2 statuses of the earlier ones
     assert second.more
+
+
+def test_apps_just_started_are_not_started_again_while_visibility_lags(monkeypatch: pytest.MonkeyPatch) -> None:
+    """At 1,000 apps the dev server's visibility listed no workflow for minutes: every pass took all
+    apps for stopped and started them again, and their statuses were never written."""
+    monkeypatch.setattr(declarative, "CALLS_PER_PASS", 8)
+    apps = [application(f"app-{i:02d}") for i in range(4)]
+    temporal = Temporal()
+    acts = activities(temporal, apps)
+    first = run(acts, DeclaredAppsInput())
+    temporal.digests.clear()  # visibility lists nothing yet
+    run(acts, DeclaredAppsInput(known=first.known))
+    assert len(temporal.started) == 4  # none started again
+    monkeypatch.setattr(declarative, "VISIBILITY_LAG_SECONDS", 0.0)  # long after: one that stopped restarts
+    run(acts, DeclaredAppsInput(known=first.known))
+    assert len(temporal.started) == 8
 
 
 def test_without_visibility_a_pass_neither_describes_nor_queries_every_app() -> None:
