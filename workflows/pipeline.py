@@ -102,6 +102,9 @@ PIPELINE_RETRY = RetryPolicy(
 READ_TIMEOUT = timedelta(minutes=1)
 PROMOTE_TIMEOUT = timedelta(minutes=5)
 PROMOTE_HEARTBEAT = timedelta(seconds=30)
+APPROVAL_LOOK_SECONDS = 3600.0
+"""An approval waits on a timer of this length, again and again: a wait with a pending timer
+is what the Temporal test server handles updates to reliably, and it shows in the UI."""
 
 
 class PipelineInput(BaseModel):
@@ -336,7 +339,10 @@ class PipelineWorkflow:
         self._decision = None
         self._show(f"{where}: waiting for approval (bosun pipeline approve {self._status.name})")
         try:
-            await self._wait(lambda: self._decision is not None, None, f"{where}: wait for approval")
+            while self._decision is None:
+                await self._wait(
+                    lambda: self._decision is not None, APPROVAL_LOOK_SECONDS, f"{where}: wait for approval"
+                )
         finally:
             self._waiting_approval = None
         assert self._decision is not None
