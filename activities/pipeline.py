@@ -20,6 +20,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 from temporalio import activity
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowUpdateFailedError
+from temporalio.common import SearchAttributeKey
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
@@ -35,11 +36,13 @@ from bosun.protocol import (
     DeclarativeQuery,
     DeclarativeSignal,
     SpecEditRequest,
+    app_name_of,
     app_workflow_id,
     declarative_workflow_id,
 )
 
 APPLICATION_API_VERSION = "argoproj.io/v1alpha1"
+LABELS_KEY = SearchAttributeKey.for_keyword_list(sa.LABELS)
 QUERY_TIMEOUT = timedelta(seconds=20)
 PROMOTED_WAIT_SECONDS = 120.0
 """How long a promotion waits for discovery to carry a patched Application into its workflow."""
@@ -195,8 +198,8 @@ class PipelineActivities:
         """Running app workflows of this installation → their labels (``BosunLabels``)."""
         found: dict[str, dict[str, str]] = {}
         async for execution in self._client.list_workflows(sa.running_apps_query(self._task_queue)):
-            items = execution.search_attributes.get(sa.LABELS) or []
-            found[execution.id.removeprefix("app:")] = sa.labels_of(str(item) for item in items)
+            items = execution.typed_search_attributes.get(LABELS_KEY) or []
+            found[app_name_of(execution.id)] = sa.labels_of(items)
         return found
 
     async def _app_info(self, name: str, stage: str) -> AppInfo:
