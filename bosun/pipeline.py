@@ -11,7 +11,7 @@ A pipeline takes one commit through stages (``dev → staging → prod``), each 
       - name: dev
         apps: [guestbook-dev]
         selector: {matchLabels: {env: dev}}
-        gates:
+        gates:                      # once dev is Synced and Healthy at the commit
         - soak: 5m                  # stays Healthy this long (a durable timer)
       - name: staging
         apps: [guestbook-staging]
@@ -20,7 +20,7 @@ A pipeline takes one commit through stages (``dev → staging → prod``), each 
         - approval: {}              # bosun pipeline approve guestbook --by alice
       - name: prod
         apps: [guestbook-prod]
-        gates:
+        gates:                      # a window holds the promotion of its own stage
         - window: {schedule: "0 9 * * 1-5", duration: 8h, timeZone: Europe/Paris}
 
 Design: there is no CRD and no controller. ``bosun pipeline run -f`` submits the YAML as the
@@ -87,6 +87,12 @@ class Gate(BaseModel):
     """Where the templates and the AnalysisRun live; "" means the stage's first app's destination namespace."""
     window: SyncWindow | None = None
     """An allow window (``applications: ["*"]``): promotion waits until it is open."""
+
+    def before_promotion(self) -> bool:
+        """A window gates the promotion of its own stage (it is waited for before the stage's
+        apps are pinned and synced, as a sync window holds a sync); the other gates run once
+        the stage's apps are Synced and Healthy, and so gate the next stage."""
+        return self.kind == "window"
 
     def describe(self) -> str:
         if self.kind == "soak":

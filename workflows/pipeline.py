@@ -18,8 +18,10 @@ A run:
 3. then the stage's gates in order: ``soak`` (a durable timer; the apps are looked at
    meanwhile and one Degraded, Missing or moved fails it), ``analysis`` (a child
    :class:`~workflows.analysis.AnalysisRunWorkflow` on the stage's first app's cluster),
-   ``approval`` (the ``approve``/``reject`` updates, recording who and when), ``window``
-   (waits, on a timer, until the allow window is open).
+   ``approval`` (the ``approve``/``reject`` updates, recording who and when). A ``window``
+   gate is the exception: it says when *this* stage may be promoted, so it runs before step
+   2 (waiting, on a timer, until the allow window is open), as a project's sync window
+   holds a sync.
 
 A gate or stage that fails, and ``abort`` at any point, stops the run: status Failed with
 the reason, the stages after it Skipped and untouched. The run *returns* its status (the
@@ -238,18 +240,34 @@ class PipelineWorkflow:
         status.phase = Phase.RUNNING
         status.started_at = workflow.now()
         names = [a.name for a in apps]
+        gates = list(zip(stage.gates, status.gates, strict=True))
+        for gate, gate_status in gates:  # a window says when this stage may be promoted: before it
+            if gate.before_promotion():
+                await self._gate(stage, status, gate, gate_status, apps, commit)
         self._show(f"stage {stage.name}: promoting {', '.join(names)} to {short(commit)}")
-        await asyncio.gather(*(self._promote_and_sync(stage, a.name, commit) for a in apps))
+        # every app's promotion and sync ends before the stage goes on or stops: none is left behind
+        outcomes = await asyncio.gather(
+            *(self._promote_and_sync(stage, a.name, commit) for a in apps), return_exceptions=True
+        )
+        for outcome in outcomes:
+            if isinstance(outcome, BaseException):
+                raise outcome
         await self._wait_ready(stage, status, names, commit)
-        for gate, gate_status in zip(stage.gates, status.gates, strict=True):
-            gate_status.phase = Phase.RUNNING
-            gate_status.started_at = workflow.now()
-            await self._run_gate(stage, status, gate, gate_status, apps, commit)
-            gate_status.phase = Phase.SUCCEEDED
-            gate_status.finished_at = workflow.now()
+        for gate, gate_status in gates:
+            if not gate.before_promotion():
+                await self._gate(stage, status, gate, gate_status, apps, commit)
         status.phase = Phase.SUCCEEDED
         status.finished_at = workflow.now()
         status.message = f"{', '.join(names)} at {short(commit)}, {len(stage.gates)} gate(s) passed"
+
+    async def _gate(
+        self, stage: Stage, status: StageStatus, gate: Gate, gate_status: GateStatus, apps: list[AppInfo], commit: str
+    ) -> None:
+        gate_status.phase = Phase.RUNNING
+        gate_status.started_at = workflow.now()
+        await self._run_gate(stage, status, gate, gate_status, apps, commit)
+        gate_status.phase = Phase.SUCCEEDED
+        gate_status.finished_at = workflow.now()
 
     async def _promote_and_sync(self, stage: Stage, app: str, commit: str) -> None:
         await self._guarded(

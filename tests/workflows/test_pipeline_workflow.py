@@ -7,7 +7,7 @@ import contextlib
 import copy
 import json
 from collections.abc import AsyncIterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -120,6 +120,15 @@ async def summaries(handle: WorkflowHandle[Any, Any]) -> list[str]:
     async for event in handle.fetch_history_events():
         if event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
             found.append(json.loads(event.user_metadata.summary.data))
+    return found
+
+
+async def activity_times(handle: WorkflowHandle[Any, Any]) -> list[tuple[str, datetime]]:
+    """Each activity's summary and when it was scheduled (workflow time)."""
+    found = []
+    async for event in handle.fetch_history_events():
+        if event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
+            found.append((json.loads(event.user_metadata.summary.data), event.event_time.ToDatetime(tzinfo=UTC)))
     return found
 
 
@@ -244,18 +253,22 @@ async def test_a_window_gate_waits_until_the_window_opens(
     opens = (now + timedelta(hours=3)).replace(second=0, microsecond=0)
     window = {"schedule": f"{opens.minute} {opens.hour} * * *", "duration": "1h"}
     document = pipeline(
-        {"name": "dev", "apps": ["guestbook-dev"], "gates": [{"window": window}]},  # prod waits for it
-        {"name": "prod", "apps": ["guestbook-prod"]},
+        {"name": "dev", "apps": ["guestbook-dev"]},
+        {"name": "prod", "apps": ["guestbook-prod"], "gates": [{"window": window}]},  # holds prod's promotion
     )
     handle = await start(env, task_queue, document)
     result = await handle.result()
     assert result.phase is Phase.SUCCEEDED, result.message
-    gate = result.stages[0].gates[0]
+    dev, prod = result.stages
+    gate = prod.gates[0]
     assert gate.started_at is not None and gate.started_at < opens
     assert gate.finished_at is not None and gate.finished_at >= opens
-    assert result.stages[1].started_at is not None and result.stages[1].started_at >= opens
+    assert dev.finished_at is not None and dev.finished_at < opens
+    assert worker.steps[-2:] == [("promote", "guestbook-prod"), ("sync", "guestbook-prod")]
+    pinned = [at for summary, at in await activity_times(handle) if summary.startswith("stage prod: pin")]
+    assert len(pinned) == 1 and pinned[0] >= opens
     closed = (
-        f"stage dev: window {opens.minute} {opens.hour} * * * for 1h (UTC): window closed until {opens.isoformat()}"
+        f"stage prod: window {opens.minute} {opens.hour} * * * for 1h (UTC): window closed until {opens.isoformat()}"
     )
     assert closed in await timer_summaries(handle)
 
