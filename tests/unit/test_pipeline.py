@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import copy
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from bosun.pipeline import (
     AppProgress,
@@ -23,6 +25,8 @@ from bosun.pipeline import (
     window_wait,
 )
 from bosun.protocol import SpecEditRequest
+from cli.app import CliError
+from cli.pipeline import read_pipeline
 from workflows.state import SpecEdit
 
 COMMIT = "a" * 40
@@ -241,7 +245,9 @@ def test_app_progress(fields: dict[str, Any], progress: AppProgress, message: st
 def test_soak_problem() -> None:
     assert soak_problem([state(), state(name="api")], COMMIT) == ""
     assert soak_problem([state(), state(name="api", health="Progressing")], COMMIT) == ""
-    assert soak_problem([state(), state(name="api", health="Degraded")], COMMIT) == "api became Degraded during the soak"
+    assert (
+        soak_problem([state(), state(name="api", health="Degraded")], COMMIT) == "api became Degraded during the soak"
+    )
     assert soak_problem([state(health="Missing")], COMMIT) == "web became Missing during the soak"
     assert soak_problem([state(revision=OTHER)], COMMIT) == "web moved to bbbbbbbb during the soak"
     assert soak_problem([state(found=False)], COMMIT) == "application 'web' not found"
@@ -285,3 +291,19 @@ def test_format_seconds() -> None:
 def test_the_edit_request_is_the_app_workflows_spec_edit() -> None:
     """The activity's copy of the ``edit_spec`` request must stay the app workflow's model."""
     assert SpecEditRequest.model_json_schema()["properties"] == SpecEdit.model_json_schema()["properties"]
+
+
+def test_the_cli_reads_a_pipeline_file_and_names_the_file_and_field(tmp_path: Path) -> None:
+    good = tmp_path / "good.yaml"
+    good.write_text(yaml.safe_dump(EXAMPLE))
+    assert read_pipeline(good)["metadata"]["name"] == "guestbook"
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(yaml.safe_dump(with_change(["spec", "stages", 0, "gates", 0], {"soak": "soon"})))
+    with pytest.raises(CliError) as raised:
+        read_pipeline(bad)
+    assert raised.value.code == 2
+    assert str(raised.value).startswith(f"{bad}: spec.stages[0].gates[0].soak: 'soon' is not a duration")
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("spec: [\n")
+    with pytest.raises(CliError, match="broken.yaml"):
+        read_pipeline(broken)

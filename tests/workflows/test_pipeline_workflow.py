@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from temporalio import workflow
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.exceptions import WorkflowAlreadyStartedError
@@ -19,10 +20,17 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from bosun.pipeline import Phase, PipelineStatus
-from bosun.protocol import PipelineCommand, PipelineQuery, PipelineUpdate, pipeline_workflow_id
+from bosun.protocol import (
+    PIPELINE_WORKFLOW,
+    PipelineCommand,
+    PipelineQuery,
+    PipelineUpdate,
+    pipeline_workflow_id,
+)
 from tests.workflows.conftest import eventually, skip_time, time_skipping
 from tests.workflows.fake_analysis import FakeAnalysisRun
 from tests.workflows.fakes import FakeFleet, FleetApp
+from worker.main import WORKFLOWS
 from workflows.pipeline import PipelineInput, PipelineWorkflow
 from workflows.sync import cause_message
 
@@ -332,3 +340,15 @@ async def test_a_missing_app_fails_before_anything_is_promoted(
     assert result.phase is Phase.FAILED
     assert result.message == "finding the apps: stage 'dev': application 'nope' not found"
     assert worker.steps == [] and result.stages[0].phase is Phase.SKIPPED
+
+
+def test_the_pipeline_workflow_registers_exactly_the_protocol_names() -> None:
+    """Names and ids are wire format (running runs, the CLI, the Temporal UI hold them)."""
+    registered = workflow._Definition.must_from_class(PipelineWorkflow)
+    assert registered.name == PIPELINE_WORKFLOW == "PipelineWorkflow"
+    assert set(registered.updates) == {PipelineUpdate.APPROVE, PipelineUpdate.REJECT, PipelineUpdate.ABORT}
+    assert set(registered.updates) == {"approve", "reject", "abort"}
+    assert set(registered.queries) == {PipelineQuery.GET} == {"get"}
+    assert not registered.signals
+    assert pipeline_workflow_id("guestbook") == "pipeline:guestbook"
+    assert PipelineWorkflow in WORKFLOWS
