@@ -67,6 +67,11 @@ class Fleet:
         path.write_text(yaml.safe_dump(document))
         return name, path
 
+    def settings(self, stage: str) -> dict[str, str]:
+        """The live ConfigMap's data: ``{"v": "1"}`` at the first commit, ``"2"`` at the second."""
+        live = kubectl(self.cluster, "-n", self.namespaces[stage], "get", "configmap", "settings", "-o", "json")
+        return dict(json.loads(live)["data"])
+
     def revision(self, stage: str) -> str:
         return str(self.bosun.status(self.apps[stage])["revision"])
 
@@ -120,6 +125,7 @@ def test_a_commit_goes_through_dev_and_staging_to_prod_after_the_soak_and_an_app
     assert (fleet.revision("dev"), fleet.revision("staging")) == (fleet.second, fleet.second)
     assert (fleet.target("dev"), fleet.target("staging")) == (fleet.second, fleet.second)
     assert (fleet.revision("prod"), fleet.target("prod")) == (fleet.first, fleet.first)  # untouched
+    assert (fleet.settings("dev"), fleet.settings("prod")) == ({"v": "2"}, {"v": "1"})
     refused = bosun.cli("pipeline", "run", "-f", str(path), "--revision", "main", check=False)
     assert refused.returncode == 1 and f"pipeline {name!r} is already running" in refused.stderr
     wrong = bosun.cli("pipeline", "approve", name, "--stage", "prod", check=False)
@@ -139,8 +145,7 @@ def test_a_commit_goes_through_dev_and_staging_to_prod_after_the_soak_and_an_app
         )
     )
     assert resource["spec"]["source"]["targetRevision"] == fleet.second  # the declared app's resource is pinned
-    settings = kubectl(devcluster_a, "-n", fleet.namespaces["prod"], "get", "configmap", "settings", "-o", "json")
-    assert json.loads(settings)["data"] == {"v": "2"}
+    assert fleet.settings("prod") == {"v": "2"}
 
     history = json.loads(bosun.cli("pipeline", "history", name, "-o", "json").stdout)
     assert [(h["revision"], h["commit"], h["result"]) for h in history] == [("main", fleet.second, "Succeeded")]
@@ -172,7 +177,9 @@ def test_an_app_degraded_during_the_soak_stops_the_pipeline_with_the_reason(
     assert done["message"].startswith(f"stage dev: soak 1m30s failed: {fleet.apps['dev']} became Degraded")
     assert gate(done, 0, 0)["phase"] == "Failed" and seconds(gate(done, 0, 0)) < 90
     assert done["stages"][1]["phase"] == "Skipped"
-    assert (fleet.revision("staging"), fleet.target("staging")) == (fleet.first, "HEAD")  # untouched
+    staging = bosun.status(fleet.apps["staging"])  # untouched: still deployed at the first commit, not pinned
+    assert (staging["synced_revision"], staging["target_revision"]) == (fleet.first, "HEAD")
+    assert fleet.settings("staging") == {"v": "1"}
     history = bosun.cli("pipeline", "history", name).stdout
     assert "Failed" in history and "became Degraded" in history
 
@@ -201,4 +208,4 @@ def test_a_worker_killed_during_a_soak_neither_shortens_nor_restarts_it(
     soak = gate(done, 0, 0)
     assert soak["started_at"] == started  # not restarted
     assert SOAK <= seconds(soak) < SOAK + 20  # not shortened, not run again from the start
-    assert fleet.revision("staging") == fleet.second
+    assert fleet.revision("staging") == fleet.second and fleet.settings("staging") == {"v": "2"}
