@@ -29,8 +29,10 @@ from bosun.protocol import (
 )
 from tests.workflows.conftest import eventually, skip_time, time_skipping
 from tests.workflows.fake_analysis import FakeAnalysisRun
-from tests.workflows.fakes import FakeFleet, FleetApp
+from tests.workflows.fakes import NAMESPACE, FakeFleet, FleetApp
+from tests.workflows.test_analysis_workflow import FakeAnalysis, template, web
 from worker.main import WORKFLOWS
+from workflows.analysis import AnalysisRunWorkflow
 from workflows.pipeline import PipelineInput, PipelineWorkflow
 from workflows.sync import cause_message
 
@@ -352,3 +354,46 @@ def test_the_pipeline_workflow_registers_exactly_the_protocol_names() -> None:
     assert not registered.signals
     assert pipeline_workflow_id("guestbook") == "pipeline:guestbook"
     assert PipelineWorkflow in WORKFLOWS
+
+
+@pytest.mark.parametrize("answer", ["Successful", "Failed"])
+async def test_an_analysis_gate_runs_the_real_analysis_run_in_the_stage_apps_namespace(
+    env: WorkflowEnvironment, task_queue: str, answer: str
+) -> None:
+    """With the real AnalysisRunWorkflow (its activities faked): the template is loaded in the
+    first app's destination namespace, the pipeline's args reach the metric, the AnalysisRun is
+    labelled with the pipeline and stage, and only Successful lets the pipeline go on."""
+    fake = fleet()
+    analysis = FakeAnalysis(
+        templates={"smoke": template(web("ok"), args=[{"name": "token"}])},
+        script={"ok": [answer]},
+    )
+    document = pipeline(
+        {
+            "name": "dev",
+            "apps": ["guestbook-dev"],
+            "gates": [{"analysis": {"templateName": "smoke", "args": [{"name": "token", "value": "dev-123"}]}}],
+        },
+        {"name": "prod", "apps": ["guestbook-prod"]},
+    )
+    async with Worker(
+        env.client,
+        task_queue=task_queue,
+        workflows=[PipelineWorkflow, AnalysisRunWorkflow],
+        activities=[*fake.activities(), *analysis.activities()],
+    ):
+        handle = await start(env, task_queue, document)
+        result = await handle.result()
+    assert [m.metric.provider["url"] for m in analysis.measured] == ["http://example/dev-123"]
+    assert {m.namespace for m in analysis.measured} == {NAMESPACE}
+    written = analysis.writes[-1]
+    assert written.labels == {"bosun.dev/pipeline": name_of(handle), "bosun.dev/stage": "dev"}
+    assert written.annotations == {"bosun.dev/revision": COMMIT}
+    assert written.status["phase"] == answer
+    if answer == "Successful":
+        assert result.phase is Phase.SUCCEEDED, result.message
+        assert result.stages[0].gates[0].message == f"AnalysisRun {NAMESPACE}/{written.name} Successful"
+    else:
+        assert result.phase is Phase.FAILED
+        assert result.message.startswith(f"stage dev: analysis smoke: AnalysisRun {written.name} Failed")
+        assert ("promote", "guestbook-prod") not in fake.steps
