@@ -323,3 +323,48 @@ class RolloutCommandResult(BaseModel):
     phase: str = ""
     """The Rollout's ``status.phase`` afterwards (Healthy, Progressing, Paused, Degraded)."""
     current_step_index: int | None = None
+
+
+# ------------------------------------------------------------------------- promotion pipelines
+
+PIPELINE_WORKFLOW: Final = "PipelineWorkflow"
+"""The registered name of ``PipelineWorkflow`` (:mod:`workflows.pipeline`)."""
+
+
+def pipeline_workflow_id(name: str) -> str:
+    """The PipelineWorkflow of a pipeline: ``pipeline:<name>``; one run at a time per name."""
+    return f"pipeline:{name}"
+
+
+class PipelineUpdate:
+    """Updates of ``PipelineWorkflow`` (``bosun pipeline approve|reject|abort``); each takes a
+    :class:`PipelineCommand` and answers a message once recorded, or is rejected saying why."""
+
+    APPROVE: Final = "approve"
+    REJECT: Final = "reject"
+    ABORT: Final = "abort"
+
+
+class PipelineQuery:
+    """Queries of ``PipelineWorkflow``."""
+
+    GET: Final = "get"
+    """The run's :class:`bosun.pipeline.PipelineStatus`."""
+
+
+class PipelineCommand(BaseModel):
+    """A person's word on a pipeline run; ``who`` and ``reason`` are recorded with the gate."""
+
+    who: str = ""
+    reason: str = ""
+    stage: str = ""
+    """``approve --stage``: only if the run waits for an approval in this stage ("" any)."""
+
+
+class SpecEditRequest(BaseModel):
+    """The ``edit_spec`` update as an activity sends it (a pipeline's promotion); the app
+    workflow reads it as :class:`workflows.state.SpecEdit`, whose fields these are
+    (``tests/unit/test_pipeline.py`` keeps the two equal)."""
+
+    application: dict[str, Any]
+    base_digest: str = ""

@@ -17,6 +17,7 @@ from cli.cluster import cluster
 from cli.completion import completion
 from cli.dev import dev
 from cli.health_cmd import health
+from cli.pipeline import pipeline
 from cli.proj import proj
 from cli.repo import repo
 from cli.rollout import rollout
@@ -36,6 +37,7 @@ cli.add_command(cluster)
 cli.add_command(completion)
 cli.add_command(dev)
 cli.add_command(health)
+cli.add_command(pipeline)
 cli.add_command(proj)
 cli.add_command(repo)
 cli.add_command(rollout)

@@ -33,6 +33,7 @@ from activities.destinations import DestinationActivities
 from activities.gitrepo import GitCache
 from activities.kube import ClusterRegistry
 from activities.orphans import OrphanActivities
+from activities.pipeline import PipelineActivities
 from activities.projects import ProjectActivities, ProjectReader
 from activities.revisions import RevisionCache, markers_dir
 from activities.rollout_trigger import RolloutTriggerActivities
@@ -64,6 +65,7 @@ from workflows.declarative import (
     DeclarativeAppsInput,
     DeclarativeAppsWorkflow,
 )
+from workflows.pipeline import PipelineWorkflow
 from workflows.rollout import RolloutWorkflow
 from workflows.sync import SyncWorkflow
 
@@ -76,6 +78,7 @@ WORKFLOWS = [
     DeclarativeAppsWorkflow,
     RolloutWorkflow,
     AnalysisRunWorkflow,
+    PipelineWorkflow,
 ]
 
 
@@ -132,6 +135,9 @@ def build_activities(config: WorkerConfig, client: Client) -> Activities:
     rollouts = RolloutActivities(clusters=clusters)
     rollout_trigger = RolloutTriggerActivities(client=client, clusters=clusters, task_queue=config.task_queue)
     analysis = AnalysisActivities(clusters=clusters)
+    pipeline = PipelineActivities(
+        client=client, clusters=clusters, namespace=config.control_namespace, task_queue=config.task_queue
+    )
     return Activities(
         main=[
             source.resolve_revision,
@@ -145,6 +151,9 @@ def build_activities(config: WorkerConfig, client: Client) -> Activities:
             trigger.remove_app_schedule,
             declarative.reconcile_declared_apps,
             rollout_trigger.start_rollout_workflows,
+            pipeline.select_pipeline_apps,
+            pipeline.promote_app,
+            pipeline.pipeline_app_states,
         ],
         per_cluster=[
             cluster.compare,

@@ -40,6 +40,7 @@ from activities.contracts import (
     ApplyResult,
     CompareInput,
     CompareResult,
+    Destination,
     PruneInput,
     PruneResult,
     RenderInput,
@@ -52,14 +53,26 @@ from activities.contracts import (
     WaitHealthyResult,
 )
 from activities.destinations import ResolveDestinationInput, ResolveDestinationResult
+from activities.pipeline import (
+    AppInfo,
+    AppStatesInput,
+    AppStatesResult,
+    PromoteInput,
+    PromoteResult,
+    SelectAppsInput,
+    SelectAppsResult,
+)
 from activities.projects import GetProjectInput, GetProjectResult
+from activities.trigger import SyncAppInput, SyncAppResult
 from activities.unchanged import UnchangedInput, UnchangedResult
 from bosun.actions import action_script, builtin_scripts, discover, discovery_scripts, run_action
 from bosun.diff import compare as diff_compare
 from bosun.health import assess_health
+from bosun.label_selector import parse_selector
 from bosun.lua_sandbox import run_script
 from bosun.manifests import set_default_namespace
 from bosun.models import default_project
+from bosun.pipeline import AppState
 from bosun.plan import is_hook
 from bosun.resources import HealthCode, Manifest, ResourceKey, SyncCode
 from bosun.tracking import apply_tracking, is_tracked_by
@@ -527,3 +540,100 @@ class FakeBosun:
                 self.cluster.pruned.append(key)
                 results.append(ResourceResult(key=key, status="pruned"))
         return PruneResult(results=results)
+
+
+# --------------------------------------------------------------------------- promotion pipelines
+
+
+@dataclass
+class FleetApp:
+    """One app as a pipeline sees it: its pin, its state, and what it does after a sync."""
+
+    name: str
+    labels: dict[str, str] = field(default_factory=dict)
+    target_revision: str = "main"
+    revision: str = ""
+    sync: str = "Synced"
+    health: str = "Healthy"
+    after_sync: list[str] = field(default_factory=list)
+    """Health at each state read after a sync (the last one stays); empty: Healthy."""
+    sync_phase: str = "Succeeded"
+
+
+class FakeFleet:
+    """The activities of a PipelineWorkflow over a table of apps (:class:`FleetApp`): pins,
+    syncs and states recorded in ``steps`` in the order the pipeline ran them."""
+
+    def __init__(self, *apps: FleetApp, branches: dict[str, str] | None = None) -> None:
+        self.apps = {app.name: app for app in apps}
+        self.branches = dict(branches or {})
+        self.steps: list[tuple[str, str]] = []
+        self.resolved: list[str] = []
+        self._reads: dict[str, int] = {}
+
+    def activities(self) -> Sequence[Callable[..., object]]:
+        return [
+            self.select_pipeline_apps,
+            self.promote_app,
+            self.sync_app,
+            self.pipeline_app_states,
+            self.resolve_revision,
+            self.resolve_destination,
+        ]
+
+    @activity.defn(name="select_pipeline_apps")
+    async def select_pipeline_apps(self, input: SelectAppsInput) -> SelectAppsResult:
+        stages = []
+        for stage in input.stages:
+            selector = parse_selector(stage.selector) if stage.selector else None
+            names = {n for n in stage.apps if n in self.apps}
+            if missing := [n for n in stage.apps if n not in self.apps]:
+                raise ApplicationError(
+                    f"stage {stage.name!r}: application {missing[0]!r} not found", non_retryable=True
+                )
+            if selector is not None:
+                names |= {n for n, app in self.apps.items() if selector.matches(app.labels)}
+            stages.append(
+                [
+                    AppInfo(name=n, repo_url=REPO_URL, destination=Destination(name="in-cluster", namespace=NAMESPACE))
+                    for n in sorted(names)
+                ]
+            )
+        return SelectAppsResult(stages=stages, repo_url=REPO_URL)
+
+    @activity.defn(name="resolve_revision")
+    async def resolve_revision(self, input: ResolveRevisionInput) -> ResolveRevisionResult:
+        self.resolved.append(input.revision)
+        return ResolveRevisionResult(commit=self.branches.get(input.revision, input.revision))
+
+    @activity.defn(name="resolve_destination")
+    async def resolve_destination(self, input: ResolveDestinationInput) -> ResolveDestinationResult:
+        return ResolveDestinationResult(name="in-cluster", server="https://kubernetes.default.svc", task_queue="")
+
+    @activity.defn(name="promote_app")
+    async def promote_app(self, input: PromoteInput) -> PromoteResult:
+        app = self.apps[input.app]
+        previous, app.target_revision = app.target_revision, input.commit
+        self.steps.append(("promote", input.app))
+        return PromoteResult(app=input.app, how="edit_spec", previous=previous)
+
+    @activity.defn(name="sync_app")
+    async def sync_app(self, input: SyncAppInput) -> SyncAppResult:
+        app = self.apps[input.app]
+        self.steps.append(("sync", input.app))
+        if app.sync_phase == "Succeeded":
+            app.revision, app.sync, app.health = input.revision, "Synced", "Healthy"
+            self._reads[input.app] = 0
+        return SyncAppResult(app=input.app, phase=app.sync_phase, message=f"{input.app}: {app.sync_phase}", id=1)
+
+    @activity.defn(name="pipeline_app_states")
+    async def pipeline_app_states(self, input: AppStatesInput) -> AppStatesResult:
+        states = []
+        for name in input.apps:
+            app = self.apps[name]
+            if app.after_sync and name in self._reads:
+                read = self._reads[name]
+                app.health = app.after_sync[min(read, len(app.after_sync) - 1)]
+                self._reads[name] = read + 1
+            states.append(AppState(name=name, sync=app.sync, health=app.health, revision=app.revision))
+        return AppStatesResult(states=states)
