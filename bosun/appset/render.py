@@ -51,6 +51,7 @@ def render_applications(
         go_template=appset.go_template,
         options=appset.go_template_options,
         go_render=go_render,
+        where="spec.template",
     )
     if appset.template_patch is not None:
         patches = render_strings(
@@ -58,6 +59,7 @@ def render_applications(
             go_template=appset.go_template,
             options=appset.go_template_options,
             go_render=go_render,
+            where="spec.templatePatch",
         )
     else:
         patches = [None] * len(generated)
