@@ -97,7 +97,7 @@ class GeneratedParams:
 def generate(appset: ApplicationSet, ctx: GeneratorContext) -> list[GeneratedParams]:
     """Every param set of every top-level generator, in order (Argo CD's ``Transform`` per
     generator). The first generator error is raised naming the generator's path."""
-    result = []
+    result: list[GeneratedParams] = []
     for index, generator in enumerate(appset.generators):
         where = f"spec.generators[{index}]"
         params = _transform(generator, appset, ctx, where, interpolate_with=None)

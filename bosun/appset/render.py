@@ -142,7 +142,7 @@ def _apply_patch(application: dict[str, Any], patch_text: str, index: int) -> di
     patch = json.loads(json.dumps(patch, default=str))
     for key in ("apiVersion", "kind"):
         patch.pop(key, None)
-    merged = _merge_patch(application, patch)
+    merged: dict[str, Any] = _merge_patch(application, patch)
     for key in list(merged.get("metadata", {})):
         if key not in _METADATA_FIELDS:
             del merged["metadata"][key]

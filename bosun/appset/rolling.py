@@ -36,6 +36,15 @@ __all__ = ["AppProgress", "RollingDecision", "rolling_sync_plan", "step_lists", 
 
 WAITING, PENDING, PROGRESSING, HEALTHY = "Waiting", "Pending", "Progressing", "Healthy"
 
+# Argo CD's messages of the status entries.
+_MSG_NEW = "No Application status found, defaulting status to Waiting."
+_MSG_OUTDATED = "Application has pending changes, setting status to Waiting."
+_MSG_SYNCED = "Application resource completed a sync successfully, updating status from Pending to Progressing."
+_MSG_PROGRESSING = "Application resource became Progressing, updating status from Pending to Progressing."
+_MSG_ALREADY_HEALTHY = "Application resource is already Healthy, updating status from Waiting to Healthy."
+_MSG_HEALTHY = "Application resource became Healthy, updating status from Progressing to Healthy."
+_MSG_PENDING = "Application moved to Pending status, watching for the Application resource to start Progressing."
+
 
 @dataclass(frozen=True)
 class AppProgress:
@@ -111,11 +120,11 @@ def rolling_sync_plan(strategy: RollingSync, apps: list[AppProgress]) -> Rolling
             status, message = app.status, app.message
             target = tuple(app.target_revisions) if app.target_revisions else tuple(app.revisions)
         else:
-            status, message = WAITING, "No Application status found, defaulting status to Waiting."
+            status, message = WAITING, _MSG_NEW
             target = tuple(app.revisions)
             changed.add(app.name)
         if app.sync_status == "OutOfSync" and status not in (WAITING, PENDING):
-            status, message = WAITING, "Application has pending changes, setting status to Waiting."
+            status, message = WAITING, _MSG_OUTDATED
             target = tuple(app.revisions)
             changed.add(app.name)
         if status == PENDING:
@@ -123,27 +132,25 @@ def rolling_sync_plan(strategy: RollingSync, apps: list[AppProgress]) -> Rolling
                 if target == tuple(app.synced_revisions):
                     status, message = (
                         PROGRESSING,
-                        (
-                            "Application resource completed a sync successfully, updating status from Pending to Progressing."
-                        ),
+                        (_MSG_SYNCED),
                     )
                     changed.add(app.name)
             elif app.operation_phase == "Running" or app.health == PROGRESSING:
                 status, message = (
                     PROGRESSING,
-                    ("Application resource became Progressing, updating status from Pending to Progressing."),
+                    (_MSG_PROGRESSING),
                 )
                 changed.add(app.name)
         if status == WAITING and _healthy(app):
             status, message = (
                 HEALTHY,
-                "Application resource is already Healthy, updating status from Waiting to Healthy.",
+                _MSG_ALREADY_HEALTHY,
             )
             changed.add(app.name)
         if status == PROGRESSING and _healthy(app):
             status, message = (
                 HEALTHY,
-                "Application resource became Healthy, updating status from Progressing to Healthy.",
+                _MSG_HEALTHY,
             )
             changed.add(app.name)
         statuses[app.name] = replace(
@@ -186,7 +193,7 @@ def rolling_sync_plan(strategy: RollingSync, apps: list[AppProgress]) -> Rolling
             statuses[name] = replace(
                 entry,
                 status=PENDING,
-                message="Application moved to Pending status, watching for the Application resource to start Progressing.",
+                message=_MSG_PENDING,
             )
             changed.add(name)
             updating[index] += 1

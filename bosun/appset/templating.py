@@ -12,6 +12,7 @@ the Go renderer (one process for a whole ApplicationSet).
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections.abc import Callable, Mapping
@@ -79,7 +80,7 @@ def render_strings(
     ``where`` is the field path of the values in the ApplicationSet (``spec.template``), for
     the error of a Go template: ``spec.template.spec.source.path (param set 2): ...``."""
     if not go_template:
-        return [_walk(value, lambda text, p=params: fasttemplate(text, p)) for value, params in items]
+        return [_walk(value, functools.partial(_fast, params)) for value, params in items]
     if not items:
         return []
     if go_render is None:
@@ -97,6 +98,10 @@ def render_strings(
     return [
         result if isinstance(value, dict) else result[""] for result, (value, _) in zip(rendered, items, strict=True)
     ]
+
+
+def _fast(params: Mapping[str, Any], text: str) -> str:
+    return fasttemplate(text, params)
 
 
 def _walk(value: Any, render: Callable[[str], str]) -> Any:
