@@ -160,7 +160,9 @@ REPO_APPS = ["app1", "app2", "app_3", "p1/app4"]
 def test_git_directories_happy_flow() -> None:
     # TestGitGenerateParamsFromDirectories "happy flow - created apps"
     git = FakeGit(directories=REPO_APPS)
-    got = params({"generators": [{"git": {"repoURL": "RepoURL", "revision": "R", "directories": [{"path": "*"}]}}]}, git)
+    got = params(
+        {"generators": [{"git": {"repoURL": "RepoURL", "revision": "R", "directories": [{"path": "*"}]}}]}, git
+    )
     assert got == [
         {"path": "app1", "path.basename": "app1", "path.basenameNormalized": "app1", "path[0]": "app1"},
         {"path": "app2", "path.basename": "app2", "path.basenameNormalized": "app2", "path[0]": "app2"},
@@ -369,7 +371,10 @@ def test_matrix_git_by_list_fasttemplate() -> None:
         ]
     }
     got = params(spec, git)
-    assert [(p["path"], p["cluster"], p["url"]) for p in got] == [("app1", "Cluster", "Url"), ("app2", "Cluster", "Url")]
+    assert [(p["path"], p["cluster"], p["url"]) for p in got] == [
+        ("app1", "Cluster", "Url"),
+        ("app2", "Cluster", "Url"),
+    ]
 
 
 def test_matrix_second_child_uses_the_first_childs_params() -> None:

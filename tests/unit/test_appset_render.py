@@ -22,7 +22,10 @@ GUESTBOOK = {
         "destination": {"server": "{{url}}", "namespace": "guestbook"},
     },
 }
-ELEMENTS = [{"cluster": "engineering-dev", "url": "https://1.2.3.4"}, {"cluster": "engineering-prod", "url": "https://2.4.6.8"}]
+ELEMENTS = [
+    {"cluster": "engineering-dev", "url": "https://1.2.3.4"},
+    {"cluster": "engineering-prod", "url": "https://2.4.6.8"},
+]
 
 
 def apps(spec: dict[str, Any], git: FakeGit | None = None) -> list[dict[str, Any]]:
@@ -120,14 +123,7 @@ def test_merge_templates_fills_only_empty_fields() -> None:
 
 def test_template_patch_rendered_then_merged() -> None:
     # templatePatch docs: automated sync only where the element asks for it
-    patch = (
-        "{{- if .autoSync }}\n"
-        "spec:\n"
-        "  syncPolicy:\n"
-        "    automated:\n"
-        "      prune: {{ .prune }}\n"
-        "{{- end }}\n"
-    )
+    patch = "{{- if .autoSync }}\nspec:\n  syncPolicy:\n    automated:\n      prune: {{ .prune }}\n{{- end }}\n"
     spec = {
         "goTemplate": True,
         "generators": [
@@ -170,11 +166,18 @@ def test_duplicate_names_are_refused() -> None:
 
 def test_git_directory_example_fasttemplate() -> None:
     # git-generator docs: cluster-addons/* with exclude, name '{{path.basename}}'
-    git = FakeGit(directories=["applicationset", "applicationset/examples", "examples", "examples/git-generator-directory",
-                               "examples/git-generator-directory/cluster-addons",
-                               "examples/git-generator-directory/cluster-addons/argo-workflows",
-                               "examples/git-generator-directory/cluster-addons/prometheus-operator",
-                               "examples/git-generator-directory/cluster-addons/exclude-helm-guestbook"])
+    git = FakeGit(
+        directories=[
+            "applicationset",
+            "applicationset/examples",
+            "examples",
+            "examples/git-generator-directory",
+            "examples/git-generator-directory/cluster-addons",
+            "examples/git-generator-directory/cluster-addons/argo-workflows",
+            "examples/git-generator-directory/cluster-addons/prometheus-operator",
+            "examples/git-generator-directory/cluster-addons/exclude-helm-guestbook",
+        ]
+    )
     spec = {
         "generators": [
             {
@@ -183,7 +186,10 @@ def test_git_directory_example_fasttemplate() -> None:
                     "revision": "HEAD",
                     "directories": [
                         {"path": "examples/git-generator-directory/cluster-addons/*"},
-                        {"path": "examples/git-generator-directory/cluster-addons/exclude-helm-guestbook", "exclude": True},
+                        {
+                            "path": "examples/git-generator-directory/cluster-addons/exclude-helm-guestbook",
+                            "exclude": True,
+                        },
                     ],
                 }
             }

@@ -25,7 +25,12 @@ def test_defaults_are_argo_cds() -> None:
 
 @pytest.mark.parametrize(
     ("policy", "update", "delete"),
-    [("create-only", False, False), ("create-update", True, False), ("create-delete", False, True), ("sync", True, True)],
+    [
+        ("create-only", False, False),
+        ("create-update", True, False),
+        ("create-delete", False, True),
+        ("sync", True, True),
+    ],
 )
 def test_applications_sync_policies(policy: str, update: bool, delete: bool) -> None:
     parsed = parse_applicationset(appset({"generators": [LIST], "syncPolicy": {"applicationsSync": policy}}))
@@ -49,9 +54,15 @@ def test_network_generator_inside_a_matrix_is_refused() -> None:
     ("spec", "message"),
     [
         ({"generators": [LIST], "goTemplat": True}, r"^spec\.goTemplat: unknown field"),
-        ({"generators": [{"list": {"elements": [], "element": []}}]}, r"^spec\.generators\[0\]\.list\.element: unknown"),
+        (
+            {"generators": [{"list": {"elements": [], "element": []}}]},
+            r"^spec\.generators\[0\]\.list\.element: unknown",
+        ),
         ({"generators": [{"git": {"repoURL": "r"}}]}, r"^spec\.generators\[0\]\.git: needs directories or files"),
-        ({"generators": [{"git": {"directories": [{"path": "*"}]}}]}, r"^spec\.generators\[0\]\.git\.repoURL: required"),
+        (
+            {"generators": [{"git": {"directories": [{"path": "*"}]}}]},
+            r"^spec\.generators\[0\]\.git\.repoURL: required",
+        ),
         ({"generators": [{"matrix": {"generators": [LIST]}}]}, r"exactly two generators"),
         ({"generators": [LIST, {}]}, r"^spec\.generators\[1\]: exactly one generator"),
         ({"generators": []}, r"^spec\.generators: at least one"),
