@@ -264,7 +264,14 @@ def test_go_path_match(pattern: str, name: str, matches: bool) -> None:
 
 # --- git files ----------------------------------------------------------------------------
 
-CONFIG = "aws_account: '123456'\nasset_id: '11223344'\ncluster:\n  owner: cluster-admin@company.com\n  name: engineering-dev\n  address: https://1.2.3.4\n"
+CONFIG = (
+    "aws_account: '123456'\n"
+    "asset_id: '11223344'\n"
+    "cluster:\n"
+    "  owner: cluster-admin@company.com\n"
+    "  name: engineering-dev\n"
+    "  address: https://1.2.3.4\n"
+)
 
 
 def test_git_files_flattened_with_path_params() -> None:
