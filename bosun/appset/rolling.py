@@ -65,8 +65,10 @@ class AppProgress:
     """The phase of the app's last operation (Running | Succeeded | Failed | Error | "")."""
     revisions: tuple[str, ...] = ()
     """The app's current revisions (``status.sync.revision(s)``, Argo CD's ``GetRevisions``)."""
-    synced_revisions: tuple[str, ...] = ()
-    """The revisions of its last sync operation (``status.operationState.syncResult``)."""
+    synced_revisions: tuple[str, ...] | None = None
+    """The revisions of its last sync operation (``status.operationState.syncResult``); None
+    when not known: then a Succeeded operation counts whatever it synced (Argo CD before
+    ``targetRevisions`` were recorded)."""
     target_revisions: tuple[str, ...] | None = None
     """The ``targetRevisions`` of its previous status entry (None or empty: not recorded);
     in the decision's entries, the revisions the entry now records."""
@@ -129,7 +131,7 @@ def rolling_sync_plan(strategy: RollingSync, apps: list[AppProgress]) -> Rolling
             changed.add(app.name)
         if status == PENDING:
             if app.operation_phase == "Succeeded":
-                if target == tuple(app.synced_revisions):
+                if app.synced_revisions is None or target == tuple(app.synced_revisions):
                     status, message = (
                         PROGRESSING,
                         (_MSG_SYNCED),
