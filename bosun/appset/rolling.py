@@ -13,7 +13,8 @@ applicationset_controller.go``, run once per reconcile:
    ``Pending`` becomes ``Progressing`` once a sync of the recorded revisions Succeeded (or an
    operation is Running / its health is Progressing); ``Waiting`` or ``Progressing`` becomes
    ``Healthy`` once the app is Healthy, not OutOfSync, and its last operation (if any)
-   Succeeded.
+   Succeeded. (Bosun also lets a ``Pending`` app that is Synced and Healthy with no
+   operation become ``Healthy``: under Argo CD it stays Pending and the rollout stalls.)
 3. ``buildAppSyncMap``: the apps of every step up to and including the first step that has
    an app not yet ``Healthy`` (in status and in fact) may sync; later steps may not.
 4. ``updateApplicationSetApplicationStatusProgress``: a ``Waiting`` app that may sync becomes
@@ -143,6 +144,11 @@ def rolling_sync_plan(strategy: RollingSync, apps: list[AppProgress]) -> Rolling
                     (_MSG_PROGRESSING),
                 )
                 changed.add(app.name)
+        if status == PENDING and app.operation_phase == "" and _healthy(app):
+            # Bosun, not Argo CD: a Pending app that needs no sync (Synced, no operation) and is
+            # Healthy would stay Pending for ever under Argo CD, and hold every later step.
+            status, message = HEALTHY, _MSG_ALREADY_HEALTHY
+            changed.add(app.name)
         if status == WAITING and _healthy(app):
             status, message = (
                 HEALTHY,
