@@ -469,41 +469,42 @@ def _deep_merge_override(base: dict[str, Any], override: Mapping[str, Any]) -> d
 def _merge(body: Mapping[str, Any], appset: ApplicationSet, ctx: GeneratorContext, where: str) -> list[dict[str, Any]]:
     """``merge.go``: the first child's sets, each overridden by the set of every later child
     that has the same values for all ``mergeKeys``; sets of later children that match no
-    base set are dropped. Two sets of one child with the same merge key are an error."""
+    base set are dropped. The first child may give several sets with one merge key (each is
+    overridden); a later child may not (Argo CD's ``ErrNonUniqueParamSets``)."""
     keys = list(dict.fromkeys(body["mergeKeys"]))
     children = [
         _transform(child, appset, ctx, f"{where}.generators[{index}]", interpolate_with=None)
         for index, child in enumerate(body["generators"])
     ]
-    base = _by_merge_key(keys, children[0], f"{where}.generators[0]")
+    base = [(_merge_identity(keys, params), dict(params)) for params in children[0]]
     for index, sets in enumerate(children[1:], start=1):
-        overrides = _by_merge_key(keys, sets, f"{where}.generators[{index}]")
-        for key, params in base.items():
-            override = overrides.get(key)
+        overrides: dict[str, dict[str, Any]] = {}
+        for params in sets:
+            identity = _merge_identity(keys, params)
+            if identity in overrides:
+                raise ApplicationSetError(
+                    f"{where}.generators[{index}]: the parameters from a generator were not unique by the given "
+                    f"mergeKeys, Merge requires all param sets to be unique. Duplicate key was {identity}"
+                )
+            overrides[identity] = params
+        for position, (identity, params) in enumerate(base):
+            override = overrides.get(identity)
             if override is None:
                 continue
             if appset.go_template:
-                base[key] = _deep_merge_override(dict(params), override)
+                base[position] = (identity, _deep_merge_override(params, override))
             else:
-                base[key] = {**params, **override}
-    return list(base.values())
+                base[position] = (identity, {**params, **override})
+    return [params for _, params in base]
 
 
-def _by_merge_key(keys: list[str], sets: list[dict[str, Any]], where: str) -> dict[str, dict[str, Any]]:
-    result: dict[str, dict[str, Any]] = {}
-    for params in sets:
-        identity = json.dumps({key: _lookup(params, key) for key in sorted(keys)}, sort_keys=True)
-        if identity in result:
-            raise ApplicationSetError(
-                f"{where}: the parameters from a generator were not unique by the given mergeKeys, "
-                f"Merge requires all param sets to be unique. Duplicate key was {identity}"
-            )
-        result[identity] = params
-    return result
+def _merge_identity(keys: list[str], params: Mapping[str, Any]) -> str:
+    return json.dumps({key: _lookup(params, key) for key in sorted(keys)}, sort_keys=True)
 
 
 def _lookup(params: Mapping[str, Any], key: str) -> Any:
-    """A merge key: the flat key itself, or for goTemplate a dotted path into nested maps."""
+    """A merge key: the flat key itself (Argo CD looks up only that), else a dotted path into
+    nested maps (goTemplate params; under Argo CD such a key is always null)."""
     if key in params:
         return params[key]
     value: Any = params

@@ -464,7 +464,7 @@ def test_merge_duplicate_merge_key_is_an_error() -> None:
             {
                 "merge": {
                     "mergeKeys": ["k"],
-                    "generators": [{"list": {"elements": [{"k": "1"}, {"k": "1"}]}}, {"list": {"elements": []}}],
+                    "generators": [{"list": {"elements": []}}, {"list": {"elements": [{"k": "1"}, {"k": "1"}]}}],
                 }
             }
         ]
@@ -474,6 +474,23 @@ def test_merge_duplicate_merge_key_is_an_error() -> None:
 
 
 # --- selector -----------------------------------------------------------------------------
+
+
+def test_merge_base_sets_sharing_a_key_are_each_overridden() -> None:
+    spec = {
+        "generators": [
+            {
+                "merge": {
+                    "mergeKeys": ["k"],
+                    "generators": [
+                        {"list": {"elements": [{"k": "1", "n": "a"}, {"k": "1", "n": "b"}, {"k": "2", "n": "c"}]}},
+                        {"list": {"elements": [{"k": "1", "v": "x"}, {"k": "3", "v": "dropped"}]}},
+                    ],
+                }
+            }
+        ]
+    }
+    assert params(spec) == [{"k": "1", "n": "a", "v": "x"}, {"k": "1", "n": "b", "v": "x"}, {"k": "2", "n": "c"}]
 
 
 def test_selector_filters_param_sets_on_flattened_params() -> None:
