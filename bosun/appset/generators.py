@@ -31,6 +31,7 @@ from bosun.appset.templating import (
     render_strings,
     sanitize_name,
 )
+from bosun.safe_yaml import safe_load
 
 __all__ = [
     "IN_CLUSTER_NAME",
@@ -196,7 +197,7 @@ def _list(body: Mapping[str, Any], appset: ApplicationSet, where: str) -> list[d
     text = body.get("elementsYaml")
     if text:
         try:
-            elements = yaml.safe_load(text)
+            elements = safe_load(text, source=f"{where}.elementsYaml")
         except yaml.YAMLError as error:
             raise ApplicationSetError(f"{where}.elementsYaml: not YAML: {error}") from None
         if elements is None:
@@ -374,9 +375,10 @@ def _files_params(
 
 def _file_objects(content: bytes, where: str) -> list[dict[str, Any]]:
     """A YAML or JSON file as one object (an empty file is an empty object) or a list of
-    objects, as ``generateParamsFromGitFile`` reads it."""
+    objects, as ``generateParamsFromGitFile`` reads it; bounded as all YAML from Git is
+    (:func:`bosun.safe_yaml.safe_load`: size, node count, depth)."""
     try:
-        value = yaml.safe_load(content.decode("utf-8"))
+        value = safe_load(content.decode("utf-8"), source="the file")
     except (UnicodeDecodeError, yaml.YAMLError) as error:
         raise ApplicationSetError(f"{where}: unable to parse file: {error}") from None
     if value is None:

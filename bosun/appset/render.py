@@ -23,6 +23,7 @@ import yaml
 from bosun.appset.generators import GeneratedParams
 from bosun.appset.spec import API_VERSION, ApplicationSet, ApplicationSetError
 from bosun.appset.templating import GoRenderer, render_strings
+from bosun.safe_yaml import safe_load
 
 __all__ = [
     "RESOURCES_FINALIZER",
@@ -130,7 +131,7 @@ def _application(appset: ApplicationSet, template: Mapping[str, Any], *, empty_p
 
 def _apply_patch(application: dict[str, Any], patch_text: str, index: int) -> dict[str, Any]:
     try:
-        patch = yaml.safe_load(patch_text)
+        patch = safe_load(patch_text, source=f"spec.templatePatch (param set {index})")
     except yaml.YAMLError as error:
         raise ApplicationSetError(
             f"spec.templatePatch: the patch rendered for param set {index} is not YAML: {error}"

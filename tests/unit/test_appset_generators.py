@@ -523,3 +523,18 @@ def test_selector_on_go_template_nested_params() -> None:
         ],
     }
     assert [p["path"]["path"] for p in params(spec, git)] == ["apps/b"]
+
+
+def test_git_file_past_the_yaml_limits_is_refused_naming_the_file() -> None:
+    bomb = 'a: &a ["x","x","x","x","x","x","x","x","x"]\n' + "".join(
+        f"{chr(98 + i)}: &{chr(98 + i)} [*{chr(97 + i)},*{chr(97 + i)},*{chr(97 + i)},*{chr(97 + i)},"
+        f"*{chr(97 + i)},*{chr(97 + i)},*{chr(97 + i)},*{chr(97 + i)},*{chr(97 + i)}]\n"
+        for i in range(8)
+    )
+    git = FakeGit(files={"bomb/config.yaml": bomb})
+    spec = {"generators": [{"git": {"repoURL": "r", "files": [{"path": "bomb/*.yaml"}]}}]}
+    with pytest.raises(
+        ApplicationSetError,
+        match=r"^spec\.generators\[0\]\.git: r bomb/config\.yaml: unable to parse file: the file: .*BOSUN_MAX_YAML_NODES",
+    ):
+        params(spec, git)
