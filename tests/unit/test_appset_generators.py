@@ -535,6 +535,6 @@ def test_git_file_past_the_yaml_limits_is_refused_naming_the_file() -> None:
     spec = {"generators": [{"git": {"repoURL": "r", "files": [{"path": "bomb/*.yaml"}]}}]}
     with pytest.raises(
         ApplicationSetError,
-        match=r"^spec\.generators\[0\]\.git: r bomb/config\.yaml: unable to parse file: the file: .*BOSUN_MAX_YAML_NODES",
+        match=r"^spec\.generators\[0\]\.git: r bomb/config\.yaml: unable to parse file: .*BOSUN_MAX_YAML_NODES",
     ):
         params(spec, git)
