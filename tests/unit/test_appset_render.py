@@ -202,3 +202,11 @@ def test_git_directory_example_fasttemplate() -> None:
     got = apps(spec, git)
     assert [a["metadata"]["name"] for a in got] == ["argo-workflows", "prometheus-operator"]
     assert got[0]["spec"]["source"]["path"] == "examples/git-generator-directory/cluster-addons/argo-workflows"
+
+
+def test_empty_param_set_gives_the_template_as_is_without_finalizer() -> None:
+    # RenderTemplateParams: len(params) == 0 returns the template untouched
+    template = {"metadata": {"name": "fixed-{{.x}}"}, "spec": {"project": "p"}}
+    spec = {"goTemplate": True, "goTemplateOptions": ["missingkey=error"], "generators": [{"list": {"elements": [{}]}}]}
+    [app] = apps({**spec, "template": template})
+    assert app["metadata"] == {"name": "fixed-{{.x}}", "namespace": "argocd"}
