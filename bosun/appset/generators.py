@@ -67,11 +67,14 @@ class GitReader(Protocol):
     """I/O is injected: the activity implements it over Bosun's git mirrors (project rules apply)."""
 
     def directories(self, repo_url: str, revision: str) -> list[str]:
-        """Every directory path of the tree at ``revision``, repo-relative, posix, no ``.git``."""
+        """Every directory path of the tree at ``revision`` but the root, repo-relative, posix;
+        hidden directories (``.git``, ``.github``) and what is under them left out, as Argo
+        CD's repo server lists them (``GetGitDirectories``)."""
         ...
 
     def files(self, repo_url: str, revision: str, glob: str) -> dict[str, bytes]:
-        """Path -> content of the files matching ``glob`` (Argo CD's git file globbing)."""
+        """Path -> content of the files whose repo-relative path matches ``glob`` (Argo CD's
+        git file globbing: ``git ls-files`` pathspecs, where ``*`` also crosses ``/``)."""
         ...
 
 
