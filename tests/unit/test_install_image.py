@@ -29,6 +29,14 @@ def test_the_containerfile_builds_the_helm_devstack_pins() -> None:
     assert re.search(rf"^ARG HELM_VERSION={re.escape(HELM_VERSION)}$", text, re.M), "keep it = devstack.tools"
 
 
+def test_the_containerfile_builds_bosun_gotemplate_from_this_checkout_and_installs_it() -> None:
+    text = (IMAGE / "Containerfile").read_text()
+    assert "COPY deploy/gotemplate /build/gotemplate" in text
+    assert re.search(
+        r"^RUN .*/src/install-steps\.sh /src /opt/bosun /usr/local/bin /tmp/helm /tmp/bosun-gotemplate", text, re.M
+    )
+
+
 def test_the_containerfile_runs_install_steps_on_every_package_pyproject_ships() -> None:
     text = (IMAGE / "Containerfile").read_text()
     assert re.search(r"^RUN .*/src/install-steps\.sh /src /opt/bosun ", text, re.M)
