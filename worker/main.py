@@ -28,6 +28,7 @@ from activities.clusters import ClusterSecretStore
 from activities.content import ContentActivities
 from activities.credentials import SecretCredentialStore
 from activities.declarative import DeclarativeActivities
+from activities.dependencies import DependencyActivities
 from activities.destinations import DestinationActivities
 from activities.gitrepo import GitCache
 from activities.kube import ClusterRegistry
@@ -144,6 +145,7 @@ def build_activities(config: WorkerConfig, client: Client) -> Activities:
             trigger.remove_app_schedule,
             declarative.reconcile_declared_apps,
             rollout_trigger.start_rollout_workflows,
+            DependencyActivities(client=client, resolve=source.resolve_revision).check_dependencies,
         ],
         per_cluster=[
             cluster.compare,
