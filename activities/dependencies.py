@@ -25,7 +25,8 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 from temporalio import activity
-from temporalio.client import Client, WorkflowQueryFailedError
+from temporalio.client import Client, WorkflowQueryFailedError, WorkflowQueryRejectedError
+from temporalio.common import QueryRejectCondition
 from temporalio.service import RPCError, RPCStatusCode
 
 from activities.contracts import ResolveRevisionInput, ResolveRevisionResult
@@ -101,12 +102,15 @@ class DependencyActivities:
             graph.update(zip(frontier[:room], edges, strict=True))
 
     async def _query(self, name: str, query: str, limit: asyncio.Semaphore) -> dict[str, Any] | None:
-        """The query's answer, None when no app workflow has that name; RPCError otherwise."""
+        """The query's answer, None when no running app workflow has that name (one that ended,
+        a deleted app's, is not asked: no worker replays it); RPCError otherwise."""
         async with limit:
             try:
                 answer: dict[str, Any] = await self._client.get_workflow_handle(app_workflow_id(name)).query(
-                    query, result_type=dict, rpc_timeout=QUERY_TIMEOUT
+                    query, result_type=dict, rpc_timeout=QUERY_TIMEOUT, reject_condition=QueryRejectCondition.NOT_OPEN
                 )
+            except WorkflowQueryRejectedError:
+                return None
             except RPCError as exc:
                 if exc.status == RPCStatusCode.NOT_FOUND:
                     return None
