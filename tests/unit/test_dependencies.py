@@ -196,3 +196,28 @@ def test_diamonds_are_not_cycles_and_are_searched_once() -> None:
     assert find_cycle(wide, "a") == []  # each node visited once: fast despite 20,000 edges
     wide["n199"] = ["a"]
     assert find_cycle(wide, "a") == ["a", "n0", "n1", *[f"n{i}" for i in range(2, 200)], "a"]
+
+
+# ------------------------------------------------------------------ bosun app get
+
+
+def test_app_get_shows_each_dependency_now_and_what_the_last_check_said() -> None:
+    from cli.app import dependency_table
+    from workflows.state import AppStatus
+
+    status = AppStatus(
+        name="web",
+        depends_on=["db", "cache", "queue", "team-a/new"],
+        dependencies=[ready("db", health="Progressing", reason="Progressing, not Healthy"), ready("cache")],
+    )
+    db_now = AppStatus.model_validate({"name": "db", "sync": "Synced", "health": "Healthy", "revision": COMMIT})
+    cache_now = AppStatus.model_validate({"name": "cache", "sync": "Synced", "health": "Healthy", "revision": NEWER})
+    text = dependency_table(status, {"db": db_now, "cache": cache_now, "queue": None, "team-a/new": None})
+    lines = [" ".join(line.split()) for line in text.splitlines()]
+    assert lines == [
+        "APP SYNC HEALTH REVISION LAST CHECK",
+        f"db Synced Healthy {COMMIT[:12]} waiting: Progressing, not Healthy",
+        f"cache Synced Healthy {NEWER[:12]} ready",
+        "queue - - - not found",
+        "team-a/new - - - not found",
+    ]
