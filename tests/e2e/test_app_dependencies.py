@@ -1,8 +1,8 @@
 """Dependencies between apps on the real stack (issue #17 item 2): ``bosun.dev/depends-on``.
 
 App ``web`` (the management cluster) depends on app ``db``, which deploys to a second
-devcluster. web waits while db's Deployment cannot become ready, then syncs within seconds
-of db becoming Healthy; a cycle of two apps is refused with a clear condition and nothing
+devcluster and is synced by hand. web waits while db is not synced, then syncs within
+seconds of db becoming Synced and Healthy; a cycle of two apps is refused with a clear condition and nothing
 of either is applied.
 """
 
@@ -31,8 +31,12 @@ def create_app(
     namespace: str,
     depends_on: str = "",
     destination: dict[str, str] | None = None,
+    automated: bool = True,
 ) -> None:
-    """An automated app (CreateNamespace) with the depends-on annotation, through ``bosun app create -f``."""
+    """An app (CreateNamespace) with the depends-on annotation, through ``bosun app create -f``."""
+    policy: dict[str, Any] = {"syncOptions": ["CreateNamespace=true"]}
+    if automated:
+        policy["automated"] = {"prune": False, "selfHeal": False}
     document: dict[str, Any] = {
         "apiVersion": "argoproj.io/v1alpha1",
         "kind": "Application",
@@ -41,19 +45,12 @@ def create_app(
             "project": "default",
             "source": {"repoURL": repo.url, "path": ".", "targetRevision": "HEAD"},
             "destination": destination or {"server": "https://kubernetes.default.svc", "namespace": namespace},
-            "syncPolicy": {"automated": {"prune": False, "selfHeal": False}, "syncOptions": ["CreateNamespace=true"]},
+            "syncPolicy": policy,
         },
     }
     app_file = bosun.home / f"{name}-{uuid.uuid4().hex[:6]}.json"
     app_file.write_text(json.dumps(document))
     bosun.cli("app", "create", "-f", str(app_file), "--refresh-seconds", "3")
-
-
-def failing_deployment(name: str) -> str:
-    """A Deployment whose Pods never become ready (the devcluster's crash loop)."""
-    manifest = json.loads(deployment(name, replicas=1))
-    manifest["spec"]["template"]["metadata"]["annotations"] = {"devcluster.bosun.dev/fail": "true"}
-    return json.dumps(manifest)
 
 
 def condition(bosun: Bosun, app: str, kind: str) -> str:
@@ -66,42 +63,39 @@ def test_an_app_waits_for_its_dependency_on_another_cluster_then_syncs(
     other = unique("deps-b")
     add_cluster(bosun, devcluster_b, other)
     ns = unique("deps")
-    db_repo = GitRepo.create(tmp_path / "db", {"db.json": failing_deployment("db")})
+    db_repo = GitRepo.create(tmp_path / "db", {"db.json": deployment("db", replicas=1)})
     web_repo = GitRepo.create(tmp_path / "web", {"web.json": deployment("web", replicas=1)})
     db, web = unique("db"), unique("web")
-    create_app(bosun, db, db_repo, namespace=ns, destination={"name": other, "namespace": ns})
+    create_app(bosun, db, db_repo, namespace=ns, destination={"name": other, "namespace": ns}, automated=False)
     create_app(bosun, web, web_repo, namespace=ns, depends_on=db)
 
-    # db is applied on cluster b, but its Pods never become ready: web waits, and says why.
-    wait_status(bosun, db, sync="Synced", timeout=120)
-    assert live(devcluster_b, ns, "deployment", "db") is not None
+    # db is not synced yet: web waits, and says why.
     waiting = eventually(
-        lambda: "not Healthy" in (message := condition(bosun, web, "DependencyNotReady")) and message,
-        timeout=60,
-        what="web's DependencyNotReady condition",
+        lambda: condition(bosun, web, "DependencyNotReady"), timeout=60, what="web's DependencyNotReady condition"
     )
-    assert waiting.startswith(f"dependency {db!r} is not ready: ")
+    assert waiting == f"dependency {db!r} is not ready: OutOfSync, not Synced"
+    time.sleep(8)  # a few more checks: still nothing of web applied
     assert bosun.status(web)["sync"] == "OutOfSync"
     assert live(devcluster_a, ns, "deployment", "web") is None
-    time.sleep(8)  # a few more checks: still nothing of web applied
-    assert live(devcluster_a, ns, "deployment", "web") is None
-    assert bosun.cli("app", "history", web).stdout.count("Succeeded") == 0
+    assert "Succeeded" not in bosun.cli("app", "history", web).stdout
 
     shown = bosun.cli("app", "get", web).stdout
-    assert "Depends on:" in shown and db in shown and "waiting: " in shown
+    section = shown.split("Depends on:")[1]
+    assert db in section and "OutOfSync" in section and "waiting: OutOfSync, not Synced" in section
 
-    # db is fixed in Git: it syncs, becomes Healthy, and web follows within seconds.
-    db_repo.write({"db.json": deployment("db", replicas=1)}, "db: a Deployment that starts")
-    wait_status(bosun, db, sync="Synced", health="Healthy", timeout=120)
+    # db is synced by hand on cluster b: it becomes Healthy, and web follows within seconds.
+    bosun.cli("app", "sync", db)
+    wait_status(bosun, db, sync="Synced", health="Healthy", timeout=60)
+    assert live(devcluster_b, ns, "deployment", "db") is not None
     healthy_at = time.monotonic()
     wait_status(bosun, web, sync="Synced", health="Healthy", timeout=60)
     delay = time.monotonic() - healthy_at
-    print(f"web synced {delay:.1f}s after its dependency {db} became Healthy")
+    print(f"web synced {delay:.1f}s after its dependency {db} became Synced and Healthy")
     assert delay < 20, delay
     assert live(devcluster_a, ns, "deployment", "web") is not None
     assert condition(bosun, web, "DependencyNotReady") == ""
-    shown = bosun.cli("app", "get", web).stdout
-    assert "ready" in shown.split("Depends on:")[1]
+    section = bosun.cli("app", "get", web).stdout.split("Depends on:")[1]
+    assert "Synced" in section and "Healthy" in section and "ready" in section
 
     bosun.cli("app", "delete", web)
     bosun.cli("app", "delete", db)
