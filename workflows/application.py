@@ -558,7 +558,7 @@ class ApplicationWorkflow:
         if decision.condition and decision.condition != self._condition_message(ConditionType.SYNC_ERROR):
             self._set_condition(ConditionType.SYNC_ERROR, decision.condition)
         if not decision.sync:
-            if self._state.dependencies_waiting_since is not None:  # nothing to sync: nothing waits
+            if self._dependencies:  # nothing to sync: nothing waits
                 self._state.dependencies_waiting_since = None
                 self._clear_condition(ConditionType.DEPENDENCY_NOT_READY)
             return  # a closed window: the refresh timer wakes the workflow when it opens
@@ -894,6 +894,8 @@ class ApplicationWorkflow:
         self._cancel_dependency_wait = False
         if not problem:
             return None
+        if not self._state.dependencies_waiting_since:  # no automated sync waits either
+            self._clear_condition(ConditionType.DEPENDENCY_NOT_READY)
         now = workflow.now()
         return OperationResult(
             id=op_id,

@@ -207,6 +207,7 @@ async def test_a_manual_sync_waiting_for_dependencies_can_be_terminated_and_time
     result = await asyncio.wait_for(update.result(), timeout=10)
     assert result.phase == "Failed" and result.message.startswith("dependencies not ready after 60")
     assert world.cluster.applied == []
+    assert condition(await web.status(), ConditionType.DEPENDENCY_NOT_READY) == ""  # nothing waits any more
     assert [h.phase for h in await web.history()] == ["Failed", "Failed"]
 
     dry = await web.handle.execute_update(
