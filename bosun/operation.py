@@ -76,3 +76,6 @@ class ConditionType(StrEnum):
     ORPHANED_RESOURCE_WARNING = "OrphanedResourceWarning"
     SETTINGS_WARNING = "SettingsWarning"
     """Bosun's: a setting of argocd-cm Bosun reads differently or not at all."""
+    DEPENDENCY_NOT_READY = "DependencyNotReady"
+    """Bosun's: an app of ``bosun.dev/depends-on`` is not Synced and Healthy at its current
+    revision, so this app waits to sync (:mod:`bosun.dependencies`)."""

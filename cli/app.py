@@ -21,8 +21,16 @@ from typing import Any, TypeVar
 
 import click
 import yaml
-from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle, WorkflowUpdateStage
+from temporalio.client import (
+    Client,
+    WorkflowExecutionStatus,
+    WorkflowHandle,
+    WorkflowQueryFailedError,
+    WorkflowQueryRejectedError,
+    WorkflowUpdateStage,
+)
 from temporalio.common import (
+    QueryRejectCondition,
     SearchAttributePair,
     TypedSearchAttributes,
     WorkflowIDConflictPolicy,
@@ -455,6 +463,10 @@ async def get(
             click.echo(f"               active: {text}")
     for condition in status.conditions:
         click.echo(f"Condition:     {condition.type}: {condition.message}")
+    if status.depends_on:
+        live = {dep: await _dependency_status(client, dep) for dep in status.depends_on}
+        click.echo("Depends on:    (bosun.dev/depends-on; syncs wait until each is Synced and Healthy)")
+        click.echo(dependency_table(status, live))
     click.echo()
     headers = ["GROUP", "KIND", "NAMESPACE", "NAME", "STATUS", "HEALTH", "MESSAGE"]
     rows = []
@@ -472,6 +484,36 @@ async def get(
             ]
         )
     click.echo(table(headers, rows))
+
+
+async def _dependency_status(client: Client, name: str) -> AppStatus | None:
+    """A dependency's status now, or None when no running app has that name (or it does not answer)."""
+    try:
+        status: AppStatus = await client.get_workflow_handle(app_workflow_id(name)).query(
+            AppQuery.STATUS,
+            result_type=AppStatus,
+            rpc_timeout=timedelta(seconds=10),
+            reject_condition=QueryRejectCondition.NOT_OPEN,
+        )
+    except (RPCError, WorkflowQueryFailedError, WorkflowQueryRejectedError):
+        return None
+    return status
+
+
+def dependency_table(status: AppStatus, live: dict[str, AppStatus | None]) -> str:
+    """The "Depends on" rows of ``bosun app get``: each dependency's sync, health and revision
+    now (``live``), and what the app's last check before a sync said of it."""
+    checked = {dep.name: dep for dep in status.dependencies}
+    rows = []
+    for name in status.depends_on:
+        now = live.get(name)
+        last = checked.get(name)
+        seen = "not checked yet" if last is None else (f"waiting: {last.reason}" if last.reason else "ready")
+        if now is None:
+            rows.append(["  " + name, "-", "-", "-", seen if last is not None and last.reason else "not found"])
+        else:
+            rows.append(["  " + name, str(now.sync), str(now.health), now.revision[:12] or "-", seen])
+    return table(["  APP", "SYNC", "HEALTH", "REVISION", "LAST CHECK"], rows)
 
 
 # ------------------------------------------------------------------------- diff

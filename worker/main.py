@@ -29,6 +29,7 @@ from activities.clusters import ClusterSecretStore
 from activities.content import ContentActivities
 from activities.credentials import SecretCredentialStore
 from activities.declarative import DeclarativeActivities
+from activities.dependencies import DependencyActivities
 from activities.destinations import DestinationActivities
 from activities.gitrepo import GitCache
 from activities.kube import ClusterRegistry
@@ -154,6 +155,7 @@ def build_activities(config: WorkerConfig, client: Client) -> Activities:
             pipeline.select_pipeline_apps,
             pipeline.promote_app,
             pipeline.pipeline_app_states,
+            DependencyActivities(client=client, resolve=source.resolve_revision).check_dependencies,
         ],
         per_cluster=[
             cluster.compare,

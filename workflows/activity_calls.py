@@ -54,6 +54,7 @@ with workflow.unsafe.imports_passed_through():
         WaitHealthyResult,
     )
     from activities.declarative import DeclarativeActivities, DeclaredAppsInput, DeclaredAppsResult
+    from activities.dependencies import DependencyActivities, DependencyCheckInput, DependencyCheckResult
     from activities.destinations import DestinationActivities, ResolveDestinationInput, ResolveDestinationResult
     from activities.orphans import ListOrphanedInput, ListOrphanedResult, OrphanActivities
     from activities.projects import GetProjectInput, GetProjectResult, ProjectActivities
@@ -393,5 +394,21 @@ async def reconcile_declared_apps(input: DeclaredAppsInput, *, summary: str) -> 
         input,
         start_to_close_timeout=timedelta(minutes=1),
         retry_policy=RetryPolicy(maximum_attempts=2),
+        summary=summary,
+    )
+
+
+# ---------------------------------------------------------------- dependencies (bosun.dev/depends-on)
+
+
+async def check_dependencies(input: DependencyCheckInput, *, summary: str) -> DependencyCheckResult:
+    """A local activity: a few queries of other app workflows, asked every few seconds while
+    an app waits, so a marker in history rather than a task. Not retried: the app checks again
+    on its next timer anyway."""
+    return await workflow.execute_local_activity_method(
+        DependencyActivities.check_dependencies,
+        input,
+        start_to_close_timeout=timedelta(minutes=1),
+        retry_policy=RetryPolicy(maximum_attempts=1),
         summary=summary,
     )

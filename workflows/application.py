@@ -53,6 +53,7 @@ with workflow.unsafe.imports_passed_through():
         ShownDiff,
         SourceAtCommit,
     )
+    from activities.dependencies import DependencyCheckInput
     from activities.destinations import ResolveDestinationInput
     from activities.orphans import ListOrphanedInput, ListOrphanedResult
     from activities.projects import GetProjectInput
@@ -63,6 +64,7 @@ with workflow.unsafe.imports_passed_through():
     from bosun.app_edits import document_digest
     from bosun.app_spec import SYNC_SCHEDULE_ANNOTATION
     from bosun.autosync import AutoSyncFacts, Rule, decide, failed_attempt_after, pinned_revision
+    from bosun.dependencies import DependencyError, cycle_message, depends_on, graph_text, waiting_message
     from bosun.hashing import json_digest
     from bosun.models import Application, ApplicationSource, AppProject, parse_application, parse_project
     from bosun.operation import ConditionType, OperationPhase, ResultStatus
@@ -138,6 +140,15 @@ the first fetch, after the get_project local activity, which does not replay whe
 activity outlived its workflow task (seen at 1,000 apps): runs since PROJECT_CHECK_AT_START_PATCH
 ask that one at the start instead, and only older runs ask this one where they did."""
 PROJECT_CHECK_AT_START_PATCH = "project-check-asked-at-start"
+DEPENDENCIES_PATCH = "app-dependencies"
+"""Histories from before ``bosun.dev/depends-on`` (:mod:`bosun.dependencies`) replay without
+the dependency check before a sync."""
+DEPENDENCY_RECHECK = timedelta(seconds=5)
+"""How often an app that waits for its dependencies checks them again, for DEPENDENCY_FAST_WAIT;
+then at each refresh. A dependency becoming Healthy lets its dependents sync within this."""
+DEPENDENCY_FAST_WAIT = timedelta(minutes=10)
+MANUAL_DEPENDENCY_WAIT = timedelta(minutes=10)
+"""How long a manual sync waits for the app's dependencies before it fails, naming them."""
 SETTINGS_CONDITIONS = (ConditionType.EXCLUDED_RESOURCE_WARNING, ConditionType.SETTINGS_WARNING)
 """Condition types a compare reports from the settings (CompareResult.warnings)."""
 
@@ -172,6 +183,10 @@ class ApplicationWorkflow:
         self._cluster: tuple[Destination, str, str] | None = None
         """The destination last resolved, and its cluster's server and name."""
         self._window: WindowState | None = None
+        self._dependencies = False
+        """Syncs wait for ``bosun.dev/depends-on`` (DEPENDENCIES_PATCH)."""
+        self._cancel_dependency_wait = False
+        """``terminate_operation`` while a manual sync waits for its dependencies."""
         self._describe_app()
 
     # ---------------------------------------------------------------- handlers
@@ -217,6 +232,8 @@ class ApplicationWorkflow:
         self._spec_problem(SpecSource.SPEC, "")
         self._input.application = application
         self._describe_app()
+        if self._dependencies:
+            self._dependency_names()
         self._state.refresh_requested = True
 
     @workflow.update(name=AppUpdate.SUSPEND)
@@ -303,6 +320,8 @@ class ApplicationWorkflow:
         """Stop the running sync: its current step is cancelled and it ends Failed."""
         if self._operation_task is not None and not self._operation_task.done():
             self._operation_task.cancel()
+        elif self._dependencies:
+            self._cancel_dependency_wait = True  # a manual sync waiting for its dependencies
 
     @workflow.update(name=AppUpdate.MANIFESTS)
     async def manifests(self, request: ManifestsRequest) -> ManifestsResult:
@@ -434,6 +453,9 @@ class ApplicationWorkflow:
         self._local_reads = workflow.patched(LOCAL_READS_PATCH)
         self._quick_reconciles = workflow.patched(QUICK_RECONCILE_PATCH)
         self._project_check_at_start = workflow.patched(PROJECT_CHECK_AT_START_PATCH)
+        self._dependencies = workflow.patched(DEPENDENCIES_PATCH)
+        if self._dependencies:
+            self._dependency_names()
         self._upsert_search_attributes()
         trigger = "start"
         while True:
@@ -489,6 +511,10 @@ class ApplicationWorkflow:
         # timeout.reconciliation 0: no periodic refresh, only requests (and sync windows) wake the app.
         wait = refresh + jitter if refresh > 0 else math.inf
         summary = "refresh timer"
+        since = self._state.dependencies_waiting_since
+        fast = since is not None and workflow.now() - since < DEPENDENCY_FAST_WAIT
+        if fast and DEPENDENCY_RECHECK.total_seconds() < wait:
+            wait, summary = DEPENDENCY_RECHECK.total_seconds(), "check the dependencies again"
         window = self._state.status.sync_window
         if window is not None and not window.automated_allowed and window.next_change is not None:
             until_open = (window.next_change - workflow.now()).total_seconds() + 1
@@ -539,7 +565,20 @@ class ApplicationWorkflow:
         if decision.condition and decision.condition != self._condition_message(ConditionType.SYNC_ERROR):
             self._set_condition(ConditionType.SYNC_ERROR, decision.condition)
         if not decision.sync:
+            if self._dependencies:  # nothing to sync: nothing waits
+                self._state.dependencies_waiting_since = None
+                self._clear_condition(ConditionType.DEPENDENCY_NOT_READY)
             return  # a closed window: the refresh timer wakes the workflow when it opens
+        if self._dependencies:
+            blocked, soon = await self._check_dependencies()
+            if blocked:
+                if not soon:
+                    self._state.dependencies_waiting_since = None
+                elif self._state.dependencies_waiting_since is None:
+                    self._state.dependencies_waiting_since = workflow.now()
+                self._upsert_search_attributes()
+                return  # checked again on the next timer (every few seconds while it waits)
+            self._state.dependencies_waiting_since = None
         result = await self._run_sync(
             self._next_op_id(),
             compared,
@@ -742,6 +781,11 @@ class ApplicationWorkflow:
             )
             self._record(result)
             return result
+        if self._dependencies and not request.dry_run:
+            refused = await self._wait_for_dependencies(op_id, request)
+            if refused is not None:
+                self._record(refused)
+                return refused
         revision = request.revision or app_spec.target_revision(self._app)
         prune = request.prune if request.prune is not None else False
         try:
@@ -766,6 +810,115 @@ class ApplicationWorkflow:
             )
             self._state.status.pinned_revision = self._state.status.revision
         return await self._run_sync(op_id, compared, request.model_copy(update={"prune": prune}))
+
+    # ---------------------------------------------------------------- dependencies (bosun.dev/depends-on)
+
+    def _dependency_names(self) -> tuple[str, ...] | None:
+        """The apps the annotation names (kept in the status), or None when it cannot be parsed
+        (an InvalidSpecError naming it). An app without the annotation costs nothing here."""
+        status = self._state.status
+        try:
+            names = depends_on(self._app.metadata.annotations, app=self._app.metadata.name)
+        except DependencyError as exc:
+            self._spec_problem(SpecSource.DEPENDENCIES, str(exc))
+            return None
+        self._spec_problem(SpecSource.DEPENDENCIES, "")
+        if list(names) != status.depends_on:
+            status.depends_on = list(names)
+            status.dependencies = [d for d in status.dependencies if d.name in names]
+        if not names:
+            self._spec_problem(SpecSource.DEPENDENCY_CYCLE, "")
+            self._clear_condition(ConditionType.DEPENDENCY_NOT_READY)
+            self._state.dependencies_waiting_since = None
+        return names
+
+    async def _check_dependencies(self) -> tuple[str, bool]:
+        """Whether the app may sync now: ("", _) when it may; else why not, and whether to check
+        again soon (a dependency not ready yet) or not (an invalid annotation, a cycle: only a
+        change of spec helps). Sets the DependencyNotReady condition, or the InvalidSpecError of
+        a cycle, and the dependencies' statuses that ``bosun app get`` shows."""
+        names = self._dependency_names()
+        if names is None:
+            return self._state.spec_problems[SpecSource.DEPENDENCIES], False
+        if not names:
+            return "", False
+        status = self._state.status
+        try:
+            checked = await calls.check_dependencies(
+                DependencyCheckInput(app=self._app.metadata.name, depends_on=list(names)),
+                summary="check dependencies " + ", ".join(names),
+            )
+        except LOCAL_OR_ACTIVITY_ERRORS as exc:
+            message = f"cannot check the dependencies: {cause_message(exc)}"
+            self._condition(ConditionType.DEPENDENCY_NOT_READY, message)
+            return message, True
+        status.dependencies = checked.dependencies
+        if checked.cycle:
+            message = cycle_message(checked.cycle)
+            self._spec_problem(SpecSource.DEPENDENCY_CYCLE, message)
+            self._clear_condition(ConditionType.DEPENDENCY_NOT_READY)
+            return message, False
+        self._spec_problem(SpecSource.DEPENDENCY_CYCLE, "")
+        waiting = waiting_message(checked.dependencies)
+        self._condition(ConditionType.DEPENDENCY_NOT_READY, waiting)
+        return waiting, True
+
+    async def _wait_for_dependencies(self, op_id: int, request: SyncRequest) -> OperationResult | None:
+        """A manual sync waits, as automated sync does, until the app's dependencies are ready
+        (checked every DEPENDENCY_RECHECK, for at most MANUAL_DEPENDENCY_WAIT): None when they
+        are, else the failed operation (a cycle, the wait too long, terminated, deleted).
+        ``--force`` does not skip the wait: it is Argo CD's Force sync option (replace what
+        cannot be patched), not a way around the order."""
+        status = self._state.status
+        started = workflow.now()
+        self._cancel_dependency_wait = False
+        problem = ""
+        while True:
+            blocked, soon = await self._check_dependencies()
+            if not blocked:
+                break
+            waited = workflow.now() - started
+            if not soon:
+                problem = blocked
+            elif self._delete is not None:
+                problem = "the application is being deleted"
+            elif self._cancel_dependency_wait:
+                problem = f"operation terminated by user while waiting for dependencies: {blocked}"
+            elif waited >= MANUAL_DEPENDENCY_WAIT:
+                problem = f"dependencies not ready after {int(waited.total_seconds())}s: {blocked}"
+            if problem:
+                break
+            status.operation = f"waiting for dependencies ({request.trigger}): {blocked}"
+            self._upsert_search_attributes()
+            with contextlib.suppress(TimeoutError):
+                await workflow.wait_condition(
+                    lambda: self._delete is not None or self._cancel_dependency_wait,
+                    timeout=DEPENDENCY_RECHECK,
+                    timeout_summary="check the dependencies again",
+                )
+        if status.operation.startswith("waiting for dependencies"):
+            status.operation = "idle"
+        self._cancel_dependency_wait = False
+        if not problem:
+            return None
+        if not self._state.dependencies_waiting_since:  # no automated sync waits either
+            self._clear_condition(ConditionType.DEPENDENCY_NOT_READY)
+        now = workflow.now()
+        return OperationResult(
+            id=op_id,
+            phase=OperationPhase.FAILED,
+            trigger=request.trigger,
+            started_at=started,
+            finished_at=now,
+            message=problem,
+        )
+
+    def _condition(self, kind: str, message: str) -> None:
+        """Set condition ``kind`` to ``message`` (clear it when ""), leaving it untouched when unchanged."""
+        if not message:
+            self._clear_condition(kind)
+        elif message != self._condition_message(kind):
+            self._set_condition(kind, message)
 
     async def _run_sync(self, op_id: int, compared: CompareResult, request: SyncRequest) -> OperationResult:
         status = self._state.status
@@ -1079,6 +1232,7 @@ class ApplicationWorkflow:
         updates += self._status_digest_update()
         if updates:
             workflow.upsert_search_attributes(updates)
-        workflow.set_current_details(
-            f"{status.sync} / {status.health} at {status.revision[:12] or '-'}; {status.operation}"
-        )
+        details = f"{status.sync} / {status.health} at {status.revision[:12] or '-'}; {status.operation}"
+        if status.dependencies:
+            details += "\n" + graph_text(status.name, status.dependencies)
+        workflow.set_current_details(details)

@@ -14,6 +14,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from activities.contracts import RenderInput, ResourceResult, ResourceStatus
+from bosun.dependencies import DependencyStatus
 from bosun.hashing import json_digest
 from bosun.operation import OperationPhase
 from bosun.protocol import AppWorkflowStart
@@ -40,6 +41,10 @@ class SpecSource(StrEnum):
     SPEC = "spec"
     SYNC_SCHEDULE = "sync-schedule"
     SYNC_WINDOWS = "sync-windows"
+    DEPENDENCIES = "dependencies"
+    """``bosun.dev/depends-on``: a value that cannot be parsed."""
+    DEPENDENCY_CYCLE = "dependency-cycle"
+    """``bosun.dev/depends-on``: the app is on a cycle of dependencies (found by the check before a sync)."""
 
 
 class SyncStarted(BaseModel):
@@ -110,12 +115,20 @@ class AppStatus(BaseModel):
     reconciled_at: datetime | None = None
     manifests_digest: str = ""
     diff_digest: str = ""
+    depends_on: list[str] = Field(default_factory=list)
+    """The apps ``bosun.dev/depends-on`` names (empty: none)."""
+    dependencies: list[DependencyStatus] = Field(default_factory=list)
+    """The apps of ``bosun.dev/depends-on`` as the last check before a sync saw them (``bosun
+    app get`` shows them under "Depends on"); empty for an app without the annotation."""
 
 
 def status_digest(status: AppStatus) -> str:
     """A digest of ``status`` but its reconcile time (``BosunStatusDigest``): it changes when
     something written back to the Application resource does, not at every reconcile."""
-    return json_digest(status.model_dump(mode="json", exclude={"reconciled_at"}))
+    # An app without dependencies keeps the digest it had before the field existed (a running
+    # workflow's BosunStatusDigest is compared with it on replay).
+    exclude = {"reconciled_at"} | {name for name in ("depends_on", "dependencies") if not getattr(status, name)}
+    return json_digest(status.model_dump(mode="json", exclude=exclude))
 
 
 class Pin(BaseModel):
@@ -163,6 +176,9 @@ class AppState(BaseModel):
     misses the digest renders it again (the store is a cache)."""
     spec_problems: dict[str, str] = Field(default_factory=dict)
     """What is wrong with the spec, by :class:`SpecSource`: the InvalidSpecError condition."""
+    dependencies_waiting_since: datetime | None = None
+    """When automated sync began to wait for ``bosun.dev/depends-on`` (None: not waiting);
+    the workflow checks again every few seconds for a while, then at each refresh."""
 
 
 class AppWorkflowInput(AppWorkflowStart):

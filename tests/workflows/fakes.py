@@ -52,6 +52,7 @@ from activities.contracts import (
     WaitHealthyInput,
     WaitHealthyResult,
 )
+from activities.dependencies import DependencyActivities, DependencyCheckInput, DependencyCheckResult
 from activities.destinations import ResolveDestinationInput, ResolveDestinationResult
 from activities.pipeline import (
     AppInfo,
@@ -325,6 +326,8 @@ class FakeBosun:
         """Conditions the fake compare reports from the settings (CompareResult.warnings)."""
         self.counted_syncs: list[tuple[str, str]] = []
         """(app, phase) of each finished sync, as argocd_app_sync_total counts them."""
+        self.dependency_checks = 0
+        """How many times ``check_dependencies`` ran (an app without dependencies never calls it)."""
 
     def activities(self) -> Sequence[Callable[..., object]]:
         return [
@@ -340,7 +343,19 @@ class FakeBosun:
             self.run_resource_action,
             self.count_sync,
             self.check_unchanged,
+            self.check_dependencies,
         ]
+
+    @activity.defn(name="check_dependencies")
+    async def check_dependencies(self, input: DependencyCheckInput) -> DependencyCheckResult:
+        """The real activity, querying the test's app workflows through the worker's client;
+        revisions resolve in the fake Git."""
+        self.dependency_checks += 1
+        real = DependencyActivities(
+            client=activity.client(),
+            resolve=lambda wanted: ResolveRevisionResult(commit=self.git.resolve(wanted.revision)),
+        )
+        return await real.check_dependencies(input)
 
     @activity.defn(name="count_sync")
     async def count_sync(self, input: SyncCountInput) -> None:
