@@ -201,24 +201,11 @@ def _go_float(number: float) -> str:
 def flatten_params(params: Mapping[str, Any]) -> dict[str, str]:
     """``flatten.Flatten(params, "", flatten.DotStyle)`` with every leaf formatted as ``%v``:
     what a generator's ``selector`` matches against (Argo CD's ``flattenParameters``)."""
-    flat: dict[str, str] = {}
-
-    def visit(prefix: str, value: Any) -> None:
-        if isinstance(value, dict):
-            for key, item in value.items():
-                visit(f"{prefix}.{key}" if prefix else str(key), item)
-        elif isinstance(value, list):
-            for index, item in enumerate(value):
-                visit(f"{prefix}.{index}" if prefix else str(index), item)
-        else:
-            flat[prefix] = go_value(value)
-
-    visit("", dict(params))
-    return flat
+    return {key: go_value(leaf) for key, leaf in flatten_values(params).items()}
 
 
 def flatten_values(value: Mapping[str, Any]) -> dict[str, Any]:
-    """Flatten nested maps and lists to dotted keys, leaves kept (for file params)."""
+    """Flatten nested maps and lists to dotted keys (``a.b``, ``list.0``), leaves kept (for file params)."""
     flat: dict[str, Any] = {}
 
     def visit(prefix: str, item: Any) -> None:
