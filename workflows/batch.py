@@ -28,6 +28,7 @@ with workflow.unsafe.imports_passed_through():
     from bosun.operation import OperationPhase
     from bosun.protocol import BatchQuery, WorkflowType
     from workflows import activity_calls as calls
+    from workflows.sync import cause_message
 
 
 class AppPhase(StrEnum):
@@ -104,7 +105,7 @@ class BatchSyncWorkflow:
                 summary=f"sync app {outcome.app} ({position})",
             )
         except ActivityError as exc:
-            outcome.phase, outcome.message = AppPhase.ERROR, _cause(exc)
+            outcome.phase, outcome.message = AppPhase.ERROR, cause_message(exc)
         else:
             outcome.phase, outcome.message = AppPhase(result.phase), result.message
             outcome.revision, outcome.operation_id = result.revision, result.id
@@ -144,13 +145,3 @@ class BatchSyncWorkflow:
             apps=self._outcomes,
             message=f"{sum(o.phase is AppPhase.SUCCEEDED for o in self._outcomes)} of {total} synced",
         )
-
-
-def _cause(exc: BaseException) -> str:
-    """The innermost failure message (an ActivityError's own message is generic)."""
-    message = str(exc)
-    cause = exc.__cause__
-    while cause is not None:
-        message = getattr(cause, "message", None) or str(cause) or message
-        cause = cause.__cause__
-    return str(message)

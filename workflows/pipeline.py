@@ -89,6 +89,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from workflows import activity_calls as calls
     from workflows.analysis import AnalysisRunInput, AnalysisRunResult
+    from workflows.sync import cause_message
 
 __all__ = ["PipelineInput", "PipelineWorkflow"]
 
@@ -423,7 +424,7 @@ class PipelineWorkflow:
         try:
             result = await self._guarded(handle, where)
         except ChildWorkflowError as exc:
-            raise _Stop(f"{where}: AnalysisRun {name} did not finish: {_cause(exc)}") from None
+            raise _Stop(f"{where}: AnalysisRun {name} did not finish: {cause_message(exc)}") from None
         if not analysis_passed(result.phase):
             raise _Stop(
                 f"{where}: AnalysisRun {name} {result.phase}" + (f": {result.message}" if result.message else "")
@@ -460,7 +461,7 @@ class PipelineWorkflow:
         try:
             return task.result()
         except ActivityError as exc:
-            raise _Stop(f"{what}: {_cause(exc)}") from None
+            raise _Stop(f"{what}: {cause_message(exc)}") from None
 
     async def _sleep(self, seconds: float, summary: str) -> None:
         await self._wait(lambda: False, seconds, summary)
@@ -512,13 +513,3 @@ class PipelineWorkflow:
         workflow.set_current_details(
             f"{self._status.name} @ {short(self._status.commit or self._status.revision)}: {details}"
         )
-
-
-def _cause(exc: BaseException) -> str:
-    """The innermost failure message (an ActivityError's own message is generic)."""
-    message = str(exc)
-    cause = exc.__cause__
-    while cause is not None:
-        message = getattr(cause, "message", None) or str(cause) or message
-        cause = cause.__cause__
-    return str(message)
