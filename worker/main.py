@@ -23,12 +23,14 @@ from temporalio.worker import Worker
 from activities.actions import ActionActivities
 from activities.analysis import AnalysisActivities
 from activities.app_metrics import AppMetricActivities
+from activities.appsets import AppSetActivities
 from activities.cluster import ClusterActivities
 from activities.clusters import ClusterSecretStore
 from activities.content import ContentActivities
 from activities.credentials import SecretCredentialStore
 from activities.declarative import DeclarativeActivities
 from activities.destinations import DestinationActivities
+from activities.gotemplate import render_go
 from activities.gitrepo import GitCache
 from activities.kube import ClusterRegistry
 from activities.orphans import OrphanActivities
@@ -47,6 +49,7 @@ from bosun.paths import store_dir
 from bosun.protocol import DeclarativeSignal, declarative_workflow_id
 from worker import health_server, metrics_processes
 from worker.app_watch import Poker, ResourceWatch
+from worker.appset_watch import watch_appsets
 from worker.cluster_workers import ClusterWorkers
 from worker.config import WorkerConfig
 from worker.health_server import Readiness
@@ -57,6 +60,7 @@ from worker.shutdown import stop_on_signals
 from worker.webhooks import webhook_route
 from workflows.analysis import AnalysisRunWorkflow
 from workflows.application import ApplicationWorkflow
+from workflows.appset import ApplicationSetWorkflow
 from workflows.batch import BatchSyncWorkflow
 from workflows.declarative import (
     DeclarativeAppsConfig,
@@ -75,6 +79,7 @@ WORKFLOWS = [
     DeclarativeAppsWorkflow,
     RolloutWorkflow,
     AnalysisRunWorkflow,
+    ApplicationSetWorkflow,
 ]
 
 
@@ -131,6 +136,9 @@ def build_activities(config: WorkerConfig, client: Client) -> Activities:
     rollouts = RolloutActivities(clusters=clusters)
     rollout_trigger = RolloutTriggerActivities(client=client, clusters=clusters, task_queue=config.task_queue)
     analysis = AnalysisActivities(clusters=clusters)
+    appsets = AppSetActivities(
+        client=client, clusters=clusters, git=git, go_render=render_go, namespaces=config.app_namespaces
+    )
     return Activities(
         main=[
             source.resolve_revision,
@@ -144,6 +152,10 @@ def build_activities(config: WorkerConfig, client: Client) -> Activities:
             trigger.remove_app_schedule,
             declarative.reconcile_declared_apps,
             rollout_trigger.start_rollout_workflows,
+            appsets.reconcile_appset,
+            appsets.appset_app_progress,
+            appsets.sync_appset_apps,
+            appsets.write_appset_progress,
         ],
         per_cluster=[
             cluster.compare,
@@ -297,10 +309,12 @@ async def serve(config: WorkerConfig, readiness: Readiness, endpoint: MetricsEnd
             await running.enter_async_context(webhook_route(client, config))
             poking: asyncio.Task[None] | None = None
             rollout_watch: asyncio.Task[None] | None = None
+            appset_watch: asyncio.Task[None] | None = None
             if config.management() is not None and config.main_queue and config.watches:
                 await start_declarative_apps(client, config)
                 poking = watch_applications(client, config, activities.clusters, stop)
                 rollout_watch = watch_rollouts(client, activities.clusters, stop)
+                appset_watch = watch_appsets(client, activities.clusters, config.app_namespaces, config.task_queue, stop)
             scrape_time = metrics_processes.scrape_time_file()
             if scrape_time is not None:  # process 0 of --processes N: the supervisor serves /metrics
                 running.enter_context(_background(endpoint.write_scrape_time(scrape_time, stop)))
@@ -323,6 +337,8 @@ async def serve(config: WorkerConfig, readiness: Readiness, endpoint: MetricsEnd
                 await poking
             if rollout_watch is not None:
                 await rollout_watch
+            if appset_watch is not None:
+                await appset_watch
         logging.info("bosun worker stopped")
 
 
