@@ -148,7 +148,9 @@ def success_conditions() -> list[dict[str, Any]]:
     done = "All applications have been generated successfully"
     return [
         _condition("ErrorOccurred", False, "ApplicationSetUpToDate", done),
-        _condition("ParametersGenerated", True, "ParametersGenerated", "Successfully generated parameters for all Applications"),
+        _condition(
+            "ParametersGenerated", True, "ParametersGenerated", "Successfully generated parameters for all Applications"
+        ),
         _condition("ResourcesUpToDate", True, "ApplicationSetUpToDate", done),
     ]
 
@@ -352,7 +354,11 @@ class AppSetActivities:
     async def reconcile_appset(self, ref: AppSetRef) -> ReconcileAppSetResult:
         manifest = await self._kube(
             self._management().get,
-            {"apiVersion": API_VERSION, "kind": APPSET_KIND, "metadata": {"name": ref.name, "namespace": ref.namespace}},
+            {
+                "apiVersion": API_VERSION,
+                "kind": APPSET_KIND,
+                "metadata": {"name": ref.name, "namespace": ref.namespace},
+            },
         )
         if manifest is None:
             return ReconcileAppSetResult(found=False)
@@ -398,11 +404,17 @@ class AppSetActivities:
                 await self._kube(self._management().apply, with_owner(app, appset))
                 result.updated.append(app["metadata"]["name"])
             for name in changes.delete:
-                target = {"apiVersion": API_VERSION, "kind": APP_KIND, "metadata": {"name": name, "namespace": appset.namespace}}
+                target = {
+                    "apiVersion": API_VERSION,
+                    "kind": APP_KIND,
+                    "metadata": {"name": name, "namespace": appset.namespace},
+                }
                 await self._kube(self._management().delete, target, propagation_policy="Background")
                 result.deleted.append(name)
         except ApplicationError as exc:  # a write refused: say so on the set, and try again later
-            await self._write_status(manifest, error_conditions("CreateApplicationError", str(exc), parameters_generated=True))
+            await self._write_status(
+                manifest, error_conditions("CreateApplicationError", str(exc), parameters_generated=True)
+            )
             raise
         if result.created or result.updated or result.deleted:
             log.info(
@@ -414,14 +426,20 @@ class AppSetActivities:
             )
         owned = [app for app in await self._kube(self._owned_apps, appset.namespace) if owned_by(app, appset.uid)]
         wanted = set(result.applications)
-        resources = [resource_entry(app) for app in sorted(owned, key=lambda a: a["metadata"]["name"]) if a["metadata"]["name"] in wanted]
+        resources = [
+            resource_entry(app)
+            for app in sorted(owned, key=lambda a: str(a["metadata"]["name"]))
+            if app["metadata"]["name"] in wanted
+        ]
         await self._write_status(manifest, success_conditions(), resources=resources)
         return result
 
     async def _failed(
         self, manifest: Manifest, result: ReconcileAppSetResult, reason: str, message: str, parameters: bool
     ) -> ReconcileAppSetResult:
-        log.warning("ApplicationSet %s/%s: %s", manifest["metadata"].get("namespace"), manifest["metadata"]["name"], message)
+        log.warning(
+            "ApplicationSet %s/%s: %s", manifest["metadata"].get("namespace"), manifest["metadata"]["name"], message
+        )
         await self._write_status(manifest, error_conditions(reason, message, parameters_generated=parameters))
         result.error = message
         return result
@@ -539,9 +557,9 @@ class AppSetActivities:
                 trigger=f"ApplicationSet RollingSync step {input.step}" if input.step else "ApplicationSet RollingSync",
             )
             try:
-                await self._client.get_workflow_handle(app_workflow_id(self.app_name(input.namespace, name))).execute_update(
-                    AppUpdate.SYNC_ASYNC, request, result_type=dict, rpc_timeout=RPC_TIMEOUT
-                )
+                await self._client.get_workflow_handle(
+                    app_workflow_id(self.app_name(input.namespace, name))
+                ).execute_update(AppUpdate.SYNC_ASYNC, request, result_type=dict, rpc_timeout=RPC_TIMEOUT)
             except RPCError as exc:
                 if exc.status == RPCStatusCode.NOT_FOUND:  # its workflow is not running yet: asked again next poll
                     log.info("RollingSync: app %s has no workflow yet", name)
@@ -555,13 +573,19 @@ class AppSetActivities:
     async def write_appset_progress(self, input: WriteProgressInput) -> None:
         manifest = await self._kube(
             self._management().get,
-            {"apiVersion": API_VERSION, "kind": APPSET_KIND, "metadata": {"name": input.name, "namespace": input.namespace}},
+            {
+                "apiVersion": API_VERSION,
+                "kind": APPSET_KIND,
+                "metadata": {"name": input.name, "namespace": input.namespace},
+            },
         )
         if manifest is None:
             return
         current = manifest.get("status") or {}
         rollout = (
-            _condition("RolloutProgressing", False, "ApplicationSetRolloutComplete", "ApplicationSet Rollout has completed")
+            _condition(
+                "RolloutProgressing", False, "ApplicationSetRolloutComplete", "ApplicationSet Rollout has completed"
+            )
             if input.done
             else _condition("RolloutProgressing", True, "ApplicationSetModified", "ApplicationSet Rollout has started")
         )

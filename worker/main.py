@@ -314,7 +314,9 @@ async def serve(config: WorkerConfig, readiness: Readiness, endpoint: MetricsEnd
                 await start_declarative_apps(client, config)
                 poking = watch_applications(client, config, activities.clusters, stop)
                 rollout_watch = watch_rollouts(client, activities.clusters, stop)
-                appset_watch = watch_appsets(client, activities.clusters, config.app_namespaces, config.task_queue, stop)
+                appset_watch = watch_appsets(
+                    client, activities.clusters, config.app_namespaces, config.task_queue, stop
+                )
             scrape_time = metrics_processes.scrape_time_file()
             if scrape_time is not None:  # process 0 of --processes N: the supervisor serves /metrics
                 running.enter_context(_background(endpoint.write_scrape_time(scrape_time, stop)))

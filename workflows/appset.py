@@ -50,7 +50,10 @@ with workflow.unsafe.imports_passed_through():
     from workflows.sync import cause_message
 
 ACTIVITY_RETRY = RetryPolicy(
-    initial_interval=timedelta(seconds=2), backoff_coefficient=2.0, maximum_interval=timedelta(seconds=30), maximum_attempts=5
+    initial_interval=timedelta(seconds=2),
+    backoff_coefficient=2.0,
+    maximum_interval=timedelta(seconds=30),
+    maximum_attempts=5,
 )
 GENERATE_TIMEOUT = timedelta(minutes=5)
 """A generation reads Git (a clone of a large repository, once) and writes the apps."""
@@ -146,7 +149,9 @@ class ApplicationSetWorkflow:
                 )
             except ActivityError as exc:
                 self._status.error = cause_message(exc)
-                workflow.set_current_details(f"generation failed: {self._status.error}; again in {ERROR_RETRY_SECONDS}s")
+                workflow.set_current_details(
+                    f"generation failed: {self._status.error}; again in {ERROR_RETRY_SECONDS}s"
+                )
                 await self._sleep(ERROR_RETRY_SECONDS)
                 continue
             if not result.found:
