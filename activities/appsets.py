@@ -232,6 +232,14 @@ def with_owner(app: Manifest, appset: ApplicationSet) -> Manifest:
     return {**app, "apiVersion": API_VERSION, "kind": APP_KIND, "metadata": meta}
 
 
+def for_update(app: Manifest) -> Manifest:
+    """An update is the live Application with the generated fields (``plan_changes``): written
+    whole (PUT, as Argo CD's ``CreateOrUpdate``), its ``status`` as read and the server's
+    bookkeeping of field managers left to the server."""
+    meta = {k: v for k, v in (app.get("metadata") or {}).items() if k != "managedFields"}
+    return {**app, "metadata": meta}
+
+
 def without_automated_sync(app: Manifest) -> tuple[Manifest, bool]:
     """RollingSync: the app without ``syncPolicy.automated`` (the set starts its syncs), and
     the ``prune`` it asked for (Argo CD's ``syncValidApplications``)."""
@@ -374,7 +382,7 @@ class AppSetActivities:
         reader = MirrorGitReader(self._git)
         try:
             clusters = await self._kube(self._cluster_infos)
-            context = GeneratorContext(clusters=clusters, git=reader)
+            context = GeneratorContext(clusters=clusters, git=reader, go_render=self._go_render)
             try:
                 generated = await asyncio.to_thread(generate, appset, context)
             except (ApplicationSetError, GitError) as exc:
@@ -401,7 +409,7 @@ class AppSetActivities:
                 await self._kube(self._create, appset, app)
                 result.created.append(app["metadata"]["name"])
             for app in changes.update:
-                await self._kube(self._management().apply, with_owner(app, appset))
+                await self._kube(self._management().replace, for_update(with_owner(app, appset)))
                 result.updated.append(app["metadata"]["name"])
             for name in changes.delete:
                 target = {
@@ -468,7 +476,10 @@ class AppSetActivities:
                 )
             )
         if not any(info.server.rstrip("/") == IN_CLUSTER_SERVER for info in infos):
-            infos.insert(0, ClusterInfo(name=IN_CLUSTER_NAME, server=IN_CLUSTER_SERVER, labels={}, annotations={}))
+            infos.insert(
+                0,
+                ClusterInfo(name=IN_CLUSTER_NAME, server=IN_CLUSTER_SERVER, labels={}, annotations={}, in_cluster=True),
+            )
         return infos
 
     def _owned_apps(self, namespace: str) -> list[Manifest]:
