@@ -120,22 +120,22 @@ class RollingStep:
         """All expressions hold; a step with none selects every app (Argo CD's default)."""
         return all(e.matches(labels) for e in self.match_expressions)
 
-    def max_updates(self, step_size: int) -> int:
-        """How many apps of a step of ``step_size`` may be Pending or Progressing at once.
+    def max_updates(self, step_size: int) -> int | None:
+        """How many apps of a step of ``step_size`` may be Pending or Progressing at once;
+        None when there is no cap.
 
-        Argo CD: no ``maxUpdate`` means the whole step; a percentage is rounded down
-        (``intstr.GetScaledValueFromIntOrPercent(..., false)``) but at least 1; 0 (or 0%)
-        means the whole step too (``maxUpdateVal <= 0`` → no limit)."""
+        Argo CD (``updateApplicationSetApplicationStatusProgress``): no ``maxUpdate``, no cap;
+        a percentage of the step's apps rounded down
+        (``intstr.GetScaledValueFromIntOrPercent(..., false)``) but at least 1 unless it is
+        ``0%``; 0 (or ``0%``) lets no app of the step move at all."""
         if self.max_update is None:
-            return step_size
+            return None
         if isinstance(self.max_update, int):
-            value = self.max_update
-        else:
-            value = step_size * int(self.max_update[:-1]) // 100
-            if value == 0 and int(self.max_update[:-1]) > 0:
-                value = 1
-        if value <= 0:
-            return step_size
+            return self.max_update
+        percent = int(self.max_update[:-1])
+        value = step_size * percent // 100
+        if percent > 0 and value < 1:
+            value = 1
         return value
 
 

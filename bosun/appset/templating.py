@@ -1,0 +1,169 @@
+"""Argo CD's two template languages over JSON-shaped values: fasttemplate here, Go's
+``text/template`` through an injected :data:`GoRenderer`.
+
+fasttemplate (``applicationset/utils/utils.go``, ``Render.Replace``): every ``{{ tag }}`` whose
+trimmed tag names a string parameter is replaced by it; any other tag (unknown, empty, or
+naming a value that is not a string) is left exactly as written. No escaping, no nesting.
+
+Argo CD renders the string values of a template, never its map keys; :func:`render_strings`
+does the same for either language, batching every string of every object into one call of
+the Go renderer (one process for a whole ApplicationSet).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from bosun.appset.spec import ApplicationSetError
+
+__all__ = ["GoRenderer", "fasttemplate", "flatten_params", "go_value", "render_strings", "sanitize_name"]
+
+GoRenderer = Callable[[list[tuple[dict[str, Any], dict[str, Any]]], tuple[str, ...]], list[dict[str, Any]]]
+"""``[(template_object, params), ...], goTemplateOptions -> rendered objects in the same order``:
+every string value of each object rendered with Go's ``text/template`` and Argo CD's
+functions against its params. Raises :class:`ApplicationSetError` naming the field on a
+template error or a missing key under ``missingkey=error``."""
+
+_TAG = re.compile(r"\{\{(.*?)\}\}", re.DOTALL)
+_INVALID_DNS = re.compile(r"[^-a-z0-9.]")
+
+
+def fasttemplate(text: str, params: Mapping[str, Any]) -> str:
+    """``text`` with each ``{{tag}}`` naming a string param replaced (``valyala/fasttemplate``
+    with Argo CD's tag function): the tag is trimmed of whitespace; anything else stays."""
+    if "{{" not in text:
+        return text
+
+    def replace(match: re.Match[str]) -> str:
+        tag = match.group(1).strip()
+        value = params.get(tag) if tag else None
+        return value if isinstance(value, str) else match.group(0)
+
+    return _TAG.sub(replace, text)
+
+
+def render_strings(
+    items: list[tuple[Any, Mapping[str, Any]]],
+    *,
+    go_template: bool,
+    options: tuple[str, ...],
+    go_render: GoRenderer | None,
+) -> list[Any]:
+    """Each value of ``items`` with its strings rendered against its params, in order."""
+    if not go_template:
+        return [_walk(value, lambda text, p=params: fasttemplate(text, p)) for value, params in items]
+    if not items:
+        return []
+    if go_render is None:
+        raise ApplicationSetError("spec.goTemplate: no Go template renderer is available")
+    wrapped = [({"value": value}, dict(params)) for value, params in items]
+    rendered = go_render(wrapped, options)
+    if len(rendered) != len(items):
+        raise ApplicationSetError(f"spec.goTemplate: the renderer returned {len(rendered)} results for {len(items)}")
+    return [result["value"] for result in rendered]
+
+
+def _walk(value: Any, render: Callable[[str], str]) -> Any:
+    if isinstance(value, str):
+        return render(value)
+    if isinstance(value, dict):
+        return {key: _walk(item, render) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_walk(item, render) for item in value]
+    return value
+
+
+def sanitize_name(name: str) -> str:
+    """Argo CD's ``utils.SanitizeName`` (the ``nameNormalized`` params and the Go ``normalize``
+    function): lower case, every character outside ``[-a-z0-9.]`` turned into ``-``, at most
+    253 characters, leading and trailing ``-`` and ``.`` removed."""
+    name = _INVALID_DNS.sub("-", name.lower())[:253]
+    return name.strip("-.")
+
+
+def go_value(value: Any) -> str:
+    """``fmt.Sprintf("%v", v)`` of a value decoded from JSON by Go (numbers are float64),
+    which is how Argo CD turns flattened file params into strings for fasttemplate."""
+    if value is None:
+        return "<nil>"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return _go_float(float(value))
+    if isinstance(value, str):
+        return value
+    if isinstance(value, list):
+        return "[" + " ".join(go_value(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "map[" + " ".join(f"{k}:{go_value(value[k])}" for k in sorted(value)) + "]"
+    return str(value)
+
+
+def _go_float(number: float) -> str:
+    """Go's ``strconv.FormatFloat(f, 'g', -1, 64)`` (what ``%v`` prints): the shortest digits
+    that read back as ``number``, in exponent form when the exponent is below -4 or at least
+    6 (``1e+06``, ``1.5e-05``), plain otherwise (``100000``, ``0.25``)."""
+    if math.isnan(number):
+        return "NaN"
+    if math.isinf(number):
+        return "+Inf" if number > 0 else "-Inf"
+    sign = "-" if math.copysign(1, number) < 0 else ""
+    if number == 0:
+        return sign + "0"
+    text = repr(abs(number))  # Python's repr is the shortest round-tripping form, as Go's
+    mantissa, _, exp_text = text.partition("e")
+    whole, _, fraction = mantissa.partition(".")
+    digits = whole + fraction
+    point = len(whole) + int(exp_text or 0)  # value = 0.<digits> * 10**point
+    stripped = digits.lstrip("0")
+    point -= len(digits) - len(stripped)
+    digits = stripped.rstrip("0") or "0"
+    exponent = point - 1
+    if exponent < -4 or exponent >= 6:
+        tail = f".{digits[1:]}" if len(digits) > 1 else ""
+        return f"{sign}{digits[0]}{tail}e{'-' if exponent < 0 else '+'}{abs(exponent):02d}"
+    if point <= 0:
+        return f"{sign}0.{'0' * -point}{digits}"
+    if len(digits) <= point:
+        return f"{sign}{digits}{'0' * (point - len(digits))}"
+    return f"{sign}{digits[:point]}.{digits[point:]}"
+
+
+def flatten_params(params: Mapping[str, Any]) -> dict[str, str]:
+    """``flatten.Flatten(params, "", flatten.DotStyle)`` with every leaf formatted as ``%v``:
+    what a generator's ``selector`` matches against (Argo CD's ``flattenParameters``)."""
+    flat: dict[str, str] = {}
+
+    def visit(prefix: str, value: Any) -> None:
+        if isinstance(value, dict):
+            for key, item in value.items():
+                visit(f"{prefix}.{key}" if prefix else str(key), item)
+        elif isinstance(value, list):
+            for index, item in enumerate(value):
+                visit(f"{prefix}.{index}" if prefix else str(index), item)
+        else:
+            flat[prefix] = go_value(value)
+
+    visit("", dict(params))
+    return flat
+
+
+def flatten_values(value: Mapping[str, Any]) -> dict[str, Any]:
+    """Flatten nested maps and lists to dotted keys, leaves kept (for file params)."""
+    flat: dict[str, Any] = {}
+
+    def visit(prefix: str, item: Any) -> None:
+        if isinstance(item, dict):
+            for key, child in item.items():
+                visit(f"{prefix}.{key}" if prefix else str(key), child)
+        elif isinstance(item, list):
+            for index, child in enumerate(item):
+                visit(f"{prefix}.{index}" if prefix else str(index), child)
+        else:
+            flat[prefix] = item
+
+    visit("", dict(value))
+    return flat
