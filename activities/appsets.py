@@ -57,6 +57,7 @@ from bosun.appnames import AppNamespaces
 from bosun.appset.changes import plan_changes
 from bosun.appset.generators import ClusterInfo, GeneratorContext, generate
 from bosun.appset.render import GoRenderer, render_applications
+from bosun.appset.rolling import without_automated_sync
 from bosun.appset.spec import ApplicationSet, ApplicationSetError, parse_applicationset
 from bosun.protocol import AppQuery, AppUpdate, SyncRequest, app_workflow_id
 from bosun.resources import Manifest
@@ -114,6 +115,8 @@ class AppState(BaseModel):
     health: str = "Unknown"
     operation_phase: str = ""
     """Running while a sync runs, else the last operation's phase (Succeeded, Failed, …) or empty."""
+    revisions: list[str] = Field(default_factory=list)
+    """The commits of the app's last comparison (``status.sync.revision(s)``)."""
 
 
 class SyncAppsInput(BaseModel):
@@ -238,19 +241,6 @@ def for_update(app: Manifest) -> Manifest:
     bookkeeping of field managers left to the server."""
     meta = {k: v for k, v in (app.get("metadata") or {}).items() if k != "managedFields"}
     return {**app, "metadata": meta}
-
-
-def without_automated_sync(app: Manifest) -> tuple[Manifest, bool]:
-    """RollingSync: the app without ``syncPolicy.automated`` (the set starts its syncs), and
-    the ``prune`` it asked for (Argo CD's ``syncValidApplications``)."""
-    spec = dict(app.get("spec") or {})
-    policy = spec.get("syncPolicy")
-    if not isinstance(policy, dict) or policy.get("automated") is None:
-        return app, False
-    automated = policy.get("automated") or {}
-    prune = bool(automated.get("prune")) if isinstance(automated, dict) else False
-    spec["syncPolicy"] = {k: v for k, v in policy.items() if k != "automated"}
-    return {**app, "spec": spec}, prune
 
 
 def rolling_manifest(appset: ApplicationSet) -> dict[str, Any]:
@@ -549,6 +539,8 @@ class AppSetActivities:
             state.sync_status = (written.get("sync") or {}).get("status") or "Unknown"
             state.health = (written.get("health") or {}).get("status") or "Unknown"
             state.operation_phase = (written.get("operationState") or {}).get("phase") or ""
+            sync = written.get("sync") or {}
+            state.revisions = [str(r) for r in sync.get("revisions") or [sync.get("revision") or ""] if r]
             return state
         state.sync_status = str(status.get("sync") or "Unknown")
         state.health = str(status.get("health") or "Unknown")
@@ -556,6 +548,7 @@ class AppSetActivities:
             state.operation_phase = "Running"
         else:
             state.operation_phase = str((status.get("last_operation") or {}).get("phase") or "")
+        state.revisions = [str(r) for r in status.get("revisions") or [status.get("revision") or ""] if r]
         return state
 
     @activity.defn(name="sync_appset_apps")

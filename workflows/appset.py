@@ -44,7 +44,7 @@ with workflow.unsafe.imports_passed_through():
         SyncAppsInput,
         WriteProgressInput,
     )
-    from bosun.appset.rolling import AppProgress, rolling_sync_plan
+    from bosun.appset.rolling import AppProgress, RollingDecision, rolling_sync_plan
     from bosun.appset.spec import ApplicationSetError, RollingSync, parse_applicationset
     from bosun.protocol import APPLICATION_SET_WORKFLOW, AppSetQuery, AppSetSignal, AppSetStart, AppSetStatus
     from workflows.sync import cause_message
@@ -66,14 +66,6 @@ GENERATIONS_PER_RUN = 200
 POLLS_PER_RUN = 500
 """Continue as new after this many generations or RollingSync polls: keeps the history short."""
 
-PROGRESS_MESSAGES = {
-    "Waiting": "Application is waiting for the steps before its own to complete.",
-    "Pending": "Application moved to Pending status, watching for the Application resource to start Progressing.",
-    "Progressing": "Application resource became Progressing, updating status from Pending to Progressing.",
-    "Healthy": "Application resource is Healthy.",
-}
-"""``status.applicationStatus[].message`` per status (Argo CD's wording)."""
-
 
 class AppSetWorkflowInput(AppSetStart):
     """The start request and the state carried over continue-as-new."""
@@ -89,22 +81,22 @@ class _Progress(BaseModel):
     asked: list[str] = Field(default_factory=list)
 
 
-def progress_entries(
-    decision_statuses: dict[str, AppProgress], previous: list[dict[str, Any]], now: str
-) -> list[dict[str, Any]]:
-    """``status.applicationStatus`` in Argo CD's shape: a ``lastTransitionTime`` that moves only
-    when an app's status does, its step as a string (Argo CD writes ``fmt.Sprint(step)``)."""
+def progress_entries(decision: RollingDecision, previous: list[dict[str, Any]], now: str) -> list[dict[str, Any]]:
+    """``status.applicationStatus`` in Argo CD's shape (``ApplicationSetApplicationStatus``): a
+    ``lastTransitionTime`` that moves only when the plan changed an app's status, its step as a
+    string (Argo CD writes ``fmt.Sprint(step)``), the revisions it was last seen at."""
     before = {str(e.get("application")): e for e in previous}
     entries = []
-    for name in sorted(decision_statuses):
-        progress = decision_statuses[name]
+    for name in sorted(decision.statuses):
+        progress = decision.statuses[name]
         old = before.get(name)
-        moved = old is None or old.get("status") != progress.status
+        moved = old is None or name in decision.changed or old.get("status") != progress.status
         entry: dict[str, Any] = {
             "application": name,
             "status": progress.status,
-            "message": PROGRESS_MESSAGES.get(progress.status, f"Application is {progress.status}."),
+            "message": progress.message,
             "lastTransitionTime": now if moved or old is None else old.get("lastTransitionTime", now),
+            "targetRevisions": list(progress.target_revisions or ()),
         }
         if progress.step is not None:
             entry["step"] = str(progress.step)
@@ -221,26 +213,11 @@ class ApplicationSetWorkflow:
             summary="read the sync and health of the generated Applications",
         )
         before = {str(e.get("application")): e for e in progress.entries}
-        apps = [
-            AppProgress(
-                name=state.name,
-                labels=state.labels,
-                sync_status=state.sync_status,
-                health=state.health,
-                status=str((before.get(state.name) or {}).get("status") or "Waiting"),
-                step=_step(before.get(state.name)),
-            )
-            for state in states
-        ]
+        apps = [_app_progress(state, before.get(state.name) or {}) for state in states]
         decision = rolling_sync_plan(strategy, apps)
-        by_name = {state.name: state for state in states}
         pending = {name for name, p in decision.statuses.items() if p.status == "Pending"}
         asked = [name for name in progress.asked if name in pending]
-        to_sync = [
-            name
-            for name in decision.to_sync
-            if name not in asked and by_name.get(name) is not None and by_name[name].sync_status == "OutOfSync"
-        ]
+        to_sync = [name for name in decision.to_sync if name not in asked]  # a sync asked for and not begun yet
         step = decision.current_step
         self._status.rolling_step = step
         self._status.rolling_done = decision.done
@@ -255,7 +232,7 @@ class ApplicationSetWorkflow:
             )
             asked = sorted({*asked, *started})
         now = workflow.now().strftime("%Y-%m-%dT%H:%M:%SZ")
-        entries = progress_entries(decision.statuses, progress.entries, now)
+        entries = progress_entries(decision, progress.entries, now)
         if [_comparable(e) for e in entries] != [_comparable(e) for e in progress.entries] or not progress.entries:
             await workflow.execute_activity_method(
                 AppSetActivities.write_appset_progress,
@@ -276,9 +253,22 @@ class ApplicationSetWorkflow:
         return _Progress(entries=entries, asked=asked), decision.done
 
 
-def _step(entry: dict[str, Any] | None) -> int | None:
-    raw = (entry or {}).get("step")
-    return int(raw) if isinstance(raw, str | int) and str(raw).isdigit() else None
+def _app_progress(state: AppState, entry: dict[str, Any]) -> AppProgress:
+    """An app for the plan: its state now and its previous ``status.applicationStatus`` entry."""
+    raw_step = entry.get("step")
+    recorded = entry.get("targetRevisions")
+    return AppProgress(
+        name=state.name,
+        labels=state.labels,
+        sync_status=state.sync_status,
+        health=state.health,
+        status=str(entry.get("status") or ""),
+        step=int(raw_step) if isinstance(raw_step, str | int) and str(raw_step).isdigit() else None,
+        operation_phase=state.operation_phase,
+        revisions=tuple(state.revisions),
+        target_revisions=tuple(str(r) for r in recorded) if isinstance(recorded, list) else None,
+        message=str(entry.get("message") or ""),
+    )
 
 
 def _comparable(entry: dict[str, Any]) -> tuple[Any, ...]:

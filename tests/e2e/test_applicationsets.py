@@ -176,8 +176,12 @@ def test_list_generator_makes_one_owned_app_per_element_and_deleting_the_set_del
 def test_git_directories_add_and_remove_apps_by_policy(bosun: Bosun, devcluster_a: Cluster, tmp_path: Path) -> None:
     repo = GitRepo.create(
         tmp_path / "repo",
-        {f"apps/{d}/cm.json": configmap(d, {"dir": d}) for d in ("one", "two")}
-        | {"apps/.hidden/cm.json": configmap("hidden", {}), "README.md": "apps\n"},
+        {
+            "apps/one/cm.json": configmap("one", {"dir": "one"}),
+            "apps/two/cm.json": configmap("two", {"dir": "two"}),
+            "apps/.hidden/cm.json": configmap("hidden", {}),
+            "README.md": "apps\n",
+        },
     )
     ns = unique("appset-dirs")
     deleting, keeping = unique("cd"), unique("cu")
@@ -270,7 +274,8 @@ def test_matrix_of_clusters_and_git_directories_deploys_each_directory_to_each_c
     first, second = unique("first"), unique("second")
     add_cluster(bosun, devcluster_a, devcluster_a, first, selector)
     add_cluster(bosun, devcluster_a, devcluster_b, second, selector)
-    repo = GitRepo.create(tmp_path / "repo", {f"apps/{d}/cm.json": configmap(d, {"dir": d}) for d in ("one", "two")})
+    files: dict[str, str | None] = {f"apps/{d}/cm.json": configmap(d, {"dir": d}) for d in ("one", "two")}
+    repo = GitRepo.create(tmp_path / "repo", files)
     name, ns = unique("matrix"), unique("appset-matrix")
     apply_set(
         devcluster_a,
