@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -140,7 +140,7 @@ async def running(
     env: WorkflowEnvironment, task_queue: str, fleet: FakeFleet
 ) -> AsyncIterator[WorkflowHandle[Any, Any]]:
     """An ApplicationSetWorkflow over ``fleet`` (a worker with its fake activities) for the block."""
-    activities = [
+    activities: Sequence[Callable[..., object]] = [
         fleet.reconcile_appset,
         fleet.appset_app_progress,
         fleet.sync_appset_apps,
