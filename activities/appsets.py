@@ -488,16 +488,18 @@ class AppSetActivities:
         client.apply(with_owner(app, appset))
 
     async def _deleting(self, manifest: Manifest, appset: ApplicationSet) -> None:
-        """A set being deleted. Under a policy that keeps apps, and while it holds Argo CD's
-        finalizer: its apps lose their ownerReference (they outlive it), then the finalizer goes."""
+        """A set being deleted while it holds Argo CD's finalizer (without it, it is gone already
+        and the garbage collector deletes its apps). Under a policy that does not delete apps
+        (create-only, create-update) its apps lose their ownerReferences first, so they outlive
+        it; then the finalizer goes (Argo CD's Reconcile on a DeletionTimestamp)."""
         finalizers = list((manifest.get("metadata") or {}).get("finalizers") or [])
-        if appset.allows_delete or RESOURCES_FINALIZER not in finalizers:
-            return  # the garbage collector deletes the apps (background), or the finalizer's owner does
+        if RESOURCES_FINALIZER not in finalizers:
+            return
         client = self._management()
-        for app in await self._kube(self._owned_apps, appset.namespace):
-            if owned_by(app, appset.uid):
-                refs = [r for r in app["metadata"].get("ownerReferences") or [] if r.get("uid") != appset.uid]
-                await self._kube(client.merge_patch, app, {"metadata": {"ownerReferences": refs or None}})
+        if not appset.allows_delete:
+            for app in await self._kube(self._owned_apps, appset.namespace):
+                if owned_by(app, appset.uid):
+                    await self._kube(client.merge_patch, app, {"metadata": {"ownerReferences": None}})
         kept = [f for f in finalizers if f != RESOURCES_FINALIZER]
         await self._kube(client.merge_patch, manifest, {"metadata": {"finalizers": kept or None}})
 
