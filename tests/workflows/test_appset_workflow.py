@@ -13,7 +13,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from temporalio import activity
+from temporalio import activity, workflow
 from temporalio.client import WorkflowHandle
 from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
@@ -27,7 +27,7 @@ from activities.appsets import (
     SyncAppsInput,
     WriteProgressInput,
 )
-from bosun.protocol import appset_workflow_id
+from bosun.protocol import APPLICATION_SET_WORKFLOW, AppSetQuery, AppSetSignal, appset_workflow_id
 from tests.workflows.conftest import skip_time
 from workflows.appset import DEFAULT_REQUEUE_SECONDS, ApplicationSetWorkflow, AppSetWorkflowInput
 
@@ -249,3 +249,11 @@ async def test_generations_on_start_on_changed_and_on_the_requeue_timer_and_the_
         fleet.found = False
         await handle.signal(ApplicationSetWorkflow.changed)
         assert await handle.result() == "ApplicationSet bosun/fleet is gone"
+
+
+def test_the_workflow_registers_the_protocol_names_and_its_id_keeps_its_wire_form() -> None:
+    registered = workflow._Definition.must_from_class(ApplicationSetWorkflow)
+    assert registered.name == APPLICATION_SET_WORKFLOW == "ApplicationSetWorkflow"
+    assert set(registered.signals) == {AppSetSignal.CHANGED, AppSetSignal.REFRESH} == {"changed", "refresh"}
+    assert set(registered.queries) == {AppSetQuery.STATUS} == {"status"}
+    assert appset_workflow_id("bosun", "fleet") == "appset:bosun/fleet"
