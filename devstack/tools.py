@@ -26,6 +26,7 @@ from bosun.paths import bosun_cache
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEVCLUSTER_MODULE = REPO_ROOT / "deploy" / "devcluster"
+GOTEMPLATE_MODULE = REPO_ROOT / "deploy" / "gotemplate"
 
 KWOK_VERSION = "v0.8.0"
 HELM_VERSION = "v3.21.4"
@@ -71,13 +72,18 @@ def kubernetes_version() -> str:
     return match.group(1)
 
 
-def _devcluster_key() -> str:
+def _module_key(module: Path) -> str:
+    """The Go version and the module's sources: a change to either builds again."""
     digest = hashlib.sha256(go_version().encode())
-    for path in sorted(DEVCLUSTER_MODULE.rglob("*")):
+    for path in sorted(module.rglob("*")):
         if path.is_file() and (path.suffix == ".go" or path.name in ("go.mod", "go.sum")):
-            digest.update(path.relative_to(DEVCLUSTER_MODULE).as_posix().encode())
+            digest.update(path.relative_to(module).as_posix().encode())
             digest.update(path.read_bytes())
     return digest.hexdigest()[:16]
+
+
+def _devcluster_key() -> str:
+    return _module_key(DEVCLUSTER_MODULE)
 
 
 def _version_ldflags(version: str) -> str:
@@ -146,6 +152,20 @@ def devcluster() -> Path:
     return _install_atomically(build, produce)
 
 
+def gotemplate() -> Path:
+    """``bosun-gotemplate``, the Go template renderer of ApplicationSets (``goTemplate: true``),
+    built from ``deploy/gotemplate``; the worker finds it here (:mod:`activities.gotemplate`)."""
+    build = GoBuild("bosun-gotemplate", _module_key(GOTEMPLATE_MODULE))
+
+    def produce(out: Path) -> None:
+        _run_go(
+            ["build", "-trimpath", "-mod=mod", "-ldflags", "-s -w", "-o", str(out / "bosun-gotemplate"), "."],
+            cwd=GOTEMPLATE_MODULE,
+        )
+
+    return _install_atomically(build, produce)
+
+
 def _go_install(name: str, package: str, version: str) -> Path:
     build = GoBuild(name, hashlib.sha256(f"{package}@{version} {go_version()}".encode()).hexdigest()[:16])
 
@@ -179,6 +199,7 @@ def ensure_all() -> dict[str, Path]:
         "devcluster": devcluster(),
         "kwok": kwok(),
         "helm": helm(),
+        "bosun-gotemplate": gotemplate(),
         "kubectl": venv_tool("kubectl"),
         "temporal": venv_tool("temporal"),
         "temporal-test-server": venv_tool("temporal-test-server"),

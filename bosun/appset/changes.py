@@ -86,7 +86,9 @@ def plan_changes(appset: ApplicationSet, desired: list[dict[str, Any]], existing
     return AppChanges(create=create, update=update, delete=delete, unchanged=tuple(unchanged))
 
 
-def updated_application(appset: ApplicationSet, generated: Mapping[str, Any], live: Mapping[str, Any]) -> dict[str, Any]:
+def updated_application(
+    appset: ApplicationSet, generated: Mapping[str, Any], live: Mapping[str, Any]
+) -> dict[str, Any]:
     """The live Application with Argo CD's significant fields taken from ``generated``:
     spec (and operation, when generated), labels, annotations, finalizers; preserved
     annotations, labels and finalizers kept from ``live``. Everything else of ``live``

@@ -97,7 +97,7 @@ class GeneratedParams:
 def generate(appset: ApplicationSet, ctx: GeneratorContext) -> list[GeneratedParams]:
     """Every param set of every top-level generator, in order (Argo CD's ``Transform`` per
     generator). The first generator error is raised naming the generator's path."""
-    result = []
+    result: list[GeneratedParams] = []
     for index, generator in enumerate(appset.generators):
         where = f"spec.generators[{index}]"
         params = _transform(generator, appset, ctx, where, interpolate_with=None)
@@ -124,14 +124,14 @@ def _transform(
     """Argo CD's ``Transform``: interpolate the generator with the params of a matrix's first
     child (when given), generate, then keep the sets its ``selector`` matches."""
     if interpolate_with:
-        generator = _interpolate(generator, interpolate_with, appset, ctx)
+        generator = _interpolate(generator, interpolate_with, appset, ctx, where)
     kind = next(k for k in generator if k != "selector")
     body = generator[kind]
     at = f"{where}.{kind}"
     if kind == "list":
         params = _list(body, appset, at)
     elif kind == "clusters":
-        params = _clusters(body, appset, ctx)
+        params = _clusters(body, appset, ctx, at)
     elif kind == "git":
         params = _git(body, appset, ctx, at)
     elif kind == "matrix":
@@ -147,7 +147,7 @@ def _transform(
 
 
 def _interpolate(
-    generator: Mapping[str, Any], params: Mapping[str, Any], appset: ApplicationSet, ctx: GeneratorContext
+    generator: Mapping[str, Any], params: Mapping[str, Any], appset: ApplicationSet, ctx: GeneratorContext, where: str
 ) -> dict[str, Any]:
     """Argo CD's ``InterpolateGenerator``: the child generator's strings rendered with the
     first child's params (Argo CD renders the generator's JSON text as one template; Bosun
@@ -157,6 +157,7 @@ def _interpolate(
         go_template=appset.go_template,
         options=appset.go_template_options,
         go_render=ctx.go_render,
+        where=where,
     )
     return dict(rendered)
 
@@ -209,7 +210,9 @@ def _list(body: Mapping[str, Any], appset: ApplicationSet, where: str) -> list[d
 # --- clusters ---------------------------------------------------------------------------
 
 
-def _clusters(body: Mapping[str, Any], appset: ApplicationSet, ctx: GeneratorContext) -> list[dict[str, Any]]:
+def _clusters(
+    body: Mapping[str, Any], appset: ApplicationSet, ctx: GeneratorContext, where: str
+) -> list[dict[str, Any]]:
     """``cluster.go``: one param set per cluster whose Secret's labels match ``selector``;
     the in-cluster one (no Secret) only when there is no selector. ``values`` are templated
     with each cluster's params. ``flatList`` gives one set ``{"clusters": [...]}``."""
@@ -231,7 +234,7 @@ def _clusters(body: Mapping[str, Any], appset: ApplicationSet, ctx: GeneratorCon
                 continue
             params = _cluster_params(cluster, appset.go_template)
         sets.append(params)
-    _append_values(sets, body.get("values") or {}, appset, ctx)
+    _append_values(sets, body.get("values") or {}, appset, ctx, f"{where}.values")
     if body.get("flatList"):
         return [{"clusters": sets}] if sets else []
     return sets
@@ -260,7 +263,7 @@ def _cluster_params(cluster: ClusterInfo, go_template: bool) -> dict[str, Any]:
 
 
 def _append_values(
-    sets: list[dict[str, Any]], values: Mapping[str, str], appset: ApplicationSet, ctx: GeneratorContext
+    sets: list[dict[str, Any]], values: Mapping[str, str], appset: ApplicationSet, ctx: GeneratorContext, where: str
 ) -> None:
     """Argo CD's ``appendTemplatedValues``: each value rendered with the set's params (which
     do not yet hold ``values``, so values cannot refer to each other), then added as
@@ -272,6 +275,7 @@ def _append_values(
         go_template=appset.go_template,
         options=appset.go_template_options,
         go_render=ctx.go_render,
+        where=where,
     )
     for params, result in zip(sets, rendered, strict=True):
         if appset.go_template:
@@ -292,7 +296,7 @@ def _git(body: Mapping[str, Any], appset: ApplicationSet, ctx: GeneratorContext,
         sets = [_directory_params(path, prefix, appset.go_template) for path in paths]
     else:
         sets = _files_params(body["files"], repo_url, revision, prefix, appset, ctx, where)
-    _append_values(sets, body.get("values") or {}, appset, ctx)
+    _append_values(sets, body.get("values") or {}, appset, ctx, f"{where}.values")
     return sets
 
 

@@ -51,6 +51,7 @@ def render_applications(
         go_template=appset.go_template,
         options=appset.go_template_options,
         go_render=go_render,
+        where="spec.template",
     )
     if appset.template_patch is not None:
         patches = render_strings(
@@ -58,6 +59,7 @@ def render_applications(
             go_template=appset.go_template,
             options=appset.go_template_options,
             go_render=go_render,
+            where="spec.templatePatch",
         )
     else:
         patches = [None] * len(generated)
@@ -140,7 +142,7 @@ def _apply_patch(application: dict[str, Any], patch_text: str, index: int) -> di
     patch = json.loads(json.dumps(patch, default=str))
     for key in ("apiVersion", "kind"):
         patch.pop(key, None)
-    merged = _merge_patch(application, patch)
+    merged: dict[str, Any] = _merge_patch(application, patch)
     for key in list(merged.get("metadata", {})):
         if key not in _METADATA_FIELDS:
             del merged["metadata"][key]

@@ -5,13 +5,15 @@ A port of ``performProgressiveSyncs`` in ``applicationset/controllers/
 applicationset_controller.go``, run once per reconcile:
 
 1. ``buildAppDependencyList``: each step lists the apps whose labels match all of its
-   ``matchExpressions``; an app's step is the first that lists it. Apps no step lists are
-   never synced by the strategy (they stay Waiting).
+   ``matchExpressions`` (``In``; ``NotIn``, which an absent label satisfies); an app's step
+   is the first that lists it. Apps no step lists are never synced by the strategy (they
+   stay Waiting, with no step).
 2. ``updateApplicationSetApplicationStatus``: per app, from its previous entry (none:
-   ``Waiting``): an OutOfSync app or one whose revisions changed goes back to ``Waiting``;
-   ``Pending`` becomes ``Progressing`` once its sync operation Succeeded (or it is Running /
-   its health is Progressing); ``Waiting`` or ``Progressing`` becomes ``Healthy`` once the app
-   is Healthy, not OutOfSync, and its last operation (if any) Succeeded.
+   ``Waiting``): an OutOfSync app that is Progressing or Healthy goes back to ``Waiting``;
+   ``Pending`` becomes ``Progressing`` once a sync of the recorded revisions Succeeded (or an
+   operation is Running / its health is Progressing); ``Waiting`` or ``Progressing`` becomes
+   ``Healthy`` once the app is Healthy, not OutOfSync, and its last operation (if any)
+   Succeeded.
 3. ``buildAppSyncMap``: the apps of every step up to and including the first step that has
    an app not yet ``Healthy`` (in status and in fact) may sync; later steps may not.
 4. ``updateApplicationSetApplicationStatusProgress``: a ``Waiting`` app that may sync becomes
@@ -34,6 +36,15 @@ __all__ = ["AppProgress", "RollingDecision", "rolling_sync_plan", "step_lists", 
 
 WAITING, PENDING, PROGRESSING, HEALTHY = "Waiting", "Pending", "Progressing", "Healthy"
 
+# Argo CD's messages of the status entries.
+_MSG_NEW = "No Application status found, defaulting status to Waiting."
+_MSG_OUTDATED = "Application has pending changes, setting status to Waiting."
+_MSG_SYNCED = "Application resource completed a sync successfully, updating status from Pending to Progressing."
+_MSG_PROGRESSING = "Application resource became Progressing, updating status from Pending to Progressing."
+_MSG_ALREADY_HEALTHY = "Application resource is already Healthy, updating status from Waiting to Healthy."
+_MSG_HEALTHY = "Application resource became Healthy, updating status from Progressing to Healthy."
+_MSG_PENDING = "Application moved to Pending status, watching for the Application resource to start Progressing."
+
 
 @dataclass(frozen=True)
 class AppProgress:
@@ -53,9 +64,12 @@ class AppProgress:
     operation_phase: str = ""
     """The phase of the app's last operation (Running | Succeeded | Failed | Error | "")."""
     revisions: tuple[str, ...] = ()
-    """The app's current sync revisions (``status.sync.revision(s)``)."""
+    """The app's current revisions (``status.sync.revision(s)``, Argo CD's ``GetRevisions``)."""
+    synced_revisions: tuple[str, ...] = ()
+    """The revisions of its last sync operation (``status.operationState.syncResult``)."""
     target_revisions: tuple[str, ...] | None = None
-    """The revisions recorded in the previous status entry; None when not recorded."""
+    """The ``targetRevisions`` of its previous status entry (None or empty: not recorded);
+    in the decision's entries, the revisions the entry now records."""
     message: str = ""
 
 
@@ -88,11 +102,7 @@ def step_lists(strategy: RollingSync, apps: list[AppProgress]) -> tuple[list[lis
 
 def _healthy(app: AppProgress) -> bool:
     """``isApplicationHealthy``."""
-    return (
-        app.health == HEALTHY
-        and app.sync_status != "OutOfSync"
-        and app.operation_phase in ("Succeeded", "")
-    )
+    return app.health == HEALTHY and app.sync_status != "OutOfSync" and app.operation_phase in ("Succeeded", "")
 
 
 def rolling_sync_plan(strategy: RollingSync, apps: list[AppProgress]) -> RollingDecision:
@@ -106,40 +116,45 @@ def rolling_sync_plan(strategy: RollingSync, apps: list[AppProgress]) -> Rolling
     statuses: dict[str, AppProgress] = {}
     changed: set[str] = set()
     for app in apps:
-        entry = app
-        status = app.status or WAITING
-        message = app.message if app.status else "No Application status found, defaulting status to Waiting."
-        if not app.status:
+        if app.status:
+            status, message = app.status, app.message
+            target = tuple(app.target_revisions) if app.target_revisions else tuple(app.revisions)
+        else:
+            status, message = WAITING, _MSG_NEW
+            target = tuple(app.revisions)
             changed.add(app.name)
-        revisions_changed = app.target_revisions is not None and tuple(app.target_revisions) != tuple(app.revisions)
-        if app.sync_status == "OutOfSync" or revisions_changed:
-            if status != WAITING or revisions_changed:
-                changed.add(app.name)
-            status = WAITING
-            message = "Application has pending changes, setting status to Waiting."
+        if app.sync_status == "OutOfSync" and status not in (WAITING, PENDING):
+            status, message = WAITING, _MSG_OUTDATED
+            target = tuple(app.revisions)
+            changed.add(app.name)
         if status == PENDING:
-            if app.sync_status != "OutOfSync" and app.operation_phase == "Succeeded":
-                status, message = PROGRESSING, (
-                    "Application resource completed a sync successfully, updating status from Pending to Progressing."
-                )
-                changed.add(app.name)
+            if app.operation_phase == "Succeeded":
+                if target == tuple(app.synced_revisions):
+                    status, message = (
+                        PROGRESSING,
+                        (_MSG_SYNCED),
+                    )
+                    changed.add(app.name)
             elif app.operation_phase == "Running" or app.health == PROGRESSING:
-                status, message = PROGRESSING, (
-                    "Application resource became Progressing, updating status from Pending to Progressing."
+                status, message = (
+                    PROGRESSING,
+                    (_MSG_PROGRESSING),
                 )
                 changed.add(app.name)
         if status == WAITING and _healthy(app):
-            status, message = HEALTHY, "Application resource is already Healthy, updating status from Waiting to Healthy."
+            status, message = (
+                HEALTHY,
+                _MSG_ALREADY_HEALTHY,
+            )
             changed.add(app.name)
         if status == PROGRESSING and _healthy(app):
-            status, message = HEALTHY, "Application resource became Healthy, updating status from Progressing to Healthy."
+            status, message = (
+                HEALTHY,
+                _MSG_HEALTHY,
+            )
             changed.add(app.name)
         statuses[app.name] = replace(
-            entry,
-            status=status,
-            message=message,
-            step=step_number(app.name),
-            target_revisions=tuple(app.revisions),
+            app, status=status, message=message, step=step_number(app.name), target_revisions=target
         )
 
     # 3. buildAppSyncMap
@@ -178,17 +193,22 @@ def rolling_sync_plan(strategy: RollingSync, apps: list[AppProgress]) -> Rolling
             statuses[name] = replace(
                 entry,
                 status=PENDING,
-                message="Application moved to Pending status, watching for the Application resource to start Progressing.",
+                message=_MSG_PENDING,
             )
             changed.add(name)
             updating[index] += 1
 
-    # 5. syncValidApplications
+    # 5. syncValidApplications. Argo CD reads the statuses from the start of the reconcile here,
+    # so an app made Pending above is synced on its next reconcile; Bosun syncs it now. An app
+    # whose operation is still Running is not given another one.
     to_sync = [
         name
         for names in lists
         for name in names
-        if may_sync.get(name) and statuses[name].status == PENDING and by_name[name].sync_status == "OutOfSync"
+        if may_sync.get(name)
+        and statuses[name].status == PENDING
+        and by_name[name].sync_status == "OutOfSync"
+        and by_name[name].operation_phase != "Running"
     ]
     to_sync = list(dict.fromkeys(to_sync))
     done = current_step is None

@@ -81,6 +81,7 @@ _TEMPLATE_FIELDS = frozenset({"metadata", "spec"})
 _TEMPLATE_METADATA_FIELDS = frozenset({"name", "namespace", "labels", "annotations", "finalizers"})
 _GO_TEMPLATE_OPTIONS = re.compile(r"^missingkey=(default|invalid|zero|error)$")
 _MATCH_OPERATORS = ("In", "NotIn", "Exists", "DoesNotExist")
+_STEP_OPERATORS = ("In", "NotIn")
 _PERCENT = re.compile(r"^(\d+)%$")
 
 
@@ -91,23 +92,19 @@ class ApplicationSetError(ValueError):
 
 @dataclass(frozen=True)
 class MatchExpression:
-    """One ``matchExpressions`` entry of a RollingSync step (Kubernetes' operators)."""
+    """One ``matchExpressions`` entry of a RollingSync step (``In`` or ``NotIn``)."""
 
     key: str
     operator: str
     values: tuple[str, ...] = ()
 
     def matches(self, labels: Mapping[str, str]) -> bool:
-        """Kubernetes' ``LabelSelectorRequirement`` semantics, as Argo CD builds them with
-        ``metav1.LabelSelectorAsSelector``: ``NotIn`` holds when the label is absent."""
+        """Argo CD's step selection (``buildAppDependencyList``): ``In`` needs the label set
+        to one of the values; ``NotIn`` holds when the label is absent or another value."""
         present = self.key in labels
         if self.operator == "In":
             return present and labels[self.key] in self.values
-        if self.operator == "NotIn":
-            return not present or labels[self.key] not in self.values
-        if self.operator == "Exists":
-            return present
-        return not present  # DoesNotExist
+        return not present or labels[self.key] not in self.values  # NotIn
 
 
 @dataclass(frozen=True)
@@ -396,13 +393,13 @@ def _strategy(raw: Any) -> tuple[RollingSync | None, str | None]:
             key, operator = expression.get("key"), expression.get("operator")
             if not isinstance(key, str) or not key:
                 raise ApplicationSetError(f"{at}.key: required")
-            if operator not in _MATCH_OPERATORS:
-                raise ApplicationSetError(f"{at}.operator: {operator!r} is not one of {', '.join(_MATCH_OPERATORS)}")
+            if operator not in _STEP_OPERATORS:
+                raise ApplicationSetError(
+                    f"{at}.operator: {operator!r} is not supported in RollingSync steps (In or NotIn, as Argo CD)"
+                )
             values = tuple(_strings(expression.get("values"), f"{at}.values"))
-            if operator in ("In", "NotIn") and not values:
+            if not values:
                 raise ApplicationSetError(f"{at}.values: {operator} needs at least one value")
-            if operator in ("Exists", "DoesNotExist") and values:
-                raise ApplicationSetError(f"{at}.values: {operator} takes no values")
             expressions.append(MatchExpression(key, operator, values))
         steps.append(RollingStep(tuple(expressions), _max_update(step.get("maxUpdate"), f"{where}.maxUpdate")))
     return RollingSync(tuple(steps)), deletion_order

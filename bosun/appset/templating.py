@@ -12,6 +12,7 @@ the Go renderer (one process for a whole ApplicationSet).
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections.abc import Callable, Mapping
@@ -19,13 +20,35 @@ from typing import Any
 
 from bosun.appset.spec import ApplicationSetError
 
-__all__ = ["GoRenderer", "fasttemplate", "flatten_params", "go_value", "render_strings", "sanitize_name"]
+__all__ = [
+    "GoRenderer",
+    "GoTemplateError",
+    "fasttemplate",
+    "flatten_params",
+    "go_value",
+    "render_strings",
+    "sanitize_name",
+]
 
 GoRenderer = Callable[[list[tuple[dict[str, Any], dict[str, Any]]], tuple[str, ...]], list[dict[str, Any]]]
 """``[(template_object, params), ...], goTemplateOptions -> rendered objects in the same order``:
 every string value of each object rendered with Go's ``text/template`` and Argo CD's
 functions against its params. Raises :class:`ApplicationSetError` naming the field on a
 template error or a missing key under ``missingkey=error``."""
+
+
+class GoTemplateError(ApplicationSetError):
+    """A Go template that does not parse or execute (a missing key under
+    ``missingkey=error``, an unknown function, a function's error): which item of the
+    batch, which field of its template object (``spec.source.path``, ``""`` for a bare
+    string) and Go's message."""
+
+    def __init__(self, item: int, field: str, message: str) -> None:
+        super().__init__(f"{field or 'template'}: {message}")
+        self.item = item
+        self.field = field
+        self.message = message
+
 
 _TAG = re.compile(r"\{\{(.*?)\}\}", re.DOTALL)
 _INVALID_DNS = re.compile(r"[^-a-z0-9.]")
@@ -51,19 +74,34 @@ def render_strings(
     go_template: bool,
     options: tuple[str, ...],
     go_render: GoRenderer | None,
+    where: str,
 ) -> list[Any]:
-    """Each value of ``items`` with its strings rendered against its params, in order."""
+    """Each value of ``items`` with its strings rendered against its params, in order.
+    ``where`` is the field path of the values in the ApplicationSet (``spec.template``), for
+    the error of a Go template: ``spec.template.spec.source.path (param set 2): ...``."""
     if not go_template:
-        return [_walk(value, lambda text, p=params: fasttemplate(text, p)) for value, params in items]
+        return [_walk(value, functools.partial(_fast, params)) for value, params in items]
     if not items:
         return []
     if go_render is None:
-        raise ApplicationSetError("spec.goTemplate: no Go template renderer is available")
-    wrapped = [({"value": value}, dict(params)) for value, params in items]
-    rendered = go_render(wrapped, options)
+        raise ApplicationSetError(f"{where}: goTemplate is set but no Go template renderer is available")
+    wrapped = [(value if isinstance(value, dict) else {"": value}, dict(params)) for value, params in items]
+    try:
+        rendered = go_render(wrapped, options)
+    except GoTemplateError as error:
+        path = f"{where}.{error.field}" if error.field else where
+        raise ApplicationSetError(f"{path} (param set {error.item}): {error.message}") from None
     if len(rendered) != len(items):
-        raise ApplicationSetError(f"spec.goTemplate: the renderer returned {len(rendered)} results for {len(items)}")
-    return [result["value"] for result in rendered]
+        raise ApplicationSetError(
+            f"{where}: the Go template renderer returned {len(rendered)} results for {len(items)}"
+        )
+    return [
+        result if isinstance(value, dict) else result[""] for result, (value, _) in zip(rendered, items, strict=True)
+    ]
+
+
+def _fast(params: Mapping[str, Any], text: str) -> str:
+    return fasttemplate(text, params)
 
 
 def _walk(value: Any, render: Callable[[str], str]) -> Any:
