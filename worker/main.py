@@ -30,8 +30,8 @@ from activities.content import ContentActivities
 from activities.credentials import SecretCredentialStore
 from activities.declarative import DeclarativeActivities
 from activities.destinations import DestinationActivities
-from activities.gotemplate import render_go
 from activities.gitrepo import GitCache
+from activities.gotemplate import render_go
 from activities.kube import ClusterRegistry
 from activities.orphans import OrphanActivities
 from activities.projects import ProjectActivities, ProjectReader
