@@ -153,12 +153,16 @@ class ApplicationSetWorkflow:
             strategy = self._strategy(result)
             if strategy is not None:
                 while not self._wake and polls < POLLS_PER_RUN:
-                    progress, done = await self._roll(ref, strategy, result, progress)
                     polls += 1
+                    try:
+                        progress, done = await self._roll(ref, strategy, result, progress)
+                    except ActivityError as exc:  # the cluster or Temporal did not answer: next poll
+                        workflow.set_current_details(f"RollingSync: {cause_message(exc)}; again shortly")
+                        done = False
                     if done:
                         break
                     await self._sleep(input.rolling_poll_seconds)
-            else:
+            elif not result.error:  # no RollingSync (any more): its statuses go
                 progress = _Progress()
             requeue = result.requeue_after_seconds or DEFAULT_REQUEUE_SECONDS
             if not self._wake and polls < POLLS_PER_RUN:

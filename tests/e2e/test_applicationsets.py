@@ -109,7 +109,15 @@ def add_cluster(bosun: Bosun, management: Cluster, cluster: Cluster, name: str, 
     """``bosun cluster add`` (the kubeconfig's own credentials), then a label on its Secret for selectors."""
     context = yaml.safe_load(cluster.kubeconfig.read_text())["current-context"]
     bosun.cli(
-        "cluster", "add", context, "--kubeconfig", str(cluster.kubeconfig), "--name", name, "--use-own-credentials"
+        "cluster",
+        "add",
+        context,
+        "--kubeconfig",
+        str(cluster.kubeconfig),
+        "--name",
+        name,
+        "--use-own-credentials",
+        "--upsert",
     )
     secrets = kubectl_json(
         management, "-n", CONTROL_NAMESPACE, "get", "secrets", "-l", "argocd.argoproj.io/secret-type=cluster"
