@@ -243,6 +243,16 @@ def for_update(app: Manifest) -> Manifest:
     return {**app, "metadata": meta}
 
 
+def _allows_delete(manifest: Manifest) -> bool:
+    """Whether a set's policy deletes its apps (:attr:`ApplicationSet.allows_delete`); a set being
+    deleted whose spec Bosun refuses keeps its apps unless it plainly allows deleting them."""
+    try:
+        return parse_applicationset(manifest).allows_delete
+    except ApplicationSetError:
+        policy = ((manifest.get("spec") or {}).get("syncPolicy") or {}).get("applicationsSync")
+        return policy in (None, "sync", "create-delete")
+
+
 def rolling_manifest(appset: ApplicationSet) -> dict[str, Any]:
     """What the workflow needs to parse the set again for its RollingSync plan: no status."""
     raw = appset.raw
@@ -360,14 +370,14 @@ class AppSetActivities:
         )
         if manifest is None:
             return ReconcileAppSetResult(found=False)
+        if (manifest.get("metadata") or {}).get("deletionTimestamp"):
+            await self._deleting(manifest)
+            return ReconcileAppSetResult(found=False)
         try:
             appset = parse_applicationset(manifest)
         except ApplicationSetError as exc:
             await self._write_status(manifest, error_conditions("ErrorOccurred", str(exc), parameters_generated=False))
             return ReconcileAppSetResult(error=str(exc))
-        if (manifest.get("metadata") or {}).get("deletionTimestamp"):
-            await self._deleting(manifest, appset)
-            return ReconcileAppSetResult(found=False)
         result = ReconcileAppSetResult(requeue_after_seconds=appset.requeue_after_seconds)
         reader = MirrorGitReader(self._git)
         try:
@@ -487,7 +497,7 @@ class AppSetActivities:
             )
         client.apply(with_owner(app, appset))
 
-    async def _deleting(self, manifest: Manifest, appset: ApplicationSet) -> None:
+    async def _deleting(self, manifest: Manifest) -> None:
         """A set being deleted while it holds Argo CD's finalizer (without it, it is gone already
         and the garbage collector deletes its apps). Under a policy that does not delete apps
         (create-only, create-update) its apps lose their ownerReferences first, so they outlive
@@ -496,9 +506,10 @@ class AppSetActivities:
         if RESOURCES_FINALIZER not in finalizers:
             return
         client = self._management()
-        if not appset.allows_delete:
-            for app in await self._kube(self._owned_apps, appset.namespace):
-                if owned_by(app, appset.uid):
+        meta = manifest.get("metadata") or {}
+        if not _allows_delete(manifest):
+            for app in await self._kube(self._owned_apps, str(meta.get("namespace") or "")):
+                if owned_by(app, str(meta.get("uid") or "")):
                     await self._kube(client.merge_patch, app, {"metadata": {"ownerReferences": None}})
         kept = [f for f in finalizers if f != RESOURCES_FINALIZER]
         await self._kube(client.merge_patch, manifest, {"metadata": {"finalizers": kept or None}})

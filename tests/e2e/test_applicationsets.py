@@ -236,8 +236,20 @@ def test_git_directories_add_and_remove_apps_by_policy(bosun: Bosun, devcluster_
     )
     eventually(lambda: app_names(devcluster_a, keeping) >= {f"{keeping}-one"}, what="create-update keeps it")
     assert app_names(devcluster_a, keeping) == {f"{keeping}-one", f"{keeping}-two", f"{keeping}-three"}
-    for name in (deleting, keeping):
-        delete_set(devcluster_a, name)
+
+    # Deleting a create-update set that holds Argo CD's finalizer keeps its apps (their
+    # ownerReferences are removed first, then the finalizer).
+    kept = {f"{keeping}-one", f"{keeping}-two", f"{keeping}-three"}
+    finalizer = '{"metadata":{"finalizers":["resources-finalizer.argocd.argoproj.io"]}}'
+    kubectl(devcluster_a, "-n", CONTROL_NAMESPACE, "patch", "applicationset", keeping, "--type=merge", "-p", finalizer)
+    delete_set(devcluster_a, keeping)
+    eventually(lambda: get_set(devcluster_a, keeping) is None, timeout=60, what="the create-update set gone")
+    listed = kubectl_json(devcluster_a, "-n", CONTROL_NAMESPACE, "get", "applications.argoproj.io")["items"]
+    survivors = {a["metadata"]["name"]: a for a in listed if a["metadata"]["name"] in kept}
+    assert set(survivors) == kept, sorted(survivors)
+    assert all(not a["metadata"].get("ownerReferences") for a in survivors.values())
+    kubectl(devcluster_a, "-n", CONTROL_NAMESPACE, "delete", "applications.argoproj.io", *sorted(kept), "--wait=false")
+    delete_set(devcluster_a, deleting)
 
 
 def test_git_files_generate_an_app_per_file_with_its_fields(
