@@ -391,6 +391,19 @@ def application_status(cluster: Cluster, name: str) -> dict[str, str]:
     return {e["application"]: e["status"] for e in entries}
 
 
+def statuses_when(
+    cluster: Cluster, name: str, check: Callable[[dict[str, str]], bool], *, what: str, timeout: float = 60
+) -> dict[str, str]:
+    """The set's ``status.applicationStatus`` (app → status) once ``check`` holds for it."""
+    deadline = time.monotonic() + timeout
+    while True:
+        statuses = application_status(cluster, name)
+        if check(statuses):
+            return statuses
+        assert time.monotonic() < deadline, f"{what} not reached within {timeout}s; last: {statuses}"
+        time.sleep(0.5)
+
+
 def test_rolling_sync_syncs_three_steps_in_order_and_holds_step_two_while_step_one_is_degraded(
     bosun: Bosun, devcluster_a: Cluster, tmp_path: Path
 ) -> None:
@@ -426,10 +439,11 @@ def test_rolling_sync_syncs_three_steps_in_order_and_holds_step_two_while_step_o
     eventually(lambda: live(devcluster_a, f"{ns}-dev-a", "configmap", "dev-a"), timeout=120, what="dev-a synced")
     eventually(lambda: live(devcluster_a, f"{ns}-dev-b", "pod", "broken"), timeout=60, what="dev-b synced")
     eventually(lambda: bosun.status(apps["dev-b"]).get("health") == "Degraded", timeout=90, what="dev-b Degraded")
-    held = eventually(
-        lambda: (s := application_status(devcluster_a, name)).get(apps["dev-b"]) == "Progressing" and s,
-        timeout=60,
-        what="step 1 progressing",
+    held = statuses_when(
+        devcluster_a,
+        name,
+        lambda s: s.get(apps["dev-b"]) == "Progressing",
+        what=f"step 1 progressing (dev-b: {bosun.status(apps['dev-b'])})",
     )
     assert held[apps["qa"]] == "Waiting" and held[apps["prod"]] == "Waiting", held
     never(
@@ -447,11 +461,7 @@ def test_rolling_sync_syncs_three_steps_in_order_and_holds_step_two_while_step_o
     prod = eventually(lambda: live(devcluster_a, f"{ns}-prod", "configmap", "prod"), timeout=120, what="step 3 synced")
     created = {k: v["metadata"]["creationTimestamp"] for k, v in (("dev-b", dev_b), ("qa", qa), ("prod", prod))}
     assert created["dev-b"] <= created["qa"] <= created["prod"], created
-    eventually(
-        lambda: set(application_status(devcluster_a, name).values()) == {"Healthy"},
-        timeout=120,
-        what="every app Healthy",
-    )
+    statuses_when(devcluster_a, name, lambda s: set(s.values()) == {"Healthy"}, what="every app Healthy", timeout=120)
     eventually(
         lambda: condition(devcluster_a, name, "RolloutProgressing").get("reason") == "ApplicationSetRolloutComplete",
         what="the rollout complete",
