@@ -117,6 +117,8 @@ class AppState(BaseModel):
     """Running while a sync runs, else the last operation's phase (Succeeded, Failed, …) or empty."""
     revisions: list[str] = Field(default_factory=list)
     """The commits of the app's last comparison (``status.sync.revision(s)``)."""
+    synced_revisions: list[str] = Field(default_factory=list)
+    """The commits of its last successful sync (Argo CD's ``operationState.syncResult.revision(s)``)."""
 
 
 class SyncAppsInput(BaseModel):
@@ -554,6 +556,8 @@ class AppSetActivities:
             state.operation_phase = (written.get("operationState") or {}).get("phase") or ""
             sync = written.get("sync") or {}
             state.revisions = [str(r) for r in sync.get("revisions") or [sync.get("revision") or ""] if r]
+            result = (written.get("operationState") or {}).get("syncResult") or {}
+            state.synced_revisions = [str(r) for r in result.get("revisions") or [result.get("revision") or ""] if r]
             return state
         state.sync_status = str(status.get("sync") or "Unknown")
         state.health = str(status.get("health") or "Unknown")
@@ -562,6 +566,8 @@ class AppSetActivities:
         else:
             state.operation_phase = str((status.get("last_operation") or {}).get("phase") or "")
         state.revisions = [str(r) for r in status.get("revisions") or [status.get("revision") or ""] if r]
+        last = (status.get("last_operation") or {}).get("revision") or ""
+        state.synced_revisions = [str(r) for r in status.get("synced_revisions") or [last] if r]
         return state
 
     @activity.defn(name="sync_appset_apps")

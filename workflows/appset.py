@@ -73,7 +73,9 @@ class AppSetWorkflowInput(AppSetStart):
     application_status: list[dict[str, Any]] = Field(default_factory=list)
     """The RollingSync's ``status.applicationStatus`` entries (Argo CD's shape)."""
     asked: list[str] = Field(default_factory=list)
-    """Apps whose sync this RollingSync started and that are still Pending (not asked again)."""
+    """Apps whose sync the last RollingSync poll started: not asked again in the next poll (the
+    sync is given one poll to begin); a sync that failed is asked again after that, as Argo CD
+    sets the operation again on every reconcile while the app is Pending and OutOfSync."""
 
 
 class _Progress(BaseModel):
@@ -219,9 +221,8 @@ class ApplicationSetWorkflow:
         before = {str(e.get("application")): e for e in progress.entries}
         apps = [_app_progress(state, before.get(state.name) or {}) for state in states]
         decision = rolling_sync_plan(strategy, apps)
-        pending = {name for name, p in decision.statuses.items() if p.status == "Pending"}
-        asked = [name for name in progress.asked if name in pending]
-        to_sync = [name for name in decision.to_sync if name not in asked]  # a sync asked for and not begun yet
+        to_sync = [name for name in decision.to_sync if name not in progress.asked]  # asked last poll: give it time
+        asked: list[str] = []
         step = decision.current_step
         self._status.rolling_step = step
         self._status.rolling_done = decision.done
@@ -234,7 +235,7 @@ class ApplicationSetWorkflow:
                 retry_policy=ACTIVITY_RETRY,
                 summary=f"RollingSync step {step}: sync {', '.join(to_sync)}",
             )
-            asked = sorted({*asked, *started})
+            asked = sorted(started)
         now = workflow.now().strftime("%Y-%m-%dT%H:%M:%SZ")
         entries = progress_entries(decision, progress.entries, now)
         if [_comparable(e) for e in entries] != [_comparable(e) for e in progress.entries] or not progress.entries:
@@ -270,6 +271,7 @@ def _app_progress(state: AppState, entry: dict[str, Any]) -> AppProgress:
         step=int(raw_step) if isinstance(raw_step, str | int) and str(raw_step).isdigit() else None,
         operation_phase=state.operation_phase,
         revisions=tuple(state.revisions),
+        synced_revisions=tuple(state.synced_revisions),
         target_revisions=tuple(str(r) for r in recorded) if isinstance(recorded, list) else None,
         message=str(entry.get("message") or ""),
     )

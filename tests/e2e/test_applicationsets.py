@@ -411,25 +411,28 @@ def test_rolling_sync_syncs_three_steps_in_order_and_holds_step_two_while_step_o
         tmp_path / "repo",
         {
             "dev-a/cm.json": configmap("dev-a", {}),
-            "dev-b/pod.json": failing_pod("broken"),
+            "dev-b-broken/pod.json": failing_pod("broken"),
+            "dev-b/cm.json": configmap("dev-b", {}),
             "qa/cm.json": configmap("qa", {}),
             "prod/cm.json": configmap("prod", {}),
         },
     )
     name, ns = unique("rolling"), unique("appset-rolling")
-    elements = [{"app": a, "env": a.split("-")[0]} for a in ("dev-a", "dev-b", "qa", "prod")]
     steps = [{"matchExpressions": [{"key": "env", "operator": "In", "values": [env]}]} for env in ("dev", "qa", "prod")]
-    apply_set(
-        devcluster_a,
-        appset(
+
+    def rolling(dev_b_path: str) -> dict[str, Any]:
+        paths = {"dev-a": "dev-a", "dev-b": dev_b_path, "qa": "qa", "prod": "prod"}
+        elements = [{"app": a, "env": a.split("-")[0], "path": path} for a, path in paths.items()]
+        return appset(
             name,
             [{"list": {"elements": elements}}],
             app_template(
-                f"{name}-{{{{app}}}}", repo, path="{{app}}", namespace=f"{ns}-{{{{app}}}}", labels={"env": "{{env}}"}
+                f"{name}-{{{{app}}}}", repo, path="{{path}}", namespace=f"{ns}-{{{{app}}}}", labels={"env": "{{env}}"}
             ),
             strategy={"type": "RollingSync", "rollingSync": {"steps": steps}},
-        ),
-    )
+        )
+
+    apply_set(devcluster_a, rolling("dev-b-broken"))
     apps = {a: f"{name}-{a}" for a in ("dev-a", "dev-b", "qa", "prod")}
     eventually(lambda: app_names(devcluster_a, name) == set(apps.values()), timeout=60, what="four apps")
     for app in owned_apps(devcluster_a, name).values():  # Argo CD: the set syncs them, not their own policy
@@ -440,11 +443,9 @@ def test_rolling_sync_syncs_three_steps_in_order_and_holds_step_two_while_step_o
     eventually(lambda: live(devcluster_a, f"{ns}-dev-b", "pod", "broken"), timeout=60, what="dev-b synced")
     eventually(lambda: bosun.status(apps["dev-b"]).get("health") == "Degraded", timeout=90, what="dev-b Degraded")
     held = statuses_when(
-        devcluster_a,
-        name,
-        lambda s: s.get(apps["dev-b"]) == "Progressing",
-        what=f"step 1 progressing (dev-b: {bosun.status(apps['dev-b'])})",
+        devcluster_a, name, lambda s: s.get(apps["dev-a"]) == "Healthy", what="dev-a Healthy in step 1"
     )
+    assert held[apps["dev-b"]] in ("Pending", "Progressing"), held
     assert held[apps["qa"]] == "Waiting" and held[apps["prod"]] == "Waiting", held
     never(
         lambda: live(devcluster_a, f"{ns}-qa", "configmap", "qa"),
@@ -453,12 +454,15 @@ def test_rolling_sync_syncs_three_steps_in_order_and_holds_step_two_while_step_o
     )
     assert application_status(devcluster_a, name)[apps["qa"]] == "Waiting"
 
-    # dev-b fixed in Git: the set syncs it again (pruning the Pod), then step 2, then step 3.
-    repo.write({"dev-b/pod.json": None, "dev-b/cm.json": configmap("dev-b", {})}, "dev-b fixed")
-    qa = eventually(lambda: live(devcluster_a, f"{ns}-qa", "configmap", "qa"), timeout=180, what="step 2 synced")
-    dev_b = live(devcluster_a, f"{ns}-dev-b", "configmap", "dev-b")
-    assert dev_b is not None
+    # dev-b fixed in the set (another path, same commit): the set syncs it again (pruning the
+    # Pod), then step 2, then step 3.
+    apply_set(devcluster_a, rolling("dev-b"))
+    dev_b = eventually(
+        lambda: live(devcluster_a, f"{ns}-dev-b", "configmap", "dev-b"), timeout=120, what="dev-b synced again"
+    )
+    qa = eventually(lambda: live(devcluster_a, f"{ns}-qa", "configmap", "qa"), timeout=120, what="step 2 synced")
     prod = eventually(lambda: live(devcluster_a, f"{ns}-prod", "configmap", "prod"), timeout=120, what="step 3 synced")
+    eventually(lambda: live(devcluster_a, f"{ns}-dev-b", "pod", "broken") is None, what="the Pod pruned")
     created = {k: v["metadata"]["creationTimestamp"] for k, v in (("dev-b", dev_b), ("qa", qa), ("prod", prod))}
     assert created["dev-b"] <= created["qa"] <= created["prod"], created
     statuses_when(devcluster_a, name, lambda s: set(s.values()) == {"Healthy"}, what="every app Healthy", timeout=120)

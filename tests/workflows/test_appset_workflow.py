@@ -68,6 +68,9 @@ class FakeApp:
     health: str = "Healthy"
     health_after_sync: str = "Healthy"
     phase: str = ""
+    revision: str = "c1"
+    """The commit Git holds for it (compared); a sync makes it the synced one."""
+    synced: str = ""
 
 
 @dataclass
@@ -105,6 +108,8 @@ class FakeFleet:
                 sync_status=self.apps[name].sync,
                 health=self.apps[name].health,
                 operation_phase=self.apps[name].phase,
+                revisions=[self.apps[name].revision],
+                synced_revisions=[self.apps[name].synced] if self.apps[name].synced else [],
             )
             for name in input.applications
         ]
@@ -114,7 +119,7 @@ class FakeFleet:
         self.synced.append(list(input.applications))
         for name in input.applications:
             app = self.apps[name]
-            app.sync, app.health, app.phase = "Synced", app.health_after_sync, "Succeeded"
+            app.sync, app.health, app.phase, app.synced = "Synced", app.health_after_sync, "Succeeded", app.revision
         return list(input.applications)
 
     @activity.defn(name="write_appset_progress")
