@@ -173,6 +173,7 @@ async def test_rolling_sync_syncs_the_steps_in_order(env: WorkflowEnvironment, t
     )
     async with running(env, task_queue, fleet) as handle:
         await until(lambda: fleet.synced == [["dev-a", "dev-b"]], what="step 1's syncs")
+        await until(lambda: fleet.statuses().get("dev-a") == "Pending", what="step 1 Pending")
         assert fleet.statuses()["qa-a"] == "Waiting" and fleet.statuses()["prod-a"] == "Waiting"
         for _ in range(4):
             await skip_time(env, POLL + 1)
