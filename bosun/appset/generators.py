@@ -31,6 +31,7 @@ from bosun.appset.templating import (
     render_strings,
     sanitize_name,
 )
+from bosun.safe_yaml import safe_load
 
 __all__ = [
     "IN_CLUSTER_NAME",
@@ -66,11 +67,14 @@ class GitReader(Protocol):
     """I/O is injected: the activity implements it over Bosun's git mirrors (project rules apply)."""
 
     def directories(self, repo_url: str, revision: str) -> list[str]:
-        """Every directory path of the tree at ``revision``, repo-relative, posix, no ``.git``."""
+        """Every directory path of the tree at ``revision`` but the root, repo-relative, posix;
+        hidden directories (``.git``, ``.github``) and what is under them left out, as Argo
+        CD's repo server lists them (``GetGitDirectories``)."""
         ...
 
     def files(self, repo_url: str, revision: str, glob: str) -> dict[str, bytes]:
-        """Path -> content of the files matching ``glob`` (Argo CD's git file globbing)."""
+        """Path -> content of the files whose repo-relative path matches ``glob`` (Argo CD's
+        git file globbing: ``git ls-files`` pathspecs, where ``*`` also crosses ``/``)."""
         ...
 
 
@@ -196,7 +200,7 @@ def _list(body: Mapping[str, Any], appset: ApplicationSet, where: str) -> list[d
     text = body.get("elementsYaml")
     if text:
         try:
-            elements = yaml.safe_load(text)
+            elements = safe_load(text, source=f"{where}.elementsYaml")
         except yaml.YAMLError as error:
             raise ApplicationSetError(f"{where}.elementsYaml: not YAML: {error}") from None
         if elements is None:
@@ -374,9 +378,10 @@ def _files_params(
 
 def _file_objects(content: bytes, where: str) -> list[dict[str, Any]]:
     """A YAML or JSON file as one object (an empty file is an empty object) or a list of
-    objects, as ``generateParamsFromGitFile`` reads it."""
+    objects, as ``generateParamsFromGitFile`` reads it; bounded as all YAML from Git is
+    (:func:`bosun.safe_yaml.safe_load`: size, node count, depth)."""
     try:
-        value = yaml.safe_load(content.decode("utf-8"))
+        value = safe_load(content.decode("utf-8"), source="the file")
     except (UnicodeDecodeError, yaml.YAMLError) as error:
         raise ApplicationSetError(f"{where}: unable to parse file: {error}") from None
     if value is None:
@@ -469,41 +474,42 @@ def _deep_merge_override(base: dict[str, Any], override: Mapping[str, Any]) -> d
 def _merge(body: Mapping[str, Any], appset: ApplicationSet, ctx: GeneratorContext, where: str) -> list[dict[str, Any]]:
     """``merge.go``: the first child's sets, each overridden by the set of every later child
     that has the same values for all ``mergeKeys``; sets of later children that match no
-    base set are dropped. Two sets of one child with the same merge key are an error."""
+    base set are dropped. The first child may give several sets with one merge key (each is
+    overridden); a later child may not (Argo CD's ``ErrNonUniqueParamSets``)."""
     keys = list(dict.fromkeys(body["mergeKeys"]))
     children = [
         _transform(child, appset, ctx, f"{where}.generators[{index}]", interpolate_with=None)
         for index, child in enumerate(body["generators"])
     ]
-    base = _by_merge_key(keys, children[0], f"{where}.generators[0]")
+    base = [(_merge_identity(keys, params), dict(params)) for params in children[0]]
     for index, sets in enumerate(children[1:], start=1):
-        overrides = _by_merge_key(keys, sets, f"{where}.generators[{index}]")
-        for key, params in base.items():
-            override = overrides.get(key)
+        overrides: dict[str, dict[str, Any]] = {}
+        for params in sets:
+            identity = _merge_identity(keys, params)
+            if identity in overrides:
+                raise ApplicationSetError(
+                    f"{where}.generators[{index}]: the parameters from a generator were not unique by the given "
+                    f"mergeKeys, Merge requires all param sets to be unique. Duplicate key was {identity}"
+                )
+            overrides[identity] = params
+        for position, (identity, params) in enumerate(base):
+            override = overrides.get(identity)
             if override is None:
                 continue
             if appset.go_template:
-                base[key] = _deep_merge_override(dict(params), override)
+                base[position] = (identity, _deep_merge_override(params, override))
             else:
-                base[key] = {**params, **override}
-    return list(base.values())
+                base[position] = (identity, {**params, **override})
+    return [params for _, params in base]
 
 
-def _by_merge_key(keys: list[str], sets: list[dict[str, Any]], where: str) -> dict[str, dict[str, Any]]:
-    result: dict[str, dict[str, Any]] = {}
-    for params in sets:
-        identity = json.dumps({key: _lookup(params, key) for key in sorted(keys)}, sort_keys=True)
-        if identity in result:
-            raise ApplicationSetError(
-                f"{where}: the parameters from a generator were not unique by the given mergeKeys, "
-                f"Merge requires all param sets to be unique. Duplicate key was {identity}"
-            )
-        result[identity] = params
-    return result
+def _merge_identity(keys: list[str], params: Mapping[str, Any]) -> str:
+    return json.dumps({key: _lookup(params, key) for key in sorted(keys)}, sort_keys=True)
 
 
 def _lookup(params: Mapping[str, Any], key: str) -> Any:
-    """A merge key: the flat key itself, or for goTemplate a dotted path into nested maps."""
+    """A merge key: the flat key itself (Argo CD looks up only that), else a dotted path into
+    nested maps (goTemplate params; under Argo CD such a key is always null)."""
     if key in params:
         return params[key]
     value: Any = params

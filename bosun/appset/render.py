@@ -23,6 +23,7 @@ import yaml
 from bosun.appset.generators import GeneratedParams
 from bosun.appset.spec import API_VERSION, ApplicationSet, ApplicationSetError
 from bosun.appset.templating import GoRenderer, render_strings
+from bosun.safe_yaml import safe_load
 
 __all__ = [
     "RESOURCES_FINALIZER",
@@ -46,8 +47,9 @@ def render_applications(
     renderer), a templatePatch that is not YAML, an Application without a name, or two
     param sets that give the same Application name (Argo CD refuses the whole set then)."""
     templates = [merge_templates(g.template, appset.template) for g in generated]
+    # Argo CD returns the template as it is for an empty param set (nothing is rendered)
     rendered = render_strings(
-        [(template, g.params) for template, g in zip(templates, generated, strict=True)],
+        [(template if g.params else {}, g.params) for template, g in zip(templates, generated, strict=True)],
         go_template=appset.go_template,
         options=appset.go_template_options,
         go_render=go_render,
@@ -67,6 +69,8 @@ def render_applications(
     applications = []
     seen: dict[str, int] = {}
     for index, (template, patch, params) in enumerate(zip(rendered, patches, generated, strict=True)):
+        if not params.params:
+            template = templates[index]
         application = _application(appset, template, empty_params=not params.params)
         if patch is not None:
             application = _apply_patch(application, patch, index)
@@ -130,7 +134,7 @@ def _application(appset: ApplicationSet, template: Mapping[str, Any], *, empty_p
 
 def _apply_patch(application: dict[str, Any], patch_text: str, index: int) -> dict[str, Any]:
     try:
-        patch = yaml.safe_load(patch_text)
+        patch = safe_load(patch_text, source=f"spec.templatePatch (param set {index})")
     except yaml.YAMLError as error:
         raise ApplicationSetError(
             f"spec.templatePatch: the patch rendered for param set {index} is not YAML: {error}"

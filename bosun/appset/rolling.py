@@ -13,7 +13,8 @@ applicationset_controller.go``, run once per reconcile:
    ``Pending`` becomes ``Progressing`` once a sync of the recorded revisions Succeeded (or an
    operation is Running / its health is Progressing); ``Waiting`` or ``Progressing`` becomes
    ``Healthy`` once the app is Healthy, not OutOfSync, and its last operation (if any)
-   Succeeded.
+   Succeeded. (Bosun also lets a ``Pending`` app that is Synced and Healthy with no
+   operation become ``Healthy``: under Argo CD it stays Pending and the rollout stalls.)
 3. ``buildAppSyncMap``: the apps of every step up to and including the first step that has
    an app not yet ``Healthy`` (in status and in fact) may sync; later steps may not.
 4. ``updateApplicationSetApplicationStatusProgress``: a ``Waiting`` app that may sync becomes
@@ -65,8 +66,10 @@ class AppProgress:
     """The phase of the app's last operation (Running | Succeeded | Failed | Error | "")."""
     revisions: tuple[str, ...] = ()
     """The app's current revisions (``status.sync.revision(s)``, Argo CD's ``GetRevisions``)."""
-    synced_revisions: tuple[str, ...] = ()
-    """The revisions of its last sync operation (``status.operationState.syncResult``)."""
+    synced_revisions: tuple[str, ...] | None = None
+    """The revisions of its last sync operation (``status.operationState.syncResult``); None
+    when not known: then a Succeeded operation counts whatever it synced (Argo CD before
+    ``targetRevisions`` were recorded)."""
     target_revisions: tuple[str, ...] | None = None
     """The ``targetRevisions`` of its previous status entry (None or empty: not recorded);
     in the decision's entries, the revisions the entry now records."""
@@ -129,7 +132,7 @@ def rolling_sync_plan(strategy: RollingSync, apps: list[AppProgress]) -> Rolling
             changed.add(app.name)
         if status == PENDING:
             if app.operation_phase == "Succeeded":
-                if target == tuple(app.synced_revisions):
+                if app.synced_revisions is None or target == tuple(app.synced_revisions):
                     status, message = (
                         PROGRESSING,
                         (_MSG_SYNCED),
@@ -141,6 +144,11 @@ def rolling_sync_plan(strategy: RollingSync, apps: list[AppProgress]) -> Rolling
                     (_MSG_PROGRESSING),
                 )
                 changed.add(app.name)
+        if status == PENDING and app.operation_phase == "" and _healthy(app):
+            # Bosun, not Argo CD: a Pending app that needs no sync (Synced, no operation) and is
+            # Healthy would stay Pending for ever under Argo CD, and hold every later step.
+            status, message = HEALTHY, _MSG_ALREADY_HEALTHY
+            changed.add(app.name)
         if status == WAITING and _healthy(app):
             status, message = (
                 HEALTHY,

@@ -241,9 +241,7 @@ def parse_applicationset(manifest: Mapping[str, Any]) -> ApplicationSet:
     preserved = _mapping(spec.get("preservedFields"), "spec.preservedFields", optional=True)
     _known(preserved, frozenset({"annotations", "labels"}), "spec.preservedFields")
 
-    ignore = spec.get("ignoreApplicationDifferences") or []
-    if not isinstance(ignore, list) or not all(isinstance(i, dict) for i in ignore):
-        raise ApplicationSetError("spec.ignoreApplicationDifferences: must be a list of objects")
+    ignore = _ignore_differences(spec.get("ignoreApplicationDifferences"))
 
     return ApplicationSet(
         name=name,
@@ -403,6 +401,31 @@ def _strategy(raw: Any) -> tuple[RollingSync | None, str | None]:
             expressions.append(MatchExpression(key, operator, values))
         steps.append(RollingStep(tuple(expressions), _max_update(step.get("maxUpdate"), f"{where}.maxUpdate")))
     return RollingSync(tuple(steps)), deletion_order
+
+
+def _ignore_differences(raw: Any) -> list[dict[str, Any]]:
+    """``ignoreApplicationDifferences``: ``name`` (one Application, else all) and
+    ``jsonPointers`` into the Application. ``jqPathExpressions`` need jq, which the pure
+    planner cannot run: refused rather than silently not applied."""
+    where = "spec.ignoreApplicationDifferences"
+    if raw is None:
+        return []
+    if not isinstance(raw, list):
+        raise ApplicationSetError(f"{where}: must be a list")
+    rules = []
+    for index, entry in enumerate(raw):
+        at = f"{where}[{index}]"
+        rule = _mapping(entry, at)
+        _known(rule, frozenset({"name", "jsonPointers", "jqPathExpressions"}), at)
+        if rule.get("jqPathExpressions"):
+            raise ApplicationSetError(f"{at}.jqPathExpressions: not supported by Bosun yet (use jsonPointers)")
+        if "name" in rule and not isinstance(rule["name"], str):
+            raise ApplicationSetError(f"{at}.name: must be a string")
+        for number, pointer in enumerate(_strings(rule.get("jsonPointers"), f"{at}.jsonPointers")):
+            if pointer and not pointer.startswith("/"):
+                raise ApplicationSetError(f"{at}.jsonPointers[{number}]: {pointer!r} is not a JSON pointer")
+        rules.append(rule)
+    return rules
 
 
 def _max_update(raw: Any, where: str) -> int | str | None:

@@ -51,13 +51,23 @@ class GoTemplateError(ApplicationSetError):
 
 
 _TAG = re.compile(r"\{\{(.*?)\}\}", re.DOTALL)
+_TEMPLATED = re.compile(r"\{\{.*\}\}")  # Argo CD's isTemplatedRegex ".*{{.*}}.*": "." stops at newlines
 _INVALID_DNS = re.compile(r"[^-a-z0-9.]")
+
+
+class FastTemplateError(ValueError):
+    """A ``{{`` without its ``}}``: fasttemplate refuses to parse it (Argo CD: "invalid template").
+    ``field``: where the string is in the rendered object (set while walking it)."""
+
+    field = ""
 
 
 def fasttemplate(text: str, params: Mapping[str, Any]) -> str:
     """``text`` with each ``{{tag}}`` naming a string param replaced (``valyala/fasttemplate``
-    with Argo CD's tag function): the tag is trimmed of whitespace; anything else stays."""
-    if "{{" not in text:
+    with Argo CD's tag function): the tag is trimmed of whitespace; anything else stays.
+    Argo CD parses only a text with ``{{`` and then ``}}`` on one line (``isTemplatedRegex``);
+    in such a text, a ``{{`` with no ``}}`` after it is :class:`FastTemplateError`."""
+    if "{{" not in text or not _TEMPLATED.search(text):
         return text
 
     def replace(match: re.Match[str]) -> str:
@@ -65,6 +75,11 @@ def fasttemplate(text: str, params: Mapping[str, Any]) -> str:
         value = params.get(tag) if tag else None
         return value if isinstance(value, str) else match.group(0)
 
+    end = 0
+    for match in _TAG.finditer(text):
+        end = match.end()
+    if "{{" in text[end:]:  # a tag is opened after the last closed one and never closed
+        raise FastTemplateError(f"invalid template {text!r}: cannot find end tag '}}}}'")
     return _TAG.sub(replace, text)
 
 
@@ -80,7 +95,14 @@ def render_strings(
     ``where`` is the field path of the values in the ApplicationSet (``spec.template``), for
     the error of a Go template: ``spec.template.spec.source.path (param set 2): ...``."""
     if not go_template:
-        return [_walk(value, functools.partial(_fast, params)) for value, params in items]
+        rendered = []
+        for index, (value, params) in enumerate(items):
+            try:
+                rendered.append(_walk(value, functools.partial(_fast, params)))
+            except FastTemplateError as error:
+                path = f"{where}.{error.field}" if error.field else where
+                raise ApplicationSetError(f"{path} (param set {index}): {error}") from None
+        return rendered
     if not items:
         return []
     if go_render is None:
@@ -104,13 +126,19 @@ def _fast(params: Mapping[str, Any], text: str) -> str:
     return fasttemplate(text, params)
 
 
-def _walk(value: Any, render: Callable[[str], str]) -> Any:
+def _walk(value: Any, render: Callable[[str], str], field: str = "") -> Any:
+    """``value`` with every string rendered; a :class:`FastTemplateError` gets the field path
+    (``spec.source.path``, ``sources[1].path``) of the string it is about."""
     if isinstance(value, str):
-        return render(value)
+        try:
+            return render(value)
+        except FastTemplateError as error:
+            error.field = field
+            raise
     if isinstance(value, dict):
-        return {key: _walk(item, render) for key, item in value.items()}
+        return {key: _walk(item, render, f"{field}.{key}" if field else str(key)) for key, item in value.items()}
     if isinstance(value, list):
-        return [_walk(item, render) for item in value]
+        return [_walk(item, render, f"{field}[{index}]") for index, item in enumerate(value)]
     return value
 
 

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pytest
 
+from devstack.tools import gotemplate as built_gotemplate
 from devstack.tools import helm as built_helm
 from tests.conftest import Cluster
 from tests.e2e.conftest import kubectl
@@ -92,10 +93,13 @@ def test_helm_template_passes_a_server_side_dry_run(cluster: Cluster, values: li
 
 def test_the_image_install_steps_make_a_worker_the_selfcheck_accepts(tmp_path: Path) -> None:
     venv, tools = tmp_path / "venv", tmp_path / "tools"
-    env = {k: v for k, v in os.environ.items() if k not in ("BOSUN_HELM", "VIRTUAL_ENV")}
+    env = {k: v for k, v in os.environ.items() if k not in ("BOSUN_HELM", "BOSUN_GOTEMPLATE", "VIRTUAL_ENV")}
     env.update(PIP_NO_COMPILE="1", PYTHON=sys.executable, PATH="/usr/local/bin:/usr/bin:/bin")
     proc = subprocess.run(
-        [str(REPO / "deploy" / "image" / "install-steps.sh"), str(REPO), str(venv), str(tools), str(built_helm())],
+        [
+            str(REPO / "deploy" / "image" / "install-steps.sh"),
+            *(str(REPO), str(venv), str(tools), str(built_helm()), str(built_gotemplate())),
+        ],
         capture_output=True,
         text=True,
         timeout=900,
@@ -107,6 +111,7 @@ def test_the_image_install_steps_make_a_worker_the_selfcheck_accepts(tmp_path: P
     # the tools are the fresh ones, not the dev venv's
     assert any(line.startswith("ok    helm:") and f"({tools}/helm)" in line for line in lines), proc.stdout
     assert any(line.startswith("ok    kubectl:") and f"({venv}/bin/kubectl)" in line for line in lines), proc.stdout
+    assert f"ok    bosun-gotemplate: {tools}/bosun-gotemplate" in lines, proc.stdout
     assert (venv / "bin" / "python").exists() and not (REPO / "build").exists()  # the checkout stays clean
 
     # the same venv without helm on its PATH: the self-check names it and fails

@@ -92,3 +92,22 @@ def test_no_update_when_only_preserved_fields_differ() -> None:
     changes = plan_changes(policy(None), [app("x")], [current])
     assert changes.update == []
     assert changes.unchanged == ("x",)
+
+
+def test_ignore_application_differences_keeps_live_fields() -> None:
+    # ApplicationSet docs (Ignoring certain changes to Applications): targetRevision set by hand stays
+    spec = {
+        "ignoreApplicationDifferences": [
+            {"jsonPointers": ["/spec/source/targetRevision"]},
+            {"name": "other", "jsonPointers": ["/spec/source/path"]},
+        ]
+    }
+    generated = app("x", "new")
+    generated["spec"]["source"]["targetRevision"] = "main"
+    current = live("x", "old")
+    current["spec"]["source"]["targetRevision"] = "hotfix"
+    [updated] = plan_changes(policy(None, **spec), [generated], [current]).update
+    assert updated["spec"]["source"] == {"path": "new", "targetRevision": "hotfix"}
+    # only the ignored field differs: no update
+    generated_same = app("x", "old")
+    assert plan_changes(policy(None, **spec), [generated_same], [current]).update == []

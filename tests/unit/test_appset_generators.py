@@ -264,7 +264,14 @@ def test_go_path_match(pattern: str, name: str, matches: bool) -> None:
 
 # --- git files ----------------------------------------------------------------------------
 
-CONFIG = "aws_account: '123456'\nasset_id: '11223344'\ncluster:\n  owner: cluster-admin@company.com\n  name: engineering-dev\n  address: https://1.2.3.4\n"
+CONFIG = (
+    "aws_account: '123456'\n"
+    "asset_id: '11223344'\n"
+    "cluster:\n"
+    "  owner: cluster-admin@company.com\n"
+    "  name: engineering-dev\n"
+    "  address: https://1.2.3.4\n"
+)
 
 
 def test_git_files_flattened_with_path_params() -> None:
@@ -457,7 +464,7 @@ def test_merge_duplicate_merge_key_is_an_error() -> None:
             {
                 "merge": {
                     "mergeKeys": ["k"],
-                    "generators": [{"list": {"elements": [{"k": "1"}, {"k": "1"}]}}, {"list": {"elements": []}}],
+                    "generators": [{"list": {"elements": []}}, {"list": {"elements": [{"k": "1"}, {"k": "1"}]}}],
                 }
             }
         ]
@@ -467,6 +474,23 @@ def test_merge_duplicate_merge_key_is_an_error() -> None:
 
 
 # --- selector -----------------------------------------------------------------------------
+
+
+def test_merge_base_sets_sharing_a_key_are_each_overridden() -> None:
+    spec = {
+        "generators": [
+            {
+                "merge": {
+                    "mergeKeys": ["k"],
+                    "generators": [
+                        {"list": {"elements": [{"k": "1", "n": "a"}, {"k": "1", "n": "b"}, {"k": "2", "n": "c"}]}},
+                        {"list": {"elements": [{"k": "1", "v": "x"}, {"k": "3", "v": "dropped"}]}},
+                    ],
+                }
+            }
+        ]
+    }
+    assert params(spec) == [{"k": "1", "n": "a", "v": "x"}, {"k": "1", "n": "b", "v": "x"}, {"k": "2", "n": "c"}]
 
 
 def test_selector_filters_param_sets_on_flattened_params() -> None:
@@ -499,3 +523,18 @@ def test_selector_on_go_template_nested_params() -> None:
         ],
     }
     assert [p["path"]["path"] for p in params(spec, git)] == ["apps/b"]
+
+
+def test_git_file_past_the_yaml_limits_is_refused_naming_the_file() -> None:
+    bomb = 'a: &a ["x","x","x","x","x","x","x","x","x"]\n' + "".join(
+        f"{chr(98 + i)}: &{chr(98 + i)} [*{chr(97 + i)},*{chr(97 + i)},*{chr(97 + i)},*{chr(97 + i)},"
+        f"*{chr(97 + i)},*{chr(97 + i)},*{chr(97 + i)},*{chr(97 + i)},*{chr(97 + i)}]\n"
+        for i in range(8)
+    )
+    git = FakeGit(files={"bomb/config.yaml": bomb})
+    spec = {"generators": [{"git": {"repoURL": "r", "files": [{"path": "bomb/*.yaml"}]}}]}
+    with pytest.raises(
+        ApplicationSetError,
+        match=r"^spec\.generators\[0\]\.git: r bomb/config\.yaml: unable to parse file: .*BOSUN_MAX_YAML_NODES",
+    ):
+        params(spec, git)

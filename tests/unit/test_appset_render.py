@@ -11,7 +11,7 @@ from activities.gotemplate import render_go
 from bosun.appset.generators import GeneratorContext, generate
 from bosun.appset.render import RESOURCES_FINALIZER, merge_templates, render_applications
 from bosun.appset.spec import ApplicationSetError, parse_applicationset
-from bosun.appset.templating import fasttemplate
+from bosun.appset.templating import FastTemplateError, fasttemplate
 from tests.unit.appset_support import FakeGit, appset
 
 GUESTBOOK = {
@@ -43,11 +43,29 @@ def apps(spec: dict[str, Any], git: FakeGit | None = None) -> list[dict[str, Any
         ("{{ missing }}", {}, "{{ missing }}"),
         ("{{}}", {"": "x"}, "{{}}"),
         ("{{n}}", {"n": 3}, "{{n}}"),  # only string params replace
-        ("a {{b", {"b": "x"}, "a {{b"),
+        ("{{ {{a}} }}", {"a": "x"}, "{{ {{a}} }}"),  # the tag is " {{a", unknown
+        ("a {{b", {"b": "x"}, "a {{b"),  # not a template for Argo CD: left as is
+        ("}} {{", {}, "}} {{"),
+        ("{{a\n}}", {"a": "x"}, "{{a\n}}"),  # {{ and }} on two lines: not parsed
     ],
 )
 def test_fasttemplate_as_argo(text: str, params: dict[str, Any], rendered: str) -> None:
     assert fasttemplate(text, params) == rendered
+
+
+@pytest.mark.parametrize("text", ["{{a}} {{b", "{{b\n}} {{a}} {{"])
+def test_fasttemplate_refuses_an_open_tag(text: str) -> None:
+    with pytest.raises(FastTemplateError, match="cannot find end tag"):
+        fasttemplate(text, {"a": "x", "b": "y"})
+
+
+def test_open_tag_in_a_template_names_the_field_path() -> None:
+    spec = {
+        "generators": [{"list": {"elements": ELEMENTS}}],
+        "template": {"metadata": {"name": "{{cluster}}-{{url"}, "spec": {}},
+    }
+    with pytest.raises(ApplicationSetError, match=r"^spec\.template\.metadata\.name \(param set 0\): invalid template"):
+        apps(spec)
 
 
 def test_list_generator_docs_example_fasttemplate() -> None:
@@ -202,3 +220,11 @@ def test_git_directory_example_fasttemplate() -> None:
     got = apps(spec, git)
     assert [a["metadata"]["name"] for a in got] == ["argo-workflows", "prometheus-operator"]
     assert got[0]["spec"]["source"]["path"] == "examples/git-generator-directory/cluster-addons/argo-workflows"
+
+
+def test_empty_param_set_gives_the_template_as_is_without_finalizer() -> None:
+    # RenderTemplateParams: len(params) == 0 returns the template untouched
+    template = {"metadata": {"name": "fixed-{{.x}}"}, "spec": {"project": "p"}}
+    spec = {"goTemplate": True, "goTemplateOptions": ["missingkey=error"], "generators": [{"list": {"elements": [{}]}}]}
+    [app] = apps({**spec, "template": template})
+    assert app["metadata"] == {"name": "fixed-{{.x}}", "namespace": "argocd"}

@@ -152,3 +152,20 @@ def test_without_automated_sync() -> None:
     assert stripped == {"spec": {"syncPolicy": {"syncOptions": ["x"]}}}
     assert prune is True
     assert application["spec"]["syncPolicy"]["automated"] == {"prune": True}
+
+
+def test_succeeded_sync_with_unknown_result_revisions_counts() -> None:
+    app = progress(
+        "d", "dev", status="Pending", sync_status="Synced", health="Progressing", operation_phase="Succeeded"
+    )
+    assert rolling_sync_plan(THREE_STEPS, [app]).statuses["d"].status == "Progressing"
+
+
+def test_pending_app_that_needs_no_sync_and_is_healthy_does_not_stall_the_rollout() -> None:
+    apps = [
+        progress("d", "dev", status="Pending", sync_status="Synced", health="Healthy"),
+        progress("q", "qa", status="Waiting"),
+    ]
+    decision = rolling_sync_plan(THREE_STEPS, apps)
+    assert decision.statuses["d"].status == "Healthy"
+    assert decision.to_sync == ["q"]

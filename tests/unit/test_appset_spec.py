@@ -157,3 +157,11 @@ def test_preserved_fields_and_template_patch() -> None:
     assert parsed.preserved_labels == ("my-label",)
     assert parsed.template_patch == "spec:\n  project: x\n"
     assert parsed.preserve_resources_on_deletion is True
+
+
+def test_ignore_application_differences_jq_is_refused() -> None:
+    spec = {"generators": [LIST], "ignoreApplicationDifferences": [{"jqPathExpressions": [".spec"]}]}
+    with pytest.raises(
+        ApplicationSetError, match=r"ignoreApplicationDifferences\[0\]\.jqPathExpressions: not supported"
+    ):
+        parse_applicationset(appset(spec))

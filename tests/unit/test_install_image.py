@@ -16,6 +16,7 @@ import pytest
 
 from activities.renderers import tools
 from devstack.tools import HELM_VERSION
+from devstack.tools import gotemplate as built_gotemplate
 from tests.unit.install_render import REPO
 from worker.selfcheck import Requirement, worker_requirements
 from worker.selfcheck import main as selfcheck_main
@@ -26,6 +27,14 @@ IMAGE = REPO / "deploy" / "image"
 def test_the_containerfile_builds_the_helm_devstack_pins() -> None:
     text = (IMAGE / "Containerfile").read_text()
     assert re.search(rf"^ARG HELM_VERSION={re.escape(HELM_VERSION)}$", text, re.M), "keep it = devstack.tools"
+
+
+def test_the_containerfile_builds_bosun_gotemplate_from_this_checkout_and_installs_it() -> None:
+    text = (IMAGE / "Containerfile").read_text()
+    assert "COPY deploy/gotemplate /build/gotemplate" in text
+    assert re.search(
+        r"^RUN .*/src/install-steps\.sh /src /opt/bosun /usr/local/bin /tmp/helm /tmp/bosun-gotemplate", text, re.M
+    )
 
 
 def test_the_containerfile_runs_install_steps_on_every_package_pyproject_ships() -> None:
@@ -83,18 +92,31 @@ def test_selfcheck_passes_on_the_dev_venv(selfcheck: Callable[..., tuple[int, st
     code, out = selfcheck()
     assert code == 0, out
     lines = out.splitlines()
-    for name in ("python temporalio", "python jsonnet", "bosun worker code", "helm", "kubectl", "kustomize", "git"):
+    names = ("python temporalio", "python jsonnet", "bosun worker code", "helm", "kubectl", "kustomize", "git")
+    for name in (*names, "bosun-gotemplate"):
         assert any(line.startswith(f"ok    {name}:") for line in lines), (name, out)
     assert lines[-1].startswith("selfcheck: ready")
 
 
 def test_selfcheck_names_a_missing_helm_and_exits_1(selfcheck: Callable[..., tuple[int, str]], tmp_path: Path) -> None:
     code, out = selfcheck(
-        BOSUN_HELM=None, PATH=f"{Path(sys.executable).parent}:/usr/bin:/bin", BOSUN_CACHE=str(tmp_path)
+        BOSUN_HELM=None,
+        PATH=f"{Path(sys.executable).parent}:/usr/bin:/bin",
+        BOSUN_CACHE=str(tmp_path),
+        BOSUN_GOTEMPLATE=str(built_gotemplate()),
     )
     assert code == 1, out
     assert "FAIL  helm: not found" in out
     assert out.splitlines()[-1] == "selfcheck: not ready, 1 problem(s): helm"
+
+
+def test_selfcheck_names_a_missing_gotemplate(selfcheck: Callable[..., tuple[int, str]], tmp_path: Path) -> None:
+    code, out = selfcheck(BOSUN_GOTEMPLATE=str(tmp_path / "bosun-gotemplate"))
+    assert code == 1
+    assert (
+        f"FAIL  bosun-gotemplate: spec.goTemplate: BOSUN_GOTEMPLATE={tmp_path}/bosun-gotemplate does not exist" in out
+    )
+    assert out.splitlines()[-1] == "selfcheck: not ready, 1 problem(s): bosun-gotemplate"
 
 
 def test_selfcheck_names_a_wrong_helm(selfcheck: Callable[..., tuple[int, str]], tmp_path: Path) -> None:
