@@ -10,6 +10,7 @@ import pytest
 
 from activities.appsets import (
     MirrorGitReader,
+    _allows_delete,
     error_conditions,
     for_update,
     merge_conditions,
@@ -153,3 +154,27 @@ def test_a_generated_app_is_owned_by_its_set_once_and_written_without_managed_fi
     assert "managedFields" not in for_update(owned)["metadata"]
     assert other_controller(owned, "uid-1") == ""
     assert other_controller(owned, "uid-2") == "ApplicationSet fleet"
+
+
+@pytest.mark.parametrize(
+    ("policy", "valid", "deletes"),
+    [
+        (None, True, True),
+        ("sync", True, True),
+        ("create-delete", True, True),
+        ("create-update", True, False),
+        ("create-only", True, False),
+        ("create-only", False, False),  # a spec Bosun refuses still keeps its apps as its policy says
+        (None, False, True),
+    ],
+)
+def test_whether_a_deleted_set_takes_its_apps_follows_its_policy(
+    policy: str | None, valid: bool, deletes: bool
+) -> None:
+    manifest = appset_manifest()
+    spec = dict(manifest["spec"])  # type: ignore[call-overload]
+    if policy is not None:
+        spec["syncPolicy"] = {"applicationsSync": policy}
+    if not valid:
+        spec["generators"] = [{"pullRequest": {}}]
+    assert _allows_delete({**manifest, "spec": spec}) is deletes
