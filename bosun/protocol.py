@@ -368,3 +368,71 @@ class SpecEditRequest(BaseModel):
 
     application: dict[str, Any]
     base_digest: str = ""
+
+
+# ------------------------------------------------------------------------- ApplicationSets
+# (issue #17) Argo CD's ApplicationSet: one ApplicationSetWorkflow per set, started and poked
+# by the worker's watch (worker/appset_watch.py), ended when its resource is gone.
+
+APPLICATION_SET_WORKFLOW: Final = "ApplicationSetWorkflow"
+"""The registered name of :class:`workflows.appset.ApplicationSetWorkflow`."""
+
+APPSET_WORKFLOW_PREFIX: Final = "appset:"
+
+
+def appset_workflow_id(namespace: str, name: str) -> str:
+    """The ApplicationSetWorkflow of the ApplicationSet ``name`` in ``namespace``: ``appset:<namespace>/<name>``."""
+    return f"{APPSET_WORKFLOW_PREFIX}{namespace}/{name}"
+
+
+class AppSetSignal:
+    """Signals of ``ApplicationSetWorkflow``."""
+
+    CHANGED: Final = "changed"
+    """The set's resource changed (or went away): read it and generate again (the watch sends it)."""
+    REFRESH: Final = "refresh"
+    """Generate again now (Git or the cluster Secrets may have changed): a person or a webhook."""
+
+
+class AppSetQuery:
+    """Queries of ``ApplicationSetWorkflow``."""
+
+    STATUS: Final = "status"
+    """An :class:`AppSetStatus`: the last generation's outcome and the RollingSync step."""
+
+
+class AppSetStart(BaseModel):
+    """What starts an ApplicationSetWorkflow (signal-with-start with ``changed``); its input
+    (:class:`workflows.appset.AppSetWorkflowInput`) adds the state carried over continue-as-new."""
+
+    namespace: str
+    name: str
+    rolling_poll_seconds: float = 10.0
+    """How often a RollingSync reads its apps' sync and health while a step is under way."""
+
+
+class AppSetStatus(BaseModel):
+    """What the ``status`` query of an ApplicationSetWorkflow answers."""
+
+    namespace: str
+    name: str
+    applications: list[str] = Field(default_factory=list)
+    """The Applications the last generation wanted."""
+    error: str = ""
+    """Why the last generation created nothing (the ErrorOccurred condition's message), or empty."""
+    rolling_step: int | None = None
+    """The RollingSync step under way (1-based, as Argo's ``status.applicationStatus[].step``)."""
+    rolling_done: bool = True
+    generations: int = 0
+    """Generations run by this run of the workflow (since its last continue-as-new)."""
+
+
+__all__ += [
+    "APPLICATION_SET_WORKFLOW",
+    "APPSET_WORKFLOW_PREFIX",
+    "AppSetQuery",
+    "AppSetSignal",
+    "AppSetStart",
+    "AppSetStatus",
+    "appset_workflow_id",
+]

@@ -24,6 +24,7 @@ from temporalio.worker import Worker
 from activities.actions import ActionActivities
 from activities.analysis import AnalysisActivities
 from activities.app_metrics import AppMetricActivities
+from activities.appsets import AppSetActivities
 from activities.cluster import ClusterActivities
 from activities.clusters import ClusterSecretStore
 from activities.content import ContentActivities
@@ -32,6 +33,7 @@ from activities.declarative import DeclarativeActivities
 from activities.dependencies import DependencyActivities
 from activities.destinations import DestinationActivities
 from activities.gitrepo import GitCache
+from activities.gotemplate import render_go
 from activities.kube import ClusterRegistry
 from activities.orphans import OrphanActivities
 from activities.pipeline import PipelineActivities
@@ -50,6 +52,7 @@ from bosun.paths import store_dir
 from bosun.protocol import DeclarativeSignal, declarative_workflow_id
 from worker import health_server, metrics_processes
 from worker.app_watch import Poker, ResourceWatch
+from worker.appset_watch import watch_appsets
 from worker.cluster_workers import ClusterWorkers
 from worker.config import WorkerConfig
 from worker.health_server import Readiness
@@ -60,6 +63,7 @@ from worker.shutdown import stop_on_signals
 from worker.webhooks import webhook_route
 from workflows.analysis import AnalysisRunWorkflow
 from workflows.application import ApplicationWorkflow
+from workflows.appset import ApplicationSetWorkflow
 from workflows.batch import BatchSyncWorkflow
 from workflows.declarative import (
     DeclarativeAppsConfig,
@@ -80,6 +84,7 @@ WORKFLOWS = [
     RolloutWorkflow,
     AnalysisRunWorkflow,
     PipelineWorkflow,
+    ApplicationSetWorkflow,
 ]
 
 
@@ -139,6 +144,9 @@ def build_activities(config: WorkerConfig, client: Client) -> Activities:
     pipeline = PipelineActivities(
         client=client, clusters=clusters, namespace=config.control_namespace, task_queue=config.task_queue
     )
+    appsets = AppSetActivities(
+        client=client, clusters=clusters, git=git, go_render=render_go, namespaces=config.app_namespaces
+    )
     return Activities(
         main=[
             source.resolve_revision,
@@ -156,6 +164,10 @@ def build_activities(config: WorkerConfig, client: Client) -> Activities:
             pipeline.promote_app,
             pipeline.pipeline_app_states,
             DependencyActivities(client=client, resolve=source.resolve_revision).check_dependencies,
+            appsets.reconcile_appset,
+            appsets.appset_app_progress,
+            appsets.sync_appset_apps,
+            appsets.write_appset_progress,
         ],
         per_cluster=[
             cluster.compare,
@@ -309,10 +321,14 @@ async def serve(config: WorkerConfig, readiness: Readiness, endpoint: MetricsEnd
             await running.enter_async_context(webhook_route(client, config))
             poking: asyncio.Task[None] | None = None
             rollout_watch: asyncio.Task[None] | None = None
+            appset_watch: asyncio.Task[None] | None = None
             if config.management() is not None and config.main_queue and config.watches:
                 await start_declarative_apps(client, config)
                 poking = watch_applications(client, config, activities.clusters, stop)
                 rollout_watch = watch_rollouts(client, activities.clusters, stop)
+                appset_watch = watch_appsets(
+                    client, activities.clusters, config.app_namespaces, config.task_queue, stop
+                )
             scrape_time = metrics_processes.scrape_time_file()
             if scrape_time is not None:  # process 0 of --processes N: the supervisor serves /metrics
                 running.enter_context(
@@ -341,6 +357,8 @@ async def serve(config: WorkerConfig, readiness: Readiness, endpoint: MetricsEnd
                 await poking
             if rollout_watch is not None:
                 await rollout_watch
+            if appset_watch is not None:
+                await appset_watch
         logging.info("bosun worker stopped")
 
 

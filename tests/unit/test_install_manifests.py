@@ -53,7 +53,7 @@ def namespace_install() -> list[dict[str, Any]]:
 
 def test_install_yaml_holds_every_crd_and_the_worker(install: list[dict[str, Any]]) -> None:
     crd_names = sorted(o["metadata"]["name"] for o in install if o["kind"] == "CustomResourceDefinition")
-    assert len(CRDS) == 6 and crd_names == sorted(objects_name(p) for p in CRDS)
+    assert len(CRDS) == 7 and crd_names == sorted(objects_name(p) for p in CRDS)
     assert {(k, n, ns) for k, n, ns in map(key, install) if k != "CustomResourceDefinition"} == {
         ("Namespace", "bosun", ""),
         ("ServiceAccount", "bosun-worker", "bosun"),
@@ -79,7 +79,7 @@ def test_the_cluster_role_is_argo_cds_everything_and_names_what_the_worker_itsel
     rules = one(install, "ClusterRole")["rules"]
     assert {"apiGroups": ["*"], "resources": ["*"], "verbs": ["*"]} in rules
     argo = {r for rule in rules if rule.get("apiGroups") == ["argoproj.io"] for r in rule["resources"]}
-    assert {"applications", "appprojects", "rollouts/status", "analysisruns/status"} <= argo
+    assert {"applications", "appprojects", "applicationsets", "rollouts/status", "analysisruns/status"} <= argo
     binding = one(install, "ClusterRoleBinding")
     assert binding["roleRef"]["name"] == "bosun-worker"
     assert binding["subjects"] == [{"kind": "ServiceAccount", "name": "bosun-worker", "namespace": "bosun"}]
