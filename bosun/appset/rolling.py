@@ -44,6 +44,7 @@ _MSG_SYNCED = "Application resource completed a sync successfully, updating stat
 _MSG_PROGRESSING = "Application resource became Progressing, updating status from Pending to Progressing."
 _MSG_ALREADY_HEALTHY = "Application resource is already Healthy, updating status from Waiting to Healthy."
 _MSG_HEALTHY = "Application resource became Healthy, updating status from Progressing to Healthy."
+_MSG_SYNCED_NOW = "Application resource has synced, updating status to Progressing"
 _MSG_PENDING = "Application moved to Pending status, watching for the Application resource to start Progressing."
 
 
@@ -126,6 +127,14 @@ def rolling_sync_plan(strategy: RollingSync, apps: list[AppProgress]) -> Rolling
             status, message = WAITING, _MSG_NEW
             target = tuple(app.revisions)
             changed.add(app.name)
+        if app.status and app.revisions and target != tuple(app.revisions):
+            # Argo CD 3.x: the app's revisions moved since the entry recorded them (a new commit):
+            # Waiting for the new ones; one that already synced to them is Progressing or Healthy.
+            # Kept Pending, it would wait for a sync of the old revisions for ever.
+            status, message, target = WAITING, _MSG_OUTDATED, tuple(app.revisions)
+            changed.add(app.name)
+            if app.sync_status == "Synced" and not _healthy(app):
+                status, message = PROGRESSING, _MSG_SYNCED_NOW
         if app.sync_status == "OutOfSync" and status not in (WAITING, PENDING):
             status, message = WAITING, _MSG_OUTDATED
             target = tuple(app.revisions)

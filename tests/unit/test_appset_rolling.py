@@ -169,3 +169,21 @@ def test_pending_app_that_needs_no_sync_and_is_healthy_does_not_stall_the_rollou
     decision = rolling_sync_plan(THREE_STEPS, apps)
     assert decision.statuses["d"].status == "Healthy"
     assert decision.to_sync == ["q"]
+
+
+def test_a_pending_app_whose_revisions_moved_is_not_stuck_on_the_old_ones() -> None:
+    """A new commit while an app is Pending: its entry recorded the old revisions, the sync ran at
+    the new ones, and the two never matched (the app stayed Pending and held every later step).
+    As Argo CD 3.x, moved revisions send the entry back to Waiting with the new ones."""
+    moved = {"status": "Pending", "target_revisions": ("old",), "revisions": ("new",)}
+    synced = progress(
+        "d", "dev", **moved, sync_status="Synced", health="Progressing", operation_phase="Succeeded",
+        synced_revisions=("new",),
+    )  # fmt: skip
+    assert rolling_sync_plan(THREE_STEPS, [synced]).statuses["d"].status == "Progressing"
+    healthy = progress("d", "dev", **moved, sync_status="Synced", health="Healthy", operation_phase="Succeeded")
+    decision = rolling_sync_plan(THREE_STEPS, [healthy])
+    assert decision.statuses["d"].status == "Healthy" and decision.statuses["d"].target_revisions == ("new",)
+    behind = progress("d", "dev", **moved, sync_status="OutOfSync", health="Healthy", operation_phase="Succeeded")
+    decision = rolling_sync_plan(THREE_STEPS, [behind])
+    assert decision.statuses["d"].status == "Pending" and decision.to_sync == ["d"]  # synced again, at the new ones
