@@ -67,6 +67,7 @@ def test_an_app_waits_for_its_dependency_on_another_cluster_then_syncs(
     web_repo = GitRepo.create(tmp_path / "web", {"web.json": deployment("web", replicas=1)})
     db, web = unique("db"), unique("web")
     create_app(bosun, db, db_repo, namespace=ns, destination={"name": other, "namespace": ns}, automated=False)
+    wait_status(bosun, db, sync="OutOfSync", timeout=60)  # compared once: not "Unknown" any more
     create_app(bosun, web, web_repo, namespace=ns, depends_on=db)
 
     # db is not synced yet: web waits, and says why.
