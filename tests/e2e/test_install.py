@@ -70,7 +70,8 @@ def test_install_yaml_passes_a_server_side_dry_run(cluster: Cluster) -> None:
     assert "networkpolicy.networking.k8s.io/bosun-worker" in applied
     assert "poddisruptionbudget.policy/bosun-worker" in applied
     assert "customresourcedefinition.apiextensions.k8s.io/rollouts.argoproj.io" in applied
-    assert len(applied) == 16, applied
+    assert "customresourcedefinition.apiextensions.k8s.io/applicationsets.argoproj.io" in applied
+    assert len(applied) == 17, applied
 
 
 def test_namespace_install_yaml_passes_a_server_side_dry_run(cluster: Cluster) -> None:
