@@ -52,6 +52,22 @@ DEBOUNCE_SECONDS = 0.3
 MAX_BACKOFF_SECONDS = 30.0
 
 
+async def next_burst(wanted: asyncio.Event, stop: asyncio.Event) -> bool:
+    """Wait until ``wanted`` is set, then :data:`DEBOUNCE_SECONDS` more so a burst of changes
+    arrives as one, and clear it: True; False once ``stop`` is set. The debounce loop of every
+    watch that signals workflows (Applications, Rollouts, ApplicationSets)."""
+    waiter = asyncio.ensure_future(wanted.wait())
+    stopper = asyncio.ensure_future(stop.wait())
+    await asyncio.wait({waiter, stopper}, return_when=asyncio.FIRST_COMPLETED)
+    waiter.cancel()
+    stopper.cancel()
+    if stop.is_set():
+        return False
+    await asyncio.sleep(DEBOUNCE_SECONDS)  # let a burst of changes arrive
+    wanted.clear()
+    return True
+
+
 def change_digest(app: Manifest) -> str:
     """What, when it changes, needs a pass: everything but ``status`` and server bookkeeping."""
     meta = app.get("metadata") or {}
@@ -216,16 +232,7 @@ class Poker:
         self._loop.call_soon_threadsafe(self._wanted.set)
 
     async def run(self, stop: asyncio.Event) -> None:
-        while not stop.is_set():
-            waiter = asyncio.ensure_future(self._wanted.wait())
-            stopper = asyncio.ensure_future(stop.wait())
-            await asyncio.wait({waiter, stopper}, return_when=asyncio.FIRST_COMPLETED)
-            waiter.cancel()
-            stopper.cancel()
-            if stop.is_set():
-                return
-            await asyncio.sleep(DEBOUNCE_SECONDS)  # let a burst of changes arrive
-            self._wanted.clear()
+        while await next_burst(self._wanted, stop):
             try:
                 await self._client.get_workflow_handle(self._workflow_id).signal(DeclarativeSignal.POKE)
             except RPCError as exc:  # the periodic pass catches up

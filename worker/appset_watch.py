@@ -28,12 +28,11 @@ from temporalio.service import RPCError
 from activities.kube import ClusterRegistry
 from bosun.appnames import AppNamespaces
 from bosun.protocol import APPLICATION_SET_WORKFLOW, AppSetSignal, AppSetStart, appset_workflow_id
-from worker.app_watch import ResourceWatch
+from worker.app_watch import ResourceWatch, next_burst
 
 log = logging.getLogger(__name__)
 
 APPSET_KIND = "ApplicationSet"
-DEBOUNCE_SECONDS = 0.3
 
 
 class AppSetStarter:
@@ -60,16 +59,7 @@ class AppSetStarter:
         self._wanted.set()
 
     async def run(self, stop: asyncio.Event) -> None:
-        while not stop.is_set():
-            waiter = asyncio.ensure_future(self._wanted.wait())
-            stopper = asyncio.ensure_future(stop.wait())
-            await asyncio.wait({waiter, stopper}, return_when=asyncio.FIRST_COMPLETED)
-            waiter.cancel()
-            stopper.cancel()
-            if stop.is_set():
-                return
-            await asyncio.sleep(DEBOUNCE_SECONDS)  # let a burst of changes arrive
-            self._wanted.clear()
+        while await next_burst(self._wanted, stop):
             pending, self._pending = self._pending, set()
             await asyncio.gather(*(self._signal(namespace, name) for namespace, name in sorted(pending)))
 

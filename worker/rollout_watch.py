@@ -23,7 +23,7 @@ resourceVersion, relist on 410, back off on errors, quiet while a cluster has no
 CRD); :class:`RolloutWatches` starts and stops them as clusters come and go, as
 :class:`worker.cluster_workers.ClusterWorkers` does for activity workers. The first list
 after a (re)start signals every Rollout, so a patch made while no worker ran is seen.
-Signals are debounced per Rollout (:data:`DEBOUNCE_SECONDS`); a Rollout no RolloutWorkflow
+Signals are debounced per Rollout (:data:`worker.app_watch.DEBOUNCE_SECONDS`); a Rollout no RolloutWorkflow
 drives (not deployed by a Bosun app) gets none: the NotFound answer is dropped.
 """
 
@@ -41,12 +41,11 @@ from temporalio.service import RPCError, RPCStatusCode
 from activities.kube import ClusterRegistry
 from bosun.protocol import RolloutRef, RolloutSignal
 from bosun.resources import Manifest
-from worker.app_watch import ResourceWatch
+from worker.app_watch import ResourceWatch, next_burst
 
 log = logging.getLogger(__name__)
 
 ROLLOUT_KIND = "Rollout"
-DEBOUNCE_SECONDS = 0.3
 CONTROL_STATUS_FIELDS = ("promoteFull", "abort", "currentStepIndex")
 """Status fields users patch (besides ``pauseConditions``, compared by reason)."""
 
@@ -89,16 +88,7 @@ class ObserveSignals:
         self._wanted.set()
 
     async def run(self, stop: asyncio.Event) -> None:
-        while not stop.is_set():
-            waiter = asyncio.ensure_future(self._wanted.wait())
-            stopper = asyncio.ensure_future(stop.wait())
-            await asyncio.wait({waiter, stopper}, return_when=asyncio.FIRST_COMPLETED)
-            waiter.cancel()
-            stopper.cancel()
-            if stop.is_set():
-                return
-            await asyncio.sleep(DEBOUNCE_SECONDS)  # let a burst of changes arrive
-            self._wanted.clear()
+        while await next_burst(self._wanted, stop):
             pending, self._pending = self._pending, {}
             await asyncio.gather(*(self._signal(workflow_id) for workflow_id in sorted(pending)))
 

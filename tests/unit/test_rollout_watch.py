@@ -14,7 +14,7 @@ import pytest
 from temporalio.service import RPCError, RPCStatusCode
 
 from bosun.protocol import RolloutRef, RolloutSignal
-from worker import rollout_watch
+from worker import app_watch
 from worker.app_watch import ResourceWatch
 from worker.rollout_watch import ObserveSignals, RolloutWatches, control_digest
 
@@ -180,7 +180,7 @@ class FakeTemporal:
 
 
 async def test_signals_are_debounced_per_rollout_and_not_found_is_dropped(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(rollout_watch, "DEBOUNCE_SECONDS", 0.05)
+    monkeypatch.setattr(app_watch, "DEBOUNCE_SECONDS", 0.05)  # the watches share one debounce
     web = RolloutRef(cluster="in-cluster", namespace="shop", name="web")
     stray = RolloutRef(cluster="in-cluster", namespace="shop", name="not-bosuns")
     temporal = FakeTemporal(running={web.workflow_id()})
