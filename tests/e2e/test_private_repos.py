@@ -183,8 +183,10 @@ def test_ssh_key_fails_clearly_without_it_and_syncs_with_it(
 
     added.repos.append((url, False))
     repo_cli(bosun, "add", url, "--ssh-private-key-path", str(other))
-    message = condition(bosun, app, containing="authentication failed")
-    assert "credentials from Secret" in message and "bosun repo add" in message
+    # The worker re-reads repository Secrets at most every 5 s: wait for the message that names
+    # them, not for the first "authentication failed", which may predate the Secret.
+    message = condition(bosun, app, containing="credentials from Secret")
+    assert "authentication failed" in message and "bosun repo add" in message
 
     repo_cli(bosun, "add", url, "--ssh-private-key-path", str(ssh_git_server.client_key), "--upsert")
     wait_status(bosun, app, sync="Synced", health="Healthy")
@@ -223,8 +225,10 @@ def test_ssh_host_keys_are_verified_against_argocd_known_hosts_configmap(
     try:
         known_hosts(wrong)
         create_app(bosun, added, app, url, ns)
-        message = condition(bosun, app, containing="host key verification failed")
-        assert KNOWN_HOSTS_CONFIGMAP in message
+        # The Secret and ConfigMap are read through a 5 s cache: a first fetch may not see them
+        # yet ("no credentials are configured"); the message to wait for names the ConfigMap.
+        message = condition(bosun, app, containing=KNOWN_HOSTS_CONFIGMAP)
+        assert "host key verification failed" in message
         known_hosts(ssh_git_server.known_hosts_line())
         wait_status(bosun, app, sync="Synced", health="Healthy")
     finally:
