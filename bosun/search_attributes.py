@@ -34,6 +34,13 @@ for in visibility, so it asks only the apps whose status changed (activities/dec
 ROLLOUT_PHASE = "BosunRolloutPhase"
 ROLLOUT_STEP = "BosunRolloutStep"
 
+AUTOSYNC_MEMO = "autosync"
+"""Not a search attribute but a memo field of the app workflow (a bool): whether automated sync
+is on (a ``syncPolicy.automated`` app not suspended), Argo CD's ``argocd_app_info{autosync_enabled}``.
+A memo comes back with every visibility list, as the attributes do, but is not indexed: it needs
+no registration, so an upgraded worker does not stall on a namespace ``bosun setup`` has not seen
+again (every Keyword slot of the dev server's SQL visibility is taken, too)."""
+
 KEYWORDS = (
     APP,
     PROJECT,

@@ -8,7 +8,8 @@ activity). Two facts are read when Prometheus scrapes, at most every :data:`CACH
   attributes the app workflow keeps, :mod:`bosun.search_attributes`): one list call per scrape
   interval, whatever the number of workers, instead of each worker counting what it happened to run.
   ``repo`` holds the repository keys of ``BosunRepos`` (``github.com/org/repo``, comma-separated for
-  several sources); visibility does not hold the auto-sync setting, so ``autosync_enabled`` is empty.
+  several sources); ``autosync_enabled`` (``true``/``false``) is the app workflow's ``autosync`` memo,
+  which comes with the same list (empty for an app whose workflow has not set it yet).
 - ``argocd_cluster_connection_status``: whether each known cluster answers ``/version``
   (``KubeClient.server_info``, itself cached).
 
@@ -25,7 +26,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -48,8 +49,12 @@ _KEYS = {name: SearchAttributeKey.for_keyword(name) for name in sa.KEYWORDS}
 _REPOS_KEY = SearchAttributeKey.for_keyword_list(sa.REPOS)
 
 
-def app_info_labels(workflow_id: str, attributes: Callable[[str], str]) -> dict[str, str]:
-    """The ``argocd_app_info`` labels of one app workflow; ``attributes(name)`` reads a search attribute."""
+def app_info_labels(
+    workflow_id: str, attributes: Callable[[str], str], memo: Mapping[str, Any] | None = None
+) -> dict[str, str]:
+    """The ``argocd_app_info`` labels of one app workflow; ``attributes(name)`` reads a search
+    attribute, ``memo`` is its memo."""
+    autosync = (memo or {}).get(sa.AUTOSYNC_MEMO)
     namespace, name = metrics.app_of_workflow(workflow_id)
     return {
         "namespace": namespace,
@@ -61,7 +66,7 @@ def app_info_labels(workflow_id: str, attributes: Callable[[str], str]) -> dict[
         "sync_status": attributes(sa.SYNC_STATUS) or "Unknown",
         "health_status": attributes(sa.HEALTH_STATUS) or "Unknown",
         "operation": attributes(sa.OPERATION),
-        "autosync_enabled": "",
+        "autosync_enabled": "" if not isinstance(autosync, bool) else str(autosync).lower(),
     }
 
 
@@ -170,7 +175,7 @@ async def list_apps(client: Client, task_queue: str) -> list[dict[str, str]]:
                 return ",".join(found.get(_REPOS_KEY) or [])
             return str(found.get(_KEYS[name]) or "")
 
-        apps.append(app_info_labels(execution.id, attribute))
+        apps.append(app_info_labels(execution.id, attribute, await execution.memo()))
     return apps
 
 

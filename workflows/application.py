@@ -140,6 +140,9 @@ the first fetch, after the get_project local activity, which does not replay whe
 activity outlived its workflow task (seen at 1,000 apps): runs since PROJECT_CHECK_AT_START_PATCH
 ask that one at the start instead, and only older runs ask this one where they did."""
 PROJECT_CHECK_AT_START_PATCH = "project-check-asked-at-start"
+AUTOSYNC_MEMO_PATCH = "autosync-memo"
+"""Histories from before the ``autosync`` memo (:data:`bosun.search_attributes.AUTOSYNC_MEMO`)
+replay without its upsert."""
 DEPENDENCIES_PATCH = "app-dependencies"
 """Histories from before ``bosun.dev/depends-on`` (:mod:`bosun.dependencies`) replay without
 the dependency check before a sync."""
@@ -185,6 +188,8 @@ class ApplicationWorkflow:
         self._window: WindowState | None = None
         self._dependencies = False
         """Syncs wait for ``bosun.dev/depends-on`` (DEPENDENCIES_PATCH)."""
+        self._autosync_memo = False
+        """The ``autosync`` memo is kept (AUTOSYNC_MEMO_PATCH)."""
         self._cancel_dependency_wait = False
         """``terminate_operation`` while a manual sync waits for its dependencies."""
         self._describe_app()
@@ -240,11 +245,13 @@ class ApplicationWorkflow:
     async def suspend(self) -> str:
         """Automated sync off until ``resume`` (Flux's ``suspend``)."""
         self._state.status.suspended = True
+        self._keep_autosync_memo()
         return f"application {self._app.metadata.name} suspended: no automated sync until resumed"
 
     @workflow.update(name=AppUpdate.RESUME)
     async def resume(self) -> str:
         self._state.status.suspended = False
+        self._keep_autosync_memo()
         self._state.refresh_requested = True  # catch up now, as Flux's resume reconciles
         return f"application {self._app.metadata.name} resumed"
 
@@ -454,6 +461,7 @@ class ApplicationWorkflow:
         self._quick_reconciles = workflow.patched(QUICK_RECONCILE_PATCH)
         self._project_check_at_start = workflow.patched(PROJECT_CHECK_AT_START_PATCH)
         self._dependencies = workflow.patched(DEPENDENCIES_PATCH)
+        self._autosync_memo = workflow.patched(AUTOSYNC_MEMO_PATCH)
         if self._dependencies:
             self._dependency_names()
         self._upsert_search_attributes()
@@ -1207,6 +1215,13 @@ class ApplicationWorkflow:
             return []
         return [key.value_set(digest)]
 
+    def _keep_autosync_memo(self) -> None:
+        """The ``autosync`` memo (``argocd_app_info{autosync_enabled}``) set to whether automated
+        sync is on now, if it changed."""
+        autosync = self._state.status.automated and not self._state.status.suspended
+        if self._autosync_memo and workflow.memo_value(sa.AUTOSYNC_MEMO, None) != autosync:
+            workflow.upsert_memo({sa.AUTOSYNC_MEMO: autosync})
+
     def _upsert_search_attributes(self) -> None:
         status = self._state.status
         values = {
@@ -1232,6 +1247,7 @@ class ApplicationWorkflow:
         updates += self._status_digest_update()
         if updates:
             workflow.upsert_search_attributes(updates)
+        self._keep_autosync_memo()
         details = f"{status.sync} / {status.health} at {status.revision[:12] or '-'}; {status.operation}"
         if status.dependencies:
             details += "\n" + graph_text(status.name, status.dependencies)

@@ -66,6 +66,7 @@ def test_prometheus_scrapes_argo_cd_metrics_of_a_synced_app(stack: Stack, tmp_pa
         labels = info[0]["metric"]
         assert (labels["dest_namespace"], labels["project"], info[0]["value"][1]) == (app, "default", "1")
         assert labels["dest_server"] and labels["operation"] == "idle" and labels["repo"]
+        assert labels.get("autosync_enabled") == "true"  # the app workflow's autosync memo
         # The automated sync that made it Synced, counted once by the app workflow's count_sync.
         synced = f'argocd_app_sync_total{{name="{app}",phase="Succeeded",project="default"}}'
         assert eventually(lambda: value(prometheus, f"sum({synced})") >= 1, timeout=60, what=synced)

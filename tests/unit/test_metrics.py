@@ -232,7 +232,7 @@ def test_app_info_has_argo_cds_labels() -> None:
         "BosunOperation": "idle",
         "BosunRepos": "github.com/org/web",
     }
-    labels = app_info_labels("app:team-a/web", lambda name: attributes.get(name, ""))
+    labels = app_info_labels("app:team-a/web", lambda name: attributes.get(name, ""), {"autosync": True})
     assert labels == {
         "namespace": "team-a",
         "name": "web",
@@ -243,9 +243,13 @@ def test_app_info_has_argo_cds_labels() -> None:
         "sync_status": "Synced",
         "health_status": "Healthy",
         "operation": "idle",
-        "autosync_enabled": "",
+        "autosync_enabled": "true",
     }
     family = app_info_family([labels])
+    manual = app_info_labels("app:web", lambda name: attributes.get(name, ""), {"autosync": False})
+    assert manual["autosync_enabled"] == "false"
+    # a workflow that has not set the memo yet (or ran before it existed): unknown, not "false"
+    assert app_info_labels("app:web", lambda name: attributes.get(name, ""))["autosync_enabled"] == ""
     assert family.name == "argocd_app_info" and family.samples[0].value == 1
 
 
