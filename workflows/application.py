@@ -29,7 +29,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import math
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Any
 
@@ -143,6 +143,9 @@ PROJECT_CHECK_AT_START_PATCH = "project-check-asked-at-start"
 AUTOSYNC_MEMO_PATCH = "autosync-memo"
 """Histories from before the ``autosync`` memo (:data:`bosun.search_attributes.AUTOSYNC_MEMO`)
 replay without its upsert."""
+COMPARE_AFTER_SYNC_PATCH = "compare-only-after-sync"
+"""Histories from before the status after a sync came from a compare of what was synced (no
+new resolve, project read or render: the same recipe renders the same) replay those."""
 DEPENDENCIES_PATCH = "app-dependencies"
 """Histories from before ``bosun.dev/depends-on`` (:mod:`bosun.dependencies`) replay without
 the dependency check before a sync."""
@@ -154,6 +157,16 @@ MANUAL_DEPENDENCY_WAIT = timedelta(minutes=10)
 """How long a manual sync waits for the app's dependencies before it fails, naming them."""
 SETTINGS_CONDITIONS = (ConditionType.EXCLUDED_RESOURCE_WARNING, ConditionType.SETTINGS_WARNING)
 """Condition types a compare reports from the settings (CompareResult.warnings)."""
+
+
+@dataclass(frozen=True)
+class _Rendered:
+    """A render to compare: the commits of the sources, the manifests' digest, how many, and the recipe."""
+
+    commits: list[str]
+    manifests_digest: str
+    resource_count: int
+    recipe: RenderInput
 
 
 class _ReconcileFailed(Exception):
@@ -190,6 +203,8 @@ class ApplicationWorkflow:
         """Syncs wait for ``bosun.dev/depends-on`` (DEPENDENCIES_PATCH)."""
         self._autosync_memo = False
         """The ``autosync`` memo is kept (AUTOSYNC_MEMO_PATCH)."""
+        self._compare_after_sync = False
+        """After a sync, only compare what was synced (COMPARE_AFTER_SYNC_PATCH)."""
         self._cancel_dependency_wait = False
         """``terminate_operation`` while a manual sync waits for its dependencies."""
         self._describe_app()
@@ -462,6 +477,7 @@ class ApplicationWorkflow:
         self._project_check_at_start = workflow.patched(PROJECT_CHECK_AT_START_PATCH)
         self._dependencies = workflow.patched(DEPENDENCIES_PATCH)
         self._autosync_memo = workflow.patched(AUTOSYNC_MEMO_PATCH)
+        self._compare_after_sync = workflow.patched(COMPARE_AFTER_SYNC_PATCH)
         if self._dependencies:
             self._dependency_names()
         self._upsert_search_attributes()
@@ -665,13 +681,17 @@ class ApplicationWorkflow:
         )
         return commits, rendered, recipe.model_copy(update={"hard_refresh": False})
 
-    async def _reconcile(self, revision: str, *, prune: bool | None = None, quick: bool = False) -> CompareResult:
+    async def _reconcile(
+        self, revision: str, *, prune: bool | None = None, quick: bool = False, rendered: _Rendered | None = None
+    ) -> CompareResult:
         """Resolve every source, render them together, compare with the cluster.
 
         ``revision`` applies to the first source (the only one, usually); the other sources
         of a multi-source app follow their own targetRevision. ``quick``: first ask the
         worker's caches whether anything changed since the last compare (one local
         activity, :mod:`activities.unchanged`), and keep the last result if nothing did.
+        ``rendered``: what to compare, rendered already (after a sync, what it synced): only
+        the compare runs.
         """
         status = self._state.status
         last = self._last_compare
@@ -684,17 +704,19 @@ class ApplicationWorkflow:
             return last
         status.operation = "comparing" if status.operation == "idle" else status.operation
         try:
-            await self._resolve_destination()
-            project = await calls.get_project(
-                GetProjectInput(name=self._app.spec.project),
-                summary=f"read project {self._app.spec.project}",
-                local=self._local_reads,
-            )
-            self._project = parse_project(project.project, source_name=f"project {self._app.spec.project}")
-            self._project_digest = json_digest(project.project)
-            commits, rendered, recipe = await self._render(revision, hard=self._state.hard_refresh_requested)
+            if rendered is None:
+                await self._resolve_destination()
+                project = await calls.get_project(
+                    GetProjectInput(name=self._app.spec.project),
+                    summary=f"read project {self._app.spec.project}",
+                    local=self._local_reads,
+                )
+                self._project = parse_project(project.project, source_name=f"project {self._app.spec.project}")
+                self._project_digest = json_digest(project.project)
+                commits, render, recipe = await self._render(revision, hard=self._state.hard_refresh_requested)
+                rendered = _Rendered(commits, render.manifests_digest, render.resource_count, recipe)
             compared = await calls.compare(
-                self._compare_input(rendered.manifests_digest, recipe, prune=prune),
+                self._compare_input(rendered.manifests_digest, rendered.recipe, prune=prune),
                 task_queue=self._cluster_queue,
                 summary=f"compare {rendered.resource_count} resources with the cluster",
             )
@@ -710,13 +732,13 @@ class ApplicationWorkflow:
         self._state.settings_refresh_seconds = compared.refresh_seconds
         self._state.hard_refresh_requested = False
         self._state.known_kinds = compared.kinds
-        status.revision = commits[0]
-        status.revisions = commits
+        status.revision = rendered.commits[0]
+        status.revisions = rendered.commits
         status.sync = compared.sync
         status.health = compared.health
         status.resources = compared.resources
         status.manifests_digest = rendered.manifests_digest
-        self._state.render_recipe = recipe
+        self._state.render_recipe = rendered.recipe
         status.diff_digest = compared.diff_digest
         status.reconciled_at = workflow.now()
         status.operation = "idle" if status.operation == "comparing" else status.operation
@@ -1003,8 +1025,18 @@ class ApplicationWorkflow:
         elif phase is not OperationPhase.SUCCEEDED:
             self._set_condition(ConditionType.SYNC_ERROR, message)
         with contextlib.suppress(_ReconcileFailed):  # the condition is recorded already
-            await self._reconcile(status.revision)  # status after the sync
+            await self._reconcile(status.revision, rendered=self._synced_render())  # status after the sync
         return result
+
+    def _synced_render(self) -> _Rendered | None:
+        """What the sync just applied, to compare again as it is (None: resolve and render anew).
+        The recipe names commits, not branches, so it renders the same; a spec or Git change
+        during the sync asked for a refresh, which follows."""
+        recipe, status = self._state.render_recipe, self._state.status
+        if not self._compare_after_sync or recipe is None or not status.revisions or not status.manifests_digest:
+            return None
+        count = sum(1 for resource in status.resources if not (resource.hook or resource.requires_pruning))
+        return _Rendered(list(status.revisions), status.manifests_digest, count, recipe)
 
     async def _keep_schedule(self) -> None:
         """Create, update or remove the Temporal Schedule of ``bosun.dev/sync-schedule``."""
