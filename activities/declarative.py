@@ -319,13 +319,20 @@ class DeclarativeActivities:
             return name in known
         if app_workflow_id(name) in running:
             return True
+        return self._just_started(name)
+
+    def _just_started(self, name: str) -> bool:
         return time.monotonic() - self._started.get(name, -math.inf) < VISIBILITY_LAG_SECONDS
 
     def _status_due(self, name: str, running: dict[str, str] | None) -> bool:
-        """Whether to query ``name``'s status and write it back now (see STATUS_MAX_AGE_SECONDS)."""
+        """Whether to query ``name``'s status and write it back now (see STATUS_MAX_AGE_SECONDS).
+        An app this process has just started has nothing to say until visibility shows its first
+        status digest: a query before then waits for the new workflow's first task, which took
+        seconds a query when a thousand apps started at once."""
         written = self._written.get(name)
         if written is None:
-            return True
+            listed = (running or {}).get(app_workflow_id(name))
+            return bool(listed) or not self._just_started(name)
         if time.monotonic() - written[1] > STATUS_MAX_AGE_SECONDS:
             return True
         if running is None:  # visibility did not answer: only what is getting old (above)
@@ -446,7 +453,8 @@ class DeclarativeActivities:
             await self._write_status(app, {"conditions": [{"type": "InvalidSpecError", "message": str(exc)}]})
             return
         digest = spec_digest(app)
-        if result.known.get(name) != digest or not self._is_running(name, running, result.known):
+        acted = result.known.get(name) != digest or not self._is_running(name, running, result.known)
+        if acted:
             self._started[name] = time.monotonic()
             await self._client.start_workflow(
                 WorkflowType.APPLICATION,
@@ -469,7 +477,8 @@ class DeclarativeActivities:
             await self._kube(
                 self._management().merge_patch, app, {"metadata": {"annotations": {REFRESH_ANNOTATION: None}}}
             )
-        await self._write_workflow_status(app, name, running)
+        if not acted:  # a workflow just started or given a new spec has work to do first: a later pass
+            await self._write_workflow_status(app, name, running)
 
     async def _write_workflow_status(self, app: Manifest, name: str, running: dict[str, str] | None) -> None:
         """The app workflow's status, written to its resource (if it changed), when it is due

@@ -182,3 +182,24 @@ def test_without_visibility_a_pass_neither_describes_nor_queries_every_app() -> 
     status = run(acts, DeclaredAppsInput(known=known, discover=False))
     assert (temporal.started, temporal.queried) == ([], [])  # the Temporal stand-in has no describe at all
     assert full.known == known and not full.more and not status.more
+
+
+def test_an_app_just_started_is_not_asked_its_status_until_visibility_shows_one() -> None:
+    """At a thousand apps, a status query right after the start waited seconds for the new workflow's
+    first task and held a call slot the other starts needed."""
+    temporal = Temporal()
+    start = temporal.start_workflow
+
+    async def start_unlisted(*args: Any, id: str, **kwargs: Any) -> None:
+        await start(*args, id=id, **kwargs)
+        del temporal.digests[id]  # visibility lags: the new workflow is not listed yet
+
+    temporal.start_workflow = start_unlisted  # type: ignore[method-assign]
+    acts = activities(temporal, [application("fresh")])
+    known = run(acts, DeclaredAppsInput()).known
+    assert temporal.started == [app_workflow_id("fresh")] and temporal.queried == []
+    run(acts, DeclaredAppsInput(known=known, discover=False))
+    assert temporal.queried == []  # nothing to say yet
+    temporal.digests[app_workflow_id("fresh")] = "d1"  # its first status, now visible
+    run(acts, DeclaredAppsInput(known=known, discover=False))
+    assert temporal.queried == [app_workflow_id("fresh")]
