@@ -130,6 +130,15 @@ class DeclaredAppsResult(BaseModel):
     """The pass stopped at :data:`CALLS_PER_PASS`: run the next one at once."""
 
 
+class AppStatusWrite(BaseModel):
+    """What the ``write_app_status`` local activity writes: an app workflow's status (its
+    ``status`` query answer, as JSON) to the Application resource ``namespace/name``."""
+
+    namespace: str
+    name: str
+    status: dict[str, Any]
+
+
 def spec_digest(app: Manifest) -> str:
     """What, when it changes, the workflow must hear about: spec, labels, annotations."""
     meta = app.get("metadata") or {}
@@ -196,7 +205,9 @@ def argo_status(status: dict[str, Any]) -> dict[str, Any]:
     if status.get("revisions") and len(status["revisions"]) > 1:
         result["sync"]["revisions"] = status["revisions"]
     last = status.get("last_operation")
-    if last:
+    if status.get("operation_workflow_id"):  # a sync runs now: Argo CD shows its operation as Running
+        result["operationState"] = {"phase": "Running", "message": status.get("operation") or ""}
+    elif last:
         result["operationState"] = {
             "phase": last.get("phase"),
             "message": last.get("message") or "",
@@ -232,6 +243,9 @@ class DeclarativeActivities:
         (this process's memory: a restarted worker writes every status once more)."""
         self._started: dict[str, float] = {}
         """App name → when this process last started its workflow: visibility may not list it yet."""
+        self._writers: set[str] = set()
+        """Workflow ids of the app workflows that write their own status (their ``writes_status``
+        memo, in the last visibility list): a pass writes theirs only as it gets old."""
 
     def _management(self) -> KubeClient:
         return self._clusters.client(Destination(name=IN_CLUSTER_NAME))
@@ -300,13 +314,17 @@ class DeclarativeActivities:
         if it has none yet), from visibility: one paged list for the whole fleet instead of a
         call per app. None when visibility cannot answer (then every app is asked)."""
         found: dict[str, str] = {}
+        writers: set[str] = set()
         query = sa.running_apps_query(self._task_queue)
         try:
             async for execution in self._client.list_workflows(query, page_size=1000, rpc_timeout=LIST_TIMEOUT):
                 found[execution.id] = execution.typed_search_attributes.get(STATUS_DIGEST_KEY) or ""
+                if sa.WRITES_STATUS_MEMO in execution.raw_info.memo.fields:
+                    writers.add(execution.id)
         except RPCError as exc:
             log.warning("declared apps: visibility did not answer (%s); statuses due by age only this pass", exc)
             return None
+        self._writers = writers
         return found
 
     def _is_running(self, name: str, running: dict[str, str] | None, known: dict[str, str]) -> bool:
@@ -330,6 +348,10 @@ class DeclarativeActivities:
         status digest: a query before then waits for the new workflow's first task, which took
         seconds a query when a thousand apps started at once."""
         written = self._written.get(name)
+        if app_workflow_id(name) in self._writers:  # it writes its own on every change: only by age here
+            if written is None:
+                written = self._written[name] = ("", time.monotonic())
+            return time.monotonic() - written[1] > STATUS_MAX_AGE_SECONDS
         if written is None:
             listed = (running or {}).get(app_workflow_id(name))
             return bool(listed) or not self._just_started(name)
@@ -458,7 +480,7 @@ class DeclarativeActivities:
             self._started[name] = time.monotonic()
             await self._client.start_workflow(
                 WorkflowType.APPLICATION,
-                AppWorkflowStart(application=manifest, refresh_seconds=self._refresh_seconds),
+                AppWorkflowStart(application=manifest, refresh_seconds=self._refresh_seconds, declared=True),
                 id=app_workflow_id(name),
                 task_queue=self._task_queue,
                 id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
@@ -580,6 +602,18 @@ class DeclarativeActivities:
             if exc.status != RPCStatusCode.NOT_FOUND:  # already ended: nothing to delete
                 raise
         log.info("application %s deleted from the cluster: ending its workflow (cascade=%s)", name, cascade)
+
+    @activity.defn(name="write_app_status")
+    async def write_app_status(self, input: AppStatusWrite) -> bool:
+        """A declared app workflow's status, written by the workflow itself when it changes (a local
+        activity): no status query and no wait for a pass, which at a thousand apps starting together
+        was most of the time until their statuses showed. False: the resource is gone."""
+        app = {
+            "apiVersion": API_VERSION,
+            "kind": "Application",
+            "metadata": {"namespace": input.namespace, "name": input.name},
+        }
+        return await self._kube(self._management().merge_patch, app, {"status": argo_status(input.status)}) is not None
 
     async def _write_status(self, app: Manifest, status: dict[str, Any]) -> None:
         current = app.get("status") or {}

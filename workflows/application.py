@@ -53,6 +53,7 @@ with workflow.unsafe.imports_passed_through():
         ShownDiff,
         SourceAtCommit,
     )
+    from activities.declarative import AppStatusWrite
     from activities.dependencies import DependencyCheckInput
     from activities.destinations import ResolveDestinationInput
     from activities.orphans import ListOrphanedInput, ListOrphanedResult
@@ -140,12 +141,16 @@ the first fetch, after the get_project local activity, which does not replay whe
 activity outlived its workflow task (seen at 1,000 apps): runs since PROJECT_CHECK_AT_START_PATCH
 ask that one at the start instead, and only older runs ask this one where they did."""
 PROJECT_CHECK_AT_START_PATCH = "project-check-asked-at-start"
-AUTOSYNC_MEMO_PATCH = "autosync-memo"
-"""Histories from before the ``autosync`` memo (:data:`bosun.search_attributes.AUTOSYNC_MEMO`)
-replay without its upsert."""
-COMPARE_AFTER_SYNC_PATCH = "compare-only-after-sync"
-"""Histories from before the status after a sync came from a compare of what was synced (no
-new resolve, project read or render: the same recipe renders the same) replay those."""
+FLEET_STATUS_PATCH = "memo-status-writes-compare-after-sync"
+"""One patch (each is a marker in every run's history) for three changes; histories from
+before it replay without them:
+
+- the workflow's memo: ``autosync`` (:data:`bosun.search_attributes.AUTOSYNC_MEMO`) and, for a
+  declared app, ``writes_status``;
+- a declared app writes its own status to its Application resource (the ``write_app_status``
+  local activity); the declarative pass queries and writes the status of the others;
+- after a sync, the status comes from a compare of what was synced, with no new resolve, project
+  read or render (the same recipe renders the same)."""
 DEPENDENCIES_PATCH = "app-dependencies"
 """Histories from before ``bosun.dev/depends-on`` (:mod:`bosun.dependencies`) replay without
 the dependency check before a sync."""
@@ -202,9 +207,13 @@ class ApplicationWorkflow:
         self._dependencies = False
         """Syncs wait for ``bosun.dev/depends-on`` (DEPENDENCIES_PATCH)."""
         self._autosync_memo = False
-        """The ``autosync`` memo is kept (AUTOSYNC_MEMO_PATCH)."""
+        """The ``autosync`` memo is kept (FLEET_STATUS_PATCH)."""
         self._compare_after_sync = False
-        """After a sync, only compare what was synced (COMPARE_AFTER_SYNC_PATCH)."""
+        """After a sync, only compare what was synced (FLEET_STATUS_PATCH)."""
+        self._writes_status = False
+        """A declared app writes its status to its Application resource (FLEET_STATUS_PATCH)."""
+        self._status_written = ""
+        """:func:`status_digest` of the status last written to the Application resource."""
         self._cancel_dependency_wait = False
         """``terminate_operation`` while a manual sync waits for its dependencies."""
         self._describe_app()
@@ -476,8 +485,9 @@ class ApplicationWorkflow:
         self._quick_reconciles = workflow.patched(QUICK_RECONCILE_PATCH)
         self._project_check_at_start = workflow.patched(PROJECT_CHECK_AT_START_PATCH)
         self._dependencies = workflow.patched(DEPENDENCIES_PATCH)
-        self._autosync_memo = workflow.patched(AUTOSYNC_MEMO_PATCH)
-        self._compare_after_sync = workflow.patched(COMPARE_AFTER_SYNC_PATCH)
+        fleet_status = workflow.patched(FLEET_STATUS_PATCH)
+        self._autosync_memo = self._compare_after_sync = fleet_status
+        self._writes_status = fleet_status and input.declared
         if self._dependencies:
             self._dependency_names()
         self._upsert_search_attributes()
@@ -507,11 +517,13 @@ class ApplicationWorkflow:
                         AppWorkflowInput(
                             application=self._input.application,
                             refresh_seconds=self._input.refresh_seconds,
+                            declared=self._input.declared,
                             state=self._state,
                         )
                     )
             if digest_update := self._status_digest_update():  # what handlers changed meanwhile too
                 workflow.upsert_search_attributes(digest_update)
+            await self._write_status()
             trigger = await self._wait_for_trigger()
 
     def _deletion_order(self, keys: list[ResourceKey]) -> list[ResourceKey]:
@@ -958,6 +970,7 @@ class ApplicationWorkflow:
         status.operation = f"syncing to {status.revision[:12]} ({request.trigger})"
         status.operation_workflow_id = child_id
         self._upsert_search_attributes()
+        await self._write_status()  # "Syncing" while it runs, as Argo CD's operationState
         self._operation_task = asyncio.ensure_future(
             workflow.execute_child_workflow(
                 SyncWorkflow.run,
@@ -1249,10 +1262,40 @@ class ApplicationWorkflow:
 
     def _keep_autosync_memo(self) -> None:
         """The ``autosync`` memo (``argocd_app_info{autosync_enabled}``) set to whether automated
-        sync is on now, if it changed."""
+        sync is on now, if it changed; and ``writes_status`` once, for the declarative pass."""
+        if not self._autosync_memo:
+            return
+        updates: dict[str, bool] = {}
         autosync = self._state.status.automated and not self._state.status.suspended
-        if self._autosync_memo and workflow.memo_value(sa.AUTOSYNC_MEMO, None) != autosync:
-            workflow.upsert_memo({sa.AUTOSYNC_MEMO: autosync})
+        if workflow.memo_value(sa.AUTOSYNC_MEMO, None) != autosync:
+            updates[sa.AUTOSYNC_MEMO] = autosync
+        if self._writes_status and workflow.memo_value(sa.WRITES_STATUS_MEMO, None) is not True:
+            updates[sa.WRITES_STATUS_MEMO] = True
+        if updates:
+            workflow.upsert_memo(updates)
+
+    async def _write_status(self) -> None:
+        """A declared app's status, written to its Application resource when it changed (a local
+        activity): the resource follows the workflow at once, with no status query from the
+        declarative pass. A failed write is tried again at the next change, and the pass writes
+        every status at least every few minutes anyway."""
+        if not self._writes_status:
+            return
+        digest = status_digest(self._state.status)
+        if digest == self._status_written:
+            return
+        resource = self._input.application.get("metadata") or {}
+        try:
+            await calls.write_app_status(
+                AppStatusWrite(
+                    namespace=str(resource.get("namespace") or ""),
+                    name=self._app.metadata.name.rpartition("/")[2],
+                    status=self._state.status.model_dump(mode="json"),
+                )
+            )
+        except LOCAL_OR_ACTIVITY_ERRORS:
+            return
+        self._status_written = digest
 
     def _upsert_search_attributes(self) -> None:
         status = self._state.status

@@ -8,6 +8,7 @@ logic is what is tested here; tests/e2e/test_declarative_apps.py runs it on the 
 from __future__ import annotations
 
 import asyncio
+import time
 from dataclasses import dataclass, field
 from types import SimpleNamespace
 from typing import Any
@@ -42,12 +43,17 @@ class Temporal:
     """Workflow id → BosunStatusDigest of the running app workflows."""
     started: list[str] = field(default_factory=list)
     queried: list[str] = field(default_factory=list)
+    writers: set[str] = field(default_factory=set)
+    """Workflow ids whose memo says they write their own status."""
 
     async def list_workflows(self, query: str, **_: Any) -> Any:
         assert "ExecutionStatus = 'Running'" in query
         for workflow_id, digest in list(self.digests.items()):
             attributes = SimpleNamespace(get=lambda key, digest=digest: digest)
-            yield SimpleNamespace(id=workflow_id, typed_search_attributes=attributes)
+            memo = SimpleNamespace(fields={"writes_status": b"true"} if workflow_id in self.writers else {})
+            yield SimpleNamespace(
+                id=workflow_id, typed_search_attributes=attributes, raw_info=SimpleNamespace(memo=memo)
+            )
 
     async def start_workflow(self, *_: Any, id: str, **__: Any) -> None:
         self.started.append(id)
@@ -203,3 +209,23 @@ def test_an_app_just_started_is_not_asked_its_status_until_visibility_shows_one(
     temporal.digests[app_workflow_id("fresh")] = "d1"  # its first status, now visible
     run(acts, DeclaredAppsInput(known=known, discover=False))
     assert temporal.queried == [app_workflow_id("fresh")]
+
+
+def test_an_app_that_writes_its_own_status_is_queried_only_as_it_gets_old(monkeypatch: pytest.MonkeyPatch) -> None:
+    temporal = Temporal()
+    acts = activities(temporal, [application("self"), application("other")])
+    known = run(acts, DeclaredAppsInput()).known
+    temporal.writers.add(app_workflow_id("self"))
+    run(acts, DeclaredAppsInput(known=known, discover=False))
+    assert temporal.queried == [app_workflow_id("other")]  # its first status; "self" wrote its own
+
+    temporal.queried.clear()
+    temporal.digests = {workflow_id: "d2" for workflow_id in temporal.digests}  # both statuses moved
+    run(acts, DeclaredAppsInput(known=known, discover=False))
+    assert temporal.queried == [app_workflow_id("other")]
+
+    temporal.queried.clear()
+    now = time.monotonic()
+    monkeypatch.setattr(declarative.time, "monotonic", lambda: now + declarative.STATUS_MAX_AGE_SECONDS + 1)
+    run(acts, DeclaredAppsInput(known=known, discover=False))  # old enough: reconciledAt refreshed for both
+    assert sorted(temporal.queried) == sorted([app_workflow_id("self"), app_workflow_id("other")])

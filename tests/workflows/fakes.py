@@ -28,6 +28,7 @@ import hashlib
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
@@ -52,6 +53,7 @@ from activities.contracts import (
     WaitHealthyInput,
     WaitHealthyResult,
 )
+from activities.declarative import AppStatusWrite, argo_status
 from activities.dependencies import DependencyActivities, DependencyCheckInput, DependencyCheckResult
 from activities.destinations import ResolveDestinationInput, ResolveDestinationResult
 from activities.pipeline import (
@@ -328,6 +330,8 @@ class FakeBosun:
         """(app, phase) of each finished sync, as argocd_app_sync_total counts them."""
         self.dependency_checks = 0
         """How many times ``check_dependencies`` ran (an app without dependencies never calls it)."""
+        self.status_writes: list[tuple[str, dict[str, Any]]] = []
+        """``(namespace/name, Argo CD status)`` of each ``write_app_status`` (a declared app's own writes)."""
 
     def activities(self) -> Sequence[Callable[..., object]]:
         return [
@@ -344,7 +348,13 @@ class FakeBosun:
             self.count_sync,
             self.check_unchanged,
             self.check_dependencies,
+            self.write_app_status,
         ]
+
+    @activity.defn(name="write_app_status")
+    async def write_app_status(self, input: AppStatusWrite) -> bool:
+        self.status_writes.append((f"{input.namespace}/{input.name}", argo_status(input.status)))
+        return True
 
     @activity.defn(name="check_dependencies")
     async def check_dependencies(self, input: DependencyCheckInput) -> DependencyCheckResult:
