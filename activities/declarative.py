@@ -262,10 +262,14 @@ class DeclarativeActivities:
             return None
         return [app for app in listed if self._namespaces.discovers(app["metadata"].get("namespace") or "")]
 
-    async def _kube(self, fn: Any, *args: Any) -> Any:
+    async def _kube(self, fn: Any, *args: Any, conflict_ok: bool = False) -> Any:
+        """``fn(*args)`` on a thread; a KubeError becomes an ApplicationError, but a 409 (a
+        conditional write of a resource changed since it was read) is None with ``conflict_ok``."""
         try:
             return await asyncio.to_thread(fn, *args)
         except KubeError as exc:
+            if conflict_ok and exc.status == 409:
+                return None
             raise ApplicationError(
                 f"management cluster: {exc}", type="KubeError", non_retryable=not exc.retryable
             ) from None
@@ -514,7 +518,12 @@ class DeclarativeActivities:
         except (RPCError, WorkflowQueryFailedError) as exc:  # busy, or just started: next time
             log.debug("status of %s not written: %s", name, exc)
             return
-        await self._write_status(app, argo_status(status))
+        if app_workflow_id(name) in self._writers:
+            # It writes its own at every change: this one only if the resource has not changed
+            # since it was listed, or a status it wrote after the query would be undone.
+            await self._write_status(app, argo_status(status), unless_changed=True)
+        else:
+            await self._write_status(app, argo_status(status))
         digest = (running or {}).get(app_workflow_id(name), "")
         # What visibility said before the query (a later change is seen as one); "" when it did not
         # say: written again when visibility first shows a digest.
@@ -615,9 +624,14 @@ class DeclarativeActivities:
         }
         return await self._kube(self._management().merge_patch, app, {"status": argo_status(input.status)}) is not None
 
-    async def _write_status(self, app: Manifest, status: dict[str, Any]) -> None:
+    async def _write_status(self, app: Manifest, status: dict[str, Any], *, unless_changed: bool = False) -> None:
+        """``status`` merged into the resource's, if that changes it; ``unless_changed``: only if the
+        resource is still at the resourceVersion it was listed at (else nothing, quietly)."""
         current = app.get("status") or {}
         wanted = {k: v for k, v in {**current, **status}.items() if v is not None}  # None: remove the field
         if json.dumps(wanted, sort_keys=True, default=str) == json.dumps(current, sort_keys=True, default=str):
             return
-        await self._kube(self._management().merge_patch, app, {"status": status})
+        patch: dict[str, Any] = {"status": status}
+        if unless_changed:
+            patch["metadata"] = {"resourceVersion": app["metadata"]["resourceVersion"]}
+        await self._kube(self._management().merge_patch, app, patch, conflict_ok=unless_changed)

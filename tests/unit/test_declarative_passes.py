@@ -14,11 +14,12 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
 from activities import declarative
 from activities.declarative import DeclarativeActivities, DeclaredAppsInput, spec_digest
-from activities.kube import ClusterRegistry
+from activities.kube import ClusterRegistry, KubeError
 from bosun.protocol import app_workflow_id
 
 
@@ -77,7 +78,7 @@ def activities(temporal: Temporal, apps: list[dict[str, Any]]) -> DeclarativeAct
     )
     acts._list = lambda: apps  # type: ignore[method-assign]
 
-    async def write_status(app: dict[str, Any], status: dict[str, Any]) -> None:
+    async def write_status(app: dict[str, Any], status: dict[str, Any], *, unless_changed: bool = False) -> None:
         return None
 
     acts._write_status = write_status  # type: ignore[method-assign]
@@ -229,3 +230,28 @@ def test_an_app_that_writes_its_own_status_is_queried_only_as_it_gets_old(monkey
     monkeypatch.setattr(declarative.time, "monotonic", lambda: now + declarative.STATUS_MAX_AGE_SECONDS + 1)
     run(acts, DeclaredAppsInput(known=known, discover=False))  # old enough: reconciledAt refreshed for both
     assert sorted(temporal.queried) == sorted([app_workflow_id("self"), app_workflow_id("other")])
+
+
+def test_a_by_age_write_of_a_self_writing_app_is_conditional_and_a_conflict_is_quiet() -> None:
+    """The pass queried the status, then the workflow wrote a newer one: the pass's write, made
+    on the resourceVersion it listed, must not undo it."""
+    patches: list[dict[str, Any]] = []
+
+    class Management:
+        def merge_patch(self, obj: dict[str, Any], patch: dict[str, Any]) -> None:
+            patches.append(patch)
+            raise KubeError("Operation cannot be fulfilled: the object has been modified", retryable=True, status=409)
+
+    acts = DeclarativeActivities(
+        client=Temporal(),  # type: ignore[arg-type]
+        clusters=ClusterRegistry(None),
+        namespace="bosun",
+        task_queue="bosun",
+        refresh_seconds=180,
+    )
+    acts._management = lambda: Management()  # type: ignore[assignment, method-assign, return-value]
+    status = {"sync": {"status": "Synced"}}
+    asyncio.run(acts._write_status(application("self"), status, unless_changed=True))
+    assert patches == [{"status": status, "metadata": {"resourceVersion": "1"}}]
+    with pytest.raises(ApplicationError):  # an unconditional write that conflicts is an error, as before
+        asyncio.run(acts._write_status(application("other"), status))
