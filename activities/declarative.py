@@ -17,7 +17,9 @@ Argo CD's application controller does with them:
   workflow ends and the resources stay;
 - the workflow's status is written back to the resource's ``status`` in Argo CD's shape
   (sync, health, conditions, resources, operationState), so ``kubectl get applications``
-  and Argo CD tooling see it.
+  and Argo CD tooling see it: by the app workflow itself at each change (the
+  ``write_app_status`` local activity, for workflows started here as ``declared``), and by a
+  pass that queries the workflow for the others, and for all as their status gets old.
 
 Applications are followed in the control namespace and in the namespaces that
 :class:`bosun.appnames.AppNamespaces` discovers (``argocd`` by default, or
