@@ -45,6 +45,7 @@ workflow. This module speaks to the app workflows by their public protocol
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import json
 import logging
@@ -218,6 +219,28 @@ def argo_status(status: dict[str, Any]) -> dict[str, Any]:
             "syncResult": {"revision": last.get("revision") or ""},
         }
     return result
+
+
+async def _done_unless_worker_stops(work: asyncio.Future[Any]) -> bool:
+    """Wait for ``work``; False (and ``work`` cancelled) if the worker begins to shut down first.
+    A pass whose queries wait on workflows nobody polls any more (this worker was their poller)
+    held the worker's exit past its grace period."""
+    if not activity.in_activity():  # called directly (tests): nothing to stop for
+        await work
+        return True
+    stopping = asyncio.ensure_future(activity.wait_for_worker_shutdown())
+    try:
+        done, _ = await asyncio.wait({work, stopping}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stopping.cancel()
+    if work in done:
+        work.result()  # its error, if any
+        return True
+    work.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await work
+    log.info("declared apps: the worker is stopping; the pass ends here and the next one goes on")
+    return False
 
 
 class DeclarativeActivities:
@@ -432,7 +455,10 @@ class DeclarativeActivities:
         statuses_due = sum(1 for i in range(len(listed)) if i not in acting and needs_call(listed[i], names[i]))
         actions_left = CALLS_PER_PASS - min(CALLS_PER_PASS // 4, statuses_due)
         order = sorted(range(len(listed)), key=lambda i: i not in acting)
-        await asyncio.gather(*(one(listed[i], names[i], refused.get(i), acts=i in acting) for i in order))
+        handled = asyncio.gather(*(one(listed[i], names[i], refused.get(i), acts=i in acting) for i in order))
+        if not await _done_unless_worker_stops(handled):
+            result.more = True  # the rest on the next pass, on whichever worker runs it
+            return result
         if not input.discover:
             return result
         for name in sorted(set(result.known) - present):  # gone (or refused) without a finalizer: resources stay

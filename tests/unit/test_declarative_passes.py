@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
+from temporalio.testing import ActivityEnvironment
 
 from activities import declarative
 from activities.declarative import DeclarativeActivities, DeclaredAppsInput, spec_digest
@@ -255,3 +256,26 @@ def test_a_by_age_write_of_a_self_writing_app_is_conditional_and_a_conflict_is_q
     assert patches == [{"status": status, "metadata": {"resourceVersion": "1"}}]
     with pytest.raises(ApplicationError):  # an unconditional write that conflicts is an error, as before
         asyncio.run(acts._write_status(application("other"), status))
+
+
+def test_a_pass_ends_when_the_worker_begins_to_shut_down() -> None:
+    """A pass waiting on Temporal (here a start that never answers: the workflows it asks about were
+    polled by this very worker) must not hold the worker's exit past its grace period."""
+    temporal = Temporal()
+
+    async def start_never_answered(*_: Any, **__: Any) -> None:
+        await asyncio.Event().wait()
+
+    temporal.start_workflow = start_never_answered  # type: ignore[method-assign]
+    acts = activities(temporal, [application("a"), application("b")])
+    env = ActivityEnvironment()
+
+    async def scenario() -> Any:
+        running = asyncio.ensure_future(env.run(acts.reconcile_declared_apps, DeclaredAppsInput()))
+        await asyncio.sleep(0.2)
+        assert not running.done()
+        env.worker_shutdown()
+        return await asyncio.wait_for(running, timeout=5)
+
+    result = asyncio.run(scenario())
+    assert result.more and result.known == {}  # nothing recorded as done: the next pass does it all
