@@ -1043,10 +1043,12 @@ class ApplicationWorkflow:
 
     def _synced_render(self) -> _Rendered | None:
         """What the sync just applied, to compare again as it is (None: resolve and render anew).
-        The recipe names commits, not branches, so it renders the same; a spec or Git change
-        during the sync asked for a refresh, which follows."""
+        The recipe names commits, not branches, so it renders the same; a new spec during the sync
+        asked for a refresh, which follows, and a hard refresh asked for meanwhile renders anew."""
         recipe, status = self._state.render_recipe, self._state.status
         if not self._compare_after_sync or recipe is None or not status.revisions or not status.manifests_digest:
+            return None
+        if self._state.hard_refresh_requested:  # asked for during the sync: render anew now
             return None
         count = sum(1 for resource in status.resources if not (resource.hook or resource.requires_pruning))
         return _Rendered(list(status.revisions), status.manifests_digest, count, recipe)

@@ -320,6 +320,9 @@ class FakeBosun:
         self.compares = 0
         self.compare_gate: asyncio.Event | None = None
         self.compare_started = asyncio.Event()
+        self.apply_gate: asyncio.Event | None = None
+        """Like ``compare_gate``, for ``apply`` (announced on ``apply_started``): mid-sync."""
+        self.apply_started = asyncio.Event()
         self.project: dict[str, object] | None = None
         self.project_delay = 0.0
         self.settings_refresh_seconds: int | None = None
@@ -517,6 +520,9 @@ class FakeBosun:
 
     @activity.defn(name="apply")
     async def apply(self, input: ApplyInput) -> ApplyResult:
+        if self.apply_gate is not None:
+            self.apply_started.set()
+            await self.apply_gate.wait()
         by_key = {
             ResourceKey.of(o): o for o in self.desired(input.app, input.manifests_digest, input.destination.namespace)
         }
