@@ -38,6 +38,8 @@ from temporalio.common import SearchAttributeKey, SearchAttributeUpdate
 from temporalio.exceptions import ActivityError, ApplicationError, ChildWorkflowError
 
 with workflow.unsafe.imports_passed_through():
+    import workflows.actions as action_flow
+    import workflows.activity_calls as calls
     from activities.app_metrics import SyncCountInput
     from activities.contracts import (
         CompareInput,
@@ -83,8 +85,6 @@ with workflow.unsafe.imports_passed_through():
     from bosun.resources import HealthCode, ResourceKey, SyncCode
     from bosun.sync_options import SyncOptions
     from bosun.windows import WindowError, WindowState, window_state
-    from workflows import actions as action_flow
-    from workflows import activity_calls as calls
     from workflows.actions import (
         ActionRecord,
         ResourceActionsRequest,

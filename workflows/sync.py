@@ -16,6 +16,7 @@ from temporalio import workflow
 from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
+    import workflows.activity_calls as calls
     from activities.contracts import (
         ApplyInput,
         PruneInput,
@@ -29,7 +30,6 @@ with workflow.unsafe.imports_passed_through():
     from bosun.protocol import SyncQuery, WorkflowType
     from bosun.resources import ResourceKey
     from bosun.sync_options import SyncOptions
-    from workflows import activity_calls as calls
     from workflows.sync_models import SyncInput as SyncInput  # re-exported: the sync's interface
     from workflows.sync_models import SyncOutcome as SyncOutcome
 
