@@ -17,7 +17,9 @@ Argo CD's application controller does with them:
   workflow ends and the resources stay;
 - the workflow's status is written back to the resource's ``status`` in Argo CD's shape
   (sync, health, conditions, resources, operationState), so ``kubectl get applications``
-  and Argo CD tooling see it.
+  and Argo CD tooling see it: by the app workflow itself at each change (the
+  ``write_app_status`` local activity, for workflows started here as ``declared``), and by a
+  pass that queries the workflow for the others, and for all as their status gets old.
 
 Applications are followed in the control namespace and in the namespaces that
 :class:`bosun.appnames.AppNamespaces` discovers (``argocd`` by default, or
@@ -43,6 +45,7 @@ workflow. This module speaks to the app workflows by their public protocol
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import json
 import logging
@@ -130,6 +133,15 @@ class DeclaredAppsResult(BaseModel):
     """The pass stopped at :data:`CALLS_PER_PASS`: run the next one at once."""
 
 
+class AppStatusWrite(BaseModel):
+    """What the ``write_app_status`` local activity writes: an app workflow's status (its
+    ``status`` query answer, as JSON) to the Application resource ``namespace/name``."""
+
+    namespace: str
+    name: str
+    status: dict[str, Any]
+
+
 def spec_digest(app: Manifest) -> str:
     """What, when it changes, the workflow must hear about: spec, labels, annotations."""
     meta = app.get("metadata") or {}
@@ -196,7 +208,9 @@ def argo_status(status: dict[str, Any]) -> dict[str, Any]:
     if status.get("revisions") and len(status["revisions"]) > 1:
         result["sync"]["revisions"] = status["revisions"]
     last = status.get("last_operation")
-    if last:
+    if status.get("operation_workflow_id"):  # a sync runs now: Argo CD shows its operation as Running
+        result["operationState"] = {"phase": "Running", "message": status.get("operation") or ""}
+    elif last:
         result["operationState"] = {
             "phase": last.get("phase"),
             "message": last.get("message") or "",
@@ -205,6 +219,28 @@ def argo_status(status: dict[str, Any]) -> dict[str, Any]:
             "syncResult": {"revision": last.get("revision") or ""},
         }
     return result
+
+
+async def _done_unless_worker_stops(work: asyncio.Future[Any]) -> bool:
+    """Wait for ``work``; False (and ``work`` cancelled) if the worker begins to shut down first.
+    A pass whose queries wait on workflows nobody polls any more (this worker was their poller)
+    held the worker's exit past its grace period."""
+    if not activity.in_activity():  # called directly (tests): nothing to stop for
+        await work
+        return True
+    stopping = asyncio.ensure_future(activity.wait_for_worker_shutdown())
+    try:
+        done, _ = await asyncio.wait({work, stopping}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stopping.cancel()
+    if work in done:
+        work.result()  # its error, if any
+        return True
+    work.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await work
+    log.info("declared apps: the worker is stopping; the pass ends here and the next one goes on")
+    return False
 
 
 class DeclarativeActivities:
@@ -232,6 +268,9 @@ class DeclarativeActivities:
         (this process's memory: a restarted worker writes every status once more)."""
         self._started: dict[str, float] = {}
         """App name → when this process last started its workflow: visibility may not list it yet."""
+        self._writers: set[str] = set()
+        """Workflow ids of the app workflows that write their own status (their ``writes_status``
+        memo, in the last visibility list): a pass writes theirs only as it gets old."""
 
     def _management(self) -> KubeClient:
         return self._clusters.client(Destination(name=IN_CLUSTER_NAME))
@@ -248,10 +287,14 @@ class DeclarativeActivities:
             return None
         return [app for app in listed if self._namespaces.discovers(app["metadata"].get("namespace") or "")]
 
-    async def _kube(self, fn: Any, *args: Any) -> Any:
+    async def _kube(self, fn: Any, *args: Any, conflict_ok: bool = False) -> Any:
+        """``fn(*args)`` on a thread; a KubeError becomes an ApplicationError, but a 409 (a
+        conditional write of a resource changed since it was read) is None with ``conflict_ok``."""
         try:
             return await asyncio.to_thread(fn, *args)
         except KubeError as exc:
+            if conflict_ok and exc.status == 409:
+                return None
             raise ApplicationError(
                 f"management cluster: {exc}", type="KubeError", non_retryable=not exc.retryable
             ) from None
@@ -300,13 +343,17 @@ class DeclarativeActivities:
         if it has none yet), from visibility: one paged list for the whole fleet instead of a
         call per app. None when visibility cannot answer (then every app is asked)."""
         found: dict[str, str] = {}
+        writers: set[str] = set()
         query = sa.running_apps_query(self._task_queue)
         try:
             async for execution in self._client.list_workflows(query, page_size=1000, rpc_timeout=LIST_TIMEOUT):
                 found[execution.id] = execution.typed_search_attributes.get(STATUS_DIGEST_KEY) or ""
+                if sa.WRITES_STATUS_MEMO in execution.raw_info.memo.fields:
+                    writers.add(execution.id)
         except RPCError as exc:
             log.warning("declared apps: visibility did not answer (%s); statuses due by age only this pass", exc)
             return None
+        self._writers = writers
         return found
 
     def _is_running(self, name: str, running: dict[str, str] | None, known: dict[str, str]) -> bool:
@@ -319,13 +366,24 @@ class DeclarativeActivities:
             return name in known
         if app_workflow_id(name) in running:
             return True
+        return self._just_started(name)
+
+    def _just_started(self, name: str) -> bool:
         return time.monotonic() - self._started.get(name, -math.inf) < VISIBILITY_LAG_SECONDS
 
     def _status_due(self, name: str, running: dict[str, str] | None) -> bool:
-        """Whether to query ``name``'s status and write it back now (see STATUS_MAX_AGE_SECONDS)."""
+        """Whether to query ``name``'s status and write it back now (see STATUS_MAX_AGE_SECONDS).
+        An app this process has just started has nothing to say until visibility shows its first
+        status digest: a query before then waits for the new workflow's first task, which took
+        seconds a query when a thousand apps started at once."""
         written = self._written.get(name)
+        if app_workflow_id(name) in self._writers:  # it writes its own on every change: only by age here
+            if written is None:
+                written = self._written[name] = ("", time.monotonic())
+            return time.monotonic() - written[1] > STATUS_MAX_AGE_SECONDS
         if written is None:
-            return True
+            listed = (running or {}).get(app_workflow_id(name))
+            return bool(listed) or not self._just_started(name)
         if time.monotonic() - written[1] > STATUS_MAX_AGE_SECONDS:
             return True
         if running is None:  # visibility did not answer: only what is getting old (above)
@@ -397,7 +455,10 @@ class DeclarativeActivities:
         statuses_due = sum(1 for i in range(len(listed)) if i not in acting and needs_call(listed[i], names[i]))
         actions_left = CALLS_PER_PASS - min(CALLS_PER_PASS // 4, statuses_due)
         order = sorted(range(len(listed)), key=lambda i: i not in acting)
-        await asyncio.gather(*(one(listed[i], names[i], refused.get(i), acts=i in acting) for i in order))
+        handled = asyncio.gather(*(one(listed[i], names[i], refused.get(i), acts=i in acting) for i in order))
+        if not await _done_unless_worker_stops(handled):
+            result.more = True  # the rest on the next pass, on whichever worker runs it
+            return result
         if not input.discover:
             return result
         for name in sorted(set(result.known) - present):  # gone (or refused) without a finalizer: resources stay
@@ -446,11 +507,12 @@ class DeclarativeActivities:
             await self._write_status(app, {"conditions": [{"type": "InvalidSpecError", "message": str(exc)}]})
             return
         digest = spec_digest(app)
-        if result.known.get(name) != digest or not self._is_running(name, running, result.known):
+        acted = result.known.get(name) != digest or not self._is_running(name, running, result.known)
+        if acted:
             self._started[name] = time.monotonic()
             await self._client.start_workflow(
                 WorkflowType.APPLICATION,
-                AppWorkflowStart(application=manifest, refresh_seconds=self._refresh_seconds),
+                AppWorkflowStart(application=manifest, refresh_seconds=self._refresh_seconds, declared=True),
                 id=app_workflow_id(name),
                 task_queue=self._task_queue,
                 id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
@@ -469,7 +531,8 @@ class DeclarativeActivities:
             await self._kube(
                 self._management().merge_patch, app, {"metadata": {"annotations": {REFRESH_ANNOTATION: None}}}
             )
-        await self._write_workflow_status(app, name, running)
+        if not acted:  # a workflow just started or given a new spec has work to do first: a later pass
+            await self._write_workflow_status(app, name, running)
 
     async def _write_workflow_status(self, app: Manifest, name: str, running: dict[str, str] | None) -> None:
         """The app workflow's status, written to its resource (if it changed), when it is due
@@ -483,7 +546,12 @@ class DeclarativeActivities:
         except (RPCError, WorkflowQueryFailedError) as exc:  # busy, or just started: next time
             log.debug("status of %s not written: %s", name, exc)
             return
-        await self._write_status(app, argo_status(status))
+        if app_workflow_id(name) in self._writers:
+            # It writes its own at every change: this one only if the resource has not changed
+            # since it was listed, or a status it wrote after the query would be undone.
+            await self._write_status(app, argo_status(status), unless_changed=True)
+        else:
+            await self._write_status(app, argo_status(status))
         digest = (running or {}).get(app_workflow_id(name), "")
         # What visibility said before the query (a later change is seen as one); "" when it did not
         # say: written again when visibility first shows a digest.
@@ -572,9 +640,26 @@ class DeclarativeActivities:
                 raise
         log.info("application %s deleted from the cluster: ending its workflow (cascade=%s)", name, cascade)
 
-    async def _write_status(self, app: Manifest, status: dict[str, Any]) -> None:
+    @activity.defn(name="write_app_status")
+    async def write_app_status(self, input: AppStatusWrite) -> bool:
+        """A declared app workflow's status, written by the workflow itself when it changes (a local
+        activity): no status query and no wait for a pass, which at a thousand apps starting together
+        was most of the time until their statuses showed. False: the resource is gone."""
+        app = {
+            "apiVersion": API_VERSION,
+            "kind": "Application",
+            "metadata": {"namespace": input.namespace, "name": input.name},
+        }
+        return await self._kube(self._management().merge_patch, app, {"status": argo_status(input.status)}) is not None
+
+    async def _write_status(self, app: Manifest, status: dict[str, Any], *, unless_changed: bool = False) -> None:
+        """``status`` merged into the resource's, if that changes it; ``unless_changed``: only if the
+        resource is still at the resourceVersion it was listed at (else nothing, quietly)."""
         current = app.get("status") or {}
         wanted = {k: v for k, v in {**current, **status}.items() if v is not None}  # None: remove the field
         if json.dumps(wanted, sort_keys=True, default=str) == json.dumps(current, sort_keys=True, default=str):
             return
-        await self._kube(self._management().merge_patch, app, {"status": status})
+        patch: dict[str, Any] = {"status": status}
+        if unless_changed:
+            patch["metadata"] = {"resourceVersion": app["metadata"]["resourceVersion"]}
+        await self._kube(self._management().merge_patch, app, patch, conflict_ok=unless_changed)

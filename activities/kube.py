@@ -77,6 +77,13 @@ def _translate(exc: Exception, what: str) -> KubeError:
     return KubeError(f"{what}: {exc}", retryable=False)
 
 
+def _as_parsed(_client: object, document: Manifest) -> Manifest:
+    """The dynamic client's serializer for a list: the parsed JSON as it is. Its default
+    (``ResourceInstance``, turned back into dicts) was a tenth of a worker's CPU when the
+    declarative pass listed a thousand Applications."""
+    return document
+
+
 class KubeClient:
     """One cluster. Thread-safe for the calls activities make.
 
@@ -385,7 +392,9 @@ class KubeClient:
             resource = self.resource(api_version, kind)
             self._counted()
             try:
-                listing = self.dynamic.get(resource, label_selector=label_selector or None, namespace=namespace)
+                listing = self.dynamic.get(
+                    resource, label_selector=label_selector or None, namespace=namespace, serializer=_as_parsed
+                )
                 break
             except ApiException as exc:
                 if exc.status != 404 or attempt == 1:
@@ -393,7 +402,7 @@ class KubeClient:
                 self.refresh_discovery()
             except Exception as exc:  # noqa: BLE001
                 raise _translate(exc, f"list {kind}") from None
-        document = listing.to_dict()
+        document: Manifest = listing
         items = document.get("items") or []
         for item in items:  # list items lack apiVersion/kind
             item.setdefault("apiVersion", api_version)

@@ -247,6 +247,9 @@ class AppWorkflowStart(BaseModel):
     application: dict[str, Any]
     """The Application as Argo CD JSON (apiVersion argoproj.io/v1alpha1)."""
     refresh_seconds: float = 120.0
+    declared: bool = False
+    """Started for an Application resource (the declarative pass): the workflow writes its status
+    to that resource when it changes."""
 
 
 class SyncRequest(BaseModel):

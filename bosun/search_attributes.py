@@ -41,6 +41,10 @@ A memo comes back with every visibility list, as the attributes do, but is not i
 no registration, so an upgraded worker does not stall on a namespace ``bosun setup`` has not seen
 again (every Keyword slot of the dev server's SQL visibility is taken, too)."""
 
+WRITES_STATUS_MEMO = "writes_status"
+"""A memo field (``true``) of an app workflow started from an Application resource that writes its
+status to that resource itself on every change; the declarative pass writes the others' by query."""
+
 KEYWORDS = (
     APP,
     PROJECT,

@@ -65,6 +65,8 @@ def devcluster_b(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
 class TemporalServer:
     address: str
     ui_url: str | None
+    directory: Path | None = None
+    """Where the dev server keeps its state (None: a reused server)."""
 
 
 @pytest.fixture(scope="session")
@@ -77,6 +79,6 @@ def temporal_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Tempor
     port, ui_port = processes.free_ports(2)
     state = devtemporal.up(port=port, ui_port=ui_port, directory=directory)
     try:
-        yield TemporalServer(address=state.address, ui_url=state.ui_url)
+        yield TemporalServer(address=state.address, ui_url=state.ui_url, directory=directory)
     finally:
         devtemporal.down(directory=directory)

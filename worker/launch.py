@@ -99,7 +99,10 @@ def main(argv: list[str] | None = None) -> None:
     if not config.main_queue and config.clusters is None:
         logging.warning("no main queue and no --clusters: this worker polls every cluster's queue only")
     if args.processes == 1:
+        from worker.bytecode import ensure_workflow_bytecode
         from worker.main import run  # imported here: the supervisor needs none of Temporal's machinery
+
+        ensure_workflow_bytecode()
 
         try:
             asyncio.run(run(config))

@@ -159,6 +159,7 @@ def build_activities(config: WorkerConfig, client: Client) -> Activities:
             trigger.ensure_app_schedule,
             trigger.remove_app_schedule,
             declarative.reconcile_declared_apps,
+            declarative.write_app_status,
             rollout_trigger.start_rollout_workflows,
             pipeline.select_pipeline_apps,
             pipeline.promote_app,

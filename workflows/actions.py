@@ -22,12 +22,12 @@ from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
+    import workflows.activity_calls as calls
     from activities.actions import ResourceActionInput
     from activities.contracts import Destination, ResourceResult
     from bosun.actions import ActionError, ResourceAction, select_resource
     from bosun.operation import OperationPhase, ResultStatus
     from bosun.resources import ResourceKey
-    from workflows import activity_calls as calls
 
 ACTION_HISTORY_LIMIT = 20
 

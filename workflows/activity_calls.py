@@ -53,7 +53,7 @@ with workflow.unsafe.imports_passed_through():
         WaitHealthyInput,
         WaitHealthyResult,
     )
-    from activities.declarative import DeclarativeActivities, DeclaredAppsInput, DeclaredAppsResult
+    from activities.declarative import AppStatusWrite, DeclarativeActivities, DeclaredAppsInput, DeclaredAppsResult
     from activities.dependencies import DependencyActivities, DependencyCheckInput, DependencyCheckResult
     from activities.destinations import DestinationActivities, ResolveDestinationInput, ResolveDestinationResult
     from activities.orphans import ListOrphanedInput, ListOrphanedResult, OrphanActivities
@@ -173,6 +173,18 @@ async def count_sync(input: SyncCountInput) -> None:
         start_to_close_timeout=timedelta(seconds=5),
         retry_policy=RetryPolicy(maximum_attempts=1),
         summary=f"count the sync ({input.phase})",
+    )
+
+
+async def write_app_status(input: AppStatusWrite) -> bool:
+    """A local activity: a declared app's status to its Application resource, at each change of it.
+    Not retried: the next change, or the declarative pass by age, writes it again."""
+    return await workflow.execute_local_activity_method(
+        DeclarativeActivities.write_app_status,
+        input,
+        start_to_close_timeout=timedelta(seconds=10),
+        retry_policy=RetryPolicy(maximum_attempts=1),
+        summary=f"write the status of Application {input.namespace}/{input.name}",
     )
 
 

@@ -29,7 +29,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import math
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Any
 
@@ -38,6 +38,8 @@ from temporalio.common import SearchAttributeKey, SearchAttributeUpdate
 from temporalio.exceptions import ActivityError, ApplicationError, ChildWorkflowError
 
 with workflow.unsafe.imports_passed_through():
+    import workflows.actions as action_flow
+    import workflows.activity_calls as calls
     from activities.app_metrics import SyncCountInput
     from activities.contracts import (
         CompareInput,
@@ -53,6 +55,7 @@ with workflow.unsafe.imports_passed_through():
         ShownDiff,
         SourceAtCommit,
     )
+    from activities.declarative import AppStatusWrite
     from activities.dependencies import DependencyCheckInput
     from activities.destinations import ResolveDestinationInput
     from activities.orphans import ListOrphanedInput, ListOrphanedResult
@@ -82,8 +85,6 @@ with workflow.unsafe.imports_passed_through():
     from bosun.resources import HealthCode, ResourceKey, SyncCode
     from bosun.sync_options import SyncOptions
     from bosun.windows import WindowError, WindowState, window_state
-    from workflows import actions as action_flow
-    from workflows import activity_calls as calls
     from workflows.actions import (
         ActionRecord,
         ResourceActionsRequest,
@@ -140,9 +141,16 @@ the first fetch, after the get_project local activity, which does not replay whe
 activity outlived its workflow task (seen at 1,000 apps): runs since PROJECT_CHECK_AT_START_PATCH
 ask that one at the start instead, and only older runs ask this one where they did."""
 PROJECT_CHECK_AT_START_PATCH = "project-check-asked-at-start"
-AUTOSYNC_MEMO_PATCH = "autosync-memo"
-"""Histories from before the ``autosync`` memo (:data:`bosun.search_attributes.AUTOSYNC_MEMO`)
-replay without its upsert."""
+FLEET_STATUS_PATCH = "memo-status-writes-compare-after-sync"
+"""One patch (each is a marker in every run's history) for three changes; histories from
+before it replay without them:
+
+- the workflow's memo: ``autosync`` (:data:`bosun.search_attributes.AUTOSYNC_MEMO`) and, for a
+  declared app, ``writes_status``;
+- a declared app writes its own status to its Application resource (the ``write_app_status``
+  local activity); the declarative pass queries and writes the status of the others;
+- after a sync, the status comes from a compare of what was synced, with no new resolve, project
+  read or render (the same recipe renders the same)."""
 DEPENDENCIES_PATCH = "app-dependencies"
 """Histories from before ``bosun.dev/depends-on`` (:mod:`bosun.dependencies`) replay without
 the dependency check before a sync."""
@@ -154,6 +162,16 @@ MANUAL_DEPENDENCY_WAIT = timedelta(minutes=10)
 """How long a manual sync waits for the app's dependencies before it fails, naming them."""
 SETTINGS_CONDITIONS = (ConditionType.EXCLUDED_RESOURCE_WARNING, ConditionType.SETTINGS_WARNING)
 """Condition types a compare reports from the settings (CompareResult.warnings)."""
+
+
+@dataclass(frozen=True)
+class _Rendered:
+    """A render to compare: the commits of the sources, the manifests' digest, how many, and the recipe."""
+
+    commits: list[str]
+    manifests_digest: str
+    resource_count: int
+    recipe: RenderInput
 
 
 class _ReconcileFailed(Exception):
@@ -189,7 +207,13 @@ class ApplicationWorkflow:
         self._dependencies = False
         """Syncs wait for ``bosun.dev/depends-on`` (DEPENDENCIES_PATCH)."""
         self._autosync_memo = False
-        """The ``autosync`` memo is kept (AUTOSYNC_MEMO_PATCH)."""
+        """The ``autosync`` memo is kept (FLEET_STATUS_PATCH)."""
+        self._compare_after_sync = False
+        """After a sync, only compare what was synced (FLEET_STATUS_PATCH)."""
+        self._writes_status = False
+        """A declared app writes its status to its Application resource (FLEET_STATUS_PATCH)."""
+        self._status_written = ""
+        """:func:`status_digest` of the status last written to the Application resource."""
         self._cancel_dependency_wait = False
         """``terminate_operation`` while a manual sync waits for its dependencies."""
         self._describe_app()
@@ -461,7 +485,9 @@ class ApplicationWorkflow:
         self._quick_reconciles = workflow.patched(QUICK_RECONCILE_PATCH)
         self._project_check_at_start = workflow.patched(PROJECT_CHECK_AT_START_PATCH)
         self._dependencies = workflow.patched(DEPENDENCIES_PATCH)
-        self._autosync_memo = workflow.patched(AUTOSYNC_MEMO_PATCH)
+        fleet_status = workflow.patched(FLEET_STATUS_PATCH)
+        self._autosync_memo = self._compare_after_sync = fleet_status
+        self._writes_status = fleet_status and input.declared
         if self._dependencies:
             self._dependency_names()
         self._upsert_search_attributes()
@@ -491,11 +517,13 @@ class ApplicationWorkflow:
                         AppWorkflowInput(
                             application=self._input.application,
                             refresh_seconds=self._input.refresh_seconds,
+                            declared=self._input.declared,
                             state=self._state,
                         )
                     )
             if digest_update := self._status_digest_update():  # what handlers changed meanwhile too
                 workflow.upsert_search_attributes(digest_update)
+            await self._write_status()
             trigger = await self._wait_for_trigger()
 
     def _deletion_order(self, keys: list[ResourceKey]) -> list[ResourceKey]:
@@ -665,13 +693,17 @@ class ApplicationWorkflow:
         )
         return commits, rendered, recipe.model_copy(update={"hard_refresh": False})
 
-    async def _reconcile(self, revision: str, *, prune: bool | None = None, quick: bool = False) -> CompareResult:
+    async def _reconcile(
+        self, revision: str, *, prune: bool | None = None, quick: bool = False, rendered: _Rendered | None = None
+    ) -> CompareResult:
         """Resolve every source, render them together, compare with the cluster.
 
         ``revision`` applies to the first source (the only one, usually); the other sources
         of a multi-source app follow their own targetRevision. ``quick``: first ask the
         worker's caches whether anything changed since the last compare (one local
         activity, :mod:`activities.unchanged`), and keep the last result if nothing did.
+        ``rendered``: what to compare, rendered already (after a sync, what it synced): only
+        the compare runs.
         """
         status = self._state.status
         last = self._last_compare
@@ -684,17 +716,19 @@ class ApplicationWorkflow:
             return last
         status.operation = "comparing" if status.operation == "idle" else status.operation
         try:
-            await self._resolve_destination()
-            project = await calls.get_project(
-                GetProjectInput(name=self._app.spec.project),
-                summary=f"read project {self._app.spec.project}",
-                local=self._local_reads,
-            )
-            self._project = parse_project(project.project, source_name=f"project {self._app.spec.project}")
-            self._project_digest = json_digest(project.project)
-            commits, rendered, recipe = await self._render(revision, hard=self._state.hard_refresh_requested)
+            if rendered is None:
+                await self._resolve_destination()
+                project = await calls.get_project(
+                    GetProjectInput(name=self._app.spec.project),
+                    summary=f"read project {self._app.spec.project}",
+                    local=self._local_reads,
+                )
+                self._project = parse_project(project.project, source_name=f"project {self._app.spec.project}")
+                self._project_digest = json_digest(project.project)
+                commits, render, recipe = await self._render(revision, hard=self._state.hard_refresh_requested)
+                rendered = _Rendered(commits, render.manifests_digest, render.resource_count, recipe)
             compared = await calls.compare(
-                self._compare_input(rendered.manifests_digest, recipe, prune=prune),
+                self._compare_input(rendered.manifests_digest, rendered.recipe, prune=prune),
                 task_queue=self._cluster_queue,
                 summary=f"compare {rendered.resource_count} resources with the cluster",
             )
@@ -710,13 +744,13 @@ class ApplicationWorkflow:
         self._state.settings_refresh_seconds = compared.refresh_seconds
         self._state.hard_refresh_requested = False
         self._state.known_kinds = compared.kinds
-        status.revision = commits[0]
-        status.revisions = commits
+        status.revision = rendered.commits[0]
+        status.revisions = rendered.commits
         status.sync = compared.sync
         status.health = compared.health
         status.resources = compared.resources
         status.manifests_digest = rendered.manifests_digest
-        self._state.render_recipe = recipe
+        self._state.render_recipe = rendered.recipe
         status.diff_digest = compared.diff_digest
         status.reconciled_at = workflow.now()
         status.operation = "idle" if status.operation == "comparing" else status.operation
@@ -936,6 +970,7 @@ class ApplicationWorkflow:
         status.operation = f"syncing to {status.revision[:12]} ({request.trigger})"
         status.operation_workflow_id = child_id
         self._upsert_search_attributes()
+        await self._write_status()  # "Syncing" while it runs, as Argo CD's operationState
         self._operation_task = asyncio.ensure_future(
             workflow.execute_child_workflow(
                 SyncWorkflow.run,
@@ -1003,8 +1038,20 @@ class ApplicationWorkflow:
         elif phase is not OperationPhase.SUCCEEDED:
             self._set_condition(ConditionType.SYNC_ERROR, message)
         with contextlib.suppress(_ReconcileFailed):  # the condition is recorded already
-            await self._reconcile(status.revision)  # status after the sync
+            await self._reconcile(status.revision, rendered=self._synced_render())  # status after the sync
         return result
+
+    def _synced_render(self) -> _Rendered | None:
+        """What the sync just applied, to compare again as it is (None: resolve and render anew).
+        The recipe names commits, not branches, so it renders the same; a new spec during the sync
+        asked for a refresh, which follows, and a hard refresh asked for meanwhile renders anew."""
+        recipe, status = self._state.render_recipe, self._state.status
+        if not self._compare_after_sync or recipe is None or not status.revisions or not status.manifests_digest:
+            return None
+        if self._state.hard_refresh_requested:  # asked for during the sync: render anew now
+            return None
+        count = sum(1 for resource in status.resources if not (resource.hook or resource.requires_pruning))
+        return _Rendered(list(status.revisions), status.manifests_digest, count, recipe)
 
     async def _keep_schedule(self) -> None:
         """Create, update or remove the Temporal Schedule of ``bosun.dev/sync-schedule``."""
@@ -1217,10 +1264,40 @@ class ApplicationWorkflow:
 
     def _keep_autosync_memo(self) -> None:
         """The ``autosync`` memo (``argocd_app_info{autosync_enabled}``) set to whether automated
-        sync is on now, if it changed."""
+        sync is on now, if it changed; and ``writes_status`` once, for the declarative pass."""
+        if not self._autosync_memo:
+            return
+        updates: dict[str, bool] = {}
         autosync = self._state.status.automated and not self._state.status.suspended
-        if self._autosync_memo and workflow.memo_value(sa.AUTOSYNC_MEMO, None) != autosync:
-            workflow.upsert_memo({sa.AUTOSYNC_MEMO: autosync})
+        if workflow.memo_value(sa.AUTOSYNC_MEMO, None) != autosync:
+            updates[sa.AUTOSYNC_MEMO] = autosync
+        if self._writes_status and workflow.memo_value(sa.WRITES_STATUS_MEMO, None) is not True:
+            updates[sa.WRITES_STATUS_MEMO] = True
+        if updates:
+            workflow.upsert_memo(updates)
+
+    async def _write_status(self) -> None:
+        """A declared app's status, written to its Application resource when it changed (a local
+        activity): the resource follows the workflow at once, with no status query from the
+        declarative pass. A failed write is tried again at the next change, and the pass writes
+        every status at least every few minutes anyway."""
+        if not self._writes_status:
+            return
+        digest = status_digest(self._state.status)
+        if digest == self._status_written:
+            return
+        resource = self._input.application.get("metadata") or {}
+        try:
+            await calls.write_app_status(
+                AppStatusWrite(
+                    namespace=str(resource.get("namespace") or ""),
+                    name=self._app.metadata.name.rpartition("/")[2],
+                    status=self._state.status.model_dump(mode="json"),
+                )
+            )
+        except LOCAL_OR_ACTIVITY_ERRORS:
+            return
+        self._status_written = digest
 
     def _upsert_search_attributes(self) -> None:
         status = self._state.status

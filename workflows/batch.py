@@ -24,10 +24,10 @@ from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
+    import workflows.activity_calls as calls
     from activities.trigger import BatchSyncInput, SyncAppInput
     from bosun.operation import OperationPhase
     from bosun.protocol import BatchQuery, WorkflowType
-    from workflows import activity_calls as calls
     from workflows.sync import cause_message
 
 

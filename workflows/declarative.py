@@ -33,9 +33,9 @@ from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
+    import workflows.activity_calls as calls
     from activities.declarative import DeclaredAppsInput
     from bosun.protocol import DeclarativeQuery, DeclarativeSignal, WorkflowType
-    from workflows import activity_calls as calls
     from workflows.sync import cause_message
 
 PASSES_PER_RUN = 300

@@ -46,6 +46,7 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError, ChildWorkflowError
 
 with workflow.unsafe.imports_passed_through():
+    import workflows.activity_calls as calls
     from activities.contracts import ResolveRevisionInput
     from activities.destinations import DestinationActivities, ResolveDestinationInput
     from activities.pipeline import (
@@ -87,7 +88,6 @@ with workflow.unsafe.imports_passed_through():
         WorkflowType,
         analysis_run_workflow_id,
     )
-    from workflows import activity_calls as calls
     from workflows.analysis import AnalysisRunInput, AnalysisRunResult
     from workflows.sync import cause_message
 

@@ -11,53 +11,27 @@ say which retry it is. Every activity carries a summary a person can read
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
 
-from pydantic import BaseModel, Field
 from temporalio import workflow
 from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
+    import workflows.activity_calls as calls
     from activities.contracts import (
         ApplyInput,
-        Destination,
         PruneInput,
-        RenderInput,
         ResourceResult,
         WaitHealthyInput,
     )
     from activities.rollout_trigger import ROLLOUT_GROUP, ROLLOUT_KIND, RolloutName, StartRolloutsInput
-    from bosun.app_spec import OperationRetry
     from bosun.hooks import hook_key
     from bosun.operation import OperationPhase, ResultStatus
-    from bosun.plan import HookDeletePolicy, SyncPhase, SyncPlan, SyncTask, TaskAction, Wave
+    from bosun.plan import HookDeletePolicy, SyncPhase, SyncTask, TaskAction, Wave
     from bosun.protocol import SyncQuery, WorkflowType
     from bosun.resources import ResourceKey
     from bosun.sync_options import SyncOptions
-    from workflows import activity_calls as calls
-
-
-class SyncInput(BaseModel):
-    app: str
-    operation_id: int
-    destination: Destination
-    manifests_digest: str
-    plan: SyncPlan
-    render: RenderInput | None = None
-    """How ``manifests_digest`` was rendered: a worker that misses it renders it again."""
-    sync_options: dict[str, str] = Field(default_factory=dict)
-    namespace_metadata: dict[str, dict[str, str]] = Field(default_factory=dict)
-    project: str = "default"
-    repo_urls: list[str] = Field(default_factory=list)
-    ignore_differences: list[dict[str, Any]] = Field(default_factory=list)
-    dry_run: bool = False
-    health_timeout_seconds: float = 300.0
-    retry: OperationRetry = Field(default_factory=OperationRetry)
-    task_queue: str = ""
-    """The destination cluster's task queue for apply, prune and wait_healthy (empty: the workflow's own)."""
-    first_attempt: int = 1
-    """The attempt this run starts with: a run that retried ``ATTEMPTS_PER_RUN`` times continues
-    as new from the next, so a sync retried without limit keeps a bounded history."""
+    from workflows.sync_models import SyncInput as SyncInput  # re-exported: the sync's interface
+    from workflows.sync_models import SyncOutcome as SyncOutcome
 
 
 CONTINUE_AS_NEW_PATCH = "sync-continue-as-new"
@@ -65,14 +39,6 @@ CONTINUE_AS_NEW_PATCH = "sync-continue-as-new"
 ATTEMPTS_PER_RUN = 20
 """Failed attempts of one sync before its workflow continues as new (``retry.limit: -1`` retries
 for ever; the parent waits on the whole chain of runs as on one child)."""
-
-
-class SyncOutcome(BaseModel):
-    phase: OperationPhase
-    """Succeeded or Failed."""
-    message: str = ""
-    resources: list[ResourceResult] = Field(default_factory=list)
-    attempts: int = 1
 
 
 class _Failed(Exception):

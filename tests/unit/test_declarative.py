@@ -110,3 +110,7 @@ def test_status_is_written_in_argo_cds_shape() -> None:
     assert status["operationState"]["phase"] == "Failed"
     assert status["operationState"]["syncResult"] == {"revision": "abc123"}
     assert argo_status({"sync": "Synced", "health": "Healthy"})["operationState"] is None
+    running = argo_status(
+        {"sync": "OutOfSync", "operation": "syncing to abc123 (auto)", "operation_workflow_id": "app:web:sync:4"}
+    )
+    assert running["operationState"] == {"phase": "Running", "message": "syncing to abc123 (auto)"}

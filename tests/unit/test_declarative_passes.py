@@ -8,16 +8,19 @@ logic is what is tested here; tests/e2e/test_declarative_apps.py runs it on the 
 from __future__ import annotations
 
 import asyncio
+import time
 from dataclasses import dataclass, field
 from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
+from temporalio.testing import ActivityEnvironment
 
 from activities import declarative
 from activities.declarative import DeclarativeActivities, DeclaredAppsInput, spec_digest
-from activities.kube import ClusterRegistry
+from activities.kube import ClusterRegistry, KubeError
 from bosun.protocol import app_workflow_id
 
 
@@ -42,12 +45,17 @@ class Temporal:
     """Workflow id → BosunStatusDigest of the running app workflows."""
     started: list[str] = field(default_factory=list)
     queried: list[str] = field(default_factory=list)
+    writers: set[str] = field(default_factory=set)
+    """Workflow ids whose memo says they write their own status."""
 
     async def list_workflows(self, query: str, **_: Any) -> Any:
         assert "ExecutionStatus = 'Running'" in query
         for workflow_id, digest in list(self.digests.items()):
             attributes = SimpleNamespace(get=lambda key, digest=digest: digest)
-            yield SimpleNamespace(id=workflow_id, typed_search_attributes=attributes)
+            memo = SimpleNamespace(fields={"writes_status": b"true"} if workflow_id in self.writers else {})
+            yield SimpleNamespace(
+                id=workflow_id, typed_search_attributes=attributes, raw_info=SimpleNamespace(memo=memo)
+            )
 
     async def start_workflow(self, *_: Any, id: str, **__: Any) -> None:
         self.started.append(id)
@@ -71,7 +79,7 @@ def activities(temporal: Temporal, apps: list[dict[str, Any]]) -> DeclarativeAct
     )
     acts._list = lambda: apps  # type: ignore[method-assign]
 
-    async def write_status(app: dict[str, Any], status: dict[str, Any]) -> None:
+    async def write_status(app: dict[str, Any], status: dict[str, Any], *, unless_changed: bool = False) -> None:
         return None
 
     acts._write_status = write_status  # type: ignore[method-assign]
@@ -182,3 +190,92 @@ def test_without_visibility_a_pass_neither_describes_nor_queries_every_app() -> 
     status = run(acts, DeclaredAppsInput(known=known, discover=False))
     assert (temporal.started, temporal.queried) == ([], [])  # the Temporal stand-in has no describe at all
     assert full.known == known and not full.more and not status.more
+
+
+def test_an_app_just_started_is_not_asked_its_status_until_visibility_shows_one() -> None:
+    """At a thousand apps, a status query right after the start waited seconds for the new workflow's
+    first task and held a call slot the other starts needed."""
+    temporal = Temporal()
+    start = temporal.start_workflow
+
+    async def start_unlisted(*args: Any, id: str, **kwargs: Any) -> None:
+        await start(*args, id=id, **kwargs)
+        del temporal.digests[id]  # visibility lags: the new workflow is not listed yet
+
+    temporal.start_workflow = start_unlisted  # type: ignore[method-assign]
+    acts = activities(temporal, [application("fresh")])
+    known = run(acts, DeclaredAppsInput()).known
+    assert temporal.started == [app_workflow_id("fresh")] and temporal.queried == []
+    run(acts, DeclaredAppsInput(known=known, discover=False))
+    assert temporal.queried == []  # nothing to say yet
+    temporal.digests[app_workflow_id("fresh")] = "d1"  # its first status, now visible
+    run(acts, DeclaredAppsInput(known=known, discover=False))
+    assert temporal.queried == [app_workflow_id("fresh")]
+
+
+def test_an_app_that_writes_its_own_status_is_queried_only_as_it_gets_old(monkeypatch: pytest.MonkeyPatch) -> None:
+    temporal = Temporal()
+    acts = activities(temporal, [application("self"), application("other")])
+    known = run(acts, DeclaredAppsInput()).known
+    temporal.writers.add(app_workflow_id("self"))
+    run(acts, DeclaredAppsInput(known=known, discover=False))
+    assert temporal.queried == [app_workflow_id("other")]  # its first status; "self" wrote its own
+
+    temporal.queried.clear()
+    temporal.digests = {workflow_id: "d2" for workflow_id in temporal.digests}  # both statuses moved
+    run(acts, DeclaredAppsInput(known=known, discover=False))
+    assert temporal.queried == [app_workflow_id("other")]
+
+    temporal.queried.clear()
+    now = time.monotonic()
+    monkeypatch.setattr(declarative.time, "monotonic", lambda: now + declarative.STATUS_MAX_AGE_SECONDS + 1)
+    run(acts, DeclaredAppsInput(known=known, discover=False))  # old enough: reconciledAt refreshed for both
+    assert sorted(temporal.queried) == sorted([app_workflow_id("self"), app_workflow_id("other")])
+
+
+def test_a_by_age_write_of_a_self_writing_app_is_conditional_and_a_conflict_is_quiet() -> None:
+    """The pass queried the status, then the workflow wrote a newer one: the pass's write, made
+    on the resourceVersion it listed, must not undo it."""
+    patches: list[dict[str, Any]] = []
+
+    class Management:
+        def merge_patch(self, obj: dict[str, Any], patch: dict[str, Any]) -> None:
+            patches.append(patch)
+            raise KubeError("Operation cannot be fulfilled: the object has been modified", retryable=True, status=409)
+
+    acts = DeclarativeActivities(
+        client=Temporal(),  # type: ignore[arg-type]
+        clusters=ClusterRegistry(None),
+        namespace="bosun",
+        task_queue="bosun",
+        refresh_seconds=180,
+    )
+    acts._management = lambda: Management()  # type: ignore[assignment, method-assign, return-value]
+    status = {"sync": {"status": "Synced"}}
+    asyncio.run(acts._write_status(application("self"), status, unless_changed=True))
+    assert patches == [{"status": status, "metadata": {"resourceVersion": "1"}}]
+    with pytest.raises(ApplicationError):  # an unconditional write that conflicts is an error, as before
+        asyncio.run(acts._write_status(application("other"), status))
+
+
+def test_a_pass_ends_when_the_worker_begins_to_shut_down() -> None:
+    """A pass waiting on Temporal (here a start that never answers: the workflows it asks about were
+    polled by this very worker) must not hold the worker's exit past its grace period."""
+    temporal = Temporal()
+
+    async def start_never_answered(*_: Any, **__: Any) -> None:
+        await asyncio.Event().wait()
+
+    temporal.start_workflow = start_never_answered  # type: ignore[method-assign]
+    acts = activities(temporal, [application("a"), application("b")])
+    env = ActivityEnvironment()
+
+    async def scenario() -> Any:
+        running = asyncio.ensure_future(env.run(acts.reconcile_declared_apps, DeclaredAppsInput()))
+        await asyncio.sleep(0.2)
+        assert not running.done()
+        env.worker_shutdown()
+        return await asyncio.wait_for(running, timeout=5)
+
+    result = asyncio.run(scenario())
+    assert result.more and result.known == {}  # nothing recorded as done: the next pass does it all

@@ -175,12 +175,17 @@ class Driver:
         self.started: list[WorkflowHandle[Any, Any]] = []
 
     async def start(
-        self, application: dict[str, Any], *, settle: bool = True, task_timeout: timedelta | None = None
+        self,
+        application: dict[str, Any],
+        *,
+        settle: bool = True,
+        task_timeout: timedelta | None = None,
+        declared: bool = False,
     ) -> App:
         name = str(application["metadata"]["name"])
         handle = await self.client.start_workflow(
             ApplicationWorkflow.run,
-            AppWorkflowInput(application=application, refresh_seconds=self.refresh_seconds),
+            AppWorkflowInput(application=application, refresh_seconds=self.refresh_seconds, declared=declared),
             id=app_workflow_id(name),
             task_queue=self.task_queue,
             task_timeout=task_timeout,

@@ -28,6 +28,7 @@ import hashlib
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
@@ -52,6 +53,7 @@ from activities.contracts import (
     WaitHealthyInput,
     WaitHealthyResult,
 )
+from activities.declarative import AppStatusWrite, argo_status
 from activities.dependencies import DependencyActivities, DependencyCheckInput, DependencyCheckResult
 from activities.destinations import ResolveDestinationInput, ResolveDestinationResult
 from activities.pipeline import (
@@ -318,6 +320,9 @@ class FakeBosun:
         self.compares = 0
         self.compare_gate: asyncio.Event | None = None
         self.compare_started = asyncio.Event()
+        self.apply_gate: asyncio.Event | None = None
+        """Like ``compare_gate``, for ``apply`` (announced on ``apply_started``): mid-sync."""
+        self.apply_started = asyncio.Event()
         self.project: dict[str, object] | None = None
         self.project_delay = 0.0
         self.settings_refresh_seconds: int | None = None
@@ -328,6 +333,8 @@ class FakeBosun:
         """(app, phase) of each finished sync, as argocd_app_sync_total counts them."""
         self.dependency_checks = 0
         """How many times ``check_dependencies`` ran (an app without dependencies never calls it)."""
+        self.status_writes: list[tuple[str, dict[str, Any]]] = []
+        """``(namespace/name, Argo CD status)`` of each ``write_app_status`` (a declared app's own writes)."""
 
     def activities(self) -> Sequence[Callable[..., object]]:
         return [
@@ -344,7 +351,13 @@ class FakeBosun:
             self.count_sync,
             self.check_unchanged,
             self.check_dependencies,
+            self.write_app_status,
         ]
+
+    @activity.defn(name="write_app_status")
+    async def write_app_status(self, input: AppStatusWrite) -> bool:
+        self.status_writes.append((f"{input.namespace}/{input.name}", argo_status(input.status)))
+        return True
 
     @activity.defn(name="check_dependencies")
     async def check_dependencies(self, input: DependencyCheckInput) -> DependencyCheckResult:
@@ -507,6 +520,9 @@ class FakeBosun:
 
     @activity.defn(name="apply")
     async def apply(self, input: ApplyInput) -> ApplyResult:
+        if self.apply_gate is not None:
+            self.apply_started.set()
+            await self.apply_gate.wait()
         by_key = {
             ResourceKey.of(o): o for o in self.desired(input.app, input.manifests_digest, input.destination.namespace)
         }
