@@ -33,7 +33,7 @@ to keep in step with a resource. Promotion pins each app's ``targetRevision`` to
 This module is pure: it parses and checks the YAML (:func:`parse_pipeline`, errors name the
 field as ``spec.stages[1].gates[0].soak``), chooses a stage's apps (:meth:`Stage.selects`),
 and decides what an app's state means at each step (:func:`app_progress`,
-:func:`soak_problem`, :func:`analysis_passed`, :func:`window_wait`). The workflow
+:func:`soak_problem`, :func:`soak_end_problem`, :func:`analysis_passed`, :func:`window_wait`). The workflow
 (:mod:`workflows.pipeline`) orders the steps and waits on durable timers; the activities
 (:mod:`activities.pipeline`) talk to the app workflows and the management cluster.
 
@@ -399,6 +399,19 @@ def soak_problem(states: Sequence[AppState], commit: str) -> str:
             return f"{state.name} moved to {short(state.revision)} during the soak"
         if state.health in (HealthCode.DEGRADED, HealthCode.MISSING):
             return f"{state.name} became {state.health} during the soak" + (
+                f": {state.message}" if state.message else ""
+            )
+    return ""
+
+
+def soak_end_problem(states: Sequence[AppState]) -> str:
+    """Why a soak's last look fails it ("" if every app is Healthy). During a soak a
+    Progressing app is tolerated (a scale-up, a restart); at its end the apps must be Healthy:
+    pods that crash after their rollout was marked complete never time out into Degraded, and
+    Argo CD shows such a Deployment Progressing ("0 of 1 updated replicas are available") for good."""
+    for state in states:
+        if state.health != HealthCode.HEALTHY:
+            return f"{state.name} is {state.health} at the end of the soak" + (
                 f": {state.message}" if state.message else ""
             )
     return ""

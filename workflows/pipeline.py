@@ -16,7 +16,7 @@ A run:
    (``sync_app``, the app workflow's ``sync`` update), and polls the apps' states on
    durable timers until each is Synced and Healthy at the commit (``timeout`` of the stage);
 3. then the stage's gates in order: ``soak`` (a durable timer; the apps are looked at
-   meanwhile and one Degraded, Missing or moved fails it), ``analysis`` (a child
+   meanwhile and one Degraded, Missing or moved fails it, as does one not Healthy at the end), ``analysis`` (a child
    :class:`~workflows.analysis.AnalysisRunWorkflow` on the stage's first app's cluster),
    ``approval`` (the ``approve``/``reject`` updates, recording who and when). A ``window``
    gate is the exception: it says when *this* stage may be promoted, so it runs before step
@@ -76,6 +76,7 @@ with workflow.unsafe.imports_passed_through():
         initial_status,
         parse_pipeline,
         short,
+        soak_end_problem,
         soak_poll_seconds,
         soak_problem,
         window_wait,
@@ -105,6 +106,9 @@ PIPELINE_RETRY = RetryPolicy(
 READ_TIMEOUT = timedelta(minutes=1)
 PROMOTE_TIMEOUT = timedelta(minutes=5)
 PROMOTE_HEARTBEAT = timedelta(seconds=30)
+SOAK_ENDS_HEALTHY_PATCH = "soak-ends-healthy"
+"""A soak passes only if its last look finds every app Healthy (:func:`bosun.pipeline.soak_end_problem`);
+runs that passed a soak before this rule replay as they ran. Asked only when the rule would fail one."""
 APPROVAL_LOOK_SECONDS = 3600.0
 """An approval waits on a timer of this length, again and again: a wait with a pending timer
 is what the Temporal test server handles updates to reliably, and it shows in the UI."""
@@ -346,8 +350,12 @@ class PipelineWorkflow:
                 return
             self._show(f"{where}: {format_seconds(remaining)} left")
             gs.message = f"soaking until {end.isoformat()}"
+            at_end = remaining <= poll
             await self._sleep(min(poll, remaining), f"{where}: soak until {end.isoformat()}")
-            problem = soak_problem(await self._states(stage, apps, "soak check"), commit)
+            states = await self._states(stage, apps, "soak check")
+            problem = soak_problem(states, commit)
+            if not problem and at_end and workflow.patched(SOAK_ENDS_HEALTHY_PATCH):
+                problem = soak_end_problem(states)
             if problem:
                 raise _Stop(f"{where} failed: {problem}")
 

@@ -164,10 +164,14 @@ def test_an_app_degraded_during_the_soak_stops_the_pipeline_with_the_reason(
     )
     bosun.cli("pipeline", "run", "-f", str(path), "--revision", "main")
     wait_pipeline(bosun, name, lambda s: gate(s, 0, 0)["phase"] == "Running", what="the dev soak")
-    # someone breaks dev during the soak: its new pods crash, the rollout passes its deadline
+    # someone breaks dev during the soak: its new pods crash, the rollout passes its deadline.
+    # minReadySeconds: kwok (like a kubelet without a readiness probe) shows a crashing pod Ready
+    # for a moment; counted available, it would mark the rollout complete, which then never
+    # times out into Degraded (the soak's end catches that case: a workflow test covers it)
     patch = {
         "spec": {
-            "progressDeadlineSeconds": 5,
+            "minReadySeconds": 3,
+            "progressDeadlineSeconds": 6,
             "template": {"metadata": {"annotations": {"devcluster.bosun.dev/fail": "true"}}},
         }
     }

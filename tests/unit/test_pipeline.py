@@ -20,6 +20,7 @@ from bosun.pipeline import (
     format_seconds,
     initial_status,
     parse_pipeline,
+    soak_end_problem,
     soak_poll_seconds,
     soak_problem,
     window_wait,
@@ -251,6 +252,14 @@ def test_soak_problem() -> None:
     assert soak_problem([state(health="Missing")], COMMIT) == "web became Missing during the soak"
     assert soak_problem([state(revision=OTHER)], COMMIT) == "web moved to bbbbbbbb during the soak"
     assert soak_problem([state(found=False)], COMMIT) == "application 'web' not found"
+
+
+def test_a_soak_ends_only_with_every_app_healthy() -> None:
+    assert soak_end_problem([state(), state(name="api")]) == ""
+    assert soak_end_problem([state(), state(name="api", health="Progressing", message="0 of 1 available")]) == (
+        "api is Progressing at the end of the soak: 0 of 1 available"
+    )
+    assert soak_end_problem([state(health="Suspended")]) == "web is Suspended at the end of the soak"
 
 
 def test_soak_polls_often_enough_and_not_too_often() -> None:

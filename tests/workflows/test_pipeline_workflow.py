@@ -215,6 +215,23 @@ async def test_an_app_degraded_during_the_soak_fails_it_and_stops_the_pipeline(
     assert worker.steps == [("promote", "guestbook-dev"), ("sync", "guestbook-dev")]
 
 
+@pytest.mark.parametrize("worker", [fleet(guestbook_dev={"after_sync": ["Healthy", "Progressing"]})], indirect=True)
+async def test_an_app_still_progressing_at_the_end_of_the_soak_fails_it(
+    env: WorkflowEnvironment, task_queue: str, worker: FakeFleet
+) -> None:
+    """Progressing is tolerated during a soak, not at its end: crashing pods whose rollout was
+    marked complete stay Progressing for good, and "stayed Healthy" would be a lie."""
+    handle = await start(env, task_queue)
+    result = await handle.result()
+    assert result.phase is Phase.FAILED
+    assert result.message == "stage dev: soak 5m failed: guestbook-dev is Progressing at the end of the soak"
+    soak = result.stages[0].gates[0]
+    assert soak.phase is Phase.FAILED and soak.finished_at and soak.started_at
+    assert soak.finished_at - soak.started_at >= timedelta(minutes=5)
+    assert result.stages[1].phase is Phase.SKIPPED
+    assert worker.steps == [("promote", "guestbook-dev"), ("sync", "guestbook-dev")]
+
+
 async def test_a_rejected_approval_fails_with_the_reason_and_leaves_prod_untouched(
     env: WorkflowEnvironment, task_queue: str, worker: FakeFleet
 ) -> None:
