@@ -373,6 +373,7 @@ def _extract_archive(mirror: Path, commit: str, destination: Path, *, max_bytes:
                     if member.issym() or member.islnk():
                         _check_link_inside(member)
                     tar.extract(member, destination, filter="data")
+            _drain(proc.stdout)
         except tarfile.TarError as exc:
             problem: str | None = str(exc)
         except BaseException:
@@ -428,6 +429,15 @@ def _salt(root: Path) -> tuple[bytes, bool]:
             out.write(os.urandom(32))
         return path.read_bytes(), True
     raise GitError(f"{path}: not a 32-byte salt; remove it and the mirrors beside it", retryable=False)
+
+
+def _drain(stream: IO[bytes]) -> None:
+    """Read what git still writes after the end-of-archive block (the rest of its 10 KiB tar
+    record). tarfile stops at that block; closing the pipe before git has written the rest
+    kills a git that the machine's load slowed down with SIGPIPE (exit -13), which failed
+    exports of complete archives."""
+    while stream.read(64 * 1024):
+        pass
 
 
 def _env(*, allow_local: bool) -> dict[str, str]:
